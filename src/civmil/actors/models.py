@@ -1,0 +1,112 @@
+"""Directory models beyond the kernel: areas, liaison assignments, the liaison log."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from civmil.actors.choices import AreaKind, ContactChannel
+from civmil.core.models import Organisation, Person, ProtectedRecord
+
+
+class Area(models.Model):
+    """An administrative area (with its P-code) or an area of responsibility. Reference data."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(_("kind"), max_length=8, choices=AreaKind.choices, default=AreaKind.ADMINISTRATIVE)
+    name = models.CharField(_("name"), max_length=200)
+    name_alt = models.CharField(_("alternative name"), max_length=200, blank=True)
+    pcode = models.CharField(_("P-code"), max_length=32, unique=True, null=True, blank=True)
+    admin_level = models.PositiveSmallIntegerField(_("admin level"), null=True, blank=True)
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children",
+                               verbose_name=_("parent area"))
+    responsible = models.ForeignKey(Organisation, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="areas_of_responsibility",
+                                    verbose_name=_("responsible organisation"))
+    geometry = models.JSONField(_("geometry (GeoJSON, WGS84)"))
+    min_lon = models.FloatField(db_index=True)
+    min_lat = models.FloatField(db_index=True)
+    max_lon = models.FloatField(db_index=True)
+    max_lat = models.FloatField(db_index=True)
+    source = models.CharField(_("source"), max_length=200, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["admin_level", "name"]
+        verbose_name = _("area")
+        verbose_name_plural = _("areas")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.pcode})" if self.pcode else str(self.name)
+
+
+class LiaisonAssignment(ProtectedRecord):
+    """A liaison officer from organisation A to organisation B, or embedded in a community."""
+
+    officer = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="liaison_assignments",
+                                verbose_name=_("liaison officer"))
+    from_organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="liaisons_sent",
+                                          verbose_name=_("from organisation"))
+    to_organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, null=True, blank=True,
+                                        related_name="liaisons_received", verbose_name=_("to organisation"))
+    community = models.CharField(_("community"), max_length=200, blank=True)
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                             verbose_name=_("area"))
+    latitude = models.FloatField(_("latitude"), null=True, blank=True)
+    longitude = models.FloatField(_("longitude"), null=True, blank=True)
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"), null=True, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        ordering = ["-starts_on"]
+        verbose_name = _("liaison assignment")
+        verbose_name_plural = _("liaison assignments")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(to_organisation__isnull=False) | ~models.Q(community=""),
+                name="liaison_assignment_has_counterpart",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ends_on__isnull=True) | models.Q(ends_on__gte=models.F("starts_on")),
+                name="liaison_assignment_period_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = self.to_organisation.label if self.to_organisation else self.community
+        return f"{self.officer.full_name}: {self.from_organisation.label} → {target}"
+
+
+class LiaisonLogEntry(ProtectedRecord):
+    """One contact between organisations, recorded by a CIMIC or CMCoord officer."""
+
+    occurred_at = models.DateTimeField(_("when"), db_index=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=ContactChannel.choices)
+    organisations = models.ManyToManyField(Organisation, related_name="liaison_log_entries",
+                                           verbose_name=_("organisations"))
+    people = models.ManyToManyField(Person, related_name="liaison_log_entries", blank=True,
+                                    verbose_name=_("people"))
+    summary = models.TextField(_("summary"), max_length=10_000)
+    follow_ups = models.TextField(_("follow-ups"), blank=True, max_length=10_000)
+    latitude = models.FloatField(_("latitude"), null=True, blank=True)
+    longitude = models.FloatField(_("longitude"), null=True, blank=True)
+    place_name = models.CharField(_("place"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name = _("liaison log entry")
+        verbose_name_plural = _("liaison log entries")
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(latitude__isnull=True, longitude__isnull=True)
+                           | models.Q(latitude__gte=-90, latitude__lte=90, longitude__gte=-180,
+                                      longitude__lte=180)),
+                name="liaison_entry_location_in_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.occurred_at:%Y-%m-%d %H:%M}"

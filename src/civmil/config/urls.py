@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from civmil.config.api import api
+from civmil.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("core/", include("civmil.core.urls")),
+    path("directory/", include("civmil.actors.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+]
+
+handler400 = "civmil.core.views.bad_request"
+handler403 = "civmil.core.views.forbidden"
+handler404 = "civmil.core.views.not_found"
+handler500 = "civmil.core.views.server_error"
+

@@ -1,0 +1,376 @@
+"""The one access policy.
+
+Every page, API response, export, feed and history renders what this module returns. It
+answers two questions for an :class:`~civmil.core.actors.Actor`:
+
+* which records of a queryset they may know exist (:func:`visible`), and
+* for one record, which *view* they get (:func:`view_for`) and which actions they may take
+  (:func:`may`).
+
+The rules are those of DESIGN.md's releasability section. Nothing else in civmil filters by
+component or role. Administrators and superusers get no door around it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils.translation import gettext as _
+
+from civmil.core import registry
+from civmil.core.choices import Component, Level, Role
+
+if TYPE_CHECKING:
+    from civmil.core.actors import Actor
+    from civmil.core.models import Organisation
+
+M = TypeVar("M", bound=models.Model)
+
+MISSION_COMPONENTS = frozenset(
+    {Component.MILITARY, Component.POLICE, Component.CIVILIAN, Component.HUMANITARIAN}
+)
+
+#: Which components a level opens to by itself (before ownership, releases and grants).
+LEVEL_AUDIENCE: dict[str, frozenset[str]] = {
+    Level.PUBLIC: frozenset(Component.values),
+    Level.MISSION: MISSION_COMPONENTS,
+    Level.HUMANITARIAN: frozenset({Component.HUMANITARIAN, Component.CIVILIAN}),
+    Level.MILITARY: frozenset({Component.MILITARY, Component.POLICE}),
+    Level.RESTRICTED: frozenset(),
+    Level.OVERSIGHT: frozenset(),
+}
+#: Roles a level opens to whatever their component.
+LEVEL_ROLES: dict[str, frozenset[str]] = {Level.MILITARY: frozenset({Role.LEADERSHIP})}
+
+
+class ViewKind(enum.IntEnum):
+    NONE = 0
+    DERIVED = 1
+    REDUCED = 2
+    FULL = 3
+
+
+@dataclass(frozen=True)
+class View:
+    """How much of one record a reader gets.
+
+    ``fields`` is ``None`` for the full view, else the exact set of field names shown.
+    ``reason`` names the rule that opened it (for history and tests, never shown to users
+    who get nothing).
+    """
+
+    kind: ViewKind
+    fields: frozenset[str] | None = None
+    reason: str = ""
+
+    def shows(self, field: str) -> bool:
+        if self.kind == ViewKind.FULL:
+            return True
+        if self.kind in (ViewKind.NONE, ViewKind.DERIVED):
+            return False
+        return self.fields is not None and field in self.fields
+
+    def __bool__(self) -> bool:
+        return self.kind != ViewKind.NONE
+
+
+NO_VIEW = View(ViewKind.NONE)
+
+
+class Withheld:
+    """Stands for a field the reader's view does not show. Falsy, renders as nothing."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return ""
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __repr__(self) -> str:
+        return "WITHHELD"
+
+
+WITHHELD = Withheld()
+
+
+class Shown(Generic[M]):
+    """A record as one reader sees it: attributes outside the view read as :data:`WITHHELD`."""
+
+    __slots__ = ("_obj", "view")
+
+    def __init__(self, obj: M, view: View) -> None:
+        object.__setattr__(self, "_obj", obj)
+        object.__setattr__(self, "view", view)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or not self.view.shows(name):
+            if name.startswith("get_") and name.endswith("_display"):
+                field = name[4:-8]
+                if self.view.shows(field):
+                    return getattr(self._obj, name)
+            return WITHHELD
+        return getattr(self._obj, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("a shown record is read-only")
+
+    @property
+    def record(self) -> M:
+        """The underlying model, for code that has already applied the view (services only)."""
+        return self._obj
+
+    @property
+    def full(self) -> bool:
+        return self.view.kind == ViewKind.FULL
+
+    @property
+    def reduced(self) -> bool:
+        return self.view.kind == ViewKind.REDUCED
+
+    def value(self, name: str) -> Any:
+        return getattr(self, name)
+
+    def __str__(self) -> str:
+        return str(self._obj) if self.view.kind == ViewKind.FULL else str(self._obj.pk)
+
+
+# ---------------------------------------------------------------------------------------------
+# Levels
+
+
+def level_opens_to(level: str, component: str | None, role: str | None) -> bool:
+    """Does ``level`` by itself open a record to a reader of this component and role?"""
+    if level == Level.PUBLIC:
+        return True
+    if component is None:
+        return False
+    return component in LEVEL_AUDIENCE[level] or (role is not None and role in LEVEL_ROLES.get(level, ()))
+
+
+def levels_for(actor: Actor) -> list[str]:
+    return [lvl for lvl in Level.values if level_opens_to(lvl, actor.component, actor.role)]
+
+
+def level_allowed_for_owner(record_model: type[models.Model], owner: Organisation, level: str) -> str | None:
+    """Why ``owner`` may not hold a record of this type at ``level`` (``None`` when it may)."""
+    record_type = registry.get(record_model)
+    if level not in record_type.levels:
+        return _("A %(type)s cannot be at level %(level)s; allowed: %(allowed)s.") % {
+            "type": record_type.label,
+            "level": Level(level).label,
+            "allowed": ", ".join(str(Level(lv).label) for lv in record_type.levels),
+        }
+    if level in (Level.PUBLIC, Level.RESTRICTED, Level.OVERSIGHT):
+        return None
+    if owner.component not in LEVEL_AUDIENCE[level]:
+        return _(
+            "%(org)s belongs to the %(component)s component, which may not see %(level)s "
+            "records; choose a level its members may see."
+        ) % {"org": owner.label, "component": Component(owner.component).label, "level": Level(level).label}
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Releases and grants
+
+
+def _release_targets(actor: Actor) -> models.Q:
+    from civmil.core.models import Release
+
+    q = models.Q(pk__in=Release.objects.none())
+    if actor.person_id is not None:
+        q = models.Q(target_person_id=actor.person_id)
+    if actor.membership is not None:
+        q |= models.Q(target_organisation_id=actor.organisation_id)
+        q |= models.Q(target_component=actor.component)
+    return q
+
+
+def active_releases(actor: Actor, model: type[models.Model], object_ids: Iterable[Any] | None = None) -> Any:
+    from civmil.core.models import Release
+
+    if not actor.is_authenticated:
+        return Release.objects.none()
+    qs = Release.objects.filter(
+        content_type=ContentType.objects.get_for_model(model), revoked_at__isnull=True
+    ).filter(_release_targets(actor))
+    if object_ids is not None:
+        qs = qs.filter(object_id__in=list(object_ids))
+    return qs
+
+
+def active_grants(actor: Actor, model: type[models.Model], object_ids: Iterable[Any] | None = None) -> Any:
+    from civmil.core.models import Grant
+
+    if actor.person_id is None:
+        return Grant.objects.none()
+    qs = Grant.objects.filter(
+        content_type=ContentType.objects.get_for_model(model),
+        person_id=actor.person_id,
+        revoked_at__isnull=True,
+        recused_at__isnull=True,
+    )
+    if object_ids is not None:
+        qs = qs.filter(object_id__in=list(object_ids))
+    return qs
+
+
+def _grant_opens(actor: Actor, level: str) -> bool:
+    """A grant opens an OVERSIGHT record only to a reader acting in the oversight role."""
+    return level != Level.OVERSIGHT or actor.role == Role.OVERSIGHT
+
+
+# ---------------------------------------------------------------------------------------------
+# Querysets
+
+
+def visible(actor: Actor, qs: models.QuerySet[M]) -> models.QuerySet[M]:
+    """The records of ``qs`` whose existence ``actor`` may know (any view but none)."""
+    model = qs.model
+    record_type = registry.get(model)
+    qs = qs.filter(space_id=actor.space_id)
+    if not actor.is_authenticated:
+        return qs.filter(level=Level.PUBLIC)
+    not_oversight = ~models.Q(level=Level.OVERSIGHT)
+    q = models.Q(level__in=levels_for(actor))
+    if actor.component in record_type.floor_components:
+        q |= not_oversight
+    if actor.organisation_id is not None:
+        q |= models.Q(owner_id=actor.organisation_id) & not_oversight
+    if actor.person_id is not None:
+        q |= models.Q(created_by_id=actor.person_id) & not_oversight
+    released = active_releases(actor, model).values("object_id")
+    q |= models.Q(pk__in=released) & not_oversight
+    grants = active_grants(actor, model).values("object_id")
+    if actor.role == Role.OVERSIGHT:
+        q |= models.Q(pk__in=grants)
+    else:
+        q |= models.Q(pk__in=grants) & not_oversight
+    return qs.filter(q)
+
+
+# ---------------------------------------------------------------------------------------------
+# One record
+
+
+def view_for(actor: Actor, obj: Any, *, _releases: list[Any] | None = None,
+             _granted: bool | None = None) -> View:
+    """The view ``actor`` gets of ``obj``. Agrees with :func:`visible` on every record."""
+    record_type = registry.get(type(obj))
+    if obj.space_id != actor.space_id:
+        return NO_VIEW
+    level = str(obj.level)
+    if not actor.is_authenticated:
+        return View(ViewKind.FULL, reason="public") if level == Level.PUBLIC else NO_VIEW
+    granted = _granted
+    if granted is None:
+        granted = active_grants(actor, type(obj), [obj.pk]).exists()
+    if level == Level.OVERSIGHT:
+        return View(ViewKind.FULL, reason="grant") if granted and _grant_opens(actor, level) else NO_VIEW
+    if level_opens_to(level, actor.component, actor.role):
+        return View(ViewKind.FULL, reason="level")
+    if actor.organisation_id is not None and obj.owner_id == actor.organisation_id:
+        return View(ViewKind.FULL, reason="owner")
+    if actor.person_id is not None and obj.created_by_id == actor.person_id:
+        return View(ViewKind.FULL, reason="submitter")
+    if granted:
+        return View(ViewKind.FULL, reason="grant")
+    releases = _releases if _releases is not None else list(active_releases(actor, type(obj), [obj.pk]))
+    if releases:
+        if any(r.fields is None for r in releases):
+            return View(ViewKind.FULL, reason="release")
+        released: set[str] = set()
+        for r in releases:
+            released.update(r.fields or ())
+        allowed = released & set(record_type.release_fields)
+        return View(ViewKind.REDUCED, record_type.face() | allowed, reason="release")
+    if actor.component in record_type.floor_components:
+        return View(ViewKind.REDUCED, record_type.face(), reason="floor")
+    if record_type.derive is not None:
+        return View(ViewKind.DERIVED, reason="derived")
+    return NO_VIEW
+
+
+def show(actor: Actor, obj: M) -> Shown[M]:
+    return Shown(obj, view_for(actor, obj))
+
+
+def show_all(actor: Actor, objs: Iterable[M]) -> list[Shown[M]]:
+    """Views for many records at once, with two queries for releases and grants."""
+    objs = list(objs)
+    if not objs:
+        return []
+    model = type(objs[0])
+    ids = [o.pk for o in objs]
+    releases: dict[Any, list[Any]] = {}
+    for r in active_releases(actor, model, ids):
+        releases.setdefault(r.object_id, []).append(r)
+    granted = set(active_grants(actor, model, ids).values_list("object_id", flat=True))
+    return [
+        Shown(o, view_for(actor, o, _releases=releases.get(o.pk, []), _granted=o.pk in granted))
+        for o in objs
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Actions
+
+
+class Action(str, enum.Enum):
+    VIEW = "view"
+    EDIT = "edit"
+    RELEASE = "release"
+    GRANT = "grant"
+    HISTORY = "history"
+
+
+def may(actor: Actor, action: Action, obj: Any, view: View | None = None) -> bool:
+    """May ``actor`` take ``action`` on ``obj``?"""
+    view = view if view is not None else view_for(actor, obj)
+    if not view:
+        return False
+    if action in (Action.VIEW, Action.HISTORY):
+        return view.kind in (ViewKind.REDUCED, ViewKind.FULL)
+    if view.kind != ViewKind.FULL or actor.membership is None:
+        return False
+    if obj.level == Level.OVERSIGHT:
+        return actor.role == Role.OVERSIGHT and action == Action.EDIT
+    owner_member = obj.owner_id == actor.organisation_id
+    if action == Action.EDIT:
+        return owner_member or (actor.person_id is not None and obj.created_by_id == actor.person_id)
+    if action in (Action.RELEASE, Action.GRANT):
+        return owner_member
+    return False
+
+
+def may_create(actor: Actor, model: type[models.Model], owner: Organisation, level: str) -> str | None:
+    """Why ``actor`` may not create a record of ``model`` owned by ``owner`` at ``level``."""
+    if not actor.is_authenticated or actor.membership is None:
+        return _("You need a current membership of an organisation to create records.")
+    if owner.pk != actor.organisation_id:
+        return _("You can only create records owned by the organisation you act for (%(org)s).") % {
+            "org": actor.organisation.label if actor.organisation else ""
+        }
+    if level == Level.OVERSIGHT and actor.role != Role.OVERSIGHT:
+        return _("Only oversight staff may create oversight records.")
+    return level_allowed_for_owner(model, owner, level)
+
+
+def choosable_levels(actor: Actor, model: type[models.Model]) -> list[tuple[str, str]]:
+    """The levels ``actor`` may give a new record of ``model`` (for forms)."""
+    owner = actor.organisation
+    if owner is None:
+        return []
+    return [
+        (lvl, str(Level(lvl).label))
+        for lvl in registry.get(model).levels
+        if may_create(actor, model, owner, lvl) is None
+    ]

@@ -1,0 +1,111 @@
+"""The base of every protected record, and the kernel's releases and grants."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from civmil.core.choices import Component, Level
+
+
+class ProtectedRecord(models.Model):
+    """Abstract base: a record with a space, an owning organisation and a releasability level.
+
+    Never read these models directly outside ``queries.py``: go through
+    :mod:`civmil.core.access`, which returns the view the reader may have.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    space = models.ForeignKey("core.Space", on_delete=models.PROTECT, related_name="+",
+                              verbose_name=_("space"))
+    owner = models.ForeignKey("core.Organisation", on_delete=models.PROTECT, related_name="+",
+                              verbose_name=_("owning organisation"))
+    level = models.CharField(_("releasability"), max_length=16, choices=Level.choices, db_index=True)
+    created_by = models.ForeignKey("core.Person", on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name=_("submitted by"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    version = models.PositiveIntegerField(_("version"), default=1)
+
+    class Meta:
+        abstract = True
+
+
+class Release(models.Model):
+    """An owner's act of releasing one record to an organisation, a component or a person.
+
+    ``fields`` is ``None`` for the full view, or the list of declared field names released.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.UUIDField(db_index=True)
+    target_organisation = models.ForeignKey("core.Organisation", on_delete=models.PROTECT, null=True,
+                                            blank=True, related_name="+",
+                                            verbose_name=_("released to organisation"))
+    target_component = models.CharField(_("released to component"), max_length=16,
+                                        choices=Component.choices, blank=True)
+    target_person = models.ForeignKey("core.Person", on_delete=models.PROTECT, null=True, blank=True,
+                                      related_name="+", verbose_name=_("released to person"))
+    fields = models.JSONField(_("released fields"), null=True, blank=True)
+    released_by = models.ForeignKey("core.Person", on_delete=models.PROTECT, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("release")
+        verbose_name_plural = _("releases")
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+        constraints = [
+            models.CheckConstraint(
+                name="release_has_one_target",
+                condition=(
+                    models.Q(target_organisation__isnull=False, target_component="", target_person__isnull=True)
+                    | models.Q(target_organisation__isnull=True, target_person__isnull=True)
+                    & ~models.Q(target_component="")
+                    | models.Q(target_organisation__isnull=True, target_component="",
+                               target_person__isnull=False)
+                ),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(self.target_label)
+
+    @property
+    def target_label(self) -> str:
+        if self.target_organisation_id:
+            return str(self.target_organisation)
+        if self.target_person_id:
+            return str(self.target_person)
+        return str(Component(self.target_component).label)
+
+
+class Grant(models.Model):
+    """Access to one record for one person, for a purpose. Revocable; the holder may recuse."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.UUIDField(db_index=True)
+    person = models.ForeignKey("core.Person", on_delete=models.PROTECT, related_name="grants")
+    purpose = models.CharField(_("purpose"), max_length=300)
+    granted_by = models.ForeignKey("core.Person", on_delete=models.PROTECT, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    recused_at = models.DateTimeField(null=True, blank=True)
+    recusal_reason = models.CharField(_("recusal reason"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("grant")
+        verbose_name_plural = _("grants")
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.person} — {self.purpose}"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None and self.recused_at is None

@@ -1,0 +1,76 @@
+"""Kernel pages: home, switching the acting membership, error pages."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from civmil.core import services
+from civmil.core.errors import ServiceError
+from civmil.core.middleware import ACTING_SESSION_KEY
+from civmil.core.models import Membership
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return HttpResponseRedirect("/accounts/login/")
+    return render(request, "core/home.html", {})
+
+
+@login_required
+@require_POST
+def switch_membership(request: HttpRequest) -> HttpResponse:
+    """Act as another of one's current memberships; ledgered; the session keeps the choice."""
+    actor = request.actor  # type: ignore[attr-defined]
+    membership = Membership.objects.current().filter(
+        pk=request.POST.get("membership") or None, person_id=actor.person_id
+    ).first() if _is_uuid(request.POST.get("membership")) else None
+    if membership is None:
+        messages.error(request, _("That membership is not one of yours, or it is no longer current."))
+    else:
+        try:
+            services.record_acting_switch(actor, membership)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            request.session[ACTING_SESSION_KEY] = str(membership.pk)
+            messages.success(request, _("You now act as %(m)s.") % {"m": membership})
+    target = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "/"
+    return HttpResponseRedirect(target)
+
+
+def _is_uuid(value: str | None) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+    return render(request, "error.html", {"title": title, "message": message}, status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400, _("Bad request"), _("The request could not be understood."))
+
+
+def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 403, _("Not allowed"), _("You are not allowed to do this."))
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 404, _("Not found"), _("There is nothing at this address."))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _error(request, 500, _("Server error"), _("Something went wrong on our side; it has been logged."))
