@@ -1,0 +1,172 @@
+"""Writes of the actors app: the liaison log, liaison assignments and areas."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from civmil.actors.choices import ContactChannel
+from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
+from civmil.core import access, geo, ledger, services
+from civmil.core.errors import Invalid
+from civmil.core.models import Organisation, Person
+
+if TYPE_CHECKING:
+    from civmil.core.actors import Actor
+
+LIAISON_FIELDS = ("occurred_at", "channel", "summary", "follow_ups", "latitude", "longitude", "place_name",
+                  "level", "owner")
+ASSIGNMENT_FIELDS = ("officer", "from_organisation", "to_organisation", "community", "area", "latitude",
+                     "longitude", "starts_on", "ends_on", "notes", "level", "owner")
+AREA_FIELDS = ("kind", "name", "name_alt", "pcode", "admin_level", "parent", "responsible", "geometry", "source")
+
+
+@dataclass
+class LiaisonContact:
+    """What a user submits for a liaison log entry (from a form, the API or an import)."""
+
+    occurred_at: dt.datetime
+    channel: str
+    summary: str
+    level: str
+    organisation_ids: list[uuid.UUID] = field(default_factory=list)
+    person_ids: list[uuid.UUID] = field(default_factory=list)
+    follow_ups: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    location: str = ""
+    place_name: str = ""
+
+
+def _resolve_contact(actor: Actor, data: LiaisonContact) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    errors: dict[str, list[str]] = {}
+    if data.channel not in ContactChannel.values:
+        errors["channel"] = [_("Choose one of: %(c)s.") % {"c": ", ".join(ContactChannel.values)}]
+    if not data.summary.strip():
+        errors["summary"] = [_("Say what the contact was about.")]
+    if timezone.is_naive(data.occurred_at):
+        errors["occurred_at"] = [_("Give the time with its time zone.")]
+    elif data.occurred_at > timezone.now() + dt.timedelta(minutes=5):
+        errors["occurred_at"] = [_("A contact cannot be recorded in the future.")]
+    org_ids = list(dict.fromkeys(data.organisation_ids))
+    organisations = list(Organisation.objects.filter(pk__in=org_ids))
+    if not org_ids:
+        errors["organisations"] = [_("Name at least one organisation taking part.")]
+    elif len(organisations) != len(org_ids):
+        errors["organisations"] = [_("Some of these organisations do not exist.")]
+    person_ids = list(dict.fromkeys(data.person_ids))
+    people = list(access.visible(actor, Person.objects.filter(pk__in=person_ids)))
+    if len(people) != len(person_ids):
+        errors["people"] = [_("Some of these people do not exist.")]
+    lat, lon = data.latitude, data.longitude
+    if data.location.strip():
+        try:
+            lat, lon = geo.parse_point(data.location)
+        except Invalid as exc:
+            errors["location"] = [exc.message]
+    else:
+        try:
+            geo.check_lat_lon(lat, lon)
+        except Invalid as exc:
+            errors["location"] = [exc.message]
+    if errors:
+        raise Invalid(_("The liaison log entry has errors; see each field."), errors=errors)
+    values = {
+        "occurred_at": data.occurred_at, "channel": data.channel, "summary": data.summary.strip(),
+        "follow_ups": data.follow_ups.strip(), "latitude": lat, "longitude": lon,
+        "place_name": data.place_name.strip(), "level": data.level,
+    }
+    return values, {"organisations": organisations, "people": people}
+
+
+def record_liaison_contact(actor: Actor, data: LiaisonContact) -> LiaisonLogEntry:
+    """Record one contact between organisations, owned by the actor's organisation."""
+    if actor.organisation is None:
+        raise Invalid(_("You need a current membership of an organisation to record contacts."))
+    values, m2m = _resolve_contact(actor, data)
+    entry = LiaisonLogEntry(owner=actor.organisation, **values)
+    return services.create_record(actor, entry, action="liaison.recorded", fields=LIAISON_FIELDS, m2m=m2m)
+
+
+def edit_liaison_contact(actor: Actor, pk: Any, expected_version: int, data: LiaisonContact) -> LiaisonLogEntry:
+    """Edit an entry if it is still at ``expected_version`` (else a stale-edit error)."""
+    values, m2m = _resolve_contact(actor, data)
+    return services.update_record(actor, LiaisonLogEntry, pk, expected_version, values,
+                                  action="liaison.edited", m2m=m2m)
+
+
+@dataclass
+class Assignment:
+    officer_id: uuid.UUID
+    starts_on: dt.date
+    level: str
+    to_organisation_id: uuid.UUID | None = None
+    community: str = ""
+    area_id: uuid.UUID | None = None
+    location: str = ""
+    ends_on: dt.date | None = None
+    notes: str = ""
+
+
+def assign_liaison(actor: Actor, data: Assignment) -> LiaisonAssignment:
+    """Assign a liaison officer of the actor's organisation to an organisation or a community."""
+    if actor.organisation is None:
+        raise Invalid(_("You need a current membership of an organisation to assign liaison officers."))
+    errors: dict[str, list[str]] = {}
+    officer = access.visible(actor, Person.objects.filter(pk=data.officer_id)).first()
+    if officer is None:
+        errors["officer"] = [_("No such person.")]
+    if not data.to_organisation_id and not data.community.strip():
+        errors["to_organisation"] = [_("Name the organisation or the community the officer liaises with.")]
+    to_org = Organisation.objects.filter(pk=data.to_organisation_id).first() if data.to_organisation_id else None
+    if data.to_organisation_id and to_org is None:
+        errors["to_organisation"] = [_("No such organisation.")]
+    area = Area.objects.filter(pk=data.area_id).first() if data.area_id else None
+    if data.area_id and area is None:
+        errors["area"] = [_("No such area.")]
+    lat = lon = None
+    if data.location.strip():
+        try:
+            lat, lon = geo.parse_point(data.location)
+        except Invalid as exc:
+            errors["location"] = [exc.message]
+    if data.ends_on and data.ends_on < data.starts_on:
+        errors["ends_on"] = [_("The assignment cannot end before it starts.")]
+    if errors:
+        raise Invalid(_("The liaison assignment has errors; see each field."), errors=errors)
+    assignment = LiaisonAssignment(
+        owner=actor.organisation, level=data.level, officer=officer, from_organisation=actor.organisation,
+        to_organisation=to_org, community=data.community.strip(), area=area, latitude=lat, longitude=lon,
+        starts_on=data.starts_on, ends_on=data.ends_on, notes=data.notes.strip(),
+    )
+    return services.create_record(actor, assignment, action="liaison.assigned", fields=ASSIGNMENT_FIELDS)
+
+
+def save_area(actor: Actor | None, area: Area, geometry: Any, expected_version: int | None = None) -> Area:
+    """Create or update an area from GeoJSON; refuses invalid geometry with the reason."""
+    services._require_admin(actor)
+    geom = geo.validate_geometry(geometry, where=_("Area %(name)s") % {"name": area.name or area.pcode or "?"},
+                                 allowed=("Polygon", "MultiPolygon"))
+    area.geometry = geo.to_geojson(geom)
+    for name, value in geo.bbox(geom).as_fields().items():
+        setattr(area, name, value)
+    services._clean(area)
+    with transaction.atomic():
+        creating = area._state.adding
+        if not creating:
+            current = Area.objects.select_for_update().get(pk=area.pk)
+            if expected_version is not None and current.version != expected_version:
+                raise services.StaleEdit(_("This area was changed by someone else; reload and try again."),
+                                         current_version=current.version)
+            area.version = current.version + 1
+        area.save(force_insert=creating)
+        ledger.append(actor, "area.created" if creating else "area.updated", services.object_type(area), area.pk,
+                      {"version": area.version, **ledger.snapshot(area, AREA_FIELDS)})
+    return area
+

@@ -1,0 +1,66 @@
+"""Test data built through the services (so the ledger and the policy see what users see)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from civmil.core import services
+from civmil.core.actors import Actor, actor_for_user
+from civmil.core.choices import Component, Level, OrganisationKind, Role
+from civmil.core.models import Membership, Organisation, Person, User
+
+_counter = itertools.count(1)
+
+KIND_FOR = {
+    Component.MILITARY: OrganisationKind.MILITARY_UNIT,
+    Component.POLICE: OrganisationKind.POLICE_UNIT,
+    Component.CIVILIAN: OrganisationKind.MISSION_SECTION,
+    Component.HUMANITARIAN: OrganisationKind.INTERNATIONAL_NGO,
+    Component.HOST_NATION: OrganisationKind.GOVERNMENT,
+    Component.COMMUNITY: OrganisationKind.COMMUNITY_GROUP,
+}
+DEFAULT_ROLE = {
+    Component.MILITARY: Role.MILITARY_STAFF,
+    Component.POLICE: Role.POLICE,
+    Component.CIVILIAN: Role.CIVILIAN_STAFF,
+    Component.HUMANITARIAN: Role.CMCOORD,
+    Component.HOST_NATION: Role.HOST_NATION_LIAISON,
+    Component.COMMUNITY: Role.COMMUNITY_LIAISON,
+}
+PASSWORD = "correct-horse-battery-9"
+
+
+def make_org(component: str = Component.CIVILIAN, name: str | None = None, **extra: Any) -> Organisation:
+    n = next(_counter)
+    return services.save_organisation(None, Organisation(
+        name=name or f"{component.title()} organisation {n}", acronym=f"O{n}", component=component,
+        kind=extra.pop("kind", KIND_FOR[Component(component)]), **extra))
+
+
+@dataclass
+class Member:
+    user: User
+    person: Person
+    membership: Membership
+    org: Organisation
+
+    @property
+    def actor(self) -> Actor:
+        return actor_for_user(self.user, self.membership.pk)
+
+
+def make_member(component: str = Component.CIVILIAN, role: str | None = None, org: Organisation | None = None,
+                username: str | None = None, contact_level: str = Level.MISSION) -> Member:
+    """A person with an account and one active membership (privileged roles made active directly)."""
+    org = org or make_org(component)
+    n = next(_counter)
+    username = username or f"user{n}"
+    person = services.save_person(None, Person(full_name=f"Person {n}", owner=org, level=contact_level,
+                                               email=f"{username}@example.org"))
+    user = services.create_account(None, username=username, email=f"{username}@example.org",
+                                   password=PASSWORD, person=person)
+    membership = services.add_membership(None, person=person, organisation=org,
+                                         role=role or DEFAULT_ROLE[Component(org.component)])
+    return Member(user=user, person=person, membership=membership, org=org)
