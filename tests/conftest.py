@@ -12,6 +12,14 @@ settings.register_profile("dev", max_examples=20, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> None:
+    """Argon2 is right for production and far too slow for hundreds of test accounts."""
+    from django.conf import settings as django_settings
+
+    django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def member(db):  # type: ignore[no-untyped-def]
     """Factory: ``member("humanitarian", role=...)`` -> a signed-in-able person with one membership."""
@@ -25,3 +33,39 @@ def org(db):  # type: ignore[no-untyped-def]
     from tests.factories import make_org
 
     return make_org
+
+
+# --- Access-matrix case counting, summed across xdist workers and printed at the end -----------
+_ACCESS_CASES: dict[str, int] = {}
+
+
+def count_access_cases(channel: str, n: int) -> None:
+    """Record that ``n`` (reader, relation, level) cases were checked on ``channel``."""
+    _ACCESS_CASES[channel] = _ACCESS_CASES.get(channel, 0) + n
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["access_cases"] = dict(_ACCESS_CASES)
+
+
+class _XdistCollector:
+    @staticmethod
+    def pytest_testnodedown(node: object, error: object) -> None:
+        for channel, n in getattr(node, "workeroutput", {}).get("access_cases", {}).items():
+            _ACCESS_CASES[channel] = _ACCESS_CASES.get(channel, 0) + n
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistCollector(), "civmil-access-cases")
+
+
+def pytest_terminal_summary(terminalreporter: object) -> None:
+    if _ACCESS_CASES:
+        total = sum(_ACCESS_CASES.values())
+        detail = ", ".join(f"{channel}: {n}" for channel, n in sorted(_ACCESS_CASES.items()))
+        terminalreporter.write_line(  # type: ignore[attr-defined]
+            f"access matrix: {total} cases checked (reader profile x relation x level x channel) — {detail}"
+        )

@@ -52,11 +52,14 @@ class Member:
 
 
 def make_member(component: str = Component.CIVILIAN, role: str | None = None, org: Organisation | None = None,
-                username: str | None = None, contact_level: str = Level.MISSION) -> Member:
+                username: str | None = None, contact_level: str | None = None) -> Member:
     """A person with an account and one active membership (privileged roles made active directly)."""
     org = org or make_org(component)
     n = next(_counter)
     username = username or f"user{n}"
+    if contact_level is None:
+        mission = org.component not in (Component.HOST_NATION, Component.COMMUNITY)
+        contact_level = Level.MISSION if mission else Level.RESTRICTED
     person = services.save_person(None, Person(full_name=f"Person {n}", owner=org, level=contact_level,
                                                email=f"{username}@example.org"))
     user = services.create_account(None, username=username, email=f"{username}@example.org",
