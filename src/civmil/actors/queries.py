@@ -229,7 +229,155 @@ def history(actor: Actor, shown: access.Shown[Any]) -> list[Version]:
             continue
         out.append(Version(
             version=data.get("version"), action=e.action, recorded_at=e.recorded_at,
-            actor=names.get(e.actor_user_id, _("console") if e.actor_user_id is None else _("a user")),
+            actor=names.get(e.actor_user_id, _("a user")) if e.actor_user_id is not None else _("console"),
             changes=visible_changes,
         ))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads for the directory and liaison pages. Each keeps a record only where the reader's view
+# shows the field a filter matched on, so a filter never reveals a withheld value.
+
+
+def _reduced_candidates(actor: Actor, model: type[models.Model]) -> set[Any]:
+    """Ids of records ``actor`` might see only through a release of declared fields."""
+    if not actor.is_authenticated:
+        return set()
+    return set(access.active_releases(actor, model).filter(fields__isnull=False)
+               .values_list("object_id", flat=True))
+
+
+def liaison_log(actor: Actor, f: LiaisonFilter | None = None) -> models.QuerySet[LiaisonLogEntry]:
+    """Like :func:`liaison_entries`, but a filter on channel, time or organisation only matches
+    entries whose view shows that field (an owner match always counts: the owner is on every face)."""
+    f = f or LiaisonFilter()
+    qs = liaison_entries(actor, f)
+    checked = [name for name, active in (("channel", bool(f.channel)),
+                                         ("occurred_at", bool(f.since or f.until))) if active]
+    if not checked and not f.organisation:
+        return qs
+    candidates = _reduced_candidates(actor, LiaisonLogEntry)
+    if not candidates:
+        return qs
+    org_id = getattr(f.organisation, "pk", f.organisation)
+    suspects = LiaisonLogEntry.objects.filter(pk__in=qs.filter(pk__in=candidates).values("pk"))
+    hidden = []
+    for shown in access.show_all(actor, suspects):
+        withheld_match = any(not shown.view.shows(name) for name in checked)
+        org_only_in_withheld = bool(org_id) and str(shown.record.owner_id) != str(org_id) \
+            and not shown.view.shows("organisations")
+        if withheld_match or org_only_in_withheld:
+            hidden.append(shown.record.pk)
+    return qs.exclude(pk__in=hidden) if hidden else qs
+
+
+def visible_person_ids(actor: Actor, ids: Iterable[Any]) -> set[Any]:
+    """The ids among ``ids`` of people ``actor`` may know exist (to name them beside a record)."""
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return set()
+    return set(access.visible(actor, Person.objects.filter(pk__in=ids)).values_list("pk", flat=True))
+
+
+def directory_people(actor: Actor, q: str = "", component: str = "", kind: str = "",
+                     role: str = "") -> models.QuerySet[Person]:
+    """People ``actor`` may know exist, by name or title and by a *current* membership's
+    organisation component, organisation kind and role (all on the same membership)."""
+    qs = people(actor, q=q)
+    conditions: dict[str, str] = {}
+    if component:
+        conditions["organisation__component"] = component
+    if kind:
+        conditions["organisation__kind"] = kind
+    if role:
+        conditions["role"] = role
+    if conditions:
+        qs = qs.filter(pk__in=Membership.objects.current().filter(**conditions).values("person_id"))
+    return qs
+
+
+def child_organisations(actor: Actor, org: Organisation) -> models.QuerySet[Organisation]:
+    """The organisations directly under ``org`` in the hierarchy."""
+    return organisations(actor).filter(parent=org)
+
+
+def current_memberships(actor: Actor, *, person_ids: Iterable[Any] | None = None,
+                        organisation: Any = None) -> models.QuerySet[Membership]:
+    """Current memberships of people ``actor`` may know exist."""
+    current = Membership.objects.current().values("pk")
+    return memberships(actor, person_ids=person_ids, organisation=organisation).filter(pk__in=current)
+
+
+def areas_of_responsibility(actor: Actor, org: Organisation) -> models.QuerySet[Area]:
+    """Areas for which ``org`` is the responsible organisation."""
+    return areas(actor).filter(responsible=org)
+
+
+def _shows_all(shown: access.Shown[Any], names: Iterable[str]) -> bool:
+    return all(shown.view.shows(name) for name in names)
+
+
+def organisation_liaisons(actor: Actor, org: Organisation) -> tuple[
+        list[access.Shown[LiaisonAssignment]], list[access.Shown[LiaisonAssignment]]]:
+    """Liaison assignments sent by ``org`` and received by it, as the reader sees them."""
+    sent = [s for s in access.show_all(actor, assignments(actor, from_organisation=org))
+            if s.view.shows("from_organisation")]
+    received = [s for s in access.show_all(actor, assignments(actor, to_organisation=org))
+                if s.view.shows("to_organisation")]
+    return sent, received
+
+
+def officer_assignments(actor: Actor, officer: Any) -> list[access.Shown[LiaisonAssignment]]:
+    """The liaison assignments of one officer whose view names that officer."""
+    qs = assignments(actor).filter(officer=officer)
+    return [s for s in access.show_all(actor, qs) if s.view.shows("officer")]
+
+
+def assignment_list(actor: Actor, *, organisation: Any = None,
+                    current_only: bool = False) -> list[access.Shown[LiaisonAssignment]]:
+    """Liaison assignments, optionally from or to one organisation and current only."""
+    qs = assignments(actor, current_only=current_only)
+    if organisation is not None:
+        qs = qs.filter(Q(from_organisation=organisation) | Q(to_organisation=organisation))
+    org_id = str(getattr(organisation, "pk", organisation)) if organisation is not None else None
+    out = []
+    for s in access.show_all(actor, qs):
+        if current_only and not _shows_all(s, ("starts_on", "ends_on")):
+            continue
+        if org_id is not None and not (
+            (s.view.shows("from_organisation") and str(s.record.from_organisation_id) == org_id)
+            or (s.view.shows("to_organisation") and str(s.record.to_organisation_id) == org_id)
+        ):
+            continue
+        out.append(s)
+    return out
+
+
+def my_liaisons(actor: Actor, target: Organisation) -> list[access.Shown[LiaisonAssignment]]:
+    """:func:`my_liaisons_to`, keeping assignments whose view shows who links which organisations."""
+    names = ("officer", "from_organisation", "to_organisation", "starts_on", "ends_on")
+    return [s for s in my_liaisons_to(actor, target) if _shows_all(s, names)]
+
+
+def release(actor: Actor, shown: access.Shown[Any], pk: Any) -> Release:
+    """One release of a record, for those who may release it; else :class:`NotFound`."""
+    for r in releases(actor, shown):
+        if str(r.pk) == str(pk):
+            return r
+    raise NotFound(_("No such release."))
+
+
+def organisations_by_id(actor: Actor, ids: Iterable[Any]) -> dict[str, Organisation]:
+    """Organisations by their id as text (for rendering ids stored in the ledger)."""
+    ids = [i for i in ids if i]
+    return {str(o.pk): o for o in organisations(actor).filter(pk__in=ids)} if ids else {}
+
+
+def people_names(actor: Actor, ids: Iterable[Any]) -> dict[str, str]:
+    """Names of the people among ``ids`` that ``actor`` may know exist, by id as text."""
+    ids = [i for i in ids if i]
+    if not ids:
+        return {}
+    return {str(pk): name for pk, name in access.visible(actor, Person.objects.filter(pk__in=ids))
+            .values_list("pk", "full_name")}

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from civmil.actors.choices import ContactChannel
 from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
 from civmil.core import access, geo, ledger, services
-from civmil.core.errors import Invalid
+from civmil.core.errors import Invalid, StaleEdit
 from civmil.core.models import Organisation, Person
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ def save_area(actor: Actor | None, area: Area, geometry: Any, expected_version: 
         if not creating:
             current = Area.objects.select_for_update().get(pk=area.pk)
             if expected_version is not None and current.version != expected_version:
-                raise services.StaleEdit(_("This area was changed by someone else; reload and try again."),
+                raise StaleEdit(_("This area was changed by someone else; reload and try again."),
                                          current_version=current.version)
             area.version = current.version + 1
         area.save(force_insert=creating)

@@ -125,7 +125,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DEPLOY.var_dir / "static"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS: list[Path | tuple[str, Path]] = [BASE_DIR / "static"]
 _node_modules = BASE_DIR.parent.parent / "node_modules"
 if _node_modules.is_dir():
     STATICFILES_DIRS.append(("vendor", _node_modules))

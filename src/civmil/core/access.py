@@ -125,15 +125,16 @@ class Shown(Generic[M]):
     @property
     def record(self) -> M:
         """The underlying model, for code that has already applied the view (services only)."""
-        return self._obj
+        obj: M = self._obj
+        return obj
 
     @property
     def full(self) -> bool:
-        return self.view.kind == ViewKind.FULL
+        return bool(self.view.kind == ViewKind.FULL)
 
     @property
     def reduced(self) -> bool:
-        return self.view.kind == ViewKind.REDUCED
+        return bool(self.view.kind == ViewKind.REDUCED)
 
     def value(self, name: str) -> Any:
         return getattr(self, name)
@@ -345,9 +346,9 @@ def may(actor: Actor, action: Action, obj: Any, view: View | None = None) -> boo
         return actor.role == Role.OVERSIGHT and action == Action.EDIT
     owner_member = obj.owner_id == actor.organisation_id
     if action == Action.EDIT:
-        return owner_member or (actor.person_id is not None and obj.created_by_id == actor.person_id)
+        return bool(owner_member or (actor.person_id is not None and obj.created_by_id == actor.person_id))
     if action in (Action.RELEASE, Action.GRANT):
-        return owner_member
+        return bool(owner_member)
     return False
 
 

@@ -8,7 +8,7 @@ ledger. Domain apps build their own services on :func:`create_record` and
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
@@ -81,7 +81,7 @@ def create_record(
     *,
     action: str,
     fields: Iterable[str],
-    m2m: dict[str, Iterable[Any]] | None = None,
+    m2m: Mapping[str, Iterable[Any]] | None = None,
     after_save: Callable[[R], None] | None = None,
 ) -> R:
     """Create a protected record for ``actor``'s organisation after policy and validation."""
@@ -120,7 +120,7 @@ def update_record(
     changes: dict[str, Any],
     *,
     action: str,
-    m2m: dict[str, Iterable[Any]] | None = None,
+    m2m: Mapping[str, Iterable[Any]] | None = None,
 ) -> R:
     """Apply ``changes`` if the record is still at ``expected_version``; else :class:`StaleEdit`."""
     with transaction.atomic():

@@ -27,9 +27,11 @@ def home(request: HttpRequest) -> HttpResponse:
 def switch_membership(request: HttpRequest) -> HttpResponse:
     """Act as another of one's current memberships; ledgered; the session keeps the choice."""
     actor = request.actor  # type: ignore[attr-defined]
-    membership = Membership.objects.current().filter(
-        pk=request.POST.get("membership") or None, person_id=actor.person_id
-    ).first() if _is_uuid(request.POST.get("membership")) else None
+    chosen = request.POST.get("membership", "")
+    membership = (
+        Membership.objects.current().filter(pk=chosen, person_id=actor.person_id).first()
+        if _is_uuid(chosen) else None
+    )
     if membership is None:
         messages.error(request, _("That membership is not one of yours, or it is no longer current."))
     else:

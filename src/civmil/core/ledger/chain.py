@@ -82,7 +82,7 @@ def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
         if field.many_to_many:
             data[name] = sorted(str(pk) for pk in getattr(obj, name).values_list("pk", flat=True))
         elif field.is_relation:
-            data[name] = _jsonable(getattr(obj, field.attname))
+            data[name] = _jsonable(getattr(obj, getattr(field, "attname", name)))
         else:
             data[name] = _jsonable(getattr(obj, name))
     return data

@@ -1,0 +1,356 @@
+"""Forms of the actors app: they validate what a browser sends and hand it to one service.
+
+Service errors (:class:`~civmil.core.errors.ServiceError`) map back onto the fields they name
+(``exc.errors``); anything else becomes a non-field error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from civmil.actors import queries, services
+from civmil.actors.choices import ContactChannel
+from civmil.actors.models import LiaisonAssignment, LiaisonLogEntry
+from civmil.actors.records import LIAISON_LEVELS
+from civmil.core import access, registry
+from civmil.core.choices import Component, Level, OrganisationKind, Role
+from civmil.core.errors import ServiceError
+from civmil.core.models import Organisation, Person
+
+if TYPE_CHECKING:
+    from civmil.core.actors import Actor
+
+SUMMARY_MAX = 10_000
+BLANK: list[tuple[str, Any]] = [("", "—")]
+
+
+class ServiceErrorsMixin(forms.Form):
+    """Puts a service error's messages on the fields they name, the rest above the form."""
+
+    #: Service error keys that name a form field differently.
+    error_field_map: dict[str, str] = {}
+
+    def add_service_error(self, exc: ServiceError) -> None:
+        placed = False
+        for key, messages in exc.errors.items():
+            name = self.error_field_map.get(key, key)
+            target = name if name in self.fields else None
+            for message in messages:
+                # A message already carried by the form (re-validated data) is not repeated.
+                if message not in self.errors.get(target or "__all__", []):
+                    self.add_error(target, message)
+            placed = True
+        if not placed or exc.message not in [m for msgs in exc.errors.values() for m in msgs]:
+            if exc.message not in self.non_field_errors():
+                self.add_error(None, exc.message)
+
+
+class MissionDateTimeField(forms.DateTimeField):
+    """A ``datetime-local`` input read and shown in the mission's time zone."""
+
+    input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+
+    def __init__(self, *, tz: dt.tzinfo, **kwargs: Any) -> None:
+        self.tz = tz
+        kwargs.setdefault("widget", forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        with timezone.override(self.tz):
+            return super().prepare_value(value)
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        with timezone.override(self.tz):
+            return super().to_python(value)
+
+
+def mission_tz(actor: Actor) -> dt.tzinfo:
+    """The mission's time zone, in which forms read and pages show times."""
+    from civmil.core.services import mission_settings
+
+    try:
+        return zoneinfo.ZoneInfo(mission_settings(actor.space_id).time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def _level_choices(actor: Actor, model: type[models.Model], current: str | None = None) -> list[tuple[str, str]]:
+    choices = access.choosable_levels(actor, model)
+    if current and current not in [c[0] for c in choices]:
+        choices.append((current, str(Level(current).label)))
+    return choices
+
+
+class OrganisationChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj)
+
+
+class OrganisationsChoiceField(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj)
+
+
+class LiaisonEntryForm(ServiceErrorsMixin):
+    """Record or edit one liaison contact."""
+
+    occurred_at = forms.DateTimeField(label=gettext_lazy("When"))  # replaced per actor in __init__
+    channel = forms.ChoiceField(label=gettext_lazy("Channel"), choices=ContactChannel.choices)
+    organisations = OrganisationsChoiceField(
+        label=gettext_lazy("Organisations"), queryset=Organisation.objects.none(),
+        help_text=gettext_lazy("The organisations that took part (hold Ctrl or Cmd to pick several)."),
+    )
+    people = forms.ModelMultipleChoiceField(
+        label=gettext_lazy("People"), queryset=Person.objects.none(), required=False,
+        help_text=gettext_lazy("People met or spoken to (optional)."),
+    )
+    summary = forms.CharField(
+        label=gettext_lazy("Summary"), max_length=SUMMARY_MAX, widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=gettext_lazy("What the contact was about. At most 10,000 characters."),
+    )
+    follow_ups = forms.CharField(
+        label=gettext_lazy("Follow-ups"), max_length=SUMMARY_MAX, required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy("What was agreed, and who does what next (optional)."),
+    )
+    level = forms.ChoiceField(
+        label=gettext_lazy("Releasability"),
+        help_text=gettext_lazy("Who may read this entry. The owner may release it to others later."),
+    )
+    location = forms.CharField(
+        label=gettext_lazy("Location"), required=False, max_length=80,
+        help_text=gettext_lazy("'latitude, longitude' in decimal degrees (e.g. 4.85, 31.6) or an MGRS "
+                               "reference (e.g. 36N UF 12345 67890). It takes precedence over the map and "
+                               "the latitude and longitude boxes; leave it empty to use those."),
+    )
+    latitude = forms.FloatField(label=gettext_lazy("Latitude"), required=False, min_value=-90, max_value=90,
+                                widget=forms.NumberInput(attrs={"step": "any"}))
+    longitude = forms.FloatField(label=gettext_lazy("Longitude"), required=False, min_value=-180, max_value=180,
+                                 widget=forms.NumberInput(attrs={"step": "any"}))
+    place_name = forms.CharField(label=gettext_lazy("Place"), required=False, max_length=200,
+                                 help_text=gettext_lazy("A name people will recognise (optional)."))
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+
+    def __init__(self, actor: Actor, *args: Any, editing: LiaisonLogEntry | None = None, **kwargs: Any) -> None:
+        self.actor = actor
+        self.editing = editing
+        self.tz = mission_tz(actor)
+        if editing is not None:
+            kwargs.setdefault("initial", self.initial_from(editing))
+        super().__init__(*args, **kwargs)
+        self.fields["occurred_at"] = MissionDateTimeField(
+            tz=self.tz, label=_("When"),
+            help_text=_("Date and time of the contact, in the mission's time zone (%(tz)s).") % {"tz": str(self.tz)},
+        )
+        self.order_fields(list(type(self).base_fields))
+        self.fields["organisations"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
+        self.fields["people"].queryset = queries.people(actor)  # type: ignore[attr-defined]
+        self.fields["level"].choices = _level_choices(  # type: ignore[attr-defined]
+            actor, LiaisonLogEntry, editing.level if editing is not None else None)
+        if editing is not None:
+            self.fields["version"].required = True
+
+    @staticmethod
+    def initial_from(entry: LiaisonLogEntry) -> dict[str, Any]:
+        """The form's values for an entry its editor sees in full."""
+        return {
+            "occurred_at": entry.occurred_at, "channel": entry.channel,
+            "organisations": [o.pk for o in entry.organisations.all()],
+            "people": [p.pk for p in entry.people.all()],
+            "summary": entry.summary, "follow_ups": entry.follow_ups, "level": entry.level,
+            "latitude": entry.latitude, "longitude": entry.longitude, "place_name": entry.place_name,
+            "version": entry.version,
+        }
+
+    def to_contact(self) -> services.LiaisonContact:
+        d = self.cleaned_data
+        return services.LiaisonContact(
+            occurred_at=d["occurred_at"], channel=d["channel"], summary=d["summary"], level=d["level"],
+            organisation_ids=[o.pk for o in d["organisations"]], person_ids=[p.pk for p in d["people"]],
+            follow_ups=d.get("follow_ups") or "", latitude=d.get("latitude"), longitude=d.get("longitude"),
+            location=d.get("location") or "", place_name=d.get("place_name") or "",
+        )
+
+
+class ReleaseForm(ServiceErrorsMixin):
+    """Release a record to exactly one organisation, component or person: fully or some fields."""
+
+    error_field_map = {"fields": "released_fields", "target": "__all__"}
+
+    target_organisation = OrganisationChoiceField(label=gettext_lazy("Organisation"),
+                                                  queryset=Organisation.objects.none(), required=False)
+    target_component = forms.ChoiceField(label=gettext_lazy("Component"), required=False,
+                                         choices=BLANK + list(Component.choices))
+    target_person = forms.ModelChoiceField(label=gettext_lazy("Person"), queryset=Person.objects.none(),
+                                           required=False)
+    scope = forms.ChoiceField(
+        label=gettext_lazy("What to release"), widget=forms.RadioSelect, initial="full",
+        choices=[("full", gettext_lazy("The whole record")),
+                 ("fields", gettext_lazy("Only the fields ticked below"))],
+    )
+    released_fields = forms.MultipleChoiceField(label=gettext_lazy("Fields"), required=False,
+                                                widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, actor: Actor, model: type[models.Model], *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "release")
+        super().__init__(*args, **kwargs)
+        self.model = model
+        self.fields["target_organisation"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
+        self.fields["target_person"].queryset = queries.people(actor)  # type: ignore[attr-defined]
+        self.fields["released_fields"].choices = [  # type: ignore[attr-defined]
+            (name, str(model._meta.get_field(name).verbose_name).capitalize())
+            for name in registry.get(model).release_fields
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        targets = [data.get("target_organisation"), data.get("target_component"), data.get("target_person")]
+        if sum(1 for t in targets if t) != 1:
+            raise ValidationError(_("Choose exactly one target: an organisation, a component or a person."))
+        if data.get("scope") == "fields" and not data.get("released_fields"):
+            self.add_error("released_fields", _("Tick at least one field, or release the whole record."))
+        return data
+
+    def release_kwargs(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        return {
+            "organisation": d.get("target_organisation"), "component": d.get("target_component") or "",
+            "person": d.get("target_person"),
+            "fields": list(d["released_fields"]) if d.get("scope") == "fields" else None,
+        }
+
+
+class AssignmentForm(ServiceErrorsMixin):
+    """Assign a liaison officer of one's organisation to an organisation or a community."""
+
+    officer = forms.ModelChoiceField(label=gettext_lazy("Liaison officer"), queryset=Person.objects.none())
+    to_organisation = OrganisationChoiceField(
+        label=gettext_lazy("Liaises with organisation"), queryset=Organisation.objects.none(), required=False,
+        help_text=gettext_lazy("The organisation the officer liaises with, or name a community below."),
+    )
+    community = forms.CharField(label=gettext_lazy("Community"), required=False, max_length=200)
+    area = forms.CharField(label=gettext_lazy("Area (P-code)"), required=False, max_length=32,
+                           help_text=gettext_lazy("The P-code of the area covered (optional)."))
+    location = forms.CharField(
+        label=gettext_lazy("Location"), required=False, max_length=80,
+        help_text=gettext_lazy("'latitude, longitude' or an MGRS reference (optional)."),
+    )
+    starts_on = forms.DateField(label=gettext_lazy("Starts on"), widget=forms.DateInput(attrs={"type": "date"}))
+    ends_on = forms.DateField(label=gettext_lazy("Ends on"), required=False,
+                              widget=forms.DateInput(attrs={"type": "date"}))
+    level = forms.ChoiceField(label=gettext_lazy("Releasability"))
+    notes = forms.CharField(label=gettext_lazy("Notes"), required=False, max_length=SUMMARY_MAX,
+                            widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, actor: Actor, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+        self.fields["officer"].queryset = queries.people(actor)  # type: ignore[attr-defined]
+        self.fields["to_organisation"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
+        self.fields["level"].choices = _level_choices(actor, LiaisonAssignment)  # type: ignore[attr-defined]
+
+    def clean_area(self) -> Any:
+        code = (self.cleaned_data.get("area") or "").strip()
+        if not code:
+            return None
+        found = queries.areas(self.actor).filter(pcode__iexact=code).first()
+        if found is None:
+            raise ValidationError(_("No area has the P-code %(code)s.") % {"code": code})
+        return found
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        starts, ends = data.get("starts_on"), data.get("ends_on")
+        if starts and ends and ends < starts:
+            self.add_error("ends_on", _("The assignment cannot end before it starts."))
+        return data
+
+    def to_assignment(self) -> services.Assignment:
+        d = self.cleaned_data
+        return services.Assignment(
+            officer_id=d["officer"].pk, starts_on=d["starts_on"], level=d["level"],
+            to_organisation_id=d["to_organisation"].pk if d.get("to_organisation") else None,
+            community=d.get("community") or "", area_id=d["area"].pk if d.get("area") else None,
+            location=d.get("location") or "", ends_on=d.get("ends_on"), notes=d.get("notes") or "",
+        )
+
+
+class DirectoryFilterForm(forms.Form):
+    """Search of the directory: organisations and people."""
+
+    q = forms.CharField(label=gettext_lazy("Search"), required=False, max_length=200,
+                        help_text=gettext_lazy("Name, acronym or title."))
+    component = forms.ChoiceField(label=gettext_lazy("Component"), required=False,
+                                  choices=BLANK + list(Component.choices))
+    kind = forms.ChoiceField(label=gettext_lazy("Kind of organisation"), required=False,
+                             choices=BLANK + list(OrganisationKind.choices))
+    role = forms.ChoiceField(label=gettext_lazy("Role"), required=False, choices=BLANK + list(Role.choices),
+                             help_text=gettext_lazy("Narrows the people found, by their current role."))
+
+    def value(self, name: str) -> str:
+        return str(self.cleaned_data.get(name) or "") if self.is_valid() else ""
+
+
+class LiaisonFilterForm(forms.Form):
+    """Filters of the liaison log (also used by its CSV export)."""
+
+    q = forms.CharField(label=gettext_lazy("Text"), required=False, max_length=200)
+    organisation = OrganisationChoiceField(label=gettext_lazy("Organisation"), queryset=Organisation.objects.none(),
+                                           required=False)
+    channel = forms.ChoiceField(label=gettext_lazy("Channel"), required=False,
+                                choices=BLANK + list(ContactChannel.choices))
+    level = forms.ChoiceField(label=gettext_lazy("Releasability"), required=False,
+                              choices=BLANK + [(lv.value, lv.label) for lv in LIAISON_LEVELS])
+    since = forms.DateField(label=gettext_lazy("From"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, actor: Actor, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tz = mission_tz(actor)
+        self.fields["organisation"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:
+            self.add_error("until", _("The end date is before the start date."))
+        return data
+
+    def to_filter(self) -> queries.LiaisonFilter:
+        """The query filter; dates are whole days in the mission's time zone."""
+        d = self.cleaned_data
+        return queries.LiaisonFilter(
+            q=(d.get("q") or "").strip(), organisation=d.get("organisation"), channel=d.get("channel") or "",
+            level=d.get("level") or "",
+            since=dt.datetime.combine(d["since"], dt.time.min, self.tz) if d.get("since") else None,
+            until=dt.datetime.combine(d["until"], dt.time.max, self.tz) if d.get("until") else None,
+        )
+
+
+class AssignmentFilterForm(forms.Form):
+    organisation = OrganisationChoiceField(label=gettext_lazy("Organisation"), queryset=Organisation.objects.none(),
+                                           required=False, help_text=gettext_lazy("Sending or receiving."))
+    current = forms.BooleanField(label=gettext_lazy("Current only"), required=False)
+
+    def __init__(self, actor: Actor, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
+
+
+class MyLiaisonForm(forms.Form):
+    to = OrganisationChoiceField(label=gettext_lazy("Organisation"), queryset=Organisation.objects.none(),
+                                 help_text=gettext_lazy("The organisation you need to reach."))
+
+    def __init__(self, actor: Actor, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["to"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
