@@ -40,18 +40,16 @@ class ServiceErrorsMixin(forms.Form):
     error_field_map: dict[str, str] = {}
 
     def add_service_error(self, exc: ServiceError) -> None:
-        placed = False
+        """Show ``exc`` on the form (call after ``is_valid()``)."""
+        shown: list[str] = []
         for key, messages in exc.errors.items():
             name = self.error_field_map.get(key, key)
             target = name if name in self.fields else None
             for message in messages:
-                # A message already carried by the form (re-validated data) is not repeated.
-                if message not in self.errors.get(target or "__all__", []):
-                    self.add_error(target, message)
-            placed = True
-        if not placed or exc.message not in [m for msgs in exc.errors.values() for m in msgs]:
-            if exc.message not in self.non_field_errors():
-                self.add_error(None, exc.message)
+                self.add_error(target, message)
+                shown.append(message)
+        if exc.message not in shown:
+            self.add_error(None, exc.message)
 
 
 class MissionDateTimeField(forms.DateTimeField):
@@ -151,13 +149,17 @@ class LiaisonEntryForm(ServiceErrorsMixin):
             tz=self.tz, label=_("When"),
             help_text=_("Date and time of the contact, in the mission's time zone (%(tz)s).") % {"tz": str(self.tz)},
         )
-        self.order_fields(list(type(self).base_fields))
         self.fields["organisations"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
         self.fields["people"].queryset = queries.people(actor)  # type: ignore[attr-defined]
         self.fields["level"].choices = _level_choices(  # type: ignore[attr-defined]
             actor, LiaisonLogEntry, editing.level if editing is not None else None)
-        if editing is not None:
-            self.fields["version"].required = True
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.editing is not None and not data.get("version"):
+            raise ValidationError(_("The form does not say which version of the entry you edited; "
+                                    "reload the page and make your changes again."))
+        return data
 
     @staticmethod
     def initial_from(entry: LiaisonLogEntry) -> dict[str, Any]:
@@ -295,9 +297,6 @@ class DirectoryFilterForm(forms.Form):
                              choices=BLANK + list(OrganisationKind.choices))
     role = forms.ChoiceField(label=gettext_lazy("Role"), required=False, choices=BLANK + list(Role.choices),
                              help_text=gettext_lazy("Narrows the people found, by their current role."))
-
-    def value(self, name: str) -> str:
-        return str(self.cleaned_data.get(name) or "") if self.is_valid() else ""
 
 
 class LiaisonFilterForm(forms.Form):

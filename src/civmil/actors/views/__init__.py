@@ -1,0 +1,176 @@
+"""Pages of the actors app: the directory, liaison assignments, the liaison log and areas.
+
+Shared helpers live here. Every page renders what :mod:`civmil.actors.queries` returns (the
+reader's view of each record); a record the reader may not see answers exactly like a missing
+one (:class:`~django.http.Http404`, rendered by the one 404 handler).
+
+Status codes of pages with forms: a form re-rendered with validation errors answers 422; a
+service error answers its own status (422 invalid, 403 refused, 409 stale edit).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from django.core.paginator import Page, Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from civmil.actors import queries
+from civmil.actors.forms import mission_tz
+from civmil.core import access, geo
+from civmil.core.errors import NotFound, ServiceError
+
+if TYPE_CHECKING:
+    from civmil.actors.models import LiaisonAssignment
+    from civmil.core.actors import Actor
+    from civmil.core.models import Organisation
+
+PER_PAGE = 50
+#: Status of a form re-rendered with validation errors.
+FORM_ERROR_STATUS = 422
+
+
+def actor_of(request: HttpRequest) -> Actor:
+    return request.actor  # type: ignore[attr-defined,no-any-return]
+
+
+def not_found() -> NoReturn:
+    """A hidden record and a missing one answer the same: the one 404 page, with no detail."""
+    raise Http404()
+
+
+def render_page(request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200) -> HttpResponse:
+    """Render with times shown in the mission's time zone."""
+    tz = mission_tz(actor_of(request))
+    with timezone.override(tz):
+        return render(request, template, {"mission_tz": tz, **context}, status=status)
+
+
+def refuse(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    """A service error outside a form: 404 stays the one 404 page, others say why."""
+    if isinstance(exc, NotFound):
+        not_found()
+    return render(request, "error.html", {"title": _("Not allowed"), "message": exc.message}, status=exc.status)
+
+
+def paginate(request: HttpRequest, items: Sequence[Any] | Any, per_page: int = PER_PAGE) -> Page[Any]:
+    """The page of ``items`` asked for by ``?page=``; a bad page number gives the nearest page."""
+    return Paginator(items, per_page).get_page(request.GET.get("page"))
+
+
+def format_datetime(value: dt.datetime | None, tz: dt.tzinfo) -> str:
+    return timezone.localtime(value, tz).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def format_date(value: dt.date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells: one field of a record as the reader sees it. A withheld field is a cell marked withheld,
+# which templates show as a muted "withheld" marker and exports leave empty.
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str = ""
+    url: str = ""
+    withheld: bool = False
+    items: tuple[Cell, ...] = field(default_factory=tuple)
+
+    @property
+    def many(self) -> bool:
+        return bool(self.items)
+
+    def plain(self) -> str:
+        """The cell as text (for exports): withheld cells are empty."""
+        if self.withheld:
+            return ""
+        if self.items:
+            return "; ".join(i.text for i in self.items if not i.withheld)
+        return self.text
+
+
+WITHHELD_CELL = Cell(withheld=True)
+
+
+def cell(shown: access.Shown[Any], name: str, render_value: Callable[[Any], Cell | str]) -> Cell:
+    """The cell of field ``name``: withheld unless the reader's view shows it."""
+    if not shown.view.shows(name):
+        return WITHHELD_CELL
+    value = render_value(getattr(shown.record, name))
+    return value if isinstance(value, Cell) else Cell(text=value)
+
+
+def organisation_cell(org: Organisation | None) -> Cell:
+    if org is None:
+        return Cell()
+    return Cell(text=org.label, url=reverse("actors:organisation", args=[org.pk]))
+
+
+def person_cell(person: Any, visible_people: set[Any]) -> Cell:
+    """A person named beside a record: withheld when the reader may not know the person exists."""
+    if person is None:
+        return Cell()
+    if person.pk not in visible_people:
+        return WITHHELD_CELL
+    return Cell(text=str(person), url=reverse("actors:person", args=[person.pk]))
+
+
+def location_cells(shown: access.Shown[Any]) -> dict[str, Cell]:
+    """Decimal and MGRS cells of a record's point (withheld unless both coordinates are shown)."""
+    if not (shown.view.shows("latitude") and shown.view.shows("longitude")):
+        return {"latitude": WITHHELD_CELL, "longitude": WITHHELD_CELL, "location": WITHHELD_CELL,
+                "mgrs": WITHHELD_CELL}
+    lat, lon = shown.record.latitude, shown.record.longitude
+    if lat is None or lon is None:
+        return {"latitude": Cell(), "longitude": Cell(), "location": Cell(), "mgrs": Cell()}
+    return {"latitude": Cell(text=f"{lat:.6f}"), "longitude": Cell(text=f"{lon:.6f}"),
+            "location": Cell(text=f"{lat:.5f}, {lon:.5f}"), "mgrs": Cell(text=geo.to_mgrs(lat, lon))}
+
+
+def point_features(shown: access.Shown[Any], name: str) -> dict[str, Any] | None:
+    """A GeoJSON FeatureCollection of the record's point, when the reader sees it; else ``None``."""
+    if not (shown.view.shows("latitude") and shown.view.shows("longitude")):
+        return None
+    lat, lon = shown.record.latitude, shown.record.longitude
+    if lat is None or lon is None:
+        return None
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+         "properties": {"name": name}},
+    ]}
+
+
+def assignment_rows(actor: Actor, assignments: Iterable[access.Shown[LiaisonAssignment]]) -> list[dict[str, Any]]:
+    """Table rows of liaison assignments as the reader sees them."""
+    assignments = list(assignments)
+    visible_people = queries.visible_person_ids(actor, [a.record.officer_id for a in assignments])
+    rows = []
+    for a in assignments:
+        rows.append({
+            "pk": a.record.pk,
+            "url": reverse("actors:assignment", args=[a.record.pk]),
+            "level": a.record.level,
+            "owner": organisation_cell(a.record.owner),
+            "cells": {
+                "officer": cell(a, "officer", lambda p: person_cell(p, visible_people)),
+                "from_organisation": cell(a, "from_organisation", organisation_cell),
+                "to_organisation": cell(a, "to_organisation", organisation_cell),
+                "community": cell(a, "community", str),
+                "area": cell(a, "area", lambda ar: Cell(text=str(ar), url=reverse("actors:area", args=[ar.pk]))
+                             if ar is not None else Cell()),
+                "starts_on": cell(a, "starts_on", format_date),
+                "ends_on": cell(a, "ends_on", format_date),
+                "notes": cell(a, "notes", str),
+                **location_cells(a),
+            },
+        })
+    return rows

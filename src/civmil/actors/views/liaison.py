@@ -1,0 +1,539 @@
+"""Liaison pages: the liaison log (list, entry, create, edit, history, releases, CSV export),
+liaison assignments and "who is my liaison to X"."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from civmil.actors import queries, services
+from civmil.actors.forms import (
+    AssignmentFilterForm,
+    AssignmentForm,
+    LiaisonEntryForm,
+    LiaisonFilterForm,
+    MyLiaisonForm,
+    ReleaseForm,
+    mission_tz,
+)
+from civmil.actors.models import LiaisonLogEntry
+from civmil.actors.views import (
+    FORM_ERROR_STATUS,
+    WITHHELD_CELL,
+    Cell,
+    actor_of,
+    assignment_rows,
+    cell,
+    format_datetime,
+    location_cells,
+    not_found,
+    organisation_cell,
+    paginate,
+    point_features,
+    refuse,
+    render_page,
+)
+from civmil.core import access
+from civmil.core import services as core_services
+from civmil.core.choices import Component, Level
+from civmil.core.errors import Forbidden, NotFound, ServiceError, StaleEdit
+from civmil.core.models import Release
+
+if False:  # pragma: no cover - typing only, without an import cycle at run time
+    from civmil.core.actors import Actor
+
+EXPORT_BATCH = 500
+#: Columns of the CSV export, in order: (key, header).
+EXPORT_COLUMNS = [
+    ("id", gettext_lazy("id")), ("occurred_at", gettext_lazy("when")), ("channel", gettext_lazy("channel")),
+    ("organisations", gettext_lazy("organisations")), ("people", gettext_lazy("people")),
+    ("summary", gettext_lazy("summary")), ("follow_ups", gettext_lazy("follow-ups")),
+    ("latitude", gettext_lazy("latitude")), ("longitude", gettext_lazy("longitude")),
+    ("mgrs", gettext_lazy("MGRS")), ("place_name", gettext_lazy("place")),
+    ("level", gettext_lazy("releasability")), ("owner", gettext_lazy("owner")),
+]
+#: Columns whose values civmil formats itself as numbers (never user text).
+NUMERIC_COLUMNS = frozenset({"latitude", "longitude"})
+#: A spreadsheet reads a cell starting with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+ACTION_LABELS = {
+    "liaison.recorded": gettext_lazy("Recorded"),
+    "liaison.edited": gettext_lazy("Edited"),
+    "release.added": gettext_lazy("Released"),
+    "release.revoked": gettext_lazy("Release revoked"),
+}
+CHANGE_LABELS = {
+    "target_organisation": gettext_lazy("released to organisation"),
+    "target_component": gettext_lazy("released to component"),
+    "target_person": gettext_lazy("released to person"),
+    "fields": gettext_lazy("released fields"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering one entry
+
+
+def _entry_or_404(actor: Actor, pk: Any) -> access.Shown[LiaisonLogEntry]:
+    try:
+        return queries.liaison_entry(actor, pk)
+    except NotFound:
+        not_found()
+
+
+def entry_cells(actor: Actor, shown: access.Shown[LiaisonLogEntry], tz: dt.tzinfo,
+                people_names: dict[str, str]) -> dict[str, Cell]:
+    """Every field of an entry as the reader sees it."""
+    record = shown.record
+
+    def people_cell(_manager: Any) -> Cell:
+        items = tuple(Cell(text=people_names[str(p.pk)], url=reverse("actors:person", args=[p.pk]))
+                      for p in record.people.all() if str(p.pk) in people_names)
+        return Cell(items=items)
+
+    return {
+        "occurred_at": cell(shown, "occurred_at", lambda v: format_datetime(v, tz)),
+        "channel": WITHHELD_CELL if not shown.view.shows("channel") else Cell(text=str(record.get_channel_display())),
+        "organisations": cell(shown, "organisations",
+                              lambda m: Cell(items=tuple(organisation_cell(o) for o in record.organisations.all()))),
+        "people": cell(shown, "people", people_cell),
+        "summary": cell(shown, "summary", str),
+        "follow_ups": cell(shown, "follow_ups", str),
+        "place_name": cell(shown, "place_name", str),
+        **location_cells(shown),
+        "level": Cell(text=str(Level(record.level).label)),
+        "owner": organisation_cell(record.owner),
+        "id": Cell(text=str(record.pk)),
+    }
+
+
+def _people_names(actor: Actor, shown_entries: list[access.Shown[LiaisonLogEntry]]) -> dict[str, str]:
+    ids = {p.pk for s in shown_entries if s.view.shows("people") for p in s.record.people.all()}
+    return queries.people_names(actor, ids)
+
+
+def entry_rows(actor: Actor, entries: list[LiaisonLogEntry], tz: dt.tzinfo) -> list[dict[str, Any]]:
+    shown = queries.shown_entries(actor, entries)
+    names = _people_names(actor, shown)
+    return [{"pk": s.record.pk, "url": reverse("actors:liaison-entry", args=[s.record.pk]), "level": s.record.level,
+             "cells": entry_cells(actor, s, tz, names)} for s in shown]
+
+
+# ---------------------------------------------------------------------------------------------
+# The log and its export
+
+
+def _log_page(request: HttpRequest, form: LiaisonFilterForm, *, status: int = 200) -> HttpResponse:
+    actor = actor_of(request)
+    page_obj = None
+    rows: list[dict[str, Any]] = []
+    if form.is_valid():
+        page_obj = paginate(request, queries.liaison_log(actor, form.to_filter()))
+        rows = entry_rows(actor, list(page_obj.object_list), form.tz)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render_page(request, "actors/liaison/list.html", {
+        "form": form, "page_obj": page_obj, "rows": rows, "export_query": query.urlencode(),
+        "may_record": actor.organisation is not None,
+    }, status=status)
+
+
+@login_required
+@require_GET
+def liaison_log(request: HttpRequest) -> HttpResponse:
+    """The liaison log: filters, 50 entries a page, each row rendered from the reader's view."""
+    form = LiaisonFilterForm(actor_of(request), request.GET)
+    return _log_page(request, form, status=200 if form.is_valid() else FORM_ERROR_STATUS)
+
+
+class _Echo:
+    """A file-like object whose ``write`` hands back the line (for a streaming CSV writer)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_safe(value: str) -> str:
+    """Keep a spreadsheet from running a cell as a formula: prefix such cells with a quote."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def export_row(cells: dict[str, Cell]) -> list[str]:
+    return [cells[key].plain() if key in NUMERIC_COLUMNS else csv_safe(cells[key].plain())
+            for key, _header in EXPORT_COLUMNS]
+
+
+@login_required
+@require_GET
+def liaison_export(request: HttpRequest) -> HttpResponse:
+    """CSV of the log with the list's filters; columns from each reader's view, withheld cells empty."""
+    actor = actor_of(request)
+    form = LiaisonFilterForm(actor, request.GET)
+    if not form.is_valid():
+        return _log_page(request, form, status=FORM_ERROR_STATUS)
+    entries = queries.liaison_log(actor, form.to_filter())
+    tz = form.tz
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        yield "\ufeff" + writer.writerow([str(header) for _key, header in EXPORT_COLUMNS])
+        start = 0
+        while True:
+            batch = list(entries[start:start + EXPORT_BATCH])
+            if not batch:
+                return
+            for row in entry_rows(actor, batch, tz):
+                yield writer.writerow(export_row(row["cells"]))
+            start += EXPORT_BATCH
+
+    filename = f"liaison-log-{timezone.localtime(timezone.now(), tz).date().isoformat()}.csv"
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# One entry
+
+
+def _release_rows(releases: list[Release], tz: dt.tzinfo) -> list[dict[str, Any]]:
+    labels = dict(ReleaseForm.field_labels(LiaisonLogEntry))
+    return [{
+        "pk": r.pk, "target": r.target_label,
+        "fields": _("the whole record") if r.fields is None else ", ".join(labels.get(f, f) for f in r.fields),
+        "created_at": format_datetime(r.created_at, tz), "revoked_at": format_datetime(r.revoked_at, tz),
+        "active": r.revoked_at is None,
+    } for r in releases]
+
+
+def _entry_page(request: HttpRequest, shown: access.Shown[LiaisonLogEntry], *,
+                release_form: ReleaseForm | None = None, status: int = 200) -> HttpResponse:
+    actor = actor_of(request)
+    tz = mission_tz(actor)
+    may_release = access.may(actor, access.Action.RELEASE, shown.record, shown.view)
+    if may_release and release_form is None:
+        release_form = ReleaseForm(actor, LiaisonLogEntry)
+    cells = entry_cells(actor, shown, tz, _people_names(actor, [shown]))
+    place = cells["place_name"].text or cells["mgrs"].text
+    return render_page(request, "actors/liaison/detail.html", {
+        "entry": shown, "cells": cells,
+        "geojson": point_features(shown, place),
+        "may_edit": access.may(actor, access.Action.EDIT, shown.record, shown.view),
+        "may_release": may_release,
+        "may_history": access.may(actor, access.Action.HISTORY, shown.record, shown.view),
+        "releases": _release_rows(queries.releases(actor, shown), tz),
+        "release_form": release_form if may_release else None,
+        "reduced": shown.reduced,
+    }, status=status)
+
+
+@login_required
+@require_GET
+def liaison_entry(request: HttpRequest, pk: Any) -> HttpResponse:
+    """One entry: every field the reader's view shows; releases for those who may release."""
+    return _entry_page(request, _entry_or_404(actor_of(request), pk))
+
+
+def _form_page(request: HttpRequest, form: LiaisonEntryForm, *, status: int = 200,
+               entry: access.Shown[LiaisonLogEntry] | None = None,
+               conflicts: list[dict[str, Any]] | None = None) -> HttpResponse:
+    actor = actor_of(request)
+    settings = core_services.mission_settings(actor.space_id)
+    return render_page(request, "actors/liaison/form.html", {
+        "form": form, "entry": entry, "conflicts": conflicts or [],
+        "map_center": f"{settings.map_center_lat},{settings.map_center_lon}", "map_zoom": settings.map_zoom,
+    }, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def liaison_new(request: HttpRequest) -> HttpResponse:
+    """Record a contact, owned by the reader's organisation."""
+    actor = actor_of(request)
+    if actor.organisation is None:
+        return refuse(request, Forbidden(_("You need a current membership of an organisation to record contacts.")))
+    if request.method != "POST":
+        form = LiaisonEntryForm(actor, initial={
+            "occurred_at": timezone.now().replace(second=0, microsecond=0),
+            "organisations": [actor.organisation_id],
+            "level": Level.MISSION,
+        })
+        return _form_page(request, form)
+    form = LiaisonEntryForm(actor, request.POST)
+    if not form.is_valid():
+        return _form_page(request, form, status=FORM_ERROR_STATUS)
+    try:
+        entry = services.record_liaison_contact(actor, form.to_contact())
+    except ServiceError as exc:
+        if isinstance(exc, NotFound):
+            not_found()
+        form.add_service_error(exc)
+        return _form_page(request, form, status=exc.status)
+    messages.success(request, _("The contact was recorded."))
+    return HttpResponseRedirect(reverse("actors:liaison-entry", args=[entry.pk]))
+
+
+def _conflicts(actor: Actor, current: access.Shown[LiaisonLogEntry], submitted: dict[str, Any],
+               tz: dt.tzinfo) -> list[dict[str, Any]]:
+    """The fields where the record now differs from what the editor submitted, with current values."""
+    now = LiaisonEntryForm.initial_from(current.record)
+    cells = entry_cells(actor, current, tz, _people_names(actor, [current]))
+    out = []
+    for name in ("occurred_at", "channel", "organisations", "people", "summary", "follow_ups", "level",
+                 "latitude", "longitude", "place_name"):
+        if name not in submitted:
+            continue
+        mine = submitted[name]
+        if name in ("organisations", "people"):
+            differs = {str(o.pk) for o in mine} != {str(pk) for pk in now[name]}
+        else:
+            differs = (mine or None) != (now[name] or None)
+        if differs:
+            label = str(LiaisonLogEntry._meta.get_field(name).verbose_name).capitalize()
+            out.append({"label": label, "cell": cells.get(name, Cell(text=str(now[name])))})
+    return out
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def liaison_edit(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Edit an entry. A stale edit is refused: the form comes back with the record's current values."""
+    actor = actor_of(request)
+    shown = _entry_or_404(actor, pk)
+    if not access.may(actor, access.Action.EDIT, shown.record, shown.view):
+        return refuse(request, Forbidden(_("You may read this entry but not edit it: only its owning "
+                                           "organisation and the person who recorded it may.")))
+    if request.method != "POST":
+        return _form_page(request, LiaisonEntryForm(actor, editing=shown.record), entry=shown)
+    form = LiaisonEntryForm(actor, request.POST, editing=shown.record)
+    if not form.is_valid():
+        return _form_page(request, form, status=FORM_ERROR_STATUS, entry=shown)
+    try:
+        entry = services.edit_liaison_contact(actor, shown.record.pk, form.cleaned_data["version"], form.to_contact())
+    except StaleEdit as exc:
+        return _stale(request, form, exc)
+    except ServiceError as exc:
+        if isinstance(exc, NotFound):
+            not_found()
+        form.add_service_error(exc)
+        return _form_page(request, form, status=exc.status, entry=shown)
+    messages.success(request, _("The entry was saved (version %(v)s).") % {"v": entry.version})
+    return HttpResponseRedirect(reverse("actors:liaison-entry", args=[entry.pk]))
+
+
+def _stale(request: HttpRequest, form: LiaisonEntryForm, exc: StaleEdit) -> HttpResponse:
+    """Nothing was saved: show the editor's input again over the current version, and what changed."""
+    actor = actor_of(request)
+    current = _entry_or_404(actor, form.editing.pk if form.editing is not None else None)
+    yours = form.cleaned_data["version"]
+    now = current.record.version
+    conflicts = _conflicts(actor, current, form.cleaned_data, form.tz)
+    data = request.POST.copy()
+    data["version"] = str(now)
+    again = LiaisonEntryForm(actor, data, editing=current.record)
+    again.is_valid()
+    again.add_error(None, _(
+        "Nothing was saved: someone else changed this entry while you were editing it. It is now at "
+        "version %(now)s; you edited version %(yours)s. Its current values are listed below the form. "
+        "Check them, adjust your changes, then save again to apply them on top of version %(now)s."
+    ) % {"now": now, "yours": yours})
+    return _form_page(request, again, status=exc.status, entry=current, conflicts=conflicts)
+
+
+# ---------------------------------------------------------------------------------------------
+# History and releases
+
+
+def _readable_change(actor: Actor, name: str, value: Any, tz: dt.tzinfo,
+                     orgs: dict[str, Any], people: dict[str, str]) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if name in ("organisations",):
+        return ", ".join(orgs[v].label for v in value if v in orgs)
+    if name in ("owner", "target_organisation"):
+        return orgs[value].label if value in orgs else "—"
+    if name in ("people",):
+        return ", ".join(people[v] for v in value if v in people) or "—"
+    if name == "target_person":
+        return people.get(value, "—")
+    if name == "occurred_at":
+        try:
+            return format_datetime(dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")), tz)
+        except ValueError:
+            return str(value)
+    if name == "channel":
+        return str(dict(LiaisonLogEntry._meta.get_field("channel").choices or []).get(value, value))
+    if name == "level":
+        return str(Level(value).label) if value in Level.values else str(value)
+    if name == "target_component":
+        return str(Component(value).label) if value in Component.values else str(value)
+    if name == "fields":
+        labels = dict(ReleaseForm.field_labels(LiaisonLogEntry))
+        return ", ".join(labels.get(f, f) for f in value)
+    return str(value)
+
+
+def _change_label(name: str) -> str:
+    if name in CHANGE_LABELS:
+        return str(CHANGE_LABELS[name]).capitalize()
+    try:
+        return str(LiaisonLogEntry._meta.get_field(name).verbose_name).capitalize()
+    except Exception:
+        return name
+
+
+@login_required
+@require_GET
+def liaison_history(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Versions of an entry: who, when, and the changes cut to the reader's view."""
+    actor = actor_of(request)
+    shown = _entry_or_404(actor, pk)
+    try:
+        versions = queries.history(actor, shown)
+    except NotFound:
+        not_found()
+    tz = mission_tz(actor)
+    org_ids: set[str] = set()
+    person_ids: set[str] = set()
+    for v in versions:
+        org_ids.update(v.changes.get("organisations") or [])
+        org_ids.update(str(v.changes[k]) for k in ("owner", "target_organisation") if v.changes.get(k))
+        person_ids.update(v.changes.get("people") or [])
+        if v.changes.get("target_person"):
+            person_ids.add(str(v.changes["target_person"]))
+    orgs = queries.organisations_by_id(actor, org_ids)
+    people = queries.people_names(actor, person_ids)
+    rows = [{
+        "version": v.version, "action": str(ACTION_LABELS.get(v.action, v.action)),
+        "when": format_datetime(v.recorded_at, tz), "actor": v.actor,
+        "changes": [{"label": _change_label(k), "value": _readable_change(actor, k, val, tz, orgs, people)}
+                    for k, val in v.changes.items() if k != "release"],
+    } for v in versions]
+    return render_page(request, "actors/liaison/history.html", {"entry": shown, "versions": rows})
+
+
+@login_required
+@require_POST
+def liaison_releases(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Add a release (``release-*`` fields) or revoke one (``revoke=<release id>``)."""
+    actor = actor_of(request)
+    shown = _entry_or_404(actor, pk)
+    detail = reverse("actors:liaison-entry", args=[shown.record.pk])
+    if "revoke" in request.POST:
+        try:
+            release = queries.release(actor, shown, request.POST["revoke"])
+            core_services.revoke_release(actor, release)
+        except ServiceError as exc:
+            return refuse(request, exc)
+        messages.success(request, _("The release to %(target)s was revoked.") % {"target": release.target_label})
+        return HttpResponseRedirect(detail)
+    form = ReleaseForm(actor, LiaisonLogEntry, request.POST)
+    if not form.is_valid():
+        return _entry_page(request, shown, release_form=form, status=FORM_ERROR_STATUS)
+    try:
+        release = core_services.release_record(actor, shown.record, **form.release_kwargs())
+    except ServiceError as exc:
+        if isinstance(exc, NotFound):
+            not_found()
+        form.add_service_error(exc)
+        return _entry_page(request, shown, release_form=form, status=exc.status)
+    messages.success(request, _("The entry was released to %(target)s.") % {"target": release.target_label})
+    return HttpResponseRedirect(detail)
+
+
+# ---------------------------------------------------------------------------------------------
+# Liaison assignments
+
+
+@login_required
+@require_GET
+def assignment_list(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    form = AssignmentFilterForm(actor, request.GET)
+    page_obj = None
+    rows: list[dict[str, Any]] = []
+    if form.is_valid():
+        page_obj = paginate(request, queries.assignment_list(
+            actor, organisation=form.cleaned_data.get("organisation"),
+            current_only=bool(form.cleaned_data.get("current"))))
+        rows = assignment_rows(actor, page_obj.object_list)
+    return render_page(request, "actors/assignments/list.html", {
+        "form": form, "page_obj": page_obj, "rows": rows, "may_assign": actor.organisation is not None,
+    }, status=200 if form.is_valid() else FORM_ERROR_STATUS)
+
+
+@login_required
+@require_GET
+def assignment_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    actor = actor_of(request)
+    try:
+        shown = queries.assignment(actor, pk)
+    except NotFound:
+        not_found()
+    row = assignment_rows(actor, [shown])[0]
+    name = row["cells"]["officer"].text or row["cells"]["community"].text
+    return render_page(request, "actors/assignments/detail.html", {
+        "assignment": shown, "row": row, "cells": row["cells"], "geojson": point_features(shown, name),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def assignment_new(request: HttpRequest) -> HttpResponse:
+    """Assign a liaison officer from the reader's organisation."""
+    actor = actor_of(request)
+    if actor.organisation is None:
+        return refuse(request, Forbidden(_("You need a current membership of an organisation to assign "
+                                           "liaison officers.")))
+    if request.method != "POST":
+        to = request.GET.get("to")
+        initial: dict[str, Any] = {"starts_on": timezone.localdate(), "level": Level.MISSION}
+        if to:
+            initial["to_organisation"] = to
+        return _assignment_form_page(request, AssignmentForm(actor, initial=initial))
+    form = AssignmentForm(actor, request.POST)
+    if not form.is_valid():
+        return _assignment_form_page(request, form, status=FORM_ERROR_STATUS)
+    try:
+        assignment = services.assign_liaison(actor, form.to_assignment())
+    except ServiceError as exc:
+        if isinstance(exc, NotFound):
+            not_found()
+        form.add_service_error(exc)
+        return _assignment_form_page(request, form, status=exc.status)
+    messages.success(request, _("The liaison officer was assigned."))
+    return HttpResponseRedirect(reverse("actors:assignment", args=[assignment.pk]))
+
+
+def _assignment_form_page(request: HttpRequest, form: AssignmentForm, *, status: int = 200) -> HttpResponse:
+    return render_page(request, "actors/assignments/form.html", {"form": form}, status=status)
+
+
+@login_required
+@require_GET
+def my_liaison(request: HttpRequest) -> HttpResponse:
+    """Who links my organisation and another, in either direction (``?to=<organisation id>``)."""
+    actor = actor_of(request)
+    form = MyLiaisonForm(actor, request.GET if "to" in request.GET else None)
+    target = None
+    rows: list[dict[str, Any]] = []
+    if form.is_bound and form.is_valid():
+        target = form.cleaned_data["to"]
+        rows = assignment_rows(actor, queries.my_liaisons(actor, target))
+    status = FORM_ERROR_STATUS if form.is_bound and not form.is_valid() else 200
+    return render_page(request, "actors/assignments/my_liaison.html", {
+        "form": form, "target": target, "rows": rows, "my_organisation": actor.organisation,
+    }, status=status)

@@ -1,0 +1,268 @@
+"""API schemas of the kernel: errors, pagination, organisations, people, memberships.
+
+Records come out of the API as the reader's *view* (:class:`civmil.core.access.Shown`): a field
+the view withholds is **absent** from the JSON, never ``null`` and never an empty string, so a
+client can tell "withheld" from "empty". Such fields are declared optional (not ``required``) in
+the OpenAPI document; ``withheld`` lists their names and ``view`` says which view was given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from django.utils.translation import gettext as _
+from ninja import Field, Schema
+from pydantic import AfterValidator, AwareDatetime
+
+from civmil.core.access import Shown, ViewKind
+from civmil.core.choices import Component, Level, MembershipStatus, OrganisationKind, Role
+
+if TYPE_CHECKING:
+    from civmil.core.models import Membership, Organisation, Person
+
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+MAX_OFFSET = 1_000_000
+PERSON_CONTACT_FIELDS = ("email", "phone", "radio_call_sign", "messaging")
+
+
+# ---------------------------------------------------------------------------------------------
+# Input types
+
+
+def _clean_text(value: str) -> str:
+    """Refuse what no database stores faithfully: NUL characters and unpaired surrogates."""
+    if "\x00" in value:
+        raise ValueError(_("Text may not contain NUL characters."))
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(_("Text must be valid Unicode (it contains an unpaired surrogate).")) from exc
+    return value
+
+
+def _sane_year(value: dt.datetime) -> dt.datetime:
+    if not 1900 <= value.year <= 2999:
+        raise ValueError(_("Give a time between the years 1900 and 2999."))
+    return value
+
+
+def _sane_date(value: dt.date) -> dt.date:
+    if not 1900 <= value.year <= 2999:
+        raise ValueError(_("Give a date between the years 1900 and 2999."))
+    return value
+
+
+#: A string every database can store; give its ``max_length`` with ``Field``.
+CleanStr = Annotated[str, AfterValidator(_clean_text)]
+#: A time with its offset (``2025-03-01T09:30:00Z`` or ``...+01:00``), years 1900-2999.
+ApiDatetime = Annotated[AwareDatetime, AfterValidator(_sane_year)]
+ApiDate = Annotated[dt.date, AfterValidator(_sane_date)]
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Version = Annotated[int, Field(ge=1, le=2_147_483_647, description="The version you loaded (optimistic locking).")]
+
+
+class PageQuery(Schema):
+    """``limit`` and ``offset`` of every list."""
+
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Items per page (1-200).")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Items to skip.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+class ErrorOut(Schema):
+    """Every error: a message and, per field, what is wrong with it (``{}`` when none)."""
+
+    detail: str
+    errors: dict[str, list[str]]
+
+
+class StaleEditOut(ErrorOut):
+    """409: the record changed since the version you sent; ``current_version`` is the new one."""
+
+    current_version: int
+
+
+#: The error answers every operation may give, for ``response=`` declarations.
+ERROR_RESPONSES: dict[int, type[Schema]] = {
+    400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ErrorOut,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Output building blocks
+
+
+def _not_required(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def Withholdable(description: str = "") -> Any:  # noqa: N802 - a field declaration
+    """A field that is absent from the JSON when the reader's view withholds it."""
+    note = "Absent when your view of the record withholds it."
+    return Field(default=None, description=f"{description} {note}".strip(), json_schema_extra=_not_required)
+
+
+class OrganisationRef(Schema):
+    id: uuid.UUID
+    name: str
+    acronym: str
+    component: Component
+
+
+class PersonRef(Schema):
+    """A person named in a record; only people the reader may see are named."""
+
+    id: uuid.UUID
+    full_name: str
+
+
+class RecordOut(Schema):
+    """What every view of a protected record shows."""
+
+    id: uuid.UUID
+    level: Level
+    owner: OrganisationRef
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    view: Literal["full", "reduced"] = Field(description="The view you were given of this record.")
+    withheld: list[str] = Field(description="Fields your view withholds (absent from this object).")
+
+
+class Page(Schema):
+    count: int = Field(description="How many items match, counting only what you may see.")
+    limit: int
+    offset: int
+
+
+class MembershipOut(Schema):
+    id: uuid.UUID
+    person: PersonRef
+    organisation: OrganisationRef
+    role: Role
+    position: str
+    starts_on: dt.date
+    ends_on: dt.date | None
+    status: MembershipStatus
+    current: bool
+
+
+class MembershipPage(Page):
+    items: list[MembershipOut]
+
+
+class OrganisationOut(Schema):
+    id: uuid.UUID
+    name: str
+    acronym: str
+    component: Component
+    kind: OrganisationKind
+    parent: OrganisationRef | None
+    country: str
+    description: str
+    contact_email: str
+    contact_phone: str
+    website: str
+    security_focal_point: PersonRef | None = Field(
+        description="Null when there is none, or none you may see.")
+    is_active: bool
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class OrganisationPage(Page):
+    items: list[OrganisationOut]
+
+
+class PersonOut(RecordOut):
+    """A person. Contact details appear only when your view of the person shows them."""
+
+    full_name: str
+    title: str
+    languages: str
+    is_active: bool
+    memberships: list[MembershipOut] = Field(description="Current memberships.")
+    email: str = Withholdable()
+    phone: str = Withholdable()
+    radio_call_sign: str = Withholdable()
+    messaging: str = Withholdable()
+
+
+class PersonPage(Page):
+    items: list[PersonOut]
+
+
+class MeOut(Schema):
+    """The signed-in actor: the person and the one membership acted as for this session."""
+
+    username: str
+    person: PersonOut | None
+    acting_membership: MembershipOut | None
+    organisation: OrganisationRef | None
+    component: Component | None
+    role: Role | None
+    memberships: list[MembershipOut] = Field(description="Your current memberships (you may act as any one).")
+    levels: list[Level] = Field(description="The levels whose records your acting membership sees by default.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Building output from models and views (plain dicts; a withheld key is left out)
+
+
+def organisation_ref(org: Organisation) -> dict[str, Any]:
+    return {"id": org.pk, "name": org.name, "acronym": org.acronym, "component": org.component}
+
+
+def person_ref(shown: Shown[Person]) -> dict[str, Any]:
+    return {"id": shown.record.pk, "full_name": shown.full_name}
+
+
+def membership_out(m: Membership) -> dict[str, Any]:
+    return {
+        "id": m.pk, "person": {"id": m.person.pk, "full_name": m.person.full_name},
+        "organisation": organisation_ref(m.organisation), "role": m.role, "position": m.position,
+        "starts_on": m.starts_on, "ends_on": m.ends_on, "status": m.status, "current": m.is_current(),
+    }
+
+
+def organisation_out(org: Organisation, focal_point: Shown[Person] | None) -> dict[str, Any]:
+    return {
+        "id": org.pk, "name": org.name, "acronym": org.acronym, "component": org.component, "kind": org.kind,
+        "parent": organisation_ref(org.parent) if org.parent else None, "country": org.country,
+        "description": org.description, "contact_email": org.contact_email, "contact_phone": org.contact_phone,
+        "website": org.website, "security_focal_point": person_ref(focal_point) if focal_point else None,
+        "is_active": org.is_active, "version": org.version, "created_at": org.created_at,
+        "updated_at": org.updated_at,
+    }
+
+
+def record_out(shown: Shown[Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """The face every view shows, plus ``view`` and ``withheld`` for the given optional fields."""
+    obj = shown.record
+    kind = "full" if shown.view.kind == ViewKind.FULL else "reduced"
+    return {
+        "id": obj.pk, "level": obj.level, "owner": organisation_ref(obj.owner), "version": obj.version,
+        "created_at": obj.created_at, "updated_at": obj.updated_at, "view": kind,
+        "withheld": [name for name in fields if not shown.view.shows(name)],
+    }
+
+
+def shown_fields(shown: Shown[Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """The fields of ``fields`` the view shows, by name; withheld ones are left out."""
+    return {name: getattr(shown.record, name) for name in fields if shown.view.shows(name)}
+
+
+def person_out(shown: Shown[Person], memberships: list[Membership]) -> dict[str, Any]:
+    out = record_out(shown, PERSON_CONTACT_FIELDS)
+    out.update(full_name=shown.full_name, title=shown.title, languages=shown.languages,
+               is_active=shown.is_active, memberships=[membership_out(m) for m in memberships])
+    out.update(shown_fields(shown, PERSON_CONTACT_FIELDS))
+    return out

@@ -1,0 +1,209 @@
+"""Template tags and filters shared by every page.
+
+- ``{% query_replace page=3 %}`` — the current query string with some parameters replaced.
+- ``{{ level|level_label }}``, ``{{ level|level_key }}`` — releasability level label and CSS key.
+- ``{{ dt|mission_time }}`` — a date-time shown in the mission's time zone (``"date"`` or ``"time"``
+  as argument for only one part). base.html wraps every page in ``{% mission_time_zone %}``, which
+  resolves the zone of the acting user's space once per request; outside that block (an htmx
+  fragment rendered on its own) the live mission's zone is used.
+- ``{{ lat|mgrs:lon }}`` or ``{% mgrs lat lon %}`` — MGRS grid reference of a point.
+- ``{% nav_current url %}`` — ``aria-current="page"`` when the request is at or under ``url``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from contextvars import ContextVar
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django import template
+from django.core.signals import request_started
+from django.db import DatabaseError
+from django.http import HttpRequest
+from django.template.base import Parser, Token
+from django.template.context import Context
+from django.utils.dateformat import format as format_date
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from civmil.core.choices import Level
+from civmil.core.geo import to_mgrs
+from civmil.core.models.spaces import LIVE_SPACE_ID
+
+register = template.Library()
+
+UTC = ZoneInfo("UTC")
+FORMATS = {"datetime": "Y-m-d H:i T", "date": "Y-m-d", "time": "H:i T"}
+_REQUEST_ZONE_ATTR = "_civmil_mission_zone"
+
+#: The zone set by ``{% mission_time_zone %}`` while it renders its content.
+_display_zone: ContextVar[ZoneInfo | None] = ContextVar("civmil_display_zone", default=None)
+#: Zones looked up outside that block, per space; emptied when a request starts.
+_zones_this_request: dict[uuid.UUID, ZoneInfo] = {}
+
+
+def _forget_zones(**_kwargs: Any) -> None:
+    _zones_this_request.clear()
+
+
+request_started.connect(_forget_zones, dispatch_uid="civmil.templatetags.forget_zones")
+
+
+def _zone_of_space(space_id: Any) -> ZoneInfo:
+    from civmil.core.services import mission_settings
+
+    try:
+        name = mission_settings(space_id).time_zone
+        return ZoneInfo(name)
+    except (DatabaseError, ZoneInfoNotFoundError, ValueError):
+        # An error page must still render when the database is unreachable.
+        return UTC
+
+
+def mission_zone_for(request: HttpRequest | None) -> ZoneInfo:
+    """The time zone of the mission (or exercise) the request acts in; looked up once per request."""
+    if request is None:
+        return _cached_zone(LIVE_SPACE_ID)
+    zone = getattr(request, _REQUEST_ZONE_ATTR, None)
+    if zone is None:
+        actor = getattr(request, "actor", None)
+        space_id = getattr(actor, "space_id", None) or LIVE_SPACE_ID
+        zone = _zone_of_space(space_id)
+        setattr(request, _REQUEST_ZONE_ATTR, zone)
+    return zone
+
+
+def _cached_zone(space_id: uuid.UUID) -> ZoneInfo:
+    zone = _zones_this_request.get(space_id)
+    if zone is None:
+        zone = _zones_this_request[space_id] = _zone_of_space(space_id)
+    return zone
+
+
+class MissionTimeZoneNode(template.Node):
+    def __init__(self, nodelist: template.NodeList) -> None:
+        self.nodelist = nodelist
+
+    def render(self, context: Context) -> SafeString:
+        zone = mission_zone_for(context.get("request"))
+        token = _display_zone.set(zone)
+        try:
+            return self.nodelist.render(context)
+        finally:
+            _display_zone.reset(token)
+
+
+@register.tag("mission_time_zone")
+def mission_time_zone(parser: Parser, token: Token) -> MissionTimeZoneNode:
+    """``{% mission_time_zone %}…{% endmission_time_zone %}``: ``mission_time`` inside uses the actor's zone.
+
+    Unlike Django's ``{% timezone %}`` it leaves the active time zone alone, so forms keep
+    parsing input in the zone the request runs in.
+    """
+    if len(token.split_contents()) != 1:
+        raise template.TemplateSyntaxError("mission_time_zone takes no arguments")
+    nodelist = parser.parse(("endmission_time_zone",))
+    parser.delete_first_token()
+    return MissionTimeZoneNode(nodelist)
+
+
+@register.simple_tag(takes_context=True)
+def mission_zone_name(context: Context) -> str:
+    """Name of the mission time zone, e.g. ``Africa/Juba`` (for a 'times are in …' note)."""
+    zone = _display_zone.get() or mission_zone_for(context.get("request"))
+    return str(zone.key)
+
+
+@register.filter
+def mission_time(value: Any, part: str = "datetime") -> str:
+    """A date-time in the mission time zone, e.g. ``2025-03-01 14:05 EAT``; '' for no value.
+
+    Naive date-times are taken as UTC (storage is UTC). Plain dates are shown as they are.
+    """
+    if value is None or value == "":
+        return ""
+    fmt = FORMATS.get(str(part), FORMATS["datetime"])
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        zone = _display_zone.get() or _cached_zone(LIVE_SPACE_ID)
+        return format_date(value.astimezone(zone), fmt)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+@register.filter(name="mgrs")
+def mgrs_filter(lat: Any, lon: Any) -> str:
+    """``{{ lat|mgrs:lon }}`` -> ``34N CF 12345 67890``; '' when either is missing or out of range."""
+    la, lo = _float(lat), _float(lon)
+    if la is None or lo is None or not (-90 <= la <= 90 and -180 <= lo <= 180):
+        return ""
+    return to_mgrs(la, lo)
+
+
+@register.simple_tag(name="mgrs")
+def mgrs_tag(lat: Any, lon: Any) -> str:
+    """``{% mgrs lat lon %}``: same as the ``mgrs`` filter."""
+    return mgrs_filter(lat, lon)
+
+
+@register.filter
+def level_label(value: Any) -> str:
+    """Translated label of a releasability level (``"humanitarian"`` -> ``Humanitarian``)."""
+    try:
+        return str(Level(str(value)).label)
+    except ValueError:
+        return str(value or "")
+
+
+@register.filter
+def level_key(value: Any) -> str:
+    """The level's value for use in a CSS class, or ``unknown`` for anything else."""
+    text = str(value or "")
+    return text if text in Level.values else "unknown"
+
+
+@register.simple_tag(takes_context=True)
+def query_replace(context: Context, **changes: Any) -> str:
+    """The current query string with ``changes`` applied (``None`` or '' removes a parameter).
+
+    ``<a href="{% query_replace page=page_obj.next_page_number %}">`` keeps the filters.
+    """
+    request = context.get("request")
+    query = request.GET.copy() if request is not None else None
+    if query is None:
+        from django.http import QueryDict
+
+        query = QueryDict(mutable=True)
+    for key, value in changes.items():
+        if value is None or value == "":
+            query.pop(key, None)
+        else:
+            query[key] = str(value)
+    encoded = query.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+@register.simple_tag(takes_context=True)
+def nav_current(context: Context, url: str) -> str:
+    """``aria-current="page"`` for the navigation link of the section the request is in."""
+    request = context.get("request")
+    if request is None or not url:
+        return ""
+    path = str(request.path)
+    current = path == url if url == "/" else path == url or path.startswith(url.rstrip("/") + "/")
+    return format_html(' aria-current="{}"', "page") if current else ""
