@@ -208,10 +208,13 @@ class ReleaseForm(ServiceErrorsMixin):
         self.model = model
         self.fields["target_organisation"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
         self.fields["target_person"].queryset = queries.people(actor)  # type: ignore[attr-defined]
-        self.fields["released_fields"].choices = [  # type: ignore[attr-defined]
-            (name, str(model._meta.get_field(name).verbose_name).capitalize())
-            for name in registry.get(model).release_fields
-        ]
+        self.fields["released_fields"].choices = self.field_labels(model)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def field_labels(model: type[models.Model]) -> list[tuple[str, str]]:
+        """The fields of ``model`` that may be released one by one, with their labels."""
+        return [(name, str(model._meta.get_field(name).verbose_name).capitalize())
+                for name in registry.get(model).release_fields]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -53,6 +53,12 @@ def _read_or_create_secret(path: Path, factory: str) -> str:
     return value
 
 
+def _port(value: str) -> int:
+    if not value.strip().isdigit() or not 0 < int(value) < 65536:
+        raise ValueError(f"PORT must be a number from 1 to 65535, not {value!r}")
+    return int(value)
+
+
 @cache
 def deployment() -> Deployment:
     """Read the environment once. Raises ``ValueError`` on a setting that cannot be used."""
@@ -80,5 +86,5 @@ def deployment() -> Deployment:
         allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()),
         email_url=os.environ.get("EMAIL_URL", "console://" if not production else ""),
         host=os.environ.get("HOST", "127.0.0.1"),
-        port=int(os.environ.get("PORT", "8000")),
+        port=_port(os.environ.get("PORT", "8000")),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -50,7 +50,7 @@ from civmil.core.choices import Component, Level
 from civmil.core.errors import Forbidden, NotFound, ServiceError, StaleEdit
 from civmil.core.models import Release
 
-if False:  # pragma: no cover - typing only, without an import cycle at run time
+if TYPE_CHECKING:
     from civmil.core.actors import Actor
 
 EXPORT_BATCH = 500
