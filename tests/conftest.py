@@ -69,3 +69,19 @@ def pytest_terminal_summary(terminalreporter: object) -> None:
         terminalreporter.write_line(  # type: ignore[attr-defined]
             f"access matrix: {total} cases checked (reader profile x relation x level x channel) — {detail}"
         )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ledger_triggers_lifted_for_flush():  # type: ignore[no-untyped-def]
+    """The ledger tables refuse DELETE and TRUNCATE (migration core 0003), which would make the
+    flush after every transactional test (``transactional_db``, ``live_server``) fail. Emptying
+    the database lifts them for exactly that statement list and restores them in the same
+    transaction; nothing else in the suite runs without them."""
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    from tests.ledger_support import allow_flush
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BaseDatabaseOperations, "execute_sql_flush",
+                      allow_flush(BaseDatabaseOperations.execute_sql_flush))
+        yield

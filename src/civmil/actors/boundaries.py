@@ -485,3 +485,8 @@ def _notes(plan: BoundaryPlan, options: ImportOptions, existing: Mapping[str, Ex
             "%(n)s existing areas have another admin level; the import will change them to %(level)s.",
             moved) % {"n": moved, "level": options.level})
     return notes
+
+
+def same_geometry(stored: Any, planned: Any) -> bool:
+    """Are two GeoJSON geometries written identically (tuples and lists alike)?"""
+    return json.dumps(stored, sort_keys=True) == json.dumps(planned, sort_keys=True)

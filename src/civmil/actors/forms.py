@@ -81,6 +81,11 @@ def mission_tz(actor: Actor) -> dt.tzinfo:
         return dt.UTC
 
 
+def field_label(model: type[models.Model], name: str) -> str:
+    """The label of a model field as forms and pages show it."""
+    return str(getattr(model._meta.get_field(name), "verbose_name", name)).capitalize()
+
+
 def _level_choices(actor: Actor, model: type[models.Model], current: str | None = None) -> list[tuple[str, str]]:
     choices = access.choosable_levels(actor, model)
     if current and current not in [c[0] for c in choices]:
@@ -213,8 +218,7 @@ class ReleaseForm(ServiceErrorsMixin):
     @staticmethod
     def field_labels(model: type[models.Model]) -> list[tuple[str, str]]:
         """The fields of ``model`` that may be released one by one, with their labels."""
-        return [(name, str(model._meta.get_field(name).verbose_name).capitalize())
-                for name in registry.get(model).release_fields]
+        return [(name, field_label(model, name)) for name in registry.get(model).release_fields]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from civmil.actors import boundaries
 from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
 from civmil.core import access, geo
 from civmil.core.errors import NotFound
@@ -381,3 +382,48 @@ def people_names(actor: Actor, ids: Iterable[Any]) -> dict[str, str]:
         return {}
     return {str(pk): name for pk, name in access.visible(actor, Person.objects.filter(pk__in=ids))
             .values_list("pk", "full_name")}
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads for the REST API
+
+
+def shown_people(actor: Actor, people: Iterable[Person]) -> list[access.Shown[Person]]:
+    """People (already filtered by :func:`people`) as ``actor`` sees each of them."""
+    return access.show_all(actor, people)
+
+
+# ---------------------------------------------------------------------------------------------
+# Areas: the parent chain, bounding-box filter and boundary import plans
+
+
+def area_ancestors(area: Area) -> list[Area]:
+    """The parents of ``area``, nearest first (stops at a loop rather than walking forever)."""
+    chain: list[Area] = []
+    seen = {area.pk}
+    node = area.parent
+    while node is not None and node.pk not in seen and len(chain) < 20:
+        chain.append(node)
+        seen.add(node.pk)
+        node = node.parent
+    return chain
+
+
+def areas_in_bbox(qs: models.QuerySet[Area], min_lon: float, min_lat: float, max_lon: float,
+                  max_lat: float) -> models.QuerySet[Area]:
+    """Areas of ``qs`` whose bounding box meets the given one."""
+    return qs.filter(max_lon__gte=min_lon, min_lon__lte=max_lon, max_lat__gte=min_lat, min_lat__lte=max_lat)
+
+
+def boundary_plan(actor: Actor | None, data: bytes, options: boundaries.ImportOptions) -> boundaries.BoundaryPlan:
+    """Plan an import of boundaries against the areas stored now. Writes nothing.
+
+    ``actor`` is ``None`` for the operator at the console; a signed-out reader plans against
+    nothing (areas are shown to signed-in readers only).
+    """
+    existing: dict[str, boundaries.ExistingArea] = {}
+    if actor is None or actor.is_authenticated:
+        for pcode, level, parent_pcode in Area.objects.exclude(pcode=None).values_list(
+                "pcode", "admin_level", "parent__pcode"):
+            existing[pcode] = boundaries.ExistingArea(pcode=pcode, admin_level=level, parent_pcode=parent_pcode or "")
+    return boundaries.plan_import(data, options, existing)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from civmil.actors.choices import ContactChannel
+from civmil.actors import boundaries
+from civmil.actors.choices import AreaKind, ContactChannel
 from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
 from civmil.core import access, geo, ledger, services
-from civmil.core.errors import Invalid, StaleEdit
+from civmil.core.errors import Invalid, ServiceError, StaleEdit
 from civmil.core.models import Organisation, Person
 
 if TYPE_CHECKING:
@@ -170,3 +173,127 @@ def save_area(actor: Actor | None, area: Area, geometry: Any, expected_version: 
                       {"version": area.version, **ledger.snapshot(area, AREA_FIELDS)})
     return area
 
+
+# ---------------------------------------------------------------------------------------------
+# Boundary import: administrative areas from a COD-AB GeoJSON file (see civmil.actors.boundaries)
+
+_PCODE_CHUNK = 500
+
+
+@dataclass
+class BoundaryImportResult:
+    """What an import wrote; ``skipped`` are the rejected features left out after confirmation."""
+
+    import_id: uuid.UUID
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[boundaries.RejectedFeature] = field(default_factory=list)
+
+
+def _areas_by_pcode(pcodes: Iterable[str], *, lock: bool) -> dict[str, Area]:
+    codes = list(dict.fromkeys(p for p in pcodes if p))
+    found: dict[str, Area] = {}
+    for start in range(0, len(codes), _PCODE_CHUNK):
+        qs = Area.objects.filter(pcode__in=codes[start:start + _PCODE_CHUNK])
+        if lock:
+            qs = qs.select_for_update()
+        found.update({str(a.pcode): a for a in qs})
+    return found
+
+
+def _boundary_unchanged(area: Area, planned: boundaries.PlannedArea, parent: Area | None,
+                        options: boundaries.ImportOptions) -> bool:
+    return (
+        area.name == planned.name
+        and area.admin_level == options.level
+        and (not options.alt_name_field or area.name_alt == planned.name_alt)
+        and (not options.parent_field or area.parent_id == (parent.pk if parent else None))
+        and (not options.source or area.source == options.source)
+        and boundaries.same_geometry(area.geometry, planned.geometry)
+    )
+
+
+def import_boundaries(
+    actor: Actor | None, plan: boundaries.BoundaryPlan, confirm: bool = False
+) -> BoundaryImportResult:
+    """Write a boundary plan, all or nothing (administrators, or the operator at the console).
+
+    With any rejected feature nothing is written unless ``confirm`` is given: then the valid
+    features are imported and the rejected ones are left out (and named in the ledger). Areas
+    are matched by P-code: a known P-code updates its area (an area that would not change is
+    left alone), a new one creates an administrative area. Each area is written by
+    :func:`save_area` (ledgered there), and one ``areas.imported`` entry records the file and
+    the outcome. Any failure rolls the whole import back.
+    """
+    services._require_admin(actor)
+    if plan.error:
+        raise Invalid(plan.error, errors={"file": [plan.error]})
+    if plan.rejected and not confirm:
+        n = len(plan.rejected)
+        raise Invalid(
+            ngettext(
+                "%(n)s feature is rejected, so nothing was imported. Fix it and import the file again, or "
+                "confirm to import the %(ok)s valid features without it.",
+                "%(n)s features are rejected, so nothing was imported. Fix them and import the file again, or "
+                "confirm to import the %(ok)s valid features without them.",
+                n,
+            ) % {"n": n, "ok": len(plan.areas)},
+            errors={"features": [r.describe() for r in plan.rejected]},
+        )
+    if not plan.areas:
+        message = _("No feature of the file can be imported.")
+        raise Invalid(message, errors={"features": [message]})
+    options = plan.options
+    result = BoundaryImportResult(import_id=uuid.uuid4(), skipped=list(plan.rejected))
+    with transaction.atomic():
+        current = _areas_by_pcode([a.pcode for a in plan.areas], lock=True)
+        in_file = {a.pcode for a in plan.areas}
+        outside = _areas_by_pcode([a.parent_pcode for a in plan.areas if a.parent_pcode not in in_file], lock=False)
+        done: dict[str, Area] = {}
+        for planned in plan.areas:
+            where = {"n": planned.index, "pcode": planned.pcode}
+            parent: Area | None = None
+            if planned.parent_pcode:
+                parent = done.get(planned.parent_pcode) or outside.get(planned.parent_pcode)
+                if parent is None:
+                    raise Invalid(
+                        _("Feature %(n)s (P-code %(pcode)s): its parent %(parent)s no longer exists; check the "
+                          "file again.") % {**where, "parent": planned.parent_pcode})
+            area = current.get(planned.pcode)
+            if area is not None and _boundary_unchanged(area, planned, parent, options):
+                result.unchanged += 1
+                done[planned.pcode] = area
+                continue
+            if area is None:
+                area = Area(kind=AreaKind.ADMINISTRATIVE, pcode=planned.pcode)
+                result.created += 1
+            else:
+                result.updated += 1
+            area.name = planned.name
+            area.admin_level = options.level
+            if options.alt_name_field or area._state.adding:
+                area.name_alt = planned.name_alt
+            if options.parent_field or area._state.adding:
+                area.parent = parent
+            if options.source:
+                area.source = options.source
+            try:
+                save_area(actor, area, planned.geometry)
+            except ServiceError as exc:
+                raise type(exc)(_("Feature %(n)s (P-code %(pcode)s): %(why)s") % {**where, "why": exc.message},
+                                errors=exc.errors) from exc
+            done[planned.pcode] = area
+        ledger.append(actor, "areas.imported", services.object_type(Area), result.import_id, {
+            "sha256": plan.sha256,
+            "level": options.level,
+            "fields": {"pcode": options.pcode_field, "name": options.name_field, "alt_name": options.alt_name_field,
+                       "parent": options.parent_field},
+            "source": options.source,
+            "features": plan.feature_count,
+            "created": result.created,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "skipped": [[r.index, r.pcode] for r in plan.rejected],
+        })
+    return result

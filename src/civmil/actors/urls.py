@@ -1,3 +1,30 @@
+"""URLs of the actors app, mounted at /directory/ (namespace ``actors``)."""
+
+from django.urls import URLPattern, path
+
+from civmil.actors.views import areas, directory, liaison
 
 app_name = "actors"
-urlpatterns: list = []
+urlpatterns: list[URLPattern] = [
+    path("", directory.index, name="index"),
+    path("organisations/", directory.organisation_list, name="organisations"),
+    path("organisations/<uuid:pk>/", directory.organisation_detail, name="organisation"),
+    path("people/", directory.person_list, name="people"),
+    path("people/<uuid:pk>/", directory.person_detail, name="person"),
+    path("liaison/", liaison.liaison_log, name="liaison-log"),
+    path("liaison/new/", liaison.liaison_new, name="liaison-new"),
+    path("liaison/export.csv", liaison.liaison_export, name="liaison-export"),
+    path("liaison/<uuid:pk>/", liaison.liaison_entry, name="liaison-entry"),
+    path("liaison/<uuid:pk>/edit/", liaison.liaison_edit, name="liaison-edit"),
+    path("liaison/<uuid:pk>/history/", liaison.liaison_history, name="liaison-history"),
+    path("liaison/<uuid:pk>/releases/", liaison.liaison_releases, name="liaison-releases"),
+    path("assignments/", liaison.assignment_list, name="assignments"),
+    path("assignments/new/", liaison.assignment_new, name="assignment-new"),
+    path("assignments/<uuid:pk>/", liaison.assignment_detail, name="assignment"),
+    path("my-liaison/", liaison.my_liaison, name="my-liaison"),
+    path("areas/", areas.area_list, name="areas"),
+    path("areas/<uuid:pk>/", areas.area_detail, name="area"),
+    path("areas.geojson", areas.areas_geojson, name="areas-geojson"),
+    path("areas/lookup/", areas.area_lookup, name="area-lookup"),
+    path("areas/import/", areas.areas_import, name="areas-import"),
+]

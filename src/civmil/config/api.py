@@ -1,5 +1,283 @@
-"""The REST API at /api/v1/ (django-ninja). Routers come from each app's ``api.py``."""
+"""The REST API at /api/v1/ (django-ninja). Routers come from each app's ``api.py``.
 
-from ninja import NinjaAPI
+This module assembles them and decides what is common to every endpoint:
 
-api = NinjaAPI(title="civmil API", version="1", urls_namespace="api")
+* **authentication** — :data:`AUTHENTICATORS`, tried in order; the first that recognises the
+  request wins. Today: the browser session, with CSRF enforced on unsafe methods. A token
+  authenticator joins the list later without touching any endpoint.
+* **errors** — every error is JSON ``{"detail": "...", "errors": {"field": ["..."]}}`` with its
+  4xx status (409 adds ``current_version``). Unexpected exceptions are *not* caught here: they
+  stay 500s, logged by Django.
+* **documentation** — ``/api/v1/openapi.json`` and ``/api/v1/docs``, served from our own static
+  files (no CDN), so the docs work on a mission network without internet.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import (
+    ImproperlyConfigured,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import URLPattern, URLResolver, re_path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from ninja import NinjaAPI, Swagger
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
+from ninja.security import SessionAuth
+
+from civmil.actors.api import router as actors_router
+from civmil.core.api import router as core_router
+from civmil.core.errors import ServiceError, StaleEdit
+
+# ---------------------------------------------------------------------------------------------
+# Authentication
+
+
+class CsrfFailed(AuthorizationError):
+    pass
+
+
+class CivmilSessionAuth(SessionAuth):
+    """The signed-in browser session. Unsafe methods need the CSRF token (``X-CSRFToken`` header).
+
+    A request without a session cookie is left to the next authenticator (a token one, later)
+    instead of failing the CSRF check: it has no session an attacker could ride on.
+    """
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.param_name not in request.COOKIES:
+            return None
+        try:
+            return super().__call__(request)
+        except HttpError as exc:
+            if exc.status_code == 403:
+                raise CsrfFailed(403, _(
+                    "CSRF check failed. Send the value of the csrftoken cookie in the X-CSRFToken header "
+                    "with every POST, PUT, PATCH and DELETE made with a session."
+                )) from exc
+            raise
+
+
+#: Tried in order for every endpoint; the first that returns a user authenticates the request.
+AUTHENTICATORS: list[Callable[[HttpRequest], Any]] = [CivmilSessionAuth(csrf=True)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Documentation served offline
+
+
+class OfflineSwagger(Swagger):
+    """Swagger UI from django-ninja's bundled static files; never the CDN fallback.
+
+    django-ninja renders its CDN page when ``ninja`` is not in ``INSTALLED_APPS``; we refuse to,
+    so a missing setting shows up as an error instead of a docs page that needs the internet.
+    """
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        if "ninja" not in settings.INSTALLED_APPS:
+            raise ImproperlyConfigured("Add 'ninja' to INSTALLED_APPS so the API docs are served from local files.")
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {
+            "swagger_settings": json.dumps(self.settings, indent=1),
+            "api": api,
+            "add_csrf": any(getattr(a, "csrf", False) for a in AUTHENTICATORS),
+        }
+        return render(request, self.template, context)
+
+
+# ---------------------------------------------------------------------------------------------
+# The API object
+
+
+DESCRIPTION = """
+The civmil REST API. Every answer is the view of the records that the signed-in actor (the
+membership they act as) may see: a field your view withholds is absent from the JSON, and a record
+you may not see answers 404 exactly like an id that does not exist.
+
+* Authentication: the browser session (sign in at /accounts/login/); POST, PUT and DELETE also
+  need the `X-CSRFToken` header. Without it: 401 (no session) or 403 (no CSRF token).
+* Errors: `{"detail": "...", "errors": {"field": ["..."]}}`; 409 also carries `current_version`.
+* Lists: `limit` (1-200, default 50) and `offset`; `count` counts only what you may see.
+
+See docs/api.md for examples.
+"""
+
+
+class CivmilAPI(NinjaAPI):
+    """A NinjaAPI whose URL patterns answer JSON for unknown paths (404) and wrong methods (405)."""
+
+    @property
+    def urls(self) -> tuple[list[URLResolver | URLPattern], str, str]:
+        patterns, app_name, namespace = super().urls
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = _json_method_not_allowed(pattern.callback)
+        patterns.append(re_path(r"", _no_such_endpoint, name="not-found"))
+        return patterns, app_name, namespace
+
+
+def error_body(detail: str, errors: dict[str, list[str]] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"detail": detail, "errors": errors or {}, **extra}
+
+
+def _no_such_endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    return JsonResponse(error_body(_("There is no API endpoint at this address.")), status=404)
+
+
+def _json_method_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json"):
+            allowed = ", ".join(sorted(m.strip() for m in response.get("Allow", "").split(",") if m.strip()))
+            response = JsonResponse(error_body(
+                _("Method %(method)s is not allowed here; allowed: %(allowed)s.")
+                % {"method": request.method, "allowed": allowed}), status=405)
+            response["Allow"] = allowed
+        return response
+
+    return wrapper
+
+
+api = CivmilAPI(
+    title="civmil API",
+    version="1",
+    description=DESCRIPTION,
+    urls_namespace="api",
+    auth=AUTHENTICATORS,
+    docs=OfflineSwagger(),
+)
+api.add_router("/", core_router)
+api.add_router("/", actors_router)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+def _respond(request: HttpRequest, status: int, detail: str, errors: dict[str, list[str]] | None = None,
+             **extra: Any) -> HttpResponse:
+    return api.create_response(request, error_body(detail, errors, **extra), status=status)
+
+
+def _service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    extra = {"current_version": exc.extra["current_version"]} if isinstance(exc, StaleEdit) else {}
+    return _respond(request, exc.status, exc.message, exc.errors, **extra)
+
+
+_INTEGER = gettext_lazy("Enter a whole number.")
+_NUMBER = gettext_lazy("Enter a number.")
+_DATETIME = gettext_lazy("Enter a date and time such as 2025-03-01T09:30:00Z.")
+_DATE = gettext_lazy("Enter a date such as 2025-03-01.")
+_UUID = gettext_lazy("Enter a valid UUID.")
+_CHOICE = gettext_lazy("Choose one of: %(expected)s.")
+_OBJECT = gettext_lazy("Enter a JSON object.")
+_BOOLEAN = gettext_lazy("Enter true or false.")
+
+#: Our messages for pydantic's error types (placeholders are keys of the error's ``ctx``).
+FIELD_MESSAGES = {
+    "missing": gettext_lazy("This field is required."),
+    "string_too_long": gettext_lazy("Ensure this value has at most %(max_length)s characters."),
+    "too_long": gettext_lazy("Give at most %(max_length)s items."),
+    "less_than_equal": gettext_lazy("Ensure this value is at most %(le)s."),
+    "greater_than_equal": gettext_lazy("Ensure this value is at least %(ge)s."),
+    "uuid_parsing": _UUID, "uuid_type": _UUID,
+    "enum": _CHOICE, "literal_error": _CHOICE,
+    "int_parsing": _INTEGER, "int_type": _INTEGER, "int_from_float": _INTEGER,
+    "float_parsing": _NUMBER, "float_type": _NUMBER,
+    "finite_number": gettext_lazy("Enter a finite number."),
+    "bool_parsing": _BOOLEAN, "bool_type": _BOOLEAN,
+    "string_type": gettext_lazy("Enter text."),
+    "list_type": gettext_lazy("Enter a list."),
+    "dict_type": _OBJECT, "model_type": _OBJECT, "model_attributes_type": _OBJECT,
+    "datetime_parsing": _DATETIME, "datetime_type": _DATETIME, "datetime_from_date_parsing": _DATETIME,
+    "timezone_aware": gettext_lazy("Give the time with its offset, such as 2025-03-01T09:30:00Z or +01:00."),
+    "date_parsing": _DATE, "date_type": _DATE, "date_from_datetime_parsing": _DATE,
+    "date_from_datetime_inexact": gettext_lazy("Enter a date without a time, such as 2025-03-01."),
+}
+
+
+def _field_message(error: dict[str, Any]) -> str:
+    """A translated message for one pydantic error (pydantic's own English text as the fallback)."""
+    ctx = error.get("ctx") or {}
+    if error.get("type") == "value_error" and "error" in ctx:
+        return str(ctx["error"])  # raised by our validators, already translated
+    template = FIELD_MESSAGES.get(str(error.get("type", "")))
+    if template is None:
+        return str(error.get("msg") or _("This value is not valid."))
+    values = {k: int(v) if isinstance(v, float) and v.is_integer() else v
+              for k, v in ctx.items() if isinstance(v, str | int | float)}
+    return str(template) % defaultdict(str, values)
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """``("body", "payload", "people", 0)`` -> ``people.0``; ``("query", "limit")`` -> ``limit``."""
+    parts = list(loc)[1:]  # the source: body, query, path
+    if loc and loc[0] == "body" and parts:
+        parts = parts[1:]  # the name of the body parameter
+    return ".".join(str(p) for p in parts) or "__all__"
+
+
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors:
+        loc = tuple(error.get("loc", ()))
+        path = _field_path(loc)
+        if path == "__all__" and error.get("type") == "missing":
+            message = _("Send a JSON object in the request body.")
+        else:
+            message = _field_message(error)
+        errors.setdefault(path, []).append(message)
+    return _respond(request, 422, _("Some fields are not valid; see errors."), errors)
+
+
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc, AuthenticationError):
+        return _respond(request, 401, _("Authentication required: sign in first (session cookie)."))
+    cause = exc.__cause__
+    if exc.status_code == 400 and isinstance(cause, ValueError):
+        return _respond(request, 400, _("The request body is not valid JSON: %(reason)s") % {"reason": cause})
+    return _respond(request, exc.status_code, exc.message)
+
+
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _respond(request, 404, _("No such record."))
+
+
+def _permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return _respond(request, 403, _("You are not allowed to do this."))
+
+
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return _respond(request, 413, _("The request body is too large (at most %(n)s bytes).")
+                    % {"n": settings.DATA_UPLOAD_MAX_MEMORY_SIZE})
+
+
+def _suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    return _respond(request, 400, _("The request was refused as malformed."))
+
+
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """Not an error a user can fix: let Django log it and answer 500 (ninja would hide it in DEBUG)."""
+    raise exc
+
+
+api.add_exception_handler(ServiceError, _service_error)
+api.add_exception_handler(ValidationError, _validation_error)
+api.add_exception_handler(HttpError, _http_error)
+api.add_exception_handler(Http404, _not_found)
+api.add_exception_handler(PermissionDenied, _permission_denied)
+api.add_exception_handler(RequestDataTooBig, _too_big)
+api.add_exception_handler(SuspiciousOperation, _suspicious)
+api.add_exception_handler(Exception, _unexpected)

@@ -103,7 +103,7 @@ def _not_required(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
-def Withholdable(description: str = "") -> Any:  # noqa: N802 - a field declaration
+def withholdable(description: str = "") -> Any:
     """A field that is absent from the JSON when the reader's view withholds it."""
     note = "Absent when your view of the record withholds it."
     return Field(default=None, description=f"{description} {note}".strip(), json_schema_extra=_not_required)
@@ -190,10 +190,10 @@ class PersonOut(RecordOut):
     languages: str
     is_active: bool
     memberships: list[MembershipOut] = Field(description="Current memberships.")
-    email: str = Withholdable()
-    phone: str = Withholdable()
-    radio_call_sign: str = Withholdable()
-    messaging: str = Withholdable()
+    email: str = withholdable()
+    phone: str = withholdable()
+    radio_call_sign: str = withholdable()
+    messaging: str = withholdable()
 
 
 class PersonPage(Page):
@@ -233,12 +233,16 @@ def membership_out(m: Membership) -> dict[str, Any]:
     }
 
 
-def organisation_out(org: Organisation, focal_point: Shown[Person] | None) -> dict[str, Any]:
+def organisation_out(org: Organisation, names: dict[str, str]) -> dict[str, Any]:
+    """``names``: people the reader may see, by id as text (to name the security focal point)."""
+    focal = str(org.security_focal_point_id) if org.security_focal_point_id else None
     return {
         "id": org.pk, "name": org.name, "acronym": org.acronym, "component": org.component, "kind": org.kind,
         "parent": organisation_ref(org.parent) if org.parent else None, "country": org.country,
         "description": org.description, "contact_email": org.contact_email, "contact_phone": org.contact_phone,
-        "website": org.website, "security_focal_point": person_ref(focal_point) if focal_point else None,
+        "website": org.website,
+        "security_focal_point": {"id": org.security_focal_point_id, "full_name": names[focal]}
+        if focal and focal in names else None,
         "is_active": org.is_active, "version": org.version, "created_at": org.created_at,
         "updated_at": org.updated_at,
     }

@@ -6,3 +6,6 @@ class DemoConfig(AppConfig):
     name = "civmil.demo"
     label = "demo"
     verbose_name = _("Demo mission")
+
+    def ready(self) -> None:
+        from civmil.demo import checks  # noqa: F401 - registers the deployment check

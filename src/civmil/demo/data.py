@@ -6,6 +6,7 @@ demo address can reach a real mailbox, and a real deployment never holds one.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from civmil.core.choices import Component as C
@@ -143,7 +144,6 @@ ORGANISATIONS: tuple[Org, ...] = (
 )
 ORG_BY_KEY = {o.key: o for o in ORGANISATIONS}
 
-#: The parent of every other mission headquarters-less organisation that is part of the mission.
 HQ_NAME = ORG_BY_KEY["hq"].name
 
 
@@ -169,7 +169,9 @@ class PersonSpec:
     call_sign: str = ""
 
     def email(self) -> str:
-        local = ".".join(part.lower().replace("'", "") for part in self.full_name.split()[-2:])
+        parts = self.full_name.split()
+        local = f"{parts[0]}.{parts[-1]}".lower()
+        local = unicodedata.normalize("NFKD", local).encode("ascii", "ignore").decode()
         return f"{local}@{ORG_BY_KEY[self.owner].domain}"
 
 
@@ -301,4 +303,7 @@ PEOPLE: tuple[PersonSpec, ...] = (
 )
 PERSON_BY_KEY = {p.key: p for p in PEOPLE}
 #: Usernames of the demo logins, in the order they are listed.
-LOGINS: tuple[str, ...] = tuple(p.login for p in PEOPLE if p.login)
+LOGINS: tuple[str, ...] = (
+    "admin", "admin2", "srsg", "dsrsg", "milstaff", "milliaison", "police", "civstaff", "cmcoord", "ngostaff",
+    "hostliaison", "community", "oversight", "trainer",
+)

@@ -86,7 +86,7 @@ class AdminArea:
     geometry: BaseGeometry
 
     def geojson(self) -> dict[str, Any]:
-        return _rounded(mapping(self.geometry))
+        return dict(_rounded(mapping(self.geometry)))
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,8 @@ def build() -> World:
             parts.append(geom)
             # Places sit at the centres of cells spread through the district, first the one
             # nearest the district's heart.
-            ordered = sorted(centres[spec.pcode], key=lambda c, s=spec: (c.x - s.seed[0]) ** 2 + (c.y - s.seed[1]) ** 2)
+            heart = spec.seed
+            ordered = sorted(centres[spec.pcode], key=lambda c: float((c.x - heart[0]) ** 2 + (c.y - heart[1]) ** 2))
             step = max(1, len(ordered) // len(spec.places))
             for n, name in enumerate(spec.places):
                 c = ordered[min(n * step, len(ordered) - 1)]

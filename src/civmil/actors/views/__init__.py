@@ -19,7 +19,7 @@ from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 
 from civmil.actors import queries
@@ -66,7 +66,8 @@ def paginate(request: HttpRequest, items: Sequence[Any] | Any, per_page: int = P
 
 
 def format_datetime(value: dt.datetime | None, tz: dt.tzinfo) -> str:
-    return timezone.localtime(value, tz).strftime("%Y-%m-%d %H:%M") if value else ""
+    """A time as pages show it, in the mission's zone (e.g. ``2025-03-01 14:05 EAT``)."""
+    return dateformat.format(timezone.localtime(value, tz), "Y-m-d H:i T") if value else ""
 
 
 def format_date(value: dt.date | None) -> str:

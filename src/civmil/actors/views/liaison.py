@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,6 +27,7 @@ from civmil.actors.forms import (
     LiaisonFilterForm,
     MyLiaisonForm,
     ReleaseForm,
+    field_label,
     mission_tz,
 )
 from civmil.actors.models import LiaisonLogEntry
@@ -94,9 +97,12 @@ def _entry_or_404(actor: Actor, pk: Any) -> access.Shown[LiaisonLogEntry]:
 
 
 def entry_cells(actor: Actor, shown: access.Shown[LiaisonLogEntry], tz: dt.tzinfo,
-                people_names: dict[str, str]) -> dict[str, Cell]:
-    """Every field of an entry as the reader sees it."""
+                people_names: dict[str, str], *, iso_times: bool = False) -> dict[str, Cell]:
+    """Every field of an entry as the reader sees it (times in ISO 8601 for exports)."""
     record = shown.record
+
+    def when(value: dt.datetime) -> str:
+        return timezone.localtime(value, tz).isoformat(timespec="minutes") if iso_times else format_datetime(value, tz)
 
     def people_cell(_manager: Any) -> Cell:
         items = tuple(Cell(text=people_names[str(p.pk)], url=reverse("actors:person", args=[p.pk]))
@@ -104,7 +110,7 @@ def entry_cells(actor: Actor, shown: access.Shown[LiaisonLogEntry], tz: dt.tzinf
         return Cell(items=items)
 
     return {
-        "occurred_at": cell(shown, "occurred_at", lambda v: format_datetime(v, tz)),
+        "occurred_at": cell(shown, "occurred_at", when),
         "channel": WITHHELD_CELL if not shown.view.shows("channel") else Cell(text=str(record.get_channel_display())),
         "organisations": cell(shown, "organisations",
                               lambda m: Cell(items=tuple(organisation_cell(o) for o in record.organisations.all()))),
@@ -124,11 +130,12 @@ def _people_names(actor: Actor, shown_entries: list[access.Shown[LiaisonLogEntry
     return queries.people_names(actor, ids)
 
 
-def entry_rows(actor: Actor, entries: list[LiaisonLogEntry], tz: dt.tzinfo) -> list[dict[str, Any]]:
+def entry_rows(actor: Actor, entries: list[LiaisonLogEntry], tz: dt.tzinfo, *,
+               iso_times: bool = False) -> list[dict[str, Any]]:
     shown = queries.shown_entries(actor, entries)
     names = _people_names(actor, shown)
     return [{"pk": s.record.pk, "url": reverse("actors:liaison-entry", args=[s.record.pk]), "level": s.record.level,
-             "cells": entry_cells(actor, s, tz, names)} for s in shown]
+             "cells": entry_cells(actor, s, tz, names, iso_times=iso_times)} for s in shown]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,7 +184,7 @@ def export_row(cells: dict[str, Cell]) -> list[str]:
 
 @login_required
 @require_GET
-def liaison_export(request: HttpRequest) -> HttpResponse:
+def liaison_export(request: HttpRequest) -> HttpResponseBase:
     """CSV of the log with the list's filters; columns from each reader's view, withheld cells empty."""
     actor = actor_of(request)
     form = LiaisonFilterForm(actor, request.GET)
@@ -194,7 +201,7 @@ def liaison_export(request: HttpRequest) -> HttpResponse:
             batch = list(entries[start:start + EXPORT_BATCH])
             if not batch:
                 return
-            for row in entry_rows(actor, batch, tz):
+            for row in entry_rows(actor, batch, tz, iso_times=True):
                 yield writer.writerow(export_row(row["cells"]))
             start += EXPORT_BATCH
 
@@ -302,7 +309,7 @@ def _conflicts(actor: Actor, current: access.Shown[LiaisonLogEntry], submitted: 
         else:
             differs = (mine or None) != (now[name] or None)
         if differs:
-            label = str(LiaisonLogEntry._meta.get_field(name).verbose_name).capitalize()
+            label = field_label(LiaisonLogEntry, name)
             out.append({"label": label, "cell": cells.get(name, Cell(text=str(now[name])))})
     return out
 
@@ -390,8 +397,8 @@ def _change_label(name: str) -> str:
     if name in CHANGE_LABELS:
         return str(CHANGE_LABELS[name]).capitalize()
     try:
-        return str(LiaisonLogEntry._meta.get_field(name).verbose_name).capitalize()
-    except Exception:
+        return field_label(LiaisonLogEntry, name)
+    except FieldDoesNotExist:
         return name
 
 
@@ -432,6 +439,9 @@ def liaison_releases(request: HttpRequest, pk: Any) -> HttpResponse:
     actor = actor_of(request)
     shown = _entry_or_404(actor, pk)
     detail = reverse("actors:liaison-entry", args=[shown.record.pk])
+    if not access.may(actor, access.Action.RELEASE, shown.record, shown.view):
+        return refuse(request, Forbidden(_("Only members of the organisation that owns this entry may "
+                                           "release it or revoke its releases.")))
     if "revoke" in request.POST:
         try:
             release = queries.release(actor, shown, request.POST["revoke"])

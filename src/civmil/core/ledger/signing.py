@@ -21,6 +21,20 @@ from civmil.core.ledger.chain import _jsonable, canonical
 if TYPE_CHECKING:
     from civmil.core.models import Checkpoint
 
+
+
+def _(message: str) -> str:
+    """gettext when Django is configured; the message as it is in a plain offline verifier."""
+    from django.apps import apps
+    from django.conf import settings
+
+    if settings.configured and apps.ready:
+        from django.utils.translation import gettext
+
+        return gettext(message)
+    return message
+
+
 CHECKPOINT_KIND = "civmil-ledger-checkpoint"
 CHECKPOINT_VERSION = 1
 CHECKPOINT_FIELDS = ("kind", "version", "tree_size", "root", "signed_at", "public_key", "signature")
@@ -109,22 +123,22 @@ def checkpoint_problem(data: Any) -> str | None:
     Pure. Whether the key is one to trust is the caller's question (see :func:`trusted_keys`).
     """
     if not isinstance(data, dict):
-        return "a checkpoint must be a JSON object"
+        return _("a checkpoint must be a JSON object")
     missing = [name for name in CHECKPOINT_FIELDS if name not in data]
     if missing:
-        return "the checkpoint lacks " + ", ".join(missing)
+        return _("the checkpoint lacks %(fields)s") % {"fields": ", ".join(missing)}
     if data["kind"] != CHECKPOINT_KIND or data["version"] != CHECKPOINT_VERSION:
-        return "not a civmil ledger checkpoint of a known version"
+        return _("not a civmil ledger checkpoint of a known version")
     size = data["tree_size"]
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        return "the tree size must be a whole number"
+        return _("the tree size must be a whole number")
     if not isinstance(data["signed_at"], str):
-        return "the signing time must be a string"
+        return _("the signing time must be a string")
     if not _is_hex(data["root"], 64) or not _is_hex(data["public_key"], 64) or not _is_hex(data["signature"], 128):
-        return "the root, public key or signature is not hexadecimal of the right length"
+        return _("the root, public key or signature is not hexadecimal of the right length")
     try:
         VerifyKey(bytes.fromhex(data["public_key"])).verify(
             statement(size, data["root"], data["signed_at"], data["public_key"]), bytes.fromhex(data["signature"]))
     except (BadSignatureError, ValueError, TypeError):
-        return "the signature does not verify"
+        return _("the signature does not verify")
     return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.utils.translation import gettext as _
 from pymerkle import InvalidChallenge, InvalidProof
 
@@ -126,7 +127,7 @@ def verify(*, using: str = "default") -> VerifyResult:
             erasures.setdefault(int(entry.object_id), entry.seq)
         try:
             change = entry.change
-        except LedgerEntry.change.RelatedObjectDoesNotExist:
+        except ObjectDoesNotExist:
             change_rows.append((entry.seq, None, None, False, entry.change_hash))
         else:
             change_rows.append((entry.seq, change.data, change.erased_by_seq, True, entry.change_hash))
@@ -139,17 +140,20 @@ def verify(*, using: str = "default") -> VerifyResult:
     tree = LedgerTree.from_hashes(hashes)
     result.root = tree.root_hex()
     keys = trusted_keys()
+    entry_problems = sorted(p.seq for p in problems if p.seq is not None)
     vouched = 0  # entries up to here are vouched for by a checkpoint that verified
     for cp in Checkpoint.objects.using(using).order_by("tree_size", "id"):
         result.checkpoints += 1
-        problems.extend(_checkpoint_problems(cp.pk, checkpoint_to_dict(cp), tree, keys, vouched))
+        # a root that does not match is first explained by the first entry found bad after `vouched`
+        suspect = next((seq for seq in entry_problems if seq > vouched), vouched + 1)
+        problems.extend(_checkpoint_problems(cp.pk, checkpoint_to_dict(cp), tree, keys, vouched, suspect))
         if not any(p.checkpoint == cp.pk for p in problems):
             vouched = max(vouched, cp.tree_size)
     return result
 
 
 def _checkpoint_problems(cp_id: int | None, data: dict[str, Any], tree: LedgerTree, keys: frozenset[str],
-                         vouched: int) -> list[Problem]:
+                         vouched: int, suspect: int) -> list[Problem]:
     reason = checkpoint_problem(data)
     if reason is not None:
         return [Problem(None, _("the checkpoint does not verify: %(why)s") % {"why": reason}, cp_id)]
@@ -161,7 +165,9 @@ def _checkpoint_problems(cp_id: int | None, data: dict[str, Any], tree: LedgerTr
         return [Problem(size + 1, _("the checkpoint covers %(signed)d entries but the ledger now has %(now)d: "
                                     "entries were removed") % {"signed": signed_size, "now": size}, cp_id)]
     if signed_size and bytes(tree.get_root(signed_size)) != bytes.fromhex(data["root"]):
-        first = vouched + 1 if vouched < signed_size else 1
+        if vouched >= signed_size:
+            return [Problem(None, _("its root contradicts another checkpoint of the same size"), cp_id)]
+        first = suspect if suspect <= signed_size else vouched + 1
         return [Problem(first, _("entries #%(first)d to #%(last)d are not the ones the checkpoint signed")
                         % {"first": first, "last": signed_size}, cp_id)]
     return []

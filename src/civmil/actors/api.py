@@ -1,0 +1,340 @@
+"""REST endpoints of the actors app: the directory, areas, liaison assignments and the liaison log.
+
+Each endpoint validates its input (schemas), calls one service or query, and returns the
+reader's view. A record the reader may not see answers exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Query, Router, Status
+
+from civmil.actors import queries, services
+from civmil.actors.models import LiaisonLogEntry
+from civmil.actors.schemas import (
+    AreaDetailOut,
+    AreaLookupOut,
+    AreaPage,
+    AreaQuery,
+    AssignmentIn,
+    AssignmentOut,
+    AssignmentPage,
+    AssignmentQuery,
+    HistoryOut,
+    LiaisonEntryOut,
+    LiaisonEntryPage,
+    LiaisonIn,
+    LiaisonQuery,
+    LiaisonUpdateIn,
+    LookupQuery,
+    MembershipQuery,
+    OrganisationQuery,
+    PeopleQuery,
+    ReleaseIn,
+    ReleaseOut,
+    area_out,
+    assignment_out,
+    entry_out,
+    history_out,
+    people_named_in,
+    point_out,
+    release_out,
+)
+from civmil.core import access, geo
+from civmil.core import services as core_services
+from civmil.core.actors import Actor
+from civmil.core.api import actor_of, page_of
+from civmil.core.errors import Forbidden, Invalid, NotFound
+from civmil.core.models import Organisation, Person
+from civmil.core.schemas import (
+    ERROR_RESPONSES,
+    MembershipPage,
+    OrganisationOut,
+    OrganisationPage,
+    PersonOut,
+    PersonPage,
+    StaleEditOut,
+    membership_out,
+    organisation_out,
+    person_out,
+)
+
+directory = Router(tags=["directory"])
+areas = Router(tags=["areas"])
+liaison = Router(tags=["liaison"])
+
+router = Router()
+router.add_router("", directory)
+router.add_router("/areas", areas)
+router.add_router("/liaison", liaison)
+
+
+def _page(items: list[dict[str, Any]], total: int, page: Any) -> dict[str, Any]:
+    return {"count": total, "limit": page.limit, "offset": page.offset, "items": items}
+
+
+# ---------------------------------------------------------------------------------------------
+# Organisations, people, memberships
+
+
+@directory.get("/organisations", response={200: OrganisationPage, **ERROR_RESPONSES}, url_name="organisations")
+def list_organisations(request: HttpRequest, filters: Query[OrganisationQuery]) -> dict[str, Any]:
+    """Organisations present in the mission (reference data: every signed-in user sees them)."""
+    actor = actor_of(request)
+    qs = queries.organisations(actor, q=filters.q, component=filters.component or "", kind=filters.kind or "")
+    orgs, total = page_of(qs, filters)
+    names = queries.people_names(actor, [o.security_focal_point_id for o in orgs])
+    return _page([organisation_out(o, names) for o in orgs], total, filters)
+
+
+@directory.get("/organisations/{organisation_id}", response={200: OrganisationOut, **ERROR_RESPONSES},
+               url_name="organisation")
+def get_organisation(request: HttpRequest, organisation_id: uuid.UUID) -> dict[str, Any]:
+    actor = actor_of(request)
+    org = queries.organisation(actor, organisation_id)
+    return organisation_out(org, queries.people_names(actor, [org.security_focal_point_id]))
+
+
+def _people_out(actor: Actor, shown: list[access.Shown[Person]]) -> list[dict[str, Any]]:
+    by_person: dict[Any, list[Any]] = {}
+    for m in queries.current_memberships(actor, person_ids=[s.record.pk for s in shown]).order_by(
+            "created_at", "id"):
+        by_person.setdefault(m.person_id, []).append(m)
+    return [person_out(s, by_person.get(s.record.pk, [])) for s in shown]
+
+
+@directory.get("/people", response={200: PersonPage, **ERROR_RESPONSES}, url_name="people", exclude_unset=True)
+def list_people(request: HttpRequest, filters: Query[PeopleQuery]) -> dict[str, Any]:
+    """People you may know exist. Contact details appear only where your view of the person shows them."""
+    actor = actor_of(request)
+    qs = queries.people(actor, q=filters.q, organisation=filters.organisation, role=filters.role or "")
+    people, total = page_of(qs.order_by("full_name", "id"), filters)
+    return _page(_people_out(actor, queries.shown_people(actor, people)), total, filters)
+
+
+@directory.get("/people/{person_id}", response={200: PersonOut, **ERROR_RESPONSES}, url_name="person",
+               exclude_unset=True)
+def get_person(request: HttpRequest, person_id: uuid.UUID) -> dict[str, Any]:
+    actor = actor_of(request)
+    return _people_out(actor, [queries.person(actor, person_id)])[0]
+
+
+@directory.get("/memberships", response={200: MembershipPage, **ERROR_RESPONSES}, url_name="memberships")
+def list_memberships(request: HttpRequest, filters: Query[MembershipQuery]) -> dict[str, Any]:
+    """Memberships of people you may know exist (current ones unless ``current=false``)."""
+    actor = actor_of(request)
+    person_ids = [filters.person] if filters.person else None
+    if filters.current:
+        qs = queries.current_memberships(actor, person_ids=person_ids, organisation=filters.organisation)
+    else:
+        qs = queries.memberships(actor, person_ids=person_ids, organisation=filters.organisation)
+    if filters.role:
+        qs = qs.filter(role=filters.role)
+    found, total = page_of(qs.order_by("person__full_name", "organisation__name", "id"), filters)
+    return _page([membership_out(m) for m in found], total, filters)
+
+
+# ---------------------------------------------------------------------------------------------
+# Areas
+
+
+@areas.get("", response={200: AreaPage, **ERROR_RESPONSES}, url_name="areas")
+def list_areas(request: HttpRequest, filters: Query[AreaQuery]) -> dict[str, Any]:
+    """Administrative areas and areas of responsibility (reference data), without their geometry."""
+    qs = queries.areas(actor_of(request), q=filters.q, admin_level=filters.admin_level)
+    found, total = page_of(qs.order_by("admin_level", "name", "id"), filters)
+    return _page([area_out(a) for a in found], total, filters)
+
+
+@areas.get("/lookup", response={200: AreaLookupOut, **ERROR_RESPONSES}, url_name="area-lookup")
+def lookup_areas(request: HttpRequest, filters: Query[LookupQuery]) -> dict[str, Any]:
+    """The areas containing a point given as ``latitude, longitude`` or as an MGRS reference."""
+    try:
+        lat, lon = geo.parse_point(filters.location)
+    except Invalid as exc:
+        raise Invalid(exc.message, errors={"location": [exc.message]}) from exc
+    found = queries.areas_at(actor_of(request), lat, lon)
+    return {"location": point_out(lat, lon), "areas": [area_out(a) for a in found]}
+
+
+@areas.get("/{area_id}", response={200: AreaDetailOut, **ERROR_RESPONSES}, url_name="area")
+def get_area(request: HttpRequest, area_id: uuid.UUID) -> dict[str, Any]:
+    return area_out(queries.area(actor_of(request), area_id), geometry=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Liaison assignments
+
+
+def _assignments_out(actor: Actor, shown: list[access.Shown[Any]]) -> list[dict[str, Any]]:
+    names = queries.people_names(actor, [s.record.officer_id for s in shown if s.view.shows("officer")])
+    return [assignment_out(s, names) for s in shown]
+
+
+@liaison.get("/assignments", response={200: AssignmentPage, **ERROR_RESPONSES}, url_name="assignments",
+             exclude_unset=True)
+def list_assignments(request: HttpRequest, filters: Query[AssignmentQuery]) -> dict[str, Any]:
+    """Liaison officers between organisations and with communities, as your view shows them."""
+    actor = actor_of(request)
+    found = queries.assignment_list(actor, organisation=filters.organisation, current_only=filters.current)
+    shown, total = page_of(found, filters)
+    return _page(_assignments_out(actor, shown), total, filters)
+
+
+@liaison.post("/assignments", response={201: AssignmentOut, **ERROR_RESPONSES}, url_name="assignment-create",
+              exclude_unset=True)
+def create_assignment(request: HttpRequest, payload: AssignmentIn) -> Status[dict[str, Any]]:
+    """Assign a liaison officer of your organisation to another organisation or a community."""
+    actor = actor_of(request)
+    created = services.assign_liaison(actor, services.Assignment(
+        officer_id=payload.officer, starts_on=payload.starts_on, level=payload.level,
+        to_organisation_id=payload.to_organisation, community=payload.community, area_id=payload.area,
+        location=payload.location, ends_on=payload.ends_on, notes=payload.notes,
+    ))
+    return Status(201, _assignments_out(actor, [queries.assignment(actor, created.pk)])[0])
+
+
+@liaison.get("/assignments/{assignment_id}", response={200: AssignmentOut, **ERROR_RESPONSES},
+             url_name="assignment", exclude_unset=True)
+def get_assignment(request: HttpRequest, assignment_id: uuid.UUID) -> dict[str, Any]:
+    actor = actor_of(request)
+    return _assignments_out(actor, [queries.assignment(actor, assignment_id)])[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# The liaison log
+
+
+def _entries_out(actor: Actor, shown: list[access.Shown[LiaisonLogEntry]]) -> list[dict[str, Any]]:
+    names = queries.people_names(actor, people_named_in(shown))
+    return [
+        entry_out(s, names, may_edit=access.may(actor, access.Action.EDIT, s.record, s.view),
+                  may_release=access.may(actor, access.Action.RELEASE, s.record, s.view))
+        for s in shown
+    ]
+
+
+def _entry(actor: Actor, entry_id: uuid.UUID) -> dict[str, Any]:
+    return _entries_out(actor, queries.shown_entries(actor, [queries.liaison_entry(actor, entry_id).record]))[0]
+
+
+def _contact(payload: LiaisonIn) -> services.LiaisonContact:
+    return services.LiaisonContact(
+        occurred_at=payload.occurred_at, channel=payload.channel, summary=payload.summary, level=payload.level,
+        organisation_ids=list(payload.organisations), person_ids=list(payload.people),
+        follow_ups=payload.follow_ups, latitude=payload.latitude, longitude=payload.longitude,
+        location=payload.location, place_name=payload.place_name,
+    )
+
+
+@liaison.get("/log", response={200: LiaisonEntryPage, **ERROR_RESPONSES}, url_name="liaison-log",
+             exclude_unset=True)
+def list_liaison_entries(request: HttpRequest, filters: Query[LiaisonQuery]) -> dict[str, Any]:
+    """Contacts between organisations, newest first. Filters match only what your view shows."""
+    actor = actor_of(request)
+    qs = queries.liaison_log(actor, queries.LiaisonFilter(
+        q=filters.q, organisation=filters.organisation, channel=filters.channel or "", level=filters.level or "",
+        since=filters.since, until=filters.until,
+    ))
+    found, total = page_of(qs, filters)
+    return _page(_entries_out(actor, queries.shown_entries(actor, found)), total, filters)
+
+
+@liaison.post("/log", response={201: LiaisonEntryOut, **ERROR_RESPONSES}, url_name="liaison-create",
+              exclude_unset=True)
+def create_liaison_entry(request: HttpRequest, payload: LiaisonIn) -> Status[dict[str, Any]]:
+    """Record a contact, owned by the organisation you act for, at a level it may see."""
+    actor = actor_of(request)
+    entry = services.record_liaison_contact(actor, _contact(payload))
+    return Status(201, _entry(actor, entry.pk))
+
+
+@liaison.get("/log/{entry_id}", response={200: LiaisonEntryOut, **ERROR_RESPONSES}, url_name="liaison-entry",
+             exclude_unset=True)
+def get_liaison_entry(request: HttpRequest, entry_id: uuid.UUID) -> dict[str, Any]:
+    return _entry(actor_of(request), entry_id)
+
+
+@liaison.put("/log/{entry_id}", response={200: LiaisonEntryOut, 409: StaleEditOut, **ERROR_RESPONSES},
+             url_name="liaison-update", exclude_unset=True)
+def update_liaison_entry(request: HttpRequest, entry_id: uuid.UUID, payload: LiaisonUpdateIn) -> dict[str, Any]:
+    """Replace an entry. Send the ``version`` you loaded: if someone changed it since, the answer is
+    409 with ``current_version`` and nothing is overwritten."""
+    actor = actor_of(request)
+    services.edit_liaison_contact(actor, entry_id, payload.version, _contact(payload))
+    return _entry(actor, entry_id)
+
+
+def _releasable(actor: Actor, entry_id: uuid.UUID) -> access.Shown[LiaisonLogEntry]:
+    shown = queries.liaison_entry(actor, entry_id)
+    if not access.may(actor, access.Action.RELEASE, shown.record, shown.view):
+        raise Forbidden(_("Only members of the owning organisation may see and change the releases of this record."))
+    return shown
+
+
+def _releases_out(actor: Actor, releases: list[Any]) -> list[dict[str, Any]]:
+    names = queries.people_names(actor, [r.target_person_id for r in releases])
+    return [release_out(r, names) for r in releases]
+
+
+@liaison.get("/log/{entry_id}/releases", response={200: list[ReleaseOut], **ERROR_RESPONSES},
+             url_name="liaison-releases")
+def list_releases(request: HttpRequest, entry_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Who the entry is released to, beyond its level (owners only), revoked ones included."""
+    actor = actor_of(request)
+    return _releases_out(actor, queries.releases(actor, _releasable(actor, entry_id)))
+
+
+def _target(actor: Actor, payload: ReleaseIn) -> tuple[Organisation | None, Person | None]:
+    organisation = person = None
+    errors: dict[str, list[str]] = {}
+    if payload.target_organisation is not None:
+        try:
+            organisation = queries.organisation(actor, payload.target_organisation)
+        except NotFound as exc:
+            errors["target_organisation"] = [exc.message]
+    if payload.target_person is not None:
+        try:
+            person = queries.person(actor, payload.target_person).record
+        except NotFound:
+            errors["target_person"] = [_("No such person.")]
+    if errors:
+        raise Invalid(_("The release has errors; see each field."), errors=errors)
+    return organisation, person
+
+
+@liaison.post("/log/{entry_id}/releases", response={201: ReleaseOut, **ERROR_RESPONSES},
+              url_name="liaison-release-create")
+def add_release(request: HttpRequest, entry_id: uuid.UUID, payload: ReleaseIn) -> Status[dict[str, Any]]:
+    """Release the entry to one organisation, component or person: fully, or only the listed fields."""
+    actor = actor_of(request)
+    shown = _releasable(actor, entry_id)
+    organisation, person = _target(actor, payload)
+    release = core_services.release_record(
+        actor, shown.record, organisation=organisation, component=payload.target_component or "", person=person,
+        fields=list(payload.fields) if payload.fields is not None else None,
+    )
+    return Status(201, _releases_out(actor, [release])[0])
+
+
+@liaison.delete("/log/{entry_id}/releases/{release_id}", response={200: ReleaseOut, **ERROR_RESPONSES},
+                url_name="liaison-release")
+def revoke_release(request: HttpRequest, entry_id: uuid.UUID, release_id: uuid.UUID) -> dict[str, Any]:
+    """Revoke a release; it stops opening the entry at once. Revoking twice changes nothing."""
+    actor = actor_of(request)
+    release = queries.release(actor, _releasable(actor, entry_id), release_id)
+    if release.revoked_at is None:
+        release = core_services.revoke_release(actor, release)
+    return _releases_out(actor, [release])[0]
+
+
+@liaison.get("/log/{entry_id}/history", response={200: list[HistoryOut], **ERROR_RESPONSES},
+             url_name="liaison-history")
+def entry_history(request: HttpRequest, entry_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Every recorded change of the entry, oldest first, cut to your view of it."""
+    actor = actor_of(request)
+    return [history_out(v) for v in queries.history(actor, queries.liaison_entry(actor, entry_id))]

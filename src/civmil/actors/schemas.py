@@ -1,0 +1,343 @@
+"""API schemas of the actors app: areas, liaison assignments, the liaison log, releases, history.
+
+Output follows :mod:`civmil.core.schemas`: a field the reader's view withholds is absent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING, Any, Literal
+
+from ninja import Field, Schema
+
+from civmil.actors.choices import AreaKind, ContactChannel
+from civmil.core import geo
+from civmil.core.access import Shown
+from civmil.core.choices import Component, OrganisationKind, Role
+from civmil.core.schemas import (
+    ApiDate,
+    ApiDatetime,
+    CleanStr,
+    Latitude,
+    Longitude,
+    OrganisationRef,
+    Page,
+    PageQuery,
+    PersonRef,
+    RecordOut,
+    Version,
+    organisation_ref,
+    record_out,
+    withholdable,
+)
+
+if TYPE_CHECKING:
+    from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
+    from civmil.actors.queries import Version as HistoryVersion
+    from civmil.core.models import Organisation, Release
+
+#: The levels a liaison record may have (``civmil.actors.records.LIAISON_LEVELS``; a test keeps them equal).
+LiaisonLevel = Literal["mission", "humanitarian", "military", "restricted"]
+#: The fields of a liaison log entry an owner may release one by one (the registry's ``release_fields``).
+LiaisonReleasableField = Literal["occurred_at", "channel", "organisations", "people", "summary", "follow_ups",
+                                 "latitude", "longitude", "place_name"]
+
+ENTRY_FIELDS = ("occurred_at", "channel", "organisations", "people", "summary", "follow_ups", "latitude",
+                "longitude", "place_name", "created_by")
+ASSIGNMENT_FIELDS = ("officer", "from_organisation", "to_organisation", "community", "area", "latitude",
+                     "longitude", "starts_on", "ends_on", "notes")
+
+
+# ---------------------------------------------------------------------------------------------
+# The directory (kernel records; their queries live in this app)
+
+
+class OrganisationQuery(PageQuery):
+    q: CleanStr = Field("", max_length=200, description="Name or acronym.")
+    component: Component | None = None
+    kind: OrganisationKind | None = None
+
+
+class PeopleQuery(PageQuery):
+    q: CleanStr = Field("", max_length=200, description="Name or title.")
+    organisation: uuid.UUID | None = Field(None, description="People with a membership of this organisation.")
+    role: Role | None = None
+
+
+class MembershipQuery(PageQuery):
+    person: uuid.UUID | None = None
+    organisation: uuid.UUID | None = None
+    role: Role | None = None
+    current: bool = Field(True, description="Only memberships active today (false: every status and period).")
+
+
+# ---------------------------------------------------------------------------------------------
+# Areas
+
+
+class AreaRef(Schema):
+    id: uuid.UUID
+    name: str
+    pcode: str | None
+    admin_level: int | None
+
+
+class AreaOut(Schema):
+    id: uuid.UUID
+    kind: AreaKind
+    name: str
+    name_alt: str
+    pcode: str | None
+    admin_level: int | None
+    parent: AreaRef | None
+    responsible: OrganisationRef | None
+    bbox: list[float] = Field(description="[min_lon, min_lat, max_lon, max_lat] in WGS84.")
+    source: str
+    version: int
+
+
+class AreaDetailOut(AreaOut):
+    geometry: dict[str, Any] = Field(description="GeoJSON geometry (Polygon or MultiPolygon) in WGS84.")
+
+
+class AreaPage(Page):
+    items: list[AreaOut]
+
+
+class AreaQuery(PageQuery):
+    q: CleanStr = Field("", max_length=200, description="Name, alternative name or exact P-code.")
+    admin_level: int | None = Field(None, ge=0, le=20)
+
+
+class LookupQuery(Schema):
+    location: CleanStr = Field(max_length=100, description=(
+        "'latitude, longitude' in decimal degrees, or an MGRS reference such as 34N CF 12345 67890."))
+
+
+class PointOut(Schema):
+    latitude: float
+    longitude: float
+    mgrs: str = Field(description="MGRS reference of the point (empty outside MGRS coverage).")
+
+
+class AreaLookupOut(Schema):
+    location: PointOut
+    areas: list[AreaOut] = Field(description="Areas containing the point, by kind and admin level.")
+
+
+def area_ref(area: Area) -> dict[str, Any]:
+    return {"id": area.pk, "name": area.name, "pcode": area.pcode, "admin_level": area.admin_level}
+
+
+def area_out(area: Area, *, geometry: bool = False) -> dict[str, Any]:
+    out = {
+        "id": area.pk, "kind": area.kind, "name": area.name, "name_alt": area.name_alt, "pcode": area.pcode,
+        "admin_level": area.admin_level, "parent": area_ref(area.parent) if area.parent else None,
+        "responsible": organisation_ref(area.responsible) if area.responsible else None,
+        "bbox": [area.min_lon, area.min_lat, area.max_lon, area.max_lat], "source": area.source,
+        "version": area.version,
+    }
+    if geometry:
+        out["geometry"] = area.geometry
+    return out
+
+
+def point_out(lat: float, lon: float) -> dict[str, Any]:
+    return {"latitude": lat, "longitude": lon, "mgrs": geo.to_mgrs(lat, lon)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Liaison assignments
+
+
+class AssignmentIn(Schema):
+    officer: uuid.UUID = Field(description="The liaison officer (a person you may see).")
+    level: LiaisonLevel
+    starts_on: ApiDate
+    ends_on: ApiDate | None = None
+    to_organisation: uuid.UUID | None = Field(None, description="Give this, or a community, or both.")
+    community: CleanStr = Field("", max_length=200)
+    area: uuid.UUID | None = None
+    location: CleanStr = Field("", max_length=100, description="'latitude, longitude' or an MGRS reference.")
+    notes: CleanStr = Field("", max_length=10_000)
+
+
+class AssignmentOut(RecordOut):
+    officer: PersonRef = withholdable()
+    from_organisation: OrganisationRef = withholdable()
+    to_organisation: OrganisationRef | None = withholdable()
+    community: str = withholdable()
+    area: AreaRef | None = withholdable()
+    latitude: float | None = withholdable()
+    longitude: float | None = withholdable()
+    starts_on: dt.date = withholdable()
+    ends_on: dt.date | None = withholdable()
+    notes: str = withholdable()
+
+
+class AssignmentPage(Page):
+    items: list[AssignmentOut]
+
+
+class AssignmentQuery(PageQuery):
+    organisation: uuid.UUID | None = Field(None, description="Assignments from or to this organisation.")
+    current: bool = Field(False, description="Only assignments running today.")
+
+
+def assignment_out(shown: Shown[LiaisonAssignment], names: dict[str, str]) -> dict[str, Any]:
+    """``names``: people the reader may see, by id (see ``queries.people_names``)."""
+    a = shown.record
+    out = record_out(shown, ASSIGNMENT_FIELDS)
+    show = shown.view.shows
+    if show("officer") and str(a.officer_id) in names:
+        out["officer"] = {"id": a.officer_id, "full_name": names[str(a.officer_id)]}
+    elif "officer" not in out["withheld"]:
+        out["withheld"].append("officer")
+    if show("from_organisation"):
+        out["from_organisation"] = organisation_ref(a.from_organisation)
+    if show("to_organisation"):
+        out["to_organisation"] = organisation_ref(a.to_organisation) if a.to_organisation else None
+    if show("area"):
+        out["area"] = area_ref(a.area) if a.area else None
+    for name in ("community", "latitude", "longitude", "starts_on", "ends_on", "notes"):
+        if show(name):
+            out[name] = getattr(a, name)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The liaison log
+
+
+class LiaisonIn(Schema):
+    occurred_at: ApiDatetime = Field(description="When the contact took place, with its offset.")
+    channel: ContactChannel
+    level: LiaisonLevel
+    summary: CleanStr = Field(max_length=10_000)
+    organisations: list[uuid.UUID] = Field(max_length=50, description="Organisations taking part (one or more).")
+    people: list[uuid.UUID] = Field(default_factory=list, max_length=100)
+    follow_ups: CleanStr = Field("", max_length=10_000)
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    location: CleanStr = Field("", max_length=100, description=(
+        "'latitude, longitude' or an MGRS reference; when given it replaces latitude and longitude."))
+    place_name: CleanStr = Field("", max_length=200)
+
+
+class LiaisonUpdateIn(LiaisonIn):
+    version: Version
+
+
+class LiaisonEntryOut(RecordOut):
+    occurred_at: dt.datetime = withholdable()
+    channel: ContactChannel = withholdable()
+    organisations: list[OrganisationRef] = withholdable()
+    people: list[PersonRef] = withholdable("Only the people you may see are named.")
+    summary: str = withholdable()
+    follow_ups: str = withholdable()
+    latitude: float | None = withholdable()
+    longitude: float | None = withholdable()
+    mgrs: str = withholdable("MGRS reference of the location (when latitude and longitude are shown).")
+    place_name: str = withholdable()
+    created_by: PersonRef | None = withholdable("Who recorded it; null when you may not see that person.")
+    may_edit: bool
+    may_release: bool
+
+
+class LiaisonEntryPage(Page):
+    items: list[LiaisonEntryOut]
+
+
+class LiaisonQuery(PageQuery):
+    q: CleanStr = Field("", max_length=200, description="Text in the summary, follow-ups or place.")
+    organisation: uuid.UUID | None = Field(None, description="Entries owned by or naming this organisation.")
+    channel: ContactChannel | None = None
+    level: LiaisonLevel | None = None
+    since: ApiDatetime | None = Field(None, description="Contacts at or after this time (with its offset).")
+    until: ApiDatetime | None = Field(None, description="Contacts at or before this time (with its offset).")
+
+
+def entry_out(shown: Shown[LiaisonLogEntry], names: dict[str, str], *, may_edit: bool,
+              may_release: bool) -> dict[str, Any]:
+    """``names``: people the reader may see, by id; the organisations and people are prefetched."""
+    e = shown.record
+    out = record_out(shown, ENTRY_FIELDS)
+    show = shown.view.shows
+    for name in ("occurred_at", "channel", "summary", "follow_ups", "latitude", "longitude", "place_name"):
+        if show(name):
+            out[name] = getattr(e, name)
+    if show("latitude") and show("longitude") and e.latitude is not None and e.longitude is not None:
+        out["mgrs"] = geo.to_mgrs(e.latitude, e.longitude)
+    if show("organisations"):
+        out["organisations"] = [organisation_ref(o) for o in sorted(e.organisations.all(), key=lambda o: o.name)]
+    if show("people"):
+        out["people"] = [{"id": p.pk, "full_name": names[str(p.pk)]}
+                         for p in e.people.all() if str(p.pk) in names]
+    if show("created_by"):
+        creator = str(e.created_by_id) if e.created_by_id else None
+        out["created_by"] = {"id": e.created_by_id, "full_name": names[creator]} \
+            if creator and creator in names else None
+    out.update(may_edit=may_edit, may_release=may_release)
+    return out
+
+
+def people_named_in(entries: list[Shown[LiaisonLogEntry]]) -> set[Any]:
+    """Ids of the people the views of ``entries`` could name (to look up which the reader may see)."""
+    ids: set[Any] = set()
+    for shown in entries:
+        if shown.view.shows("people"):
+            ids.update(p.pk for p in shown.record.people.all())
+        if shown.view.shows("created_by") and shown.record.created_by_id:
+            ids.add(shown.record.created_by_id)
+    return ids
+
+
+# ---------------------------------------------------------------------------------------------
+# Releases and history
+
+
+class ReleaseIn(Schema):
+    """Exactly one target; ``fields`` absent or null releases the full view."""
+
+    target_organisation: uuid.UUID | None = None
+    target_component: Component | None = None
+    target_person: uuid.UUID | None = None
+    fields: list[LiaisonReleasableField] | None = Field(None, max_length=20)
+
+
+class ReleaseOut(Schema):
+    id: uuid.UUID
+    target_organisation: OrganisationRef | None
+    target_component: Component | None
+    target_person: PersonRef | None = Field(description="Null also when you may no longer see that person.")
+    fields: list[str] | None = Field(description="Released fields; null for the full view.")
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    active: bool
+
+
+class HistoryOut(Schema):
+    version: int | None
+    action: str
+    recorded_at: dt.datetime
+    actor: str
+    changes: dict[str, Any] = Field(description="What changed, cut to your view of the record.")
+
+
+def release_out(release: Release, names: dict[str, str]) -> dict[str, Any]:
+    org: Organisation | None = release.target_organisation
+    person = str(release.target_person_id) if release.target_person_id else None
+    return {
+        "id": release.pk, "target_organisation": organisation_ref(org) if org else None,
+        "target_component": release.target_component or None,
+        "target_person": {"id": release.target_person_id, "full_name": names[person]}
+        if person and person in names else None,
+        "fields": release.fields, "created_at": release.created_at, "revoked_at": release.revoked_at,
+        "active": release.revoked_at is None,
+    }
+
+
+def history_out(version: HistoryVersion) -> dict[str, Any]:
+    return {"version": version.version, "action": version.action, "recorded_at": version.recorded_at,
+            "actor": version.actor, "changes": version.changes}

@@ -1,0 +1,93 @@
+"""``civmil ledger verify [--against FILE]`` and ``civmil ledger checkpoint [--output FILE]``.
+
+Exit status: 0 when the ledger verifies (or the checkpoint is signed), 1 when it does not
+verify, 2 when the command cannot run (unreadable checkpoint file, empty ledger).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+
+from civmil.core import ledger
+from civmil.core.errors import ServiceError
+
+#: Problems listed after the first one, at most.
+_SHOWN = 20
+
+
+class Command(BaseCommand):
+    help = "Verify the ledger (chain, stored changes, Merkle tree, checkpoints) or sign a checkpoint."
+    # Verification must run even when an unrelated part of the configuration is broken.
+    requires_system_checks: list[str] = []  # type: ignore[assignment]
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="subcommand", required=True, metavar="{verify,checkpoint}")
+        verify = sub.add_parser("verify", help="Walk chain, tree and checkpoints; name the first bad entry.")
+        verify.add_argument("--against", metavar="FILE",
+                            help="A checkpoint kept elsewhere (from 'ledger checkpoint --output'): prove the "
+                                 "ledger still extends it.")
+        cp = sub.add_parser("checkpoint", help="Sign a checkpoint of the current ledger.")
+        cp.add_argument("--output", metavar="FILE",
+                        help="Write the signed checkpoint as JSON to FILE (default: print it).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["subcommand"] == "verify":
+            self._verify(options.get("against"))
+        else:
+            self._checkpoint(options.get("output"))
+
+    def _verify(self, against: str | None) -> None:
+        kept = _read_checkpoint(Path(against)) if against else None
+        result = ledger.verify()
+        if kept is not None:
+            result = result.merge(ledger.verify_against(kept))
+        if result.ok:
+            self.stdout.write(_("ledger intact: %(entries)d entries, %(cps)d checkpoints verified, root %(root)s")
+                              % {"entries": result.entries, "cps": result.checkpoints, "root": result.root})
+            return
+        problems = sorted(result.problems, key=lambda p: (p.seq is None, p.seq or 0))
+        for problem in problems[:_SHOWN]:
+            self.stdout.write(str(problem))
+        if len(problems) > _SHOWN:
+            self.stdout.write(_("... and %(n)d more problems") % {"n": len(problems) - _SHOWN})
+        first = result.first
+        assert first is not None
+        if first.seq is not None:
+            message = _("ledger does not verify: first bad entry #%(seq)d: %(why)s") % {
+                "seq": first.seq, "why": first.reason}
+        else:
+            message = _("ledger does not verify: %(why)s") % {"why": str(first)}
+        raise CommandError(message, returncode=1)
+
+    def _checkpoint(self, output: str | None) -> None:
+        try:
+            signed = ledger.checkpoint()
+        except ServiceError as exc:
+            raise CommandError(exc.message, returncode=2) from exc
+        text = json.dumps(ledger.checkpoint_to_dict(signed), indent=2, sort_keys=True) + "\n"
+        if not output:
+            self.stdout.write(text, ending="")
+            return
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(_("Cannot write %(file)s: %(error)s") % {"file": output, "error": exc.strerror},
+                               returncode=2) from exc
+        self.stdout.write(_("checkpoint %(id)d signed: %(size)d entries, root %(root)s, written to %(file)s")
+                          % {"id": signed.pk, "size": signed.tree_size, "root": signed.root, "file": output})
+
+
+def _read_checkpoint(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CommandError(_("Cannot read %(file)s: %(error)s") % {"file": path, "error": exc.strerror},
+                           returncode=2) from exc
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CommandError(_("%(file)s is not a JSON checkpoint (write one with 'civmil ledger checkpoint "
+                             "--output FILE').") % {"file": path}, returncode=2) from exc

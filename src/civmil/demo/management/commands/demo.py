@@ -1,0 +1,82 @@
+"""``civmil demo``: load the fictional demo mission; ``civmil demo logins``: list its sign-ins."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+from rich.console import Console
+from rich.table import Table
+
+from civmil.core.choices import Component, Role
+from civmil.demo import checks, data, loader
+
+
+class Command(BaseCommand):
+    help = "Load the fictional demo mission into an empty database, or list its logins (development only)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("action", nargs="?", choices=("load", "logins"), default="load",
+                            help=_("'load' (the default) loads the demo; 'logins' lists its sign-ins."))
+        parser.add_argument("--if-empty", action="store_true",
+                            help=_("Load only when the database has no organisations; say nothing otherwise."))
+        parser.add_argument("--json", action="store_true", help=_("List the logins as JSON."))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if checks.production():
+            raise CommandError(_(
+                "The demo mission is for development only: CIVMIL_ENV is 'production'. Its logins share a "
+                "published password, so civmil neither loads nor lists them in production."))
+        if options["action"] == "logins":
+            self._logins(as_json=options["json"])
+        else:
+            self._load(if_empty=options["if_empty"])
+
+    def _load(self, *, if_empty: bool) -> None:
+        if not loader.database_is_empty():
+            if if_empty:
+                return
+            if loader.present():
+                self.stdout.write(_("The demo mission is already loaded; nothing changed."))
+                return
+            raise CommandError(_(
+                "This database already holds organisations, so the demo mission was not loaded (it loads only "
+                "into an empty database). Point DATABASE_URL at a new database and run `civmil migrate` and "
+                "`civmil demo` again."))
+        report = loader.load()
+        c = report.counts
+        self.stdout.write(self.style.SUCCESS(_(
+            "Loaded the demo mission %(acronym)s in %(seconds).1f s: %(orgs)s organisations, %(people)s people "
+            "(%(logins)s with a login), %(areas)s areas, %(assignments)s liaison assignments and %(entries)s "
+            "liaison log entries.") % {
+                "acronym": data.MISSION_ACRONYM, "seconds": report.seconds, "orgs": c["organisations"],
+                "people": c["people"], "logins": c["logins"], "areas": c["areas"],
+                "assignments": c["assignments"], "entries": c["liaison_entries"]}))
+        self.stdout.write(_("List the logins with `civmil demo logins`."))
+
+    def _logins(self, *, as_json: bool) -> None:
+        rows = loader.logins()
+        if as_json:
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        if not rows:
+            self.stdout.write(_("The demo mission is not loaded: there are no demo logins. Load it with "
+                                "`civmil demo`."))
+            return
+        table = Table(title=_("Demo logins (development only) — password: %(password)s")
+                      % {"password": data.PASSWORD})
+        for heading in (_("Username"), _("Password"), _("Role"), _("Component"), _("Organisation")):
+            table.add_column(heading)
+        for row in rows:
+            table.add_row(row["username"], row["password"], str(Role(row["role"]).label),
+                          str(Component(row["component"]).label), row["organisation"])
+        buffer = io.StringIO()
+        tty = self.stdout.isatty()
+        # On a terminal, fit its width; in a pipe or a log, do not wrap the rows.
+        width = shutil.get_terminal_size().columns if tty else 240
+        Console(file=buffer, width=width, force_terminal=tty).print(table)
+        self.stdout.write(buffer.getvalue().rstrip("\n"))

@@ -1,0 +1,451 @@
+// civmil maps (an ES module loaded by base.html on every page; Leaflet and markercluster are
+// loaded before it as deferred classic scripts and are used through the globals L and L.markerClusterGroup).
+//
+// Any <div class="map" data-map="..."> becomes a Leaflet map. There is no tile layer (missions are
+// often offline): the map is a plain background with the mission's areas drawn on it.
+//
+//   data-map="view"     data-geojson-url="<url>" and/or data-geojson-id="<id of a json_script element>"
+//                       Features with properties.name get a popup, with a link when properties.url is set.
+//                       The map fits its features. Many points are clustered (data-cluster="off" to never
+//                       cluster, or a number: the point count from which to cluster; default 50).
+//   data-map="picker"   data-lat-input="<input id>" data-lon-input="<input id>"
+//                       Clicking (or dragging the marker) writes the point to the inputs with 6 decimals;
+//                       typing in the inputs moves the marker; a "Clear location" button empties both.
+//   optional on both:   data-areas-url="<url of a GeoJSON FeatureCollection of areas>" (background layer),
+//                       data-center="lat,lon", data-zoom="n".
+//
+// When a map is ready the element gets a "civmil:map-ready" event whose detail is {map, L}, and
+// element.civmilMap holds the Leaflet map, so page scripts can add their own layers.
+// Maps inside content that htmx swaps in are initialised too.
+
+const MAX_ZOOM = 18;
+const DEFAULT_CENTER = [0, 0];
+const DEFAULT_ZOOM = 2;
+const POINT_ZOOM = 12;
+const DEFAULT_CLUSTER_FROM = 50;
+
+const LEVEL_COLOURS = {
+  public: "#1b5e30",
+  mission: "#0d4a85",
+  humanitarian: "#0a5a50",
+  military: "#4a5214",
+  restricted: "#8a3d00",
+  oversight: "#5b2a86",
+};
+const FEATURE_COLOUR = "#a4161a";
+const AREA_STYLE = { color: "#4f5b6b", weight: 1, opacity: 0.9, fillColor: "#ffffff", fillOpacity: 0.35 };
+
+function strings() {
+  return document.getElementById("civmil-i18n")?.dataset ?? {};
+}
+
+function leaflet() {
+  return window.L;
+}
+
+// ---- helpers ----------------------------------------------------------------------
+
+function parseNumber(text) {
+  if (text === null || text === undefined) {
+    return null;
+  }
+  const trimmed = String(text).trim().replace(",", ".");
+  if (trimmed === "" || !/^[-+]?\d+(\.\d+)?$/.test(trimmed)) {
+    return null;
+  }
+  const value = Number(trimmed);
+  return Number.isFinite(value) ? value : null;
+}
+
+function parseLatLon(lat, lon) {
+  const la = parseNumber(lat);
+  const lo = parseNumber(lon);
+  if (la === null || lo === null || la < -90 || la > 90 || lo < -180 || lo > 180) {
+    return null;
+  }
+  return [la, lo];
+}
+
+function parseCenter(text) {
+  if (!text) {
+    return null;
+  }
+  const parts = String(text).split(",");
+  return parts.length === 2 ? parseLatLon(parts[0], parts[1]) : null;
+}
+
+function safeUrl(url) {
+  if (typeof url !== "string" || url === "") {
+    return null;
+  }
+  try {
+    const parsed = new URL(url, window.location.href);
+    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
+async function fetchJson(url) {
+  const response = await fetch(url, {
+    credentials: "same-origin",
+    headers: { Accept: "application/geo+json, application/json" },
+  });
+  if (!response.ok) {
+    throw new Error(`${url}: HTTP ${response.status}`);
+  }
+  return response.json();
+}
+
+function embeddedJson(id) {
+  const element = document.getElementById(id);
+  if (!element) {
+    throw new Error(`no element with id ${id}`);
+  }
+  return JSON.parse(element.textContent);
+}
+
+function statusFor(el) {
+  let status = el.nextElementSibling;
+  if (!status || !status.classList.contains("map-status")) {
+    status = document.createElement("div");
+    status.className = "map-status";
+    status.setAttribute("role", "status");
+    el.after(status);
+  }
+  return status;
+}
+
+function reportFailure(el, error) {
+  console.warn("civmil map:", error);
+  const status = statusFor(el);
+  status.className = "map-status notice warning";
+  status.textContent = strings().mapFailed || "The map data could not be loaded.";
+}
+
+// A popup built from DOM nodes: feature properties are data, never markup.
+function popupFor(properties) {
+  const name = properties?.name ?? properties?.title;
+  const url = safeUrl(properties?.url);
+  if (!name && !url) {
+    return null;
+  }
+  const box = document.createElement("div");
+  const title = document.createElement(url ? "a" : "strong");
+  title.textContent = name ? String(name) : strings().open || "Open";
+  if (url) {
+    title.href = url;
+  }
+  box.append(title);
+  const detail = properties?.pcode ?? properties?.summary;
+  if (detail) {
+    const line = document.createElement("div");
+    line.textContent = String(detail);
+    box.append(line);
+  }
+  return box;
+}
+
+function colourFor(properties) {
+  return LEVEL_COLOURS[properties?.level] ?? FEATURE_COLOUR;
+}
+
+function pointCount(geojson) {
+  const features = geojson?.type === "FeatureCollection" ? geojson.features ?? [] : [geojson];
+  return features.filter((f) => f?.geometry?.type === "Point").length;
+}
+
+// ---- building a map -----------------------------------------------------------------
+
+function createMap(el) {
+  const L = leaflet();
+  const text = strings();
+  const map = L.map(el, {
+    maxZoom: MAX_ZOOM,
+    minZoom: 1,
+    attributionControl: false,
+    zoomControl: false,
+    worldCopyJump: true,
+  });
+  L.control.zoom({ zoomInTitle: text.zoomIn || "Zoom in", zoomOutTitle: text.zoomOut || "Zoom out" }).addTo(map);
+  map.createPane("areas");
+  map.getPane("areas").style.zIndex = "350";
+  if (!el.hasAttribute("aria-label") && !el.hasAttribute("aria-labelledby")) {
+    el.setAttribute("aria-label", text.map || "Map");
+  }
+  if (!el.hasAttribute("role")) {
+    el.setAttribute("role", "region");
+  }
+  const center = parseCenter(el.dataset.center);
+  const zoom = parseNumber(el.dataset.zoom);
+  map.setView(center ?? DEFAULT_CENTER, zoom ?? (center ? POINT_ZOOM : DEFAULT_ZOOM));
+  return map;
+}
+
+function addAreas(el, map, { interactive }) {
+  const url = el.dataset.areasUrl;
+  if (!url) {
+    return Promise.resolve(null);
+  }
+  const L = leaflet();
+  return fetchJson(url).then((geojson) => {
+    const layer = L.geoJSON(geojson, {
+      pane: "areas",
+      interactive,
+      style: () => AREA_STYLE,
+      pointToLayer: (feature, latlng) => L.circleMarker(latlng, { pane: "areas", radius: 3, ...AREA_STYLE }),
+      onEachFeature: (feature, featureLayer) => {
+        if (interactive) {
+          const popup = popupFor(feature.properties);
+          if (popup) {
+            featureLayer.bindPopup(popup);
+          }
+        }
+      },
+    });
+    layer.addTo(map);
+    return layer;
+  });
+}
+
+function featureLayer(geojson, clusterFrom) {
+  const L = leaflet();
+  const cluster = clusterFrom !== null && pointCount(geojson) >= clusterFrom && typeof L.markerClusterGroup === "function"
+    ? L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50 })
+    : null;
+  const layer = L.geoJSON(geojson, {
+    style: (feature) => ({ color: colourFor(feature?.properties), weight: 2, fillOpacity: 0.2 }),
+    pointToLayer: (feature, latlng) => L.circleMarker(latlng, {
+      radius: 7,
+      color: "#ffffff",
+      weight: 2,
+      fillColor: colourFor(feature?.properties),
+      fillOpacity: 0.95,
+    }),
+    onEachFeature: (feature, layerOfFeature) => {
+      const popup = popupFor(feature.properties);
+      if (popup) {
+        layerOfFeature.bindPopup(popup);
+      }
+      const name = feature.properties?.name;
+      if (name) {
+        layerOfFeature.bindTooltip(String(name));
+      }
+    },
+  });
+  if (!cluster) {
+    return layer;
+  }
+  // Points go into the cluster group; lines and polygons stay as they are.
+  const group = L.featureGroup();
+  layer.eachLayer((child) => {
+    if (typeof child.getLatLng === "function") {
+      cluster.addLayer(child);
+    } else {
+      group.addLayer(child);
+    }
+  });
+  group.addLayer(cluster);
+  return group;
+}
+
+function clusterThreshold(el) {
+  const value = el.dataset.cluster;
+  if (value === "off") {
+    return null;
+  }
+  const number = parseNumber(value);
+  return number !== null && number >= 1 ? number : DEFAULT_CLUSTER_FROM;
+}
+
+function fitTo(map, bounds) {
+  if (bounds && bounds.isValid()) {
+    map.fitBounds(bounds, { padding: [20, 20], maxZoom: 14 });
+    return true;
+  }
+  return false;
+}
+
+function setupView(el, map) {
+  const sources = [];
+  if (el.dataset.geojsonId) {
+    sources.push(Promise.resolve().then(() => embeddedJson(el.dataset.geojsonId)));
+  }
+  if (el.dataset.geojsonUrl) {
+    sources.push(fetchJson(el.dataset.geojsonUrl));
+  }
+  const areas = addAreas(el, map, { interactive: true }).catch((error) => {
+    reportFailure(el, error);
+    return null;
+  });
+  const threshold = clusterThreshold(el);
+  const L = leaflet();
+  const features = Promise.all(sources.map((source) => source.then(
+    (geojson) => featureLayer(geojson, threshold).addTo(map),
+    (error) => {
+      reportFailure(el, error);
+      return null;
+    },
+  )));
+  return Promise.all([features, areas]).then(([layers, areaLayer]) => {
+    const hasCenter = Boolean(parseCenter(el.dataset.center));
+    const bounds = L.latLngBounds([]);
+    for (const layer of layers) {
+      if (layer && typeof layer.getBounds === "function") {
+        const b = layer.getBounds();
+        if (b.isValid()) {
+          bounds.extend(b);
+        }
+      }
+    }
+    if (!fitTo(map, bounds) && !hasCenter && areaLayer) {
+      fitTo(map, areaLayer.getBounds());
+    }
+  });
+}
+
+function setupPicker(el, map) {
+  const L = leaflet();
+  const text = strings();
+  const latInput = document.getElementById(el.dataset.latInput ?? "");
+  const lonInput = document.getElementById(el.dataset.lonInput ?? "");
+  if (!latInput || !lonInput) {
+    throw new Error("a picker map needs data-lat-input and data-lon-input naming existing inputs");
+  }
+  el.classList.add("map-picker");
+  const icon = L.divIcon({ className: "civmil-pin-icon", html: '<div class="civmil-pin"></div>', iconSize: [22, 22], iconAnchor: [11, 22] });
+  let marker = null;
+
+  function place(latlng, { pan }) {
+    if (!marker) {
+      marker = L.marker(latlng, { draggable: true, icon, title: text.selectedLocation || "Selected location", alt: text.selectedLocation || "Selected location" });
+      marker.on("dragend", () => writeInputs(marker.getLatLng()));
+      marker.addTo(map);
+    } else {
+      marker.setLatLng(latlng);
+    }
+    if (pan && !map.getBounds().contains(latlng)) {
+      map.panTo(latlng);
+    }
+  }
+
+  function removeMarker() {
+    if (marker) {
+      map.removeLayer(marker);
+      marker = null;
+    }
+  }
+
+  function announce(input) {
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  let writing = false;
+  function writeInputs(latlng) {
+    const wrapped = latlng.wrap();
+    writing = true;
+    latInput.value = wrapped.lat.toFixed(6);
+    lonInput.value = wrapped.lng.toFixed(6);
+    announce(latInput);
+    announce(lonInput);
+    writing = false;
+    place(wrapped, { pan: false });
+  }
+
+  function readInputs() {
+    if (writing) {
+      return;
+    }
+    const point = parseLatLon(latInput.value, lonInput.value);
+    if (point) {
+      place(L.latLng(point[0], point[1]), { pan: true });
+    } else if (latInput.value.trim() === "" && lonInput.value.trim() === "") {
+      removeMarker();
+    }
+  }
+
+  map.on("click", (event) => writeInputs(event.latlng));
+  for (const input of [latInput, lonInput]) {
+    input.addEventListener("input", readInputs);
+    input.addEventListener("change", readInputs);
+  }
+
+  const tools = document.createElement("div");
+  tools.className = "map-tools";
+  const clear = document.createElement("button");
+  clear.type = "button";
+  clear.className = "btn btn-secondary btn-small map-clear";
+  clear.textContent = text.clearLocation || "Clear location";
+  clear.addEventListener("click", () => {
+    writing = true;
+    latInput.value = "";
+    lonInput.value = "";
+    announce(latInput);
+    announce(lonInput);
+    writing = false;
+    removeMarker();
+  });
+  tools.append(clear);
+  el.after(tools);
+
+  const initial = parseLatLon(latInput.value, lonInput.value);
+  if (initial) {
+    place(L.latLng(initial[0], initial[1]), { pan: false });
+    if (!parseCenter(el.dataset.center)) {
+      map.setView(initial, parseNumber(el.dataset.zoom) ?? POINT_ZOOM);
+    }
+  }
+  const areas = addAreas(el, map, { interactive: false }).then((layer) => {
+    if (layer && !initial && !parseCenter(el.dataset.center)) {
+      fitTo(map, layer.getBounds());
+    }
+  }, (error) => reportFailure(el, error));
+  return areas;
+}
+
+export function initMap(el) {
+  if (el.civmilMap || el.dataset.mapState === "failed") {
+    return el.civmilMap ?? null;
+  }
+  const L = leaflet();
+  if (!L) {
+    reportFailure(el, new Error("Leaflet is not loaded"));
+    el.dataset.mapState = "failed";
+    return null;
+  }
+  const map = createMap(el);
+  el.civmilMap = map;
+  let ready;
+  try {
+    ready = el.dataset.map === "picker" ? setupPicker(el, map) : setupView(el, map);
+  } catch (error) {
+    reportFailure(el, error);
+    ready = Promise.resolve();
+  }
+  Promise.resolve(ready).finally(() => {
+    el.dataset.mapState = "ready";
+    el.dispatchEvent(new CustomEvent("civmil:map-ready", { bubbles: true, detail: { map, L } }));
+  });
+  return map;
+}
+
+export function initMaps(scope = document) {
+  const maps = [];
+  if (scope instanceof Element && scope.matches("div.map[data-map]")) {
+    maps.push(scope);
+  }
+  maps.push(...scope.querySelectorAll("div.map[data-map]"));
+  return maps.map(initMap);
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", () => initMaps(), { once: true });
+} else {
+  initMaps();
+}
+document.addEventListener("htmx:load", (event) => {
+  if (event.detail?.elt instanceof Element) {
+    initMaps(event.detail.elt);
+  }
+});

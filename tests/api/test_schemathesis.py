@@ -1,0 +1,87 @@
+"""A bounded property-based run of the whole API (schemathesis), signed in as an ordinary user.
+
+Every operation gets generated valid and invalid requests; the checks are that nothing answers
+5xx and that every answer matches the schema the document declares for its status. ``make fuzz``
+raises the number of examples with ``SCHEMATHESIS_MAX_EXAMPLES``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.test import Client
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from civmil.actors import services as actor_services
+from civmil.actors.models import Area
+from civmil.core.choices import Component, Level
+from tests.api.conftest import API, record_entry
+from tests.factories import make_member, make_org
+
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "20"))
+
+
+@pytest.fixture
+def _same_connection() -> Iterator[None]:
+    """Keep the test's database connection (and its transaction) across the WSGI requests, as
+    Django's own test client does: by default Django closes connections around each request."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_schema(_same_connection: None) -> Any:
+    return schemathesis.openapi.from_wsgi(f"{API}/openapi.json", WSGIHandler())
+
+
+@pytest.fixture
+def ordinary_user() -> dict[str, Any]:
+    """A CMCoord officer with some data around them, signed in: the cookies and CSRF header to send."""
+    me = make_member(Component.HUMANITARIAN)
+    soldier = make_member(Component.MILITARY)
+    record_entry(me, level=Level.HUMANITARIAN, summary="Distribution at the school")
+    record_entry(soldier, level=Level.MILITARY, summary="Patrol schedule")
+    record_entry(soldier, summary="Joint meeting", organisation_ids=[soldier.org.pk, me.org.pk])
+    actor_services.assign_liaison(me.actor, actor_services.Assignment(
+        officer_id=me.person.pk, starts_on=dt.date(2025, 1, 1), level=Level.MISSION,
+        to_organisation_id=make_org(Component.CIVILIAN).pk))
+    ring = [[30.0, 10.0], [31.0, 10.0], [31.0, 11.0], [30.0, 11.0], [30.0, 10.0]]
+    actor_services.save_area(None, Area(name="North", pcode="XY01", admin_level=1),
+                             {"type": "Polygon", "coordinates": [ring]})
+    client = Client()
+    client.force_login(me.user)
+    request = HttpRequest()
+    token = get_token(request)
+    return {
+        "cookies": {"sessionid": client.cookies["sessionid"].value, "csrftoken": request.META["CSRF_COOKIE"]},
+        "headers": {"X-CSRFToken": token},
+    }
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@pytest.mark.django_db
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
+          derandomize="SCHEMATHESIS_MAX_EXAMPLES" not in os.environ,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                 HealthCheck.filter_too_much])
+def test_schemathesis_api_conforms_and_never_fails(case: Any, ordinary_user: dict[str, Any]) -> None:
+    case.call_and_validate(cookies=ordinary_user["cookies"], headers=ordinary_user["headers"],
+                           checks=[not_a_server_error, response_schema_conformance])

@@ -1,0 +1,247 @@
+"""The operator's command line: createadmin, createuser, demo logins, and serve's refusal."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from civmil.core.choices import PRIVILEGED_ROLES, Component, Level, MembershipStatus, OrganisationKind, Role
+from civmil.core.management.commands import serve
+from civmil.core.models import LedgerEntry, Membership, Organisation, Person, User
+from civmil.demo import checks as demo_checks
+from civmil.demo import data
+from tests.demo.support import LoadedDemo, loaded_demo
+from tests.factories import make_org
+
+STRONG = "plover-ninety-kestrel-4"
+
+
+def _run(*args: Any, **options: Any) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO(), **options)
+    return out.getvalue()
+
+
+def _admin(n: int, **extra: Any) -> str:
+    return _run("createadmin", username=f"admin{n}", email=f"admin{n}@example.org", full_name=f"Admin Number {n}",
+                password=STRONG, interactive=False, **extra)
+
+
+# ---------------------------------------------------------------------------------------------
+# createadmin
+
+
+@pytest.mark.django_db
+def test_createadmin_twice_then_the_third_is_refused() -> None:
+    assert "admin1" in _admin(1)
+    assert "admin2" in _admin(2)
+    with pytest.raises(CommandError, match="already two administrators"):
+        _admin(3)
+    assert not User.objects.filter(username="admin3").exists()
+    admins = Membership.objects.filter(role=Role.ADMINISTRATOR, status=MembershipStatus.ACTIVE)
+    assert sorted(m.person.user.username for m in admins if m.person.user) == ["admin1", "admin2"]
+    # Without --organisation, both land in the one mission headquarters, created for the first.
+    hq = Organisation.objects.get()
+    assert hq.kind == OrganisationKind.MISSION_HQ and {m.organisation_id for m in admins} == {hq.pk}
+    # Written through the services: the ledger has the console's acts (no acting user).
+    created = LedgerEntry.objects.filter(action="account.created")
+    assert created.count() == 2 and all(e.actor_user_id is None for e in created)
+    assert LedgerEntry.objects.filter(action="membership.added").count() == 2
+    user = User.objects.get(username="admin1")
+    assert user.check_password(STRONG)
+
+
+@pytest.mark.django_db
+def test_createadmin_finds_the_organisation_by_acronym_or_says_it_does_not_exist() -> None:
+    fts = make_org(Component.CIVILIAN, name="Field Technology Section")
+    _admin(1, organisation=fts.acronym.lower())
+    assert Membership.objects.get(person__user__username="admin1").organisation_id == fts.pk
+    with pytest.raises(CommandError, match="No organisation is named or abbreviated Nowhere"):
+        _admin(2, organisation="Nowhere")
+    assert not User.objects.filter(username="admin2").exists()
+
+
+@pytest.mark.django_db
+def test_createadmin_refuses_bad_input_without_writing() -> None:
+    with pytest.raises(CommandError, match="password is refused"):
+        _run("createadmin", username="a", email="a@example.org", full_name="A", password="12345678",
+             interactive=False)
+    with pytest.raises(CommandError, match="not a valid e-mail"):
+        _run("createadmin", username="a", email="not-mail", full_name="A", password=STRONG, interactive=False)
+    with pytest.raises(CommandError, match="--full-name"):
+        _run("createadmin", username="a", email="a@example.org", password=STRONG, interactive=False)
+    assert not User.objects.exists() and not Organisation.objects.exists() and not LedgerEntry.objects.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# createuser
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", sorted(PRIVILEGED_ROLES))
+def test_createuser_refuses_privileged_roles(role: str) -> None:
+    make_org(Component.CIVILIAN, name="Civil Affairs Section")
+    with pytest.raises(CommandError, match="second administrator's approval"):
+        _run("createuser", username="someone", email="someone@example.org", full_name="Some One",
+             organisation="civil affairs section", role=role, password=STRONG, interactive=False)
+    assert not User.objects.exists() and not Person.objects.exists()
+
+
+@pytest.mark.django_db
+def test_createuser_gives_a_new_person_an_account_and_a_membership() -> None:
+    ofc = make_org(Component.HUMANITARIAN, name="Office for Coordination")
+    out = _run("createuser", username="cm1", email="cm1@example.org", full_name="Cee Em", organisation=ofc.acronym,
+               role=Role.CMCOORD, position="CMCoord officer", password=STRONG, interactive=False)
+    assert "cm1" in out
+    user = User.objects.get(username="cm1")
+    assert user.check_password(STRONG)
+    membership = Membership.objects.current().get(person__user=user)
+    assert (membership.role, membership.position, membership.organisation.acronym) == (
+        Role.CMCOORD, "CMCoord officer", ofc.acronym)
+    assert membership.person.level == Level.MISSION
+    assert {"person.created", "account.created", "membership.added"} <= set(
+        LedgerEntry.objects.values_list("action", flat=True))
+
+
+@pytest.mark.django_db
+def test_createuser_finds_an_existing_person_by_email() -> None:
+    from civmil.core import services
+
+    org = make_org(Component.COMMUNITY, name="Riverside Committee")
+    person = services.save_person(None, Person(full_name="Existing Person", email="ep@example.org", owner=org,
+                                               level=Level.RESTRICTED))
+    _run("createuser", username="ep", email="EP@example.org", organisation="Riverside Committee", role=Role.COMMUNITY_LIAISON,
+         interactive=False)
+    person.refresh_from_db()
+    assert person.user is not None and person.user.username == "ep"
+    assert not person.user.has_usable_password()  # no password given: the person uses a password reset
+    assert Person.objects.count() == 1
+    with pytest.raises(CommandError, match="already has an account"):
+        _run("createuser", username="ep2", email="ep@example.org", organisation="Riverside Committee", role=Role.COMMUNITY_LIAISON,
+             interactive=False)
+
+
+@pytest.mark.django_db
+def test_createuser_gives_community_people_restricted_contact_details() -> None:
+    make_org(Component.COMMUNITY, name="Youth Association")
+    _run("createuser", username="ya", email="ya@example.org", full_name="Yo A", organisation="Youth Association",
+         role=Role.COMMUNITY_LIAISON, interactive=False)
+    assert Person.objects.get(user__username="ya").level == Level.RESTRICTED
+
+
+# ---------------------------------------------------------------------------------------------
+# demo logins, and the production refusals
+
+
+@pytest.mark.django_db
+def test_demo_refuses_a_database_that_holds_other_data() -> None:
+    make_org(Component.CIVILIAN, name="A real section")
+    with pytest.raises(CommandError, match="empty database"):
+        _run("demo")
+    assert _run("demo", "--if-empty") == ""
+    assert Organisation.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_without_the_demo_production_serves_and_the_deploy_check_is_quiet(settings: Any) -> None:
+    make_org(Component.CIVILIAN, name="A real section")
+    settings.CIVMIL_ENV = "production"
+    assert demo_checks.demo_absent_in_production() == []
+    assert not any(demo_checks.DEMO_PRESENT in p for p in serve.startup_problems())
+
+
+def _must_not_serve(*args: Any, **kwargs: Any) -> None:
+    raise AssertionError("serve started a server although it had to refuse")
+
+
+@pytest.mark.django_db
+def test_a_demo_login_alone_keeps_production_from_starting(settings: Any) -> None:
+    from civmil.core import services
+
+    org = make_org(Component.HUMANITARIAN, name="Some agency")
+    person = services.save_person(None, Person(full_name="Left Over", owner=org, level=Level.MISSION))
+    services.create_account(None, username="cmcoord", email="cmcoord@unismk.example", password=None, person=person)
+    settings.CIVMIL_ENV = "production"
+    [error] = demo_checks.demo_absent_in_production()
+    assert "demo logins: cmcoord" in error.msg
+
+
+@pytest.mark.django_db
+def test_a_lookalike_login_is_not_the_demo(settings: Any) -> None:
+    """A real account may be called 'admin'; only demo mail addresses (.example) mark the demo."""
+    from tests.factories import make_member
+
+    make_member(Component.CIVILIAN, role=Role.CIVILIAN_STAFF, username="admin")
+    settings.CIVMIL_ENV = "production"
+    assert demo_checks.demo_absent_in_production() == []
+
+
+@pytest.fixture(scope="class")
+def demo(django_db_setup: Any, django_db_blocker: Any) -> Iterator[LoadedDemo]:
+    """The demo, loaded once for the class that asks for it and rolled back after its last test."""
+    with loaded_demo(django_db_blocker) as loaded:
+        yield loaded
+
+
+class TestWithTheDemoLoaded:
+    """These tests share one load of the demo."""
+
+    @pytest.mark.django_db
+    def test_demo_logins_json_lists_a_login_per_role(self, demo: LoadedDemo) -> None:
+        rows = json.loads(_run("demo", "logins", json=True))
+        assert {r["role"] for r in rows} == set(Role.values)
+        assert {r["username"] for r in rows} == set(data.LOGINS)
+        for row in rows:
+            assert set(row) == {"username", "password", "role", "component", "organisation"}
+            assert row["password"] == data.PASSWORD
+            org = Organisation.objects.get(name=row["organisation"])
+            assert row["component"] == org.component
+            assert Membership.objects.current().filter(
+                person__user__username=row["username"], organisation=org, role=row["role"]).exists()
+        assert User.objects.get(username=rows[0]["username"]).check_password(rows[0]["password"])
+        dual = [r for r in rows if r["username"] == "dsrsg"]
+        assert {(r["component"], r["role"]) for r in dual} == {
+            (Component.CIVILIAN, Role.LEADERSHIP), (Component.HUMANITARIAN, Role.CMCOORD)}
+
+    @pytest.mark.django_db
+    def test_demo_logins_table(self, demo: LoadedDemo) -> None:
+        table = _run("demo", "logins")
+        for username in data.LOGINS:
+            assert username in table
+        assert data.PASSWORD in table and "Force CIMIC Branch (U9)" in table
+
+    @pytest.mark.django_db
+    def test_production_refuses_demo_logins(self, demo: LoadedDemo, settings: Any) -> None:
+        settings.CIVMIL_ENV = "production"
+        with pytest.raises(CommandError, match="development only"):
+            _run("demo", "logins", json=True)
+        with pytest.raises(CommandError, match="development only"):
+            _run("demo")
+
+    @pytest.mark.django_db
+    def test_serve_refuses_to_start_in_production_while_the_demo_exists(
+            self, demo: LoadedDemo, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        settings.CIVMIL_ENV = "development"
+        assert demo_checks.demo_absent_in_production() == []
+        assert not any(demo_checks.DEMO_PRESENT in p for p in serve.startup_problems())
+        settings.CIVMIL_ENV = "production"
+        [error] = demo_checks.demo_absent_in_production()
+        assert error.id == demo_checks.DEMO_PRESENT and error.is_serious()
+        assert "UNISMK" in error.msg and "cmcoord" in error.msg
+        problems = serve.startup_problems()
+        assert any(p.startswith(demo_checks.DEMO_PRESENT) for p in problems)
+        monkeypatch.setattr("uvicorn.run", _must_not_serve)
+        with pytest.raises(CommandError, match="will not start") as refused:
+            call_command("serve", stdout=io.StringIO())
+        assert demo_checks.DEMO_PRESENT in str(refused.value)
+
+
+def test_serve_prints_a_url_for_ipv4_and_ipv6() -> None:
+    assert serve.url("127.0.0.1", 8000) == "http://127.0.0.1:8000/"
+    assert serve.url("::1", 8080) == "http://[::1]:8080/"

@@ -1,0 +1,129 @@
+"""Browser fixtures: Playwright (sync API) driving the system Chromium against pytest-django's live server.
+
+- ``page``: a fresh browser page that records console errors, page errors and failed requests
+  (``page.problems``); tests assert it stays empty.
+- ``signed_in_page(member)``: signs a test member in through the real sign-in form.
+- ``axe(page)``: runs axe-core in the page and returns the serious and critical violations.
+
+The live server serves static files through the staticfiles finders, so these tests store static
+files without hashed names (no ``collectstatic`` needed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Sync Playwright runs an event loop in this thread; Django's ORM calls from the test would
+# otherwise refuse to run ("SynchronousOnlyOperation").
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AXE_JS = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"the browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def _static_files_from_finders(settings: Any) -> None:
+    """Static files under their own names, found by the staticfiles finders: no ``collectstatic``.
+
+    The live server serves them through the finders; WhiteNoise (autorefresh) stops expecting
+    a collected STATIC_ROOT for the test client's requests.
+    """
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.WHITENOISE_AUTOREFRESH = True
+
+
+class Problems(list[str]):
+    """What went wrong in the page: console errors, uncaught exceptions, failed requests."""
+
+
+@pytest.fixture
+def page(browser: Any, live_server: Any) -> Iterator[Any]:
+    context = browser.new_context(base_url=live_server.url, locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    problems = Problems()
+    pg.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    pg.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} {req.failure}"))
+    pg.on("response", lambda resp: problems.append(f"HTTP {resp.status}: {resp.url}") if resp.status >= 400 else None)
+    pg.problems = problems
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def signed_in_page(page: Any) -> Callable[[Any], Any]:
+    """``signed_in_page(member)`` -> the page, signed in as that member through the sign-in form."""
+    from tests.factories import PASSWORD
+
+    def sign_in(member: Any) -> Any:
+        page.goto("/accounts/login/")
+        page.get_by_role("textbox", name="Login", exact=True).fill(member.user.username)
+        page.get_by_role("textbox", name="Password", exact=True).fill(PASSWORD)
+        page.locator("main form").get_by_role("button", name="Sign In").click()
+        page.wait_for_url(lambda url: "/accounts/login/" not in url)
+        return page
+
+    return sign_in
+
+
+def _axe_source() -> str:
+    if not AXE_JS.exists():
+        pytest.fail(f"{AXE_JS} is missing: run `npm ci` in the project root")
+    return AXE_JS.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def axe() -> Callable[[Any], list[dict[str, Any]]]:
+    """``axe(page)`` -> the serious and critical axe-core violations of the page as it is now."""
+    source = _axe_source()
+
+    def run(pg: Any) -> list[dict[str, Any]]:
+        # Injected through the DevTools protocol (a function body), not a <script>: a strict CSP stays on.
+        pg.evaluate("() => {" + source + "\n}")
+        result = pg.evaluate(
+            """async () => {
+                const r = await window.axe.run(document, {resultTypes: ["violations"]});
+                return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                               nodes: v.nodes.map(n => n.target.join(" ")).slice(0, 5)}));
+            }"""
+        )
+        return [v for v in result if v["impact"] in ("serious", "critical")]
+
+    return run
+
+
+def describe(violations: list[dict[str, Any]]) -> str:
+    return json.dumps(violations, indent=2)
