@@ -108,7 +108,7 @@ def bulk_ledger(count: int) -> None:
     seq, prev = (last[0], last[1]) if last else (0, chain.GENESIS)
     start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     entries, changes = [], []
-    for i in range(count):
+    for _ in range(count):
         seq += 1
         data = {"n": seq, "what": "bulk"}
         entry = LedgerEntry(seq=seq, recorded_at=start + dt.timedelta(seconds=seq), action="test.bulk",

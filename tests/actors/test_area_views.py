@@ -108,7 +108,7 @@ def test_detail_shows_properties_parent_chain_and_children(world: dict[str, Area
     assert reverse("actors:area", args=[world["country"].pk]) in page  # parent chain
     assert reverse("actors:area", args=[world["district"].pk]) in page and "Riverside" in page  # children
     assert 'data-map="view"' in page and 'id="area-geojson"' in page
-    geojson = json.loads(page.split('id="area-geojson">')[1].split("</script>")[0])
+    geojson = json.loads(page.split('id="area-geojson" type="application/json">')[1].split("</script>")[0])
     assert geojson["features"][0]["properties"]["pcode"] == "TL01"
 
     deep = reader.get(reverse("actors:area", args=[world["district"].pk])).content.decode()

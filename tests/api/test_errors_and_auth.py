@@ -80,6 +80,25 @@ def test_session_writes_need_the_csrf_token(csrf_handler) -> None:
     assert wrong.status_code == 403
 
 
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("multipart/form-data; boundary=x",
+     b'--x\r\nContent-Disposition: form-data; name="summary"\r\n\r\nhi\r\n--x--\r\n'),
+    ("multipart/form-data; boundary=x", b"--x\r\nbroken"),
+    ("multipart/form-data", b'{"summary": "no boundary"}'),
+    ("application/x-www-form-urlencoded", b"summary=hi&level=mission"),
+])
+def test_form_bodies_are_refused_as_json_errors(csrf_handler, content_type: str, body: bytes) -> None:
+    m = make_member(Component.CIVILIAN)
+    client = make_client(csrf_handler)
+    client.force_login(m.user)
+    api = Api(client)
+    token = _csrf_token(api)
+    r = client.post(f"{API}/liaison/log", body, content_type=content_type, HTTP_X_CSRFTOKEN=token)
+    assert r.status_code == 400
+    assert r["Content-Type"] == "application/json; charset=utf-8" and r.json()["errors"] == {}
+    assert not LiaisonLogEntry.objects.exists()
+
+
 def test_a_write_without_any_session_is_401_not_a_csrf_error(csrf_handler) -> None:
     r = Api(make_client(csrf_handler)).post("/liaison/log", {})
     assert r.status_code == 401
@@ -170,7 +189,8 @@ def test_unknown_address_and_wrong_method_answer_json(signed_in) -> None:
 
 
 @pytest.mark.parametrize(("raised", "status", "body"), [
-    (Invalid("Bad.", errors={"summary": ["Too vague."]}), 422, {"detail": "Bad.", "errors": {"summary": ["Too vague."]}}),
+    (Invalid("Bad.", errors={"summary": ["Too vague."]}), 422,
+     {"detail": "Bad.", "errors": {"summary": ["Too vague."]}}),
     (Forbidden("No."), 403, {"detail": "No.", "errors": {}}),
     (NotFound("No such record."), 404, {"detail": "No such record.", "errors": {}}),
     (StaleEdit("Changed.", current_version=7), 409, {"detail": "Changed.", "errors": {}, "current_version": 7}),

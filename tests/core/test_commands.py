@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Iterator
@@ -116,15 +117,15 @@ def test_createuser_finds_an_existing_person_by_email() -> None:
     org = make_org(Component.COMMUNITY, name="Riverside Committee")
     person = services.save_person(None, Person(full_name="Existing Person", email="ep@example.org", owner=org,
                                                level=Level.RESTRICTED))
-    _run("createuser", username="ep", email="EP@example.org", organisation="Riverside Committee", role=Role.COMMUNITY_LIAISON,
-         interactive=False)
+    _run("createuser", username="ep", email="EP@example.org", organisation="Riverside Committee",
+         role=Role.COMMUNITY_LIAISON, interactive=False)
     person.refresh_from_db()
     assert person.user is not None and person.user.username == "ep"
     assert not person.user.has_usable_password()  # no password given: the person uses a password reset
     assert Person.objects.count() == 1
     with pytest.raises(CommandError, match="already has an account"):
-        _run("createuser", username="ep2", email="ep@example.org", organisation="Riverside Committee", role=Role.COMMUNITY_LIAISON,
-             interactive=False)
+        _run("createuser", username="ep2", email="ep@example.org", organisation="Riverside Committee",
+             role=Role.COMMUNITY_LIAISON, interactive=False)
 
 
 @pytest.mark.django_db
@@ -184,8 +185,9 @@ def test_a_lookalike_login_is_not_the_demo(settings: Any) -> None:
 
 @pytest.fixture(scope="class")
 def demo(django_db_setup: Any, django_db_blocker: Any) -> Iterator[LoadedDemo]:
-    """The demo, loaded once for the class that asks for it and rolled back after its last test."""
-    with loaded_demo(django_db_blocker) as loaded:
+    """The demo's cast (its liaison log left out: quicker), loaded once for the class that asks for it and
+    rolled back after its last test."""
+    with loaded_demo(django_db_blocker, entries=0) as loaded:
         yield loaded
 
 
@@ -245,3 +247,16 @@ class TestWithTheDemoLoaded:
 def test_serve_prints_a_url_for_ipv4_and_ipv6() -> None:
     assert serve.url("127.0.0.1", 8000) == "http://127.0.0.1:8000/"
     assert serve.url("::1", 8080) == "http://[::1]:8080/"
+
+
+def test_serve_runs_the_asgi_application_on_host_and_port_without_reload(
+        settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings.DEPLOY = dataclasses.replace(settings.DEPLOY, host="0.0.0.0", port=8123)  # noqa: S104
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append((app, kw)))
+    out = io.StringIO()
+    call_command("serve", stdout=out)
+    [(app, kw)] = calls
+    assert app == "civmil.config.asgi:application"
+    assert (kw["host"], kw["port"], kw["reload"]) == ("0.0.0.0", 8123, False)  # noqa: S104
+    assert "http://0.0.0.0:8123/" in out.getvalue()

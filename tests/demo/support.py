@@ -24,8 +24,11 @@ class LoadedDemo:
 
 
 @contextmanager
-def loaded_demo(django_db_blocker: Any, *, twice: bool = False) -> Iterator[LoadedDemo]:
-    """Load the demo (``twice``: load, digest and roll back first, then load again)."""
+def loaded_demo(django_db_blocker: Any, *, twice: bool = False, entries: int | None = None) -> Iterator[LoadedDemo]:
+    """Load the demo (``twice``: load, digest and roll back first, then load again).
+
+    ``entries`` loads fewer liaison log entries, for tests about the cast only (quicker).
+    """
     from civmil.demo import loader
 
     with django_db_blocker.unblock():
@@ -34,13 +37,14 @@ def loaded_demo(django_db_blocker: Any, *, twice: bool = False) -> Iterator[Load
     try:
         with django_db_blocker.unblock():
             now = timezone.now()
+            options = {} if entries is None else {"entries": entries}
             first_digest = ""
             if twice:
                 with transaction.atomic():
-                    first = loader.load(now=now)
+                    first = loader.load(now=now, **options)
                     first_digest = loader.digest(first.now)
                     transaction.set_rollback(True)
-            report = loader.load(now=now)
+            report = loader.load(now=now, **options)
             digest = loader.digest(report.now)
         yield LoadedDemo(report=report, digest=digest, first_digest=first_digest)
     finally:

@@ -76,10 +76,13 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     problems = Problems()
     pg.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
     pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    pg.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} {req.failure}"))
+    # ERR_ABORTED is a request the page itself gave up, e.g. by navigating away.
+    pg.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} {req.failure}")
+          if "ERR_ABORTED" not in (req.failure or "") else None)
     pg.on("response", lambda resp: problems.append(f"HTTP {resp.status}: {resp.url}") if resp.status >= 400 else None)
     pg.problems = problems
     yield pg
+    pg.unroute_all(behavior="ignoreErrors")  # a route handler still running must not fail the next test
     context.close()
 
 

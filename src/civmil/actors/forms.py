@@ -110,10 +110,12 @@ class LiaisonEntryForm(ServiceErrorsMixin):
     channel = forms.ChoiceField(label=gettext_lazy("Channel"), choices=ContactChannel.choices)
     organisations = OrganisationsChoiceField(
         label=gettext_lazy("Organisations"), queryset=Organisation.objects.none(),
+        widget=forms.SelectMultiple(attrs={"size": 8}),
         help_text=gettext_lazy("The organisations that took part (hold Ctrl or Cmd to pick several)."),
     )
     people = forms.ModelMultipleChoiceField(
         label=gettext_lazy("People"), queryset=Person.objects.none(), required=False,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
         help_text=gettext_lazy("People met or spoken to (optional)."),
     )
     summary = forms.CharField(

@@ -22,12 +22,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import (
+    BadRequest,
     ImproperlyConfigured,
     PermissionDenied,
     RequestDataTooBig,
     SuspiciousOperation,
 )
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import URLPattern, URLResolver, re_path
 from django.utils.translation import gettext as _
@@ -44,6 +46,9 @@ from civmil.core.errors import ServiceError, StaleEdit
 # Authentication
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
 class CsrfFailed(AuthorizationError):
     pass
 
@@ -58,6 +63,10 @@ class CivmilSessionAuth(SessionAuth):
     def __call__(self, request: HttpRequest) -> Any:
         if self.param_name not in request.COOKIES:
             return None
+        if request.method not in SAFE_METHODS:
+            # The CSRF check reads request.POST, which streams a multipart body away; read (and
+            # size-check) the body first so the JSON parser still gets it and answers 400.
+            request.body  # noqa: B018
         try:
             return super().__call__(request)
         except HttpError as exc:
@@ -171,6 +180,7 @@ def _respond(request: HttpRequest, status: int, detail: str, errors: dict[str, l
     return api.create_response(request, error_body(detail, errors, **extra), status=status)
 
 
+@api.exception_handler(ServiceError)
 def _service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
     extra = {"current_version": exc.extra["current_version"]} if isinstance(exc, StaleEdit) else {}
     return _respond(request, exc.status, exc.message, exc.errors, **extra)
@@ -229,6 +239,7 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in parts) or "__all__"
 
 
+@api.exception_handler(ValidationError)
 def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     for error in exc.errors:
@@ -242,6 +253,7 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
     return _respond(request, 422, _("Some fields are not valid; see errors."), errors)
 
 
+@api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if isinstance(exc, AuthenticationError):
         return _respond(request, 401, _("Authentication required: sign in first (session cookie)."))
@@ -251,33 +263,35 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return _respond(request, exc.status_code, exc.message)
 
 
+@api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return _respond(request, 404, _("No such record."))
 
 
+@api.exception_handler(PermissionDenied)
 def _permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     return _respond(request, 403, _("You are not allowed to do this."))
 
 
+@api.exception_handler(RequestDataTooBig)
 def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return _respond(request, 413, _("The request body is too large (at most %(n)s bytes).")
                     % {"n": settings.DATA_UPLOAD_MAX_MEMORY_SIZE})
 
 
+@api.exception_handler(SuspiciousOperation)
 def _suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
     return _respond(request, 400, _("The request was refused as malformed."))
 
 
+@api.exception_handler(BadRequest)
+@api.exception_handler(MultiPartParserError)
+def _bad_request(request: HttpRequest, exc: BadRequest | MultiPartParserError) -> HttpResponse:
+    return _respond(request, 400, _("The request could not be read. Send the body as JSON "
+                                    "(Content-Type: application/json)."))
+
+
+@api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     """Not an error a user can fix: let Django log it and answer 500 (ninja would hide it in DEBUG)."""
     raise exc
-
-
-api.add_exception_handler(ServiceError, _service_error)
-api.add_exception_handler(ValidationError, _validation_error)
-api.add_exception_handler(HttpError, _http_error)
-api.add_exception_handler(Http404, _not_found)
-api.add_exception_handler(PermissionDenied, _permission_denied)
-api.add_exception_handler(RequestDataTooBig, _too_big)
-api.add_exception_handler(SuspiciousOperation, _suspicious)
-api.add_exception_handler(Exception, _unexpected)

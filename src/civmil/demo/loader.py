@@ -25,7 +25,7 @@ from civmil.actors.choices import AreaKind, ContactChannel
 from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
 from civmil.core import access, ledger, services
 from civmil.core.actors import Actor
-from civmil.core.choices import Component, Level, MembershipStatus, Role
+from civmil.core.choices import PRIVILEGED_ROLES, Component, Level, MembershipStatus, Role
 from civmil.core.models import Membership, MissionSettings, Organisation, Person, Release, Space, User
 from civmil.demo import data, world
 
@@ -94,8 +94,11 @@ def database_is_empty() -> bool:
 # Loading
 
 
-def load(now: dt.datetime | None = None, seed: int = SEED) -> LoadReport:
-    """Load the demo mission into an empty database, in one transaction."""
+def load(now: dt.datetime | None = None, seed: int = SEED, entries: int = ENTRY_COUNT) -> LoadReport:
+    """Load the demo mission into an empty database, in one transaction.
+
+    ``entries`` is the number of liaison log entries (fewer make a quicker cast-only load).
+    """
     started = time.perf_counter()
     now = (now or timezone.now()).replace(second=0, microsecond=0)
     rng = random.Random(seed)
@@ -104,16 +107,16 @@ def load(now: dt.datetime | None = None, seed: int = SEED) -> LoadReport:
         services.update_mission_settings(None, space, _settings())
         cast = _Cast({}, {}, {}, {}, {}, {})
         _organisations(cast, rng)
-        _administrators(cast, rng)
+        _administrators(cast)
         _people(cast, rng, now)
         _areas(cast)
         _assignments(cast, now)
-        entries = _liaison_log(cast, rng, now)
+        recorded = _liaison_log(cast, rng, now, entries)
     report = LoadReport(now=now, seconds=time.perf_counter() - started)
     report.counts = {
         "organisations": len(cast.orgs), "people": len(cast.people), "logins": len(cast.users),
         "areas": len(cast.areas), "assignments": LiaisonAssignment.objects.count(),
-        "liaison_entries": entries,
+        "liaison_entries": recorded,
     }
     return report
 
@@ -158,7 +161,7 @@ def _actor(cast: _Cast, login: str, org_key: str) -> Actor:
     return Actor(user_id=cast.users[login].pk, person=cast.people[key], membership=membership)
 
 
-def _administrators(cast: _Cast, rng: random.Random) -> None:
+def _administrators(cast: _Cast) -> None:
     """The two administrators, created as at the console (``civmil createadmin``)."""
     for key in ("admin", "admin2"):
         spec = data.PERSON_BY_KEY[key]
@@ -186,7 +189,7 @@ def _people(cast: _Cast, rng: random.Random, now: dt.datetime) -> None:
             cast.users[spec.login] = services.create_account(
                 None, username=spec.login, email=spec.email(), password=data.PASSWORD, person=person)
         for job in spec.jobs:
-            privileged = job.role in (Role.LEADERSHIP, Role.OVERSIGHT, Role.ADMINISTRATOR)
+            privileged = job.role in PRIVILEGED_ROLES
             membership = services.add_membership(
                 requester if privileged else None, person=person, organisation=cast.orgs[job.org], role=job.role,
                 position=job.position, starts_on=today - dt.timedelta(days=job.since_days),
@@ -394,15 +397,15 @@ def _working_hours(rng: random.Random, now: dt.datetime) -> dt.datetime:
     return (day + dt.timedelta(minutes=rng.randint(7 * 60, 19 * 60 - 1))).astimezone(dt.UTC)
 
 
-def _liaison_log(cast: _Cast, rng: random.Random, now: dt.datetime) -> int:
+def _liaison_log(cast: _Cast, rng: random.Random, now: dt.datetime, count: int) -> int:
     geography = world.build()
     recorders = _recorders(cast)
     orgs_by_component: dict[str, list[Organisation]] = {}
     for spec in data.ORGANISATIONS:
         orgs_by_component.setdefault(spec.component, []).append(cast.orgs[spec.key])
     # Every level appears; the rest follow the weights. Then everything is recorded oldest first.
-    levels = [lvl for lvl, _w in LEVEL_WEIGHTS]
-    levels += [_pick(rng, LEVEL_WEIGHTS) for _ in range(ENTRY_COUNT - len(levels))]
+    levels = [lvl for lvl, _w in LEVEL_WEIGHTS][:count]
+    levels += [_pick(rng, LEVEL_WEIGHTS) for _ in range(count - len(levels))]
     times = sorted(_working_hours(rng, now) for _ in levels)
     for level, occurred_at in zip(levels, times, strict=True):
         recorder: _Recorder = _pick(rng, recorders[level])

@@ -8,20 +8,18 @@ names the erased entry. No setting turns these off.
 
 from django.db import migrations
 
-MESSAGE = "civmil ledger is append-only"
-
 SQLITE_FORWARD = [
-    f"""CREATE TRIGGER civmil_ledger_entry_no_update BEFORE UPDATE ON core_ledgerentry
-    BEGIN SELECT RAISE(ABORT, '{MESSAGE}: UPDATE on core_ledgerentry refused'); END""",
-    f"""CREATE TRIGGER civmil_ledger_entry_no_delete BEFORE DELETE ON core_ledgerentry
-    BEGIN SELECT RAISE(ABORT, '{MESSAGE}: DELETE on core_ledgerentry refused'); END""",
-    f"""CREATE TRIGGER civmil_ledger_checkpoint_no_update BEFORE UPDATE ON core_checkpoint
-    BEGIN SELECT RAISE(ABORT, '{MESSAGE}: UPDATE on core_checkpoint refused'); END""",
-    f"""CREATE TRIGGER civmil_ledger_checkpoint_no_delete BEFORE DELETE ON core_checkpoint
-    BEGIN SELECT RAISE(ABORT, '{MESSAGE}: DELETE on core_checkpoint refused'); END""",
-    f"""CREATE TRIGGER civmil_ledger_change_no_delete BEFORE DELETE ON core_ledgerchange
-    BEGIN SELECT RAISE(ABORT, '{MESSAGE}: DELETE on core_ledgerchange refused'); END""",
-    f"""CREATE TRIGGER civmil_ledger_change_erase_only BEFORE UPDATE ON core_ledgerchange
+    """CREATE TRIGGER civmil_ledger_entry_no_update BEFORE UPDATE ON core_ledgerentry
+    BEGIN SELECT RAISE(ABORT, 'civmil ledger is append-only: UPDATE on core_ledgerentry refused'); END""",
+    """CREATE TRIGGER civmil_ledger_entry_no_delete BEFORE DELETE ON core_ledgerentry
+    BEGIN SELECT RAISE(ABORT, 'civmil ledger is append-only: DELETE on core_ledgerentry refused'); END""",
+    """CREATE TRIGGER civmil_ledger_checkpoint_no_update BEFORE UPDATE ON core_checkpoint
+    BEGIN SELECT RAISE(ABORT, 'civmil ledger is append-only: UPDATE on core_checkpoint refused'); END""",
+    """CREATE TRIGGER civmil_ledger_checkpoint_no_delete BEFORE DELETE ON core_checkpoint
+    BEGIN SELECT RAISE(ABORT, 'civmil ledger is append-only: DELETE on core_checkpoint refused'); END""",
+    """CREATE TRIGGER civmil_ledger_change_no_delete BEFORE DELETE ON core_ledgerchange
+    BEGIN SELECT RAISE(ABORT, 'civmil ledger is append-only: DELETE on core_ledgerchange refused'); END""",
+    """CREATE TRIGGER civmil_ledger_change_erase_only BEFORE UPDATE ON core_ledgerchange
     WHEN NOT (
         NEW.seq = OLD.seq
         AND OLD.erased_by_seq IS NULL
@@ -34,7 +32,7 @@ SQLITE_FORWARD = [
               AND e.object_id = CAST(OLD.seq AS TEXT)
         )
     )
-    BEGIN SELECT RAISE(ABORT, '{MESSAGE}: only erasure may UPDATE core_ledgerchange'); END""",
+    BEGIN SELECT RAISE(ABORT, 'civmil ledger is append-only: only erasure may UPDATE core_ledgerchange'); END""",
 ]
 SQLITE_REVERSE = [
     "DROP TRIGGER IF EXISTS civmil_ledger_entry_no_update",
@@ -47,12 +45,12 @@ SQLITE_REVERSE = [
 
 # SQLSTATE 23000 (integrity_constraint_violation): Django raises IntegrityError, as on SQLite.
 POSTGRESQL_FORWARD = [
-    f"""CREATE FUNCTION civmil_ledger_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+    """CREATE FUNCTION civmil_ledger_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        RAISE EXCEPTION '{MESSAGE}: % on % refused', TG_OP, TG_TABLE_NAME
+        RAISE EXCEPTION 'civmil ledger is append-only: % on % refused', TG_OP, TG_TABLE_NAME
             USING ERRCODE = 'integrity_constraint_violation';
     END $$""",
-    f"""CREATE FUNCTION civmil_ledger_change_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+    """CREATE FUNCTION civmil_ledger_change_guard() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         IF TG_OP = 'UPDATE'
            AND NEW.seq = OLD.seq
@@ -67,7 +65,7 @@ POSTGRESQL_FORWARD = [
            ) THEN
             RETURN NEW;
         END IF;
-        RAISE EXCEPTION '{MESSAGE}: only erasure may UPDATE core_ledgerchange (% refused)', TG_OP
+        RAISE EXCEPTION 'civmil ledger is append-only: only erasure may UPDATE core_ledgerchange (% refused)', TG_OP
             USING ERRCODE = 'integrity_constraint_violation';
     END $$""",
     """CREATE TRIGGER civmil_ledger_entry_append_only BEFORE UPDATE OR DELETE ON core_ledgerentry

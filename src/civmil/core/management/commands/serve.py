@@ -1,5 +1,8 @@
 """``civmil serve``: run the ASGI application with uvicorn on HOST:PORT from the environment.
 
+HOST and PORT are read by ``civmil.config.env.deployment()``; the settings keep its result as
+``DEPLOY`` (the kernel does not import ``civmil.config``).
+
 Before it listens, it runs the system checks (with the deployment checks in production) and
 refuses to start on any error — among them the demo mission or its logins in a production
 database (check ``civmil.demo.E001``).
@@ -14,16 +17,25 @@ from django.core import checks
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from civmil.config.env import deployment
 
-ASGI_APP = "civmil.config.asgi:application"
+def asgi_app() -> str:
+    """``ASGI_APPLICATION`` ("package.module.name") in uvicorn's "package.module:name" form."""
+    module, _dot, name = str(settings.ASGI_APPLICATION).rpartition(".")
+    return f"{module}:{name}"
 
 
-def startup_problems() -> list[str]:
-    """The errors that keep the server from starting (deployment checks included in production)."""
+def _checks() -> list[checks.CheckMessage]:
     production = str(getattr(settings, "CIVMIL_ENV", "development")) == "production"
-    messages = checks.run_checks(include_deployment_checks=production)
-    return [f"{m.id}: {m.msg}" + (f" ({m.hint})" if m.hint else "") for m in messages if m.is_serious()]
+    return list(checks.run_checks(include_deployment_checks=production))
+
+
+def _line(message: checks.CheckMessage) -> str:
+    return f"{message.id}: {message.msg}" + (f" ({message.hint})" if message.hint else "")
+
+
+def startup_problems(messages: list[checks.CheckMessage] | None = None) -> list[str]:
+    """The errors that keep the server from starting (deployment checks included in production)."""
+    return [_line(m) for m in (_checks() if messages is None else messages) if m.is_serious()]
 
 
 def url(host: str, port: int) -> str:
@@ -37,12 +49,16 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []  # type: ignore[assignment]
 
     def handle(self, *args: Any, **options: Any) -> None:
-        problems = startup_problems()
+        messages = _checks()
+        problems = startup_problems(messages)
         if problems:
             raise CommandError(_("civmil will not start:") + "\n" + "\n".join(f"  {p}" for p in problems))
+        for message in messages:
+            if not message.is_silenced():
+                self.stderr.write(_("warning: %(line)s") % {"line": _line(message)})
         import uvicorn
 
-        deploy = deployment()
+        deploy = settings.DEPLOY
         self.stdout.write(_("civmil is serving at %(url)s (Ctrl+C stops it).") % {"url": url(deploy.host, deploy.port)})
-        uvicorn.run(ASGI_APP, host=deploy.host, port=deploy.port, reload=False, lifespan="off",
+        uvicorn.run(asgi_app(), host=deploy.host, port=deploy.port, reload=False, lifespan="off",
                     proxy_headers=deploy.production, log_level="info")

@@ -1,0 +1,68 @@
+"""Admin of the actors app, through the access policy (see :mod:`civmil.core.admin`).
+
+Areas are reference data, edited here and saved by :func:`civmil.actors.services.save_area`.
+Liaison log entries and liaison assignments are protected records: read-only, listed only as
+the policy lets the acting administrator see them, each field only if their view shows it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
+
+from civmil.actors import services
+from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
+from civmil.core.admin import ProtectedAdmin, ServiceAdmin, VersionedForm, actor_of
+
+
+class AreaForm(VersionedForm):
+    class Meta:
+        model = Area
+        fields = services.AREA_FIELDS
+
+
+@admin.register(Area)
+class AreaAdmin(ServiceAdmin):
+    form = AreaForm
+    list_display = ("name", "pcode", "admin_level", "kind", "parent", "responsible")
+    list_filter = ("kind", "admin_level")
+    search_fields = ("name", "name_alt", "pcode")
+    autocomplete_fields = ("parent", "responsible")
+    fields = ("kind", "name", "name_alt", "pcode", "admin_level", "parent", "responsible", "geometry", "source",
+              "expected_version")
+    ordering = ("admin_level", "name")
+    delete_refusal = gettext_lazy("Areas are not deleted: records and the ledger refer to them. Import a newer "
+                                  "edition of the boundaries to update them.")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        fields = list(self.fields or ())
+        return fields if obj is None else [*fields, "bounding_box", "version"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        return [] if obj is None else ["bounding_box", "version"]
+
+    @admin.display(description=gettext_lazy("Extent (west, south, east, north)"))
+    def bounding_box(self, obj: Area) -> str:
+        return f"{obj.min_lon:.4f}, {obj.min_lat:.4f}, {obj.max_lon:.4f}, {obj.max_lat:.4f}"
+
+    def save_via_service(self, request: HttpRequest, obj: Area, form: Any, change: bool) -> None:
+        services.save_area(actor_of(request), obj, form.cleaned_data.get("geometry"),
+                           expected_version=form.cleaned_data.get("expected_version"))
+
+
+@admin.register(LiaisonLogEntry)
+class LiaisonLogEntryAdmin(ProtectedAdmin):
+    shown_fields = ("occurred_at", "channel", "organisations", "people", "summary", "follow_ups", "place_name",
+                    "latitude", "longitude", "level", "owner", "created_at", "updated_at", "version")
+    list_columns = ("occurred_at", "channel", "summary", "owner", "level")
+
+
+@admin.register(LiaisonAssignment)
+class LiaisonAssignmentAdmin(ProtectedAdmin):
+    shown_fields = ("officer", "from_organisation", "to_organisation", "community", "area", "starts_on", "ends_on",
+                    "notes", "latitude", "longitude", "level", "owner", "created_at", "updated_at", "version")
+    list_columns = ("officer", "from_organisation", "to_organisation", "community", "starts_on", "ends_on", "owner",
+                    "level")

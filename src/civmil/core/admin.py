@@ -1,0 +1,785 @@
+"""The admin site, through the access policy.
+
+Django's superuser and staff flags open no door here. The site lets in an active account whose
+*acting* membership has the administrator role, and each page shows what that membership may
+see:
+
+* protected records (people here; liaison entries and assignments in the actors app) are
+  read-only: lists hold only the records :func:`civmil.core.access.visible` lets through, and
+  every column and field is shown only when the reader's view shows it (a person's contact
+  details need the full view, or a release of that field). Edits happen in the application's
+  pages, which go through the services;
+* reference data (organisations, memberships, accounts, mission settings; areas in the actors
+  app) is editable, and every save goes through its service (validation, ledger). A refusal
+  from the service comes back on the form. Deleting is refused: no service deletes them;
+* ledger entries, checkpoints, releases and grants are listings only, and no ledger change
+  content is ever shown.
+
+Sign-in is the application's (rate limits, second factor): the admin has no login form of its
+own. Django's admin log is not written; the ledger is the record of every change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import password_validation
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, PermissionDenied
+from django.db.models import Q
+from django.forms.models import ModelForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import Truncator, capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from civmil.core import access, registry, services
+from civmil.core.choices import Level, MembershipStatus
+from civmil.core.errors import Invalid, ServiceError
+from civmil.core.models import (
+    Checkpoint,
+    Grant,
+    LedgerEntry,
+    Membership,
+    MissionSettings,
+    Organisation,
+    Person,
+    Release,
+    User,
+)
+
+if TYPE_CHECKING:
+    from civmil.core.actors import Actor
+
+#: Shown in place of a field the reader's view withholds.
+WITHHELD_TEXT = gettext_lazy("(withheld)")
+#: Longest text in a list column.
+LIST_TEXT_LENGTH = 120
+EMPTY = "—"
+
+
+def actor_of(request: HttpRequest) -> Actor:
+    return request.actor  # type: ignore[attr-defined,no-any-return]
+
+
+def is_admin_request(request: HttpRequest) -> bool:
+    """An active, signed-in account acting as an administrator. Superuser and staff flags count for nothing."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return services.is_administrator(actor_of(request))
+
+
+# ---------------------------------------------------------------------------------------------
+# The site
+
+
+class CivmilAdminSite(admin.AdminSite):
+    site_header = gettext_lazy("civmil administration")
+    site_title = gettext_lazy("civmil administration")
+    index_title = gettext_lazy("Accounts, reference data and the ledger")
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return is_admin_request(request)
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """Signing in is the application's; a signed-in non-administrator is told why they may not enter."""
+        target = request.GET.get("next") or reverse("admin:index", current_app=self.name)
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            target = reverse("admin:index", current_app=self.name)
+        if not request.user.is_authenticated:
+            return redirect_to_login(target, reverse("account_login"))
+        if self.has_permission(request):
+            return HttpResponseRedirect(target)
+        return render(request, "error.html", {
+            "title": _("Not allowed"),
+            "message": _("The admin site is for administrators. The membership you act as is not an administrator's; "
+                         "if you have an administrator membership, switch to it first. Account flags such as "
+                         "'superuser' open nothing here."),
+        }, status=403)
+
+    def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
+        if admin_class is None or not issubclass(admin_class, PolicyAdmin):
+            raise ImproperlyConfigured(
+                "civmil's admin site takes only civmil.core.admin.PolicyAdmin subclasses, which ask the access policy")
+        super().register(model_or_iterable, admin_class, **options)
+
+
+def _install(site: Any) -> None:
+    """Put civmil's door on Django's default site (created by django.contrib.admin before our code runs)
+    and drop the admins other apps registered on it, which answer to Django's flags, not the policy."""
+    site.__class__ = CivmilAdminSite
+    for model in [m for m in site._registry if not m.__module__.startswith("civmil.")]:
+        site.unregister(model)
+
+
+_install(admin.site)
+
+
+# ---------------------------------------------------------------------------------------------
+# Base classes
+
+
+class PolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Every civmil model admin: permissions come from the acting membership, read-only by default."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_admin_request(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_admin_request(request)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    # The ledger is the record of changes; Django's admin log is not written.
+    def log_addition(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def log_change(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def log_deletion(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def log_deletions(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def _limit_protected(self, request: HttpRequest, db_field: Any, kwargs: dict[str, Any]) -> None:
+        """Choices of a protected type (e.g. a person) list only the records the reader may know exist."""
+        model = db_field.related_model
+        try:
+            registry.get(model)
+        except LookupError:
+            return
+        kwargs["queryset"] = access.visible(actor_of(request), model._default_manager.all())
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        self._limit_protected(request, db_field, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        self._limit_protected(request, db_field, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class VersionedForm(ModelForm):  # type: ignore[type-arg]
+    """Carries the version the editor loaded, so a concurrent edit is refused rather than overwritten."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.instance._state.adding:
+            self.fields["expected_version"].initial = getattr(self.instance, "version", None)
+
+
+_SERVICE_ERROR = "_civmil_admin_service_error"
+
+
+class ServiceAdmin(PolicyAdmin):
+    """Reference data edited in the admin and written by its service.
+
+    Subclasses implement :meth:`save_via_service`. A :class:`ServiceError` from it rolls the
+    admin's transaction back and the form is shown again with the service's messages.
+    """
+
+    #: Told to the user who tries to delete (no service deletes reference data).
+    delete_refusal = gettext_lazy("Records of this kind are not deleted: they stay for the ledger and for "
+                                  "records that refer to them. Mark them inactive or end them instead.")
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return is_admin_request(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_admin_request(request)
+
+    def save_via_service(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        self.save_via_service(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """The service has written everything; the form writes nothing of its own."""
+        return None
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        raise PermissionDenied
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        raise PermissionDenied
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        messages.error(request, str(self.delete_refusal))
+        opts = self.model._meta
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist",
+                                            current_app=self.admin_site.name))
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceError as exc:
+            # The failed save was rolled back; show the form again, with the service's reasons.
+            setattr(request, _SERVICE_ERROR, exc)
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form_class = super().get_form(request, obj, change, **kwargs)
+        error: ServiceError | None = getattr(request, _SERVICE_ERROR, None)
+        if error is None or request.method != "POST":
+            return form_class
+
+        class RefusedForm(form_class):  # type: ignore[valid-type,misc]
+            def clean(self) -> Any:
+                cleaned = super().clean()
+                self.add_error(None, error.message)
+                for name, field_messages in error.errors.items():
+                    for message in field_messages:
+                        if name in self.fields:
+                            self.add_error(name, message)
+                        elif message != error.message:
+                            self.add_error(None, message)
+                return cleaned
+
+        return RefusedForm
+
+
+# ---------------------------------------------------------------------------------------------
+# Protected records: read-only, cut to the reader's view
+
+
+def display_value(actor: Actor, obj: Any, name: str) -> str:
+    """A field of ``obj`` as text; related protected records appear only if ``actor`` may know them."""
+    try:
+        field = obj._meta.get_field(name)
+    except FieldDoesNotExist:
+        value = getattr(obj, name, None)
+        return str(value) if value not in (None, "") else EMPTY
+    if field.many_to_many:
+        related = getattr(obj, name).all()
+        if _is_protected(field.related_model):
+            related = access.visible(actor, related)
+        return ", ".join(str(r) for r in related) or EMPTY
+    if field.is_relation:
+        value = getattr(obj, name)
+        if value is None:
+            return EMPTY
+        if _is_protected(field.related_model) and not access.visible(
+                actor, field.related_model._default_manager.filter(pk=value.pk)).exists():
+            return str(WITHHELD_TEXT)
+        return str(value)
+    if field.choices:
+        return str(getattr(obj, f"get_{name}_display")())
+    value = getattr(obj, name)
+    if value is None or value == "":
+        return EMPTY
+    if hasattr(value, "tzinfo") and value.tzinfo is not None:
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z")
+    return str(value)
+
+
+def _is_protected(model: Any) -> bool:
+    try:
+        registry.get(model)
+    except LookupError:
+        return False
+    return True
+
+
+class _Label:
+    """Stands in for a protected record in the admin's templates (title, breadcrumbs): its id and a
+    label that uses only what the reader's view shows."""
+
+    def __init__(self, obj: Any, label: str) -> None:
+        self.pk = obj.pk
+        self._meta = obj._meta
+        self._label = label
+
+    def __str__(self) -> str:
+        return self._label
+
+
+_VIEW_ATTR = "_civmil_view"
+_VIEWER_ATTR = "_civmil_viewer"
+
+
+class ProtectedAdmin(PolicyAdmin):
+    """A protected record type, read-only and cut to the reader's view.
+
+    ``shown_fields`` names the model fields the admin may show on a record's page (as
+    ``shown_<name>``, only those the reader's view shows); ``list_columns`` those listed (as
+    ``list_<name>``, reading "(withheld)" where the view does not show them). Only face fields
+    (``level``, ``owner``) filter or search the list, so no lookup can probe withheld text.
+    """
+
+    shown_fields: tuple[str, ...] = ()
+    list_columns: tuple[str, ...] = ()
+    list_filter: Any = ("level",)
+    ordering = ("-created_at",)
+    #: Lookups allowed in the list's query string (face fields only).
+    safe_lookups: frozenset[str] = frozenset({"level", "owner"})
+
+    def __init__(self, model: Any, admin_site: Any) -> None:
+        super().__init__(model, admin_site)
+        for name in self.shown_fields:
+            setattr(self, f"shown_{name}", self._column(name))
+        for name in self.list_columns:
+            setattr(self, f"list_{name}", self._column(name, truncate=LIST_TEXT_LENGTH))
+        self.list_display = tuple(f"list_{name}" for name in self.list_columns)
+
+    def _column(self, name: str, truncate: int | None = None) -> Callable[[Any], str]:
+        try:
+            label = capfirst(self.model._meta.get_field(name).verbose_name)
+        except FieldDoesNotExist:
+            label = capfirst(name.replace("_", " "))
+
+        def column(obj: Any) -> str:
+            view: access.View | None = getattr(obj, _VIEW_ATTR, None)
+            actor: Actor | None = getattr(obj, _VIEWER_ATTR, None)
+            if view is None or actor is None or not view.shows(name):
+                return str(WITHHELD_TEXT)
+            text = display_value(actor, obj, name)
+            return Truncator(text).chars(truncate) if truncate else text
+
+        column.short_description = label  # type: ignore[attr-defined]
+        return column
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return access.visible(actor_of(request), super().get_queryset(request))
+
+    def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest | None = None) -> bool:
+        return lookup.split("__")[0] in self.safe_lookups
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
+        """Searches only fields every view shows (see ``search_fields``)."""
+        return super().get_search_results(request, queryset, search_term)
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            return None
+        view = access.view_for(actor_of(request), obj)
+        if not view or view.kind == access.ViewKind.DERIVED:
+            return None
+        setattr(obj, _VIEW_ATTR, view)
+        setattr(obj, _VIEWER_ATTR, actor_of(request))
+        return obj
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        changelist = super().get_changelist_instance(request)
+        actor = actor_of(request)
+        rows = list(changelist.result_list)
+        for shown in access.show_all(actor, rows):
+            setattr(shown.record, _VIEW_ATTR, shown.view)
+            setattr(shown.record, _VIEWER_ATTR, actor)
+        return changelist
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        view: access.View | None = getattr(obj, _VIEW_ATTR, None) if obj is not None else None
+        if view is None:
+            return []
+        return [f"shown_{name}" for name in self.shown_fields if view.shows(name)]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        return self.get_fields(request, obj)
+
+    def label(self, obj: Any) -> str:
+        """The record's name as the reader may see it (its id when the view is not full)."""
+        view: access.View | None = getattr(obj, _VIEW_ATTR, None)
+        return str(obj) if view is not None and view.kind == access.ViewKind.FULL else str(obj.pk)
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], add: bool = False,
+                           change: bool = False, form_url: str = "", obj: Any = None) -> Any:
+        if obj is not None:
+            label = self.label(obj)
+            context["original"] = _Label(obj, label)
+            context["subtitle"] = label
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        messages.info(request, _("The history of a protected record is on its page in the application, cut to "
+                                 "what you may see; the admin keeps no history of its own."))
+        opts = self.model._meta
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist",
+                                            current_app=self.admin_site.name))
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernel models
+
+
+@admin.register(Person)
+class PersonAdmin(ProtectedAdmin):
+    shown_fields = ("full_name", "title", "languages", "is_active", "level", "owner", "email", "phone",
+                    "radio_call_sign", "messaging", "created_at", "updated_at", "version")
+    list_columns = ("full_name", "title", "owner", "level", "is_active", "email", "phone")
+    list_filter = ("level", "is_active")
+    safe_lookups = frozenset({"level", "owner", "is_active"})
+    search_fields = ("full_name", "title")
+    ordering = ("full_name",)
+
+
+class OrganisationForm(VersionedForm):
+    website = forms.URLField(label=gettext_lazy("website"), required=False, assume_scheme="https")
+
+    class Meta:
+        model = Organisation
+        fields = services.ORGANISATION_FIELDS
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(ServiceAdmin):
+    form = OrganisationForm
+    list_display = ("name", "acronym", "component", "kind", "parent", "is_active")
+    list_filter = ("component", "kind", "is_active")
+    search_fields = ("name", "acronym")
+    autocomplete_fields = ("parent",)
+    fields = ("name", "acronym", "component", "kind", "parent", "country", "description", "contact_email",
+              "contact_phone", "website", "security_focal_point", "is_active", "expected_version")
+    delete_refusal = gettext_lazy("Organisations are not deleted: records refer to them and the ledger keeps "
+                                  "their history. Untick 'active' instead.")
+
+    def save_via_service(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
+        services.save_organisation(actor_of(request), obj, expected_version=form.cleaned_data.get("expected_version"))
+
+
+class MembershipForm(ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Membership
+        fields = ("person", "organisation", "role", "position", "starts_on", "ends_on")
+
+
+@admin.register(Membership)
+class MembershipAdmin(ServiceAdmin):
+    form = MembershipForm
+    list_display = ("person", "organisation", "role", "status", "starts_on", "ends_on")
+    list_filter = ("status", "role")
+    search_fields = ("person__full_name", "organisation__name", "organisation__acronym")
+    autocomplete_fields = ("person", "organisation")
+    actions = ("approve", "refuse", "end_today")
+    delete_refusal = gettext_lazy("Memberships are not deleted: end them (set the date they end) so the "
+                                  "ledger and past records keep who acted for whom.")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        people = access.visible(actor_of(request), Person.objects.all()).values("pk")
+        return super().get_queryset(request).filter(person__in=people).select_related("person", "organisation")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        fields = ["person", "organisation", "role", "position", "starts_on", "ends_on"]
+        return fields if obj is None else [*fields, "status"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        # A membership changes only by ending it (or by a decision on a pending one, see the actions).
+        return [] if obj is None else ["person", "organisation", "role", "position", "starts_on", "status"]
+
+    def save_via_service(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        actor = actor_of(request)
+        data = form.cleaned_data
+        if not change:
+            created = services.add_membership(
+                actor, person=data["person"], organisation=data["organisation"], role=data["role"],
+                position=data.get("position") or "", starts_on=data.get("starts_on"), ends_on=data.get("ends_on"))
+            obj.pk, obj.status = created.pk, created.status
+            obj._state.adding = False
+            if created.status == MembershipStatus.PENDING:
+                messages.warning(request, _("This role is privileged: a second administrator must approve it "
+                                            "(action 'Approve' in the list of memberships)."))
+            return
+        if "ends_on" in form.changed_data:
+            if data.get("ends_on") is None:
+                raise Invalid(_("A membership that has an end date cannot be reopened; add a new membership."),
+                              errors={"ends_on": [_("Give the date the membership ends.")]})
+            services.end_membership(actor, obj, on=data["ends_on"])
+
+    def _decide(self, request: HttpRequest, queryset: Iterable[Membership], approve: bool) -> None:
+        done = 0
+        for membership in queryset:
+            try:
+                services.decide_membership(actor_of(request), membership, approve=approve)
+            except ServiceError as exc:
+                messages.error(request, f"{membership}: {exc.message}")
+            else:
+                done += 1
+        if done:
+            messages.success(request, (_("%(n)s membership(s) approved.") if approve
+                                       else _("%(n)s membership(s) refused.")) % {"n": done})
+
+    @admin.action(description=gettext_lazy("Approve the selected pending memberships (second administrator)"))
+    def approve(self, request: HttpRequest, queryset: Any) -> None:
+        self._decide(request, queryset, approve=True)
+
+    @admin.action(description=gettext_lazy("Refuse the selected pending memberships"))
+    def refuse(self, request: HttpRequest, queryset: Any) -> None:
+        self._decide(request, queryset, approve=False)
+
+    @admin.action(description=gettext_lazy("End the selected memberships today"))
+    def end_today(self, request: HttpRequest, queryset: Any) -> None:
+        for membership in queryset:
+            try:
+                services.end_membership(actor_of(request), membership)
+            except ServiceError as exc:
+                messages.error(request, f"{membership}: {exc.message}")
+
+
+class MissionSettingsForm(VersionedForm):
+    class Meta:
+        model = MissionSettings
+        fields = services.SETTINGS_FIELDS
+
+
+@admin.register(MissionSettings)
+class MissionSettingsAdmin(ServiceAdmin):
+    form = MissionSettingsForm
+    list_display = ("mission_name", "mission_acronym", "time_zone", "projection", "version")
+    fields = (*services.SETTINGS_FIELDS, "expected_version")
+    delete_refusal = gettext_lazy("Mission settings are not deleted; change them instead.")
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False  # one record per space, made on first use
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).filter(space_id=actor_of(request).space_id)
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        if is_admin_request(request):
+            services.mission_settings(actor_of(request).space_id)
+        return super().changelist_view(request, extra_context)
+
+    def save_via_service(self, request: HttpRequest, obj: MissionSettings, form: Any, change: bool) -> None:
+        changes = {name: form.cleaned_data[name] for name in services.SETTINGS_FIELDS if name in form.cleaned_data}
+        services.update_mission_settings(actor_of(request), obj.space, changes,
+                                         expected_version=form.cleaned_data.get("expected_version"))
+
+
+class AccountForm(ModelForm):  # type: ignore[type-arg]
+    """A new account for a person who has none yet."""
+
+    person = forms.ModelChoiceField(queryset=Person.objects.none(), label=gettext_lazy("Person"))
+    password = forms.CharField(label=gettext_lazy("Password"), required=False, strip=False,
+                               widget=forms.PasswordInput(render_value=False),
+                               help_text=gettext_lazy("Leave empty to let the person set one by password reset."))
+
+    class Meta:
+        model = User
+        fields = ("username", "email")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("password"):
+            try:
+                password_validation.validate_password(cleaned["password"], self.instance)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return cleaned
+
+
+@admin.register(User)
+class AccountAdmin(ServiceAdmin):
+    """Accounts are created here (for an existing person) and otherwise only listed: no service edits them."""
+
+    list_display = ("username", "email", "person_name", "is_active", "last_login")
+    list_filter = ("is_active",)
+    search_fields = ("username", "email")
+    ordering = ("username",)
+    delete_refusal = gettext_lazy("Accounts are not deleted: the ledger refers to them.")
+
+    @admin.display(description=gettext_lazy("Person"))
+    def person_name(self, obj: User) -> str:
+        person = Person.objects.filter(user=obj).only("full_name", "title").first()
+        return str(person) if person else EMPTY
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        # Accounts of people the reader may know exist, and accounts with no person at all.
+        people = access.visible(actor_of(request), Person.objects.filter(user__isnull=False)).values("user_id")
+        return super().get_queryset(request).filter(Q(pk__in=people) | Q(person__isnull=True))
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is not None:
+            return super().get_form(request, obj, change, **kwargs)
+        kwargs["form"] = AccountForm
+        form_class = super().get_form(request, obj, change, **kwargs)
+        people = access.visible(actor_of(request), Person.objects.filter(user__isnull=True))
+
+        class NewAccountForm(form_class):  # type: ignore[valid-type,misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self.fields["person"].queryset = people
+
+        return NewAccountForm
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        if obj is None:
+            return ["person", "username", "email", "password"]
+        return ["username", "email", "first_name", "last_name", "person_name", "is_active", "last_login",
+                "date_joined"]
+
+    def save_via_service(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        user = services.create_account(actor_of(request), username=data["username"], email=data.get("email") or "",
+                                       password=data.get("password") or None, person=data["person"])
+        obj.pk = user.pk
+        obj._state.adding = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Ledger, releases and grants: listings only
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(PolicyAdmin):
+    """Entries hold hashes, never content; the record an entry names is withheld unless the reader may see it."""
+
+    list_display = ("seq", "recorded_at", "action", "object_type", "object_shown", "actor_user_id", "short_hash")
+    list_filter = ("action", "object_type")
+    fields = ("seq", "recorded_at", "space_id", "actor_user_id", "actor_membership_id", "action", "object_type",
+              "object_shown", "change_hash", "prev_hash", "entry_hash")
+    readonly_fields = fields
+    ordering = ("-seq",)
+
+    def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest | None = None) -> bool:
+        return lookup.split("__")[0] in {"action", "object_type"}
+
+    @admin.display(description=gettext_lazy("Hash"))
+    def short_hash(self, obj: LedgerEntry) -> str:
+        return obj.entry_hash[:16]
+
+    @admin.display(description=gettext_lazy("Record"))
+    def object_shown(self, obj: LedgerEntry) -> str:
+        hidden: set[tuple[str, str]] | None = getattr(obj, "_civmil_hidden", None)
+        if hidden is None or (obj.object_type, obj.object_id) in hidden:
+            return str(WITHHELD_TEXT)
+        return obj.object_id
+
+    def _mark(self, request: HttpRequest, entries: list[LedgerEntry]) -> None:
+        """Find, for the entries shown, which name a protected record the reader may not see."""
+        actor = actor_of(request)
+        wanted: dict[str, set[str]] = {}
+        for e in entries:
+            try:
+                registry.by_key(e.object_type)
+            except LookupError:
+                continue
+            wanted.setdefault(e.object_type, set()).add(e.object_id)
+        hidden: set[tuple[str, str]] = set()
+        for key, ids in wanted.items():
+            model = registry.by_key(key).model
+            valid_ids = [i for i in ids if _is_uuid(i)]
+            seen = {str(pk) for pk in access.visible(actor, model._default_manager.filter(pk__in=valid_ids))
+                    .values_list("pk", flat=True)}
+            hidden.update((key, i) for i in ids if i not in seen)
+        for e in entries:
+            e._civmil_hidden = hidden  # type: ignore[attr-defined]
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        changelist = super().get_changelist_instance(request)
+        self._mark(request, list(changelist.result_list))
+        return changelist
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            self._mark(request, [obj])
+        return obj
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], add: bool = False,
+                           change: bool = False, form_url: str = "", obj: Any = None) -> Any:
+        if obj is not None:  # the entry's own name holds the record's id: use its number and action only
+            label = f"#{obj.seq} {obj.action}"
+            context["original"] = _Label(obj, label)
+            context["subtitle"] = label
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(PolicyAdmin):
+    list_display = ("tree_size", "root", "signed_at", "public_key")
+    fields = ("tree_size", "root", "signed_at", "public_key", "signature")
+    readonly_fields = fields
+    ordering = ("-tree_size",)
+
+
+def _releasable(actor: Actor) -> Q:
+    """Records whose releases and grants the reader may list: those their organisation owns (never
+    oversight records, which only case grants open)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    q = Q(pk__in=[])
+    if actor.organisation_id is None:
+        return q
+    for record_type in registry.all_types():
+        model = record_type.model
+        owned = access.visible(actor, model._default_manager.filter(owner_id=actor.organisation_id)).exclude(
+            level=Level.OVERSIGHT)
+        q |= Q(content_type=ContentType.objects.get_for_model(model), object_id__in=owned.values("pk"))
+    return q
+
+
+class _RecordLinkMixin:
+    @admin.display(description=gettext_lazy("Record type"))
+    def record_type(self, obj: Release | Grant) -> str:
+        return capfirst(str(obj.content_type.model_class()._meta.verbose_name)) if obj.content_type.model_class() \
+            else str(obj.content_type)
+
+
+@admin.register(Release)
+class ReleaseAdmin(_RecordLinkMixin, PolicyAdmin):
+    list_display = ("record_type", "object_id", "target_label", "fields", "created_at", "revoked_at")
+    fields = ("record_type", "object_id", "target_label", "fields", "created_at", "revoked_at")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).filter(_releasable(actor_of(request))).select_related("content_type")
+
+    def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest | None = None) -> bool:
+        return False
+
+
+@admin.register(Grant)
+class GrantAdmin(_RecordLinkMixin, PolicyAdmin):
+    list_display = ("record_type", "object_id", "person", "purpose", "created_at", "revoked_at", "recused_at")
+    fields = ("record_type", "object_id", "person", "purpose", "created_at", "revoked_at", "recused_at",
+              "recusal_reason")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        actor = actor_of(request)
+        mine = Q(person_id=actor.person_id) if actor.person_id else Q(pk__in=[])
+        return super().get_queryset(request).filter(_releasable(actor) | mine).select_related("content_type",
+                                                                                                "person")
+
+    def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest | None = None) -> bool:
+        return False
+
+
+__all__ = ["CivmilAdminSite", "PolicyAdmin", "ProtectedAdmin", "ServiceAdmin", "VersionedForm", "display_value"]
