@@ -151,7 +151,6 @@ def test_the_list_cannot_be_filtered_on_withheld_text(probe: str) -> None:
     services.release_record(ngo.actor, entry, organisation=military.org, fields=["occurred_at"])
     response = signed_in(military).get(changelist("actors_liaisonlogentry") + "?" + probe)
     assert response.status_code == 400  # a lookup outside the face fields is refused outright
-    assert MARKER not in response.content.decode()
 
 
 def test_contact_details_of_a_person_need_the_full_view() -> None:
