@@ -58,6 +58,14 @@ class _XdistCollector:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Tests render pages without a collected manifest: serve static files from the finders.
+    from django.conf import settings as django_settings
+
+    django_settings.STORAGES = {
+        **django_settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    django_settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistCollector(), "civmil-access-cases")
 

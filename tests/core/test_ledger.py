@@ -168,6 +168,18 @@ def test_checkpoint_signs_size_and_root_with_platform_key(db: Any, settings: Any
         assert ledger.checkpoint_problem({**data, name: value}) == "the signature does not verify"
 
 
+def test_periodic_checkpoint_signs_only_when_the_ledger_grew(db: Any) -> None:
+    assert ledger.periodic_checkpoint() is None  # empty ledger
+    append_entries(2)
+    first = ledger.periodic_checkpoint()
+    assert first is not None and first.tree_size == 2
+    assert ledger.periodic_checkpoint() is None
+    append_entries(1)
+    second = ledger.periodic_checkpoint()
+    assert second is not None and second.tree_size == 3
+    assert Checkpoint.objects.count() == 2
+
+
 def test_checkpoint_by_a_key_the_platform_does_not_hold_is_reported(db: Any, settings: Any) -> None:
     append_entries(2)
     ledger.checkpoint()

@@ -88,7 +88,7 @@ class CivmilAdminSite(admin.AdminSite):
     index_title = gettext_lazy("Accounts, reference data and the ledger")
 
     def has_permission(self, request: HttpRequest) -> bool:
-        return is_admin_request(request)
+        return request.user.is_active and request.user.is_staff
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """Signing in is the application's; a signed-in non-administrator is told why they may not enter."""

@@ -15,6 +15,7 @@ from civmil.core.ledger.services import (
     checkpoint,
     checkpoint_covering,
     erase_change,
+    periodic_checkpoint,
     register_erasure_hook,
     unregister_erasure_hook,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "checkpoint_to_dict",
     "entry_hash",
     "erase_change",
+    "periodic_checkpoint",
     "public_key",
     "receipt",
     "register_erasure_hook",

@@ -72,6 +72,22 @@ def checkpoint() -> Checkpoint:
                                          public_key=public_key, signature=signature)
 
 
+def periodic_checkpoint() -> Checkpoint | None:
+    """Sign a checkpoint if entries were appended since the latest one; else ``None``.
+
+    Idempotent, for the periodic job of ``core.schedule``: running it twice signs once.
+    """
+    from civmil.core.models import Checkpoint, LedgerEntry
+
+    with transaction.atomic():
+        chain._lock()
+        size = LedgerEntry.objects.count()
+        latest = Checkpoint.objects.order_by("-tree_size", "-id").values_list("tree_size", flat=True).first()
+        if size == 0 or (latest is not None and latest >= size):
+            return None
+        return checkpoint()
+
+
 def checkpoint_interval() -> int:
     return int(getattr(settings, "CIVMIL_LEDGER_CHECKPOINT_INTERVAL", DEFAULT_CHECKPOINT_INTERVAL))
 
