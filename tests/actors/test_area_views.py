@@ -210,7 +210,8 @@ def _file(*features: Any, name: str = "tl_adm1.geojson") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type="application/geo+json")
 
 
-def _feature(pcode: str | None, name: str | None, geometry: dict[str, Any], parent: str | None = None) -> dict[str, Any]:
+def _feature(pcode: str | None, name: str | None, geometry: dict[str, Any],
+             parent: str | None = None) -> dict[str, Any]:
     props = {"ADM1_PCODE": pcode, "ADM1_EN": name, "ADM0_PCODE": parent}
     return {"type": "Feature", "properties": {k: v for k, v in props.items() if v is not None}, "geometry": geometry}
 

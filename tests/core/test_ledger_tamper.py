@@ -276,3 +276,8 @@ def test_receipt_is_refused_when_the_ledger_disagrees_with_its_checkpoint(ten: l
         LedgerEntry.objects.filter(seq=10).update(entry_hash="cd" * 32)
     with pytest.raises(ledger.LedgerIntegrityError):
         ledger.receipt(3)
+    with ledger_triggers_dropped():
+        raw("DELETE FROM core_ledgerchange WHERE seq > 8")
+        raw("DELETE FROM core_ledgerentry WHERE seq > 8")
+    with pytest.raises(ledger.LedgerIntegrityError):
+        ledger.receipt(3)

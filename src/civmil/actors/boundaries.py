@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import shapely
+import shapely.geometry
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -327,7 +328,10 @@ def _read_feature(index: int, feature: Any, options: ImportOptions) -> _Candidat
         except RecursionError:
             cand.reasons.append(_("the geometry nests too deeply."))
         else:
-            cand.geometry = geo.to_geojson(shapely.force_2d(shape))
+            # Keep the file's own coordinates (no second copy of a large file in memory) unless
+            # they carry heights, which are dropped.
+            cand.geometry = (geo.to_geojson(shapely.force_2d(shape)) if shape.has_z
+                             else {"type": geometry["type"], "coordinates": geometry["coordinates"]})
     return cand
 
 
@@ -488,5 +492,8 @@ def _notes(plan: BoundaryPlan, options: ImportOptions, existing: Mapping[str, Ex
 
 
 def same_geometry(stored: Any, planned: Any) -> bool:
-    """Are two GeoJSON geometries written identically (tuples and lists alike)?"""
-    return json.dumps(stored, sort_keys=True) == json.dumps(planned, sort_keys=True)
+    """Do two GeoJSON geometries have exactly the same vertices, in the same order?"""
+    try:
+        return bool(shapely.equals_exact(shapely.geometry.shape(stored), shapely.geometry.shape(planned), 0.0))
+    except (ValueError, TypeError, AttributeError, shapely.errors.GEOSException):
+        return False

@@ -425,5 +425,7 @@ def boundary_plan(actor: Actor | None, data: bytes, options: boundaries.ImportOp
     if actor is None or actor.is_authenticated:
         for pcode, level, parent_pcode in Area.objects.exclude(pcode=None).values_list(
                 "pcode", "admin_level", "parent__pcode"):
-            existing[pcode] = boundaries.ExistingArea(pcode=pcode, admin_level=level, parent_pcode=parent_pcode or "")
+            if pcode:
+                existing[pcode] = boundaries.ExistingArea(pcode=pcode, admin_level=level,
+                                                          parent_pcode=parent_pcode or "")
     return boundaries.plan_import(data, options, existing)

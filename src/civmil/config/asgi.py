@@ -1,4 +1,8 @@
-"""ASGI entry point: HTTP through Django; WebSockets join in the live-events issue."""
+"""ASGI entry point: HTTP through Django, WebSockets (live events) through Channels.
+
+WebSockets pass the Origin check (the Host must be one of ALLOWED_HOSTS) and carry the Django
+session (cookie), from which the consumer builds the actor.
+"""
 
 import os
 
@@ -6,4 +10,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civmil.config.settings")
 
 from django.core.asgi import get_asgi_application
 
-application = get_asgi_application()
+# Set up Django (apps, models) before anything imports a model.
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from civmil.core.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

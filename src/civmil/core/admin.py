@@ -22,7 +22,7 @@ own. Django's admin log is not written; the ledger is the record of every change
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -88,7 +88,7 @@ class CivmilAdminSite(admin.AdminSite):
     index_title = gettext_lazy("Accounts, reference data and the ledger")
 
     def has_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_staff
+        return is_admin_request(request)
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """Signing in is the application's; a signed-in non-administrator is told why they may not enter."""
@@ -147,16 +147,16 @@ class PolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
     # The ledger is the record of changes; Django's admin log is not written.
-    def log_addition(self, *args: Any, **kwargs: Any) -> None:
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
         return None
 
-    def log_change(self, *args: Any, **kwargs: Any) -> None:
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
         return None
 
-    def log_deletion(self, *args: Any, **kwargs: Any) -> None:
+    def log_deletion(self, request: HttpRequest, obj: Any, object_repr: str) -> Any:
         return None
 
-    def log_deletions(self, *args: Any, **kwargs: Any) -> None:
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
         return None
 
     def _limit_protected(self, request: HttpRequest, db_field: Any, kwargs: dict[str, Any]) -> None:
@@ -241,9 +241,10 @@ class ServiceAdmin(PolicyAdmin):
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form_class = super().get_form(request, obj, change, **kwargs)
-        error: ServiceError | None = getattr(request, _SERVICE_ERROR, None)
-        if error is None or request.method != "POST":
+        found: ServiceError | None = getattr(request, _SERVICE_ERROR, None)
+        if found is None or request.method != "POST":
             return form_class
+        error: ServiceError = found
 
         class RefusedForm(form_class):  # type: ignore[valid-type,misc]
             def clean(self) -> Any:
@@ -330,7 +331,7 @@ class ProtectedAdmin(PolicyAdmin):
 
     shown_fields: tuple[str, ...] = ()
     list_columns: tuple[str, ...] = ()
-    list_filter: Any = ("level",)
+    list_filter: ClassVar[tuple[Any, ...]] = ("level",)
     ordering = ("-created_at",)
     #: Lookups allowed in the list's query string (face fields only).
     safe_lookups: frozenset[str] = frozenset({"level", "owner"})
@@ -341,7 +342,9 @@ class ProtectedAdmin(PolicyAdmin):
             setattr(self, f"shown_{name}", self._column(name))
         for name in self.list_columns:
             setattr(self, f"list_{name}", self._column(name, truncate=LIST_TEXT_LENGTH))
-        self.list_display = tuple(f"list_{name}" for name in self.list_columns)
+
+    def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
+        return tuple(f"list_{name}" for name in self.list_columns)
 
     def _column(self, name: str, truncate: int | None = None) -> Callable[[Any], str]:
         try:
@@ -746,8 +749,8 @@ def _releasable(actor: Actor) -> Q:
 class _RecordLinkMixin:
     @admin.display(description=gettext_lazy("Record type"))
     def record_type(self, obj: Release | Grant) -> str:
-        return capfirst(str(obj.content_type.model_class()._meta.verbose_name)) if obj.content_type.model_class() \
-            else str(obj.content_type)
+        model = obj.content_type.model_class()
+        return capfirst(str(model._meta.verbose_name)) if model is not None else str(obj.content_type)
 
 
 @admin.register(Release)

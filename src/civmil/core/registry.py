@@ -13,11 +13,15 @@ from typing import TYPE_CHECKING, Any
 from civmil.core.choices import Component, Level
 
 if TYPE_CHECKING:
+    from civmil.core.access import Shown
     from civmil.core.actors import Actor
     from civmil.core.models import ProtectedRecord
 
 #: Fields every non-empty view shows.
 BASE_FACE = ("id", "pk", "level", "owner", "owner_id", "space_id", "version", "created_at", "updated_at")
+#: Fields a live event shows by default besides the searchable text (each only where the model has
+#: it and the reader's view shows it).
+LIVE_DEFAULT_FIELDS = ("level", "version", "created_at", "updated_at", "occurred_at")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,12 @@ class RecordType:
     #: A derived face for readers without a view (returns a dict) or ``None``.
     derive: Callable[[Actor, Any], dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Fields a live event carries in its ``view`` (each only when the reader's view shows it);
+    #: ``None``: :data:`LIVE_DEFAULT_FIELDS` and the searchable text fields.
+    live_fields: tuple[str, ...] | None = None
+    #: Renders the ``view`` of a live event for one reader from the record as that reader sees it
+    #: (``render_live(actor, shown) -> dict`` of JSON values); replaces ``live_fields`` when given.
+    render_live: Callable[[Actor, Shown[Any]], dict[str, Any]] | None = None
 
     @property
     def key(self) -> str:
@@ -54,6 +64,14 @@ class RecordType:
     def face(self) -> frozenset[str]:
         return frozenset(BASE_FACE) | frozenset(self.face_fields)
 
+    def live_field_names(self) -> tuple[str, ...]:
+        """The fields a live event may show (the reader's view still decides each one)."""
+        if self.live_fields is not None:
+            return self.live_fields
+        concrete = {f.name for f in self.model._meta.get_fields() if getattr(f, "concrete", False)}
+        names = [n for n in (*LIVE_DEFAULT_FIELDS, *self.search_fields) if n in concrete]
+        return tuple(dict.fromkeys(names))
+
 
 _TYPES: dict[type[Any], RecordType] = {}
 
@@ -63,9 +81,13 @@ def register(record_type: RecordType) -> RecordType:
     existing = _TYPES.get(record_type.model)
     if existing is not None and existing != record_type:
         raise ValueError(f"{record_type.key} is already registered")
-    bad = set(record_type.release_fields) - {f.name for f in record_type.model._meta.get_fields()}
+    known = {f.name for f in record_type.model._meta.get_fields()}
+    bad = set(record_type.release_fields) - known
     if bad:
         raise ValueError(f"{record_type.key}: unknown release fields {sorted(bad)}")
+    bad = set(record_type.live_fields or ()) - known
+    if bad:
+        raise ValueError(f"{record_type.key}: unknown live fields {sorted(bad)}")
     _TYPES[record_type.model] = record_type
     return record_type
 

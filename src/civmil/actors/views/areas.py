@@ -208,14 +208,14 @@ def area_list(request: HttpRequest) -> HttpResponse:
     """Areas by name or P-code, level and kind, with a map of what the filter finds."""
     actor = actor_of(request)
     form = AreaFilterForm(request.GET)
+    query: dict[str, str] = {}
     if form.is_valid():
         f = form.cleaned_data
         qs = _area_search(actor, q=f.get("q") or "", level=f.get("level"), kind=f.get("kind") or "")
-        query = {k: v for k, v in (("q", f.get("q")), ("level", f.get("level")), ("kind", f.get("kind")))
+        query = {k: str(v) for k, v in (("q", f.get("q")), ("level", f.get("level")), ("kind", f.get("kind")))
                  if v not in (None, "")}
     else:
         qs = queries.areas(actor).none()
-        query = {}
     page_obj = paginate(request, qs)
     geojson_url = reverse("actors:areas-geojson") + ("?" + urlencode(query) if query else "")
     return render_page(request, "actors/areas/list.html", {

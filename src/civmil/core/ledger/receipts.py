@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pymerkle import InvalidProof
+from pymerkle import InvalidChallenge, InvalidProof
 
 from civmil.core.ledger.chain import _jsonable, change_hash, entry_fields, entry_hash
 from civmil.core.ledger.signing import _, checkpoint_problem, checkpoint_to_dict
@@ -58,7 +58,10 @@ def receipt(entry_seq: int, *, sign_if_needed: bool = True) -> dict[str, Any]:
         raise NotFound(gettext("No ledger entry #%(seq)s.") % {"seq": entry_seq})
     cp = checkpoint_covering(entry.seq, sign_if_needed=sign_if_needed)
     tree = LedgerTree()
-    proof = tree.prove_inclusion(entry.seq, cp.tree_size)
+    try:
+        proof = tree.prove_inclusion(entry.seq, cp.tree_size)
+    except InvalidChallenge as exc:  # fewer entries than the checkpoint signed
+        raise LedgerIntegrityError(f"checkpoint {cp.pk} covers {cp.tree_size} entries, the ledger has fewer") from exc
     data = {
         "kind": RECEIPT_KIND,
         "version": RECEIPT_VERSION,

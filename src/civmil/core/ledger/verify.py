@@ -71,26 +71,27 @@ class VerifyResult:
                             root=self.root or other.root, problems=[*self.problems, *other.problems])
 
 
-def _check_changes(rows: list[tuple[int, Any, int | None, bool, str]], erasures: dict[int, int],
-                   problems: list[Problem]) -> None:
-    """Stored changes against their entries' hashes; a missing change needs an erasure entry."""
-    for seq, data, erased_by, present, expected in rows:
-        if present and data is not None:
-            if erased_by is not None:
-                problems.append(Problem(seq, _("the change is marked erased but its data is still stored")))
-            elif change_hash(data) != expected:
-                problems.append(Problem(seq, _("the stored change does not match the entry's change hash")))
-            continue
-        if present and erased_by is None and expected == _NULL_CHANGE:
-            continue  # the write recorded no change
+def _stored_change_problem(data: Any, erased_by: int | None, expected: str) -> str | None:
+    """A stored change with data must hash to the entry's change hash and not be marked erased."""
+    if erased_by is not None:
+        return _("the change is marked erased but its data is still stored")
+    if change_hash(data) != expected:
+        return _("the stored change does not match the entry's change hash")
+    return None
+
+
+def _missing_change_problems(rows: list[tuple[int, bool, int | None]], erasures: dict[int, int]) -> list[Problem]:
+    """Changes without data (nulled or absent rows) are accepted only where an erasure entry exists."""
+    problems = []
+    for seq, present, erased_by in rows:
         by = erasures.get(seq)
         if by is None:
-            problems.append(Problem(seq, _("the stored change is missing and no erasure entry accounts for it")
-                                    if not present else
-                                    _("the stored change was removed without an erasure entry")))
+            problems.append(Problem(seq, _("the stored change was nulled without an erasure entry") if present
+                                    else _("the stored change is missing and no erasure entry accounts for it")))
         elif present and erased_by != by:
             problems.append(Problem(seq, _("the change names erasure entry #%(by)s, but the erasure is entry "
                                            "#%(real)d") % {"by": erased_by, "real": by}))
+    return problems
 
 
 def verify(*, using: str = "default") -> VerifyResult:
@@ -107,7 +108,7 @@ def verify(*, using: str = "default") -> VerifyResult:
     result = VerifyResult()
     problems = result.problems
     hashes: list[str] = []
-    change_rows: list[tuple[int, Any, int | None, bool, str]] = []
+    without_data: list[tuple[int, bool, int | None]] = []  # (seq, row present, erased_by_seq)
     erasures: dict[int, int] = {}
     prev = GENESIS
     expected_seq = 1
@@ -128,14 +129,20 @@ def verify(*, using: str = "default") -> VerifyResult:
         try:
             change = entry.change
         except ObjectDoesNotExist:
-            change_rows.append((entry.seq, None, None, False, entry.change_hash))
+            without_data.append((entry.seq, False, None))
         else:
-            change_rows.append((entry.seq, change.data, change.erased_by_seq, True, entry.change_hash))
+            if change.data is not None:
+                reason = _stored_change_problem(change.data, change.erased_by_seq, entry.change_hash)
+                if reason:
+                    problems.append(Problem(entry.seq, reason))
+            elif change.erased_by_seq is not None or entry.change_hash != _NULL_CHANGE:
+                without_data.append((entry.seq, True, change.erased_by_seq))
+            # else: the write recorded no change (``None``)
         hashes.append(entry.entry_hash)
         prev = entry.entry_hash
         expected_seq = entry.seq + 1
     result.entries = len(hashes)
-    _check_changes(change_rows, erasures, problems)
+    problems.extend(_missing_change_problems(without_data, erasures))
 
     tree = LedgerTree.from_hashes(hashes)
     result.root = tree.root_hex()
@@ -146,8 +153,9 @@ def verify(*, using: str = "default") -> VerifyResult:
         result.checkpoints += 1
         # a root that does not match is first explained by the first entry found bad after `vouched`
         suspect = next((seq for seq in entry_problems if seq > vouched), vouched + 1)
-        problems.extend(_checkpoint_problems(cp.pk, checkpoint_to_dict(cp), tree, keys, vouched, suspect))
-        if not any(p.checkpoint == cp.pk for p in problems):
+        found = _checkpoint_problems(cp.pk, checkpoint_to_dict(cp), tree, keys, vouched, suspect)
+        problems.extend(found)
+        if not found:
             vouched = max(vouched, cp.tree_size)
     return result
 

@@ -1,5 +1,6 @@
-"""Kernel models: identity, spaces, protected records, ledger."""
+"""Kernel models: identity, spaces, protected records, ledger, live events."""
 
+from civmil.core.models.events import OutboxEvent
 from civmil.core.models.identity import Membership, Organisation, Person, User
 from civmil.core.models.ledger import Checkpoint, LedgerChange, LedgerEntry
 from civmil.core.models.records import Grant, ProtectedRecord, Release
@@ -13,6 +14,7 @@ __all__ = [
     "Membership",
     "MissionSettings",
     "Organisation",
+    "OutboxEvent",
     "Person",
     "ProtectedRecord",
     "Release",

@@ -23,7 +23,7 @@ _SHOWN = 20
 class Command(BaseCommand):
     help = "Verify the ledger (chain, stored changes, Merkle tree, checkpoints) or sign a checkpoint."
     # Verification must run even when an unrelated part of the configuration is broken.
-    requires_system_checks: list[str] = []  # type: ignore[assignment]
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="subcommand", required=True, metavar="{verify,checkpoint}")

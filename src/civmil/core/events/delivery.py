@@ -1,0 +1,275 @@
+"""Delivery: what one subscriber receives of the outbox, decided by the access policy at delivery.
+
+Synchronous code (it reads the database); the WebSocket consumer runs it in a worker thread.
+Nothing here trusts the outbox row beyond its ids: each record is loaded and shown through
+:mod:`civmil.core.access` for the subscriber, on replay as on live delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import NoReverseMatch, reverse
+from django.utils.functional import Promise
+
+from civmil.core import access, registry
+from civmil.core.events.outbox import last_id
+
+if TYPE_CHECKING:
+    from civmil.core.actors import Actor
+    from civmil.core.models import OutboxEvent
+
+#: A resume point further back than this many events in the subscribed streams gets "reload".
+REPLAY_CAP = 500
+#: Events read per query when catching up after a push.
+BATCH = 500
+#: Object ids a connection remembers having delivered (to send ``removed`` later).
+SEEN_CAP = 10_000
+_SEEN_SALT = "civmil.core.events.seen"
+#: How long a page's token of the rows it rendered stays valid.
+SEEN_TOKEN_MAX_AGE = 24 * 3600
+SEEN_TOKEN_MAX_IDS = 1000
+
+
+class Seen:
+    """The records one connection has shown its subscriber (stream key and object id), capped."""
+
+    def __init__(self, cap: int = SEEN_CAP) -> None:
+        self._keys: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self.cap = cap
+
+    def add(self, object_type: str, object_id: str) -> None:
+        key = (object_type, object_id)
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        while len(self._keys) > self.cap:
+            self._keys.popitem(last=False)
+
+    def discard(self, object_type: str, object_id: str) -> bool:
+        """Forget a record; ``True`` when the subscriber had seen it."""
+        return self._keys.pop((object_type, object_id), False) is None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering one record for one subscriber
+
+
+def json_value(value: Any) -> Any:
+    """A field value as JSON: times in UTC ISO 8601, ids and decimals as strings."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | decimal.Decimal | Promise):
+        return str(value)
+    if isinstance(value, models.Model):
+        return str(value.pk)
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_value(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def render_view(actor: Actor, record_type: registry.RecordType, shown: access.Shown[Any]) -> dict[str, Any]:
+    """The ``view`` of a live event: the registered renderer, or the live fields the view shows."""
+    if record_type.render_live is not None:
+        return {str(k): json_value(v) for k, v in record_type.render_live(actor, shown).items()}
+    obj = shown.record
+    view: dict[str, Any] = {}
+    for name in record_type.live_field_names():
+        if not shown.view.shows(name):
+            continue
+        field = obj._meta.get_field(name)
+        if field.many_to_many or field.one_to_many:
+            view[name] = sorted(str(pk) for pk in getattr(obj, name).values_list("pk", flat=True))
+        elif field.is_relation:
+            view[name] = json_value(getattr(obj, getattr(field, "attname", name)))
+        else:
+            view[name] = json_value(getattr(obj, name))
+    return view
+
+
+def _detail_url(record_type: registry.RecordType, obj: models.Model) -> str | None:
+    if not record_type.detail_url_name:
+        return None
+    try:
+        return reverse(record_type.detail_url_name, kwargs={"pk": obj.pk})
+    except NoReverseMatch:
+        return None
+
+
+def _shown_records(actor: Actor, object_type: str, object_ids: Iterable[str]) -> dict[str, access.Shown[Any]]:
+    """The records of one type the subscriber may see (REDUCED or FULL), by object id."""
+    try:
+        record_type = registry.by_key(object_type)
+    except LookupError:
+        return {}
+    pk_field = record_type.model._meta.pk
+    assert pk_field is not None
+    pks = []
+    for object_id in set(object_ids):
+        try:
+            pks.append(pk_field.to_python(object_id))
+        except ValidationError:
+            continue
+    if not pks:
+        return {}
+    qs = access.visible(actor, record_type.model._default_manager.filter(pk__in=pks))
+    found: dict[str, access.Shown[Any]] = {}
+    for shown in access.show_all(actor, qs):
+        if shown.view.kind in (access.ViewKind.REDUCED, access.ViewKind.FULL):
+            found[str(shown.record.pk)] = shown
+    return found
+
+
+def frames_for(actor: Actor, events: Sequence[OutboxEvent], seen: Seen) -> list[dict[str, Any]]:
+    """The frames ``actor`` receives for ``events`` (in id order), updating ``seen``.
+
+    A record the subscriber may see gives an ``event`` frame with its view rendered now; one
+    they may not see (or that is gone) gives nothing — or ``removed``, with its id only, when
+    this connection had shown it. A derived face is not a view of the record: it never carries
+    the record's id, so it is never delivered on the record's stream.
+    """
+    by_type: dict[str, set[str]] = {}
+    for event in events:
+        by_type.setdefault(event.object_type, set()).add(event.object_id)
+    shown_by_key: dict[tuple[str, str], access.Shown[Any]] = {}
+    for object_type, ids in by_type.items():
+        for object_id, found in _shown_records(actor, object_type, ids).items():
+            shown_by_key[(object_type, object_id)] = found
+    frames: list[dict[str, Any]] = []
+    for event in events:
+        shown = shown_by_key.get((event.object_type, event.object_id))
+        if shown is None:
+            if seen.discard(event.object_type, event.object_id):
+                frames.append({"type": "removed", "id": event.id, "object_type": event.object_type,
+                               "object_id": event.object_id})
+            continue
+        record_type = registry.by_key(event.object_type)
+        frame: dict[str, Any] = {
+            "type": "event",
+            "id": event.id,
+            "kind": event.kind,
+            "object_type": event.object_type,
+            "object_id": event.object_id,
+            "reduced": shown.reduced,
+            "view": render_view(actor, record_type, shown),
+        }
+        url = _detail_url(record_type, shown.record)
+        if url:
+            frame["url"] = url
+        frames.append(frame)
+        seen.add(event.object_type, event.object_id)
+    return frames
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the outbox
+
+
+def pending(space_id: uuid.UUID, streams: Sequence[str], after: int, limit: int) -> list[OutboxEvent]:
+    """Events of ``streams`` in the space with an id above ``after``, oldest first."""
+    from civmil.core.models import OutboxEvent
+
+    return list(
+        OutboxEvent.objects.filter(space_id=space_id, object_type__in=list(streams), id__gt=after)
+        .order_by("id")[:limit]
+    )
+
+
+@dataclass
+class Subscription:
+    """What one connection listens to, and the id up to which it has read its streams."""
+
+    streams: tuple[str, ...]
+    cursor: int
+
+
+def subscribe(actor: Actor, streams: Sequence[str], after: int | None, seen: Seen,
+              cap: int | None = None) -> tuple[Subscription, list[dict[str, Any]]]:
+    """Start (or restart) a subscription: replay what came after ``after``, filtered now.
+
+    ``after`` is the last event id the client saw (``None``: it has seen nothing, start from
+    now). An id above the newest event gives ``reset`` with the newest id; more than ``cap``
+    events to replay give ``reload`` (the client reloads its view instead).
+    """
+    cap = REPLAY_CAP if cap is None else cap
+    top = last_id()
+    frames: list[dict[str, Any]] = []
+    streams = tuple(streams)
+    if after is None:
+        return Subscription(streams, top), frames
+    if after > top:
+        return Subscription(streams, top), [{"type": "reset", "last_id": top}]
+    events = pending(actor.space_id, streams, after, cap + 1)
+    if len(events) > cap:
+        return Subscription(streams, top), [{"type": "reload", "last_id": top}]
+    frames = frames_for(actor, events, seen)
+    # Every event up to ``top`` had committed before ``top`` was read (ids follow commit
+    # order), so the query above saw all of them: the cursor may move to ``top`` at least.
+    return Subscription(streams, max(top, events[-1].id if events else 0)), frames
+
+
+def catch_up(actor: Actor, subscription: Subscription, seen: Seen,
+             batch: int = BATCH) -> tuple[list[dict[str, Any]], bool]:
+    """Frames for the events committed after the subscription's cursor (one batch).
+
+    Returns the frames and whether more may be waiting (a full batch).
+    """
+    events = pending(actor.space_id, subscription.streams, subscription.cursor, batch)
+    if events:
+        subscription.cursor = events[-1].id
+    return frames_for(actor, events, seen), len(events) == batch
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows a page rendered: a signed token, so a connection may later send ``removed`` for them
+
+
+def seen_token(actor: Actor, records: Iterable[models.Model]) -> str:
+    """A token naming the records a page shows ``actor`` (for ``data-live-seen``).
+
+    The page renders it with the rows; the live client hands it over when it subscribes, and
+    the connection then counts those records as seen, so it can send ``removed`` when one of
+    them leaves the subscriber's view. Signed and bound to the account and acting membership,
+    so it cannot name records the subscriber was never shown.
+    """
+    keys = []
+    for obj in list(records)[:SEEN_TOKEN_MAX_IDS]:
+        keys.append([registry.get(type(obj)).key, str(obj.pk)])
+    data = {"u": actor.user_id, "m": str(actor.membership_id or ""), "r": keys}
+    return signing.dumps(data, salt=_SEEN_SALT, compress=True)
+
+
+def read_seen_token(actor: Actor, token: str) -> list[tuple[str, str]] | None:
+    """The records a token names, or ``None`` when it is forged, expired or someone else's."""
+    try:
+        data = signing.loads(token, salt=_SEEN_SALT, max_age=SEEN_TOKEN_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("u") != actor.user_id or data.get("m") != str(actor.membership_id or ""):
+        return None
+    keys = data.get("r")
+    if not isinstance(keys, list):
+        return None
+    return [(str(k[0]), str(k[1])) for k in keys[:SEEN_TOKEN_MAX_IDS] if isinstance(k, list) and len(k) == 2]

@@ -1,0 +1,41 @@
+"""The outbox of live events (DESIGN.md, "Live events").
+
+A service stores an event here in its own transaction; after commit it is pushed to the
+space's channel-layer group. Event ids follow commit order (see :mod:`civmil.core.events`), so a
+client that resumes "after id N" misses nothing. An event holds ids and its kind only, never
+protected content: what a subscriber sees is rendered from the record, through the access
+policy, when the event is delivered.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class OutboxEvent(models.Model):
+    """One domain event (``liaison.recorded``, ``report.created``...) about one protected record."""
+
+    #: The id clients resume from ("after id N"). Assigned under the ledger's lock: commit order.
+    id = models.BigAutoField(primary_key=True)
+    space_id = models.UUIDField(_("space"))
+    kind = models.CharField(_("kind"), max_length=64)
+    #: The record type's registry key (``actors.liaisonlogentry``): the stream it belongs to.
+    object_type = models.CharField(_("object type"), max_length=100)
+    object_id = models.CharField(_("object id"), max_length=64)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    #: Ids and flags for server-side use only; never delivered to browsers, never content.
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("live event")
+        verbose_name_plural = _("live events")
+        indexes = [
+            models.Index(fields=["space_id", "object_type", "id"], name="core_outbox_stream_idx"),
+            models.Index(fields=["created_at"], name="core_outbox_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.kind} {self.object_type}:{self.object_id}"
