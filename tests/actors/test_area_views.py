@@ -354,3 +354,13 @@ def test_a_file_over_the_cap_is_refused_with_the_limit(admin_client: Client, mon
     assert response.status_code == 422
     assert "2.5 MB; the limit is 2 MB" in response.content.decode()
     assert _uploads(tmp_path) == []
+
+
+def test_the_import_still_checks_csrf(db: Any, settings: Any, tmp_path: Path) -> None:
+    settings.CIVMIL_VAR_DIR = tmp_path
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_member(Component.CIVILIAN, role=Role.ADMINISTRATOR).user)
+    response = client.post(reverse("actors:areas-import"),
+                           {"file": _file(_feature("TL07", "Island", square(40, 0, 1))), "level": "1"})
+    assert response.status_code == 403
+    assert _uploads(tmp_path) == []

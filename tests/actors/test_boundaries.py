@@ -149,14 +149,16 @@ def test_every_bad_feature_is_named_with_its_index_pcode_and_reason() -> None:
         feature("X" * 40, "Long code"),                                    # 13 P-code too long
         feature({"a": 1}, "Object code"),                                  # 14 P-code not text
         feature("XX15", True),                                             # 15 name not text
+        feature("XX16", "Nested", {"type": "Feature", "geometry": square(0, 0)}),  # 16 not a geometry
+        feature("XX17", "Text", json.dumps(square(0, 0))),                  # 17 geometry as a string
     )
     p = plan(data)
     assert [a.pcode for a in p.areas] == ["XX01"]
     why = reasons(p)
-    assert sorted(why) == list(range(2, 16))
+    assert sorted(why) == list(range(2, 18))
     assert "P-code is missing" in why[2] and "ADM1_PCODE" in why[2]
     assert "name is missing" in why[3]
-    assert "Point is not accepted" in why[4]
+    assert "geometry is a Point; boundaries must be a Polygon or a MultiPolygon" in why[4]
     assert "not closed" in why[5]
     assert "not valid" in why[6] and "intersect" in why[6].lower()
     assert "out of range" in why[7]
@@ -166,6 +168,7 @@ def test_every_bad_feature_is_named_with_its_index_pcode_and_reason() -> None:
     assert "properties" in why[12]
     assert "longer than 32" in why[13]
     assert "not text" in why[14] and "not text" in why[15]
+    assert "geometry is a Feature" in why[16] and "not a GeoJSON geometry object" in why[17]
     by_index = {r.index: r for r in p.rejected}
     assert by_index[7].pcode == "XX07" and by_index[2].pcode == ""
     assert by_index[7].describe().startswith("Feature 7 (P-code XX07): ")

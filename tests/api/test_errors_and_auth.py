@@ -28,7 +28,7 @@ def _operations() -> list[tuple[str, str]]:
     ops = []
     for path, item in schema["paths"].items():
         for method in item:
-            concrete = re.sub(r"\{[^}]+\}", lambda _m: str(uuid.uuid4()), path)
+            concrete = re.sub(r"\{[^}]+\}", "3f0b8a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b", path)
             ops.append((method.upper(), concrete))
     return ops
 

@@ -312,3 +312,34 @@ def test_an_account_is_created_for_a_person_through_the_service() -> None:
     person.refresh_from_db()
     assert person.user is not None and person.user.username == "new.officer"
     assert LedgerEntry.objects.filter(action="account.created", actor_user_id=adm.user.pk).exists()
+
+
+def test_choices_naming_people_list_only_people_the_membership_may_know() -> None:
+    host_admin = admin_of(Component.HOST_NATION)
+    stranger = make_member(Component.CIVILIAN)  # contact level MISSION: unknown to host-nation users
+    colleague = make_member(Component.HOST_NATION, org=host_admin.org)
+    client = signed_in(host_admin)
+    url = reverse("admin:autocomplete") + "?app_label=core&model_name=membership&field_name=person&term=Person"
+    names = {r["text"] for r in client.get(url).json()["results"]}
+    assert str(colleague.person) in names and str(stranger.person) not in names
+    form = client.get(reverse("admin:core_organisation_change", args=[host_admin.org.pk])).content.decode()
+    assert str(stranger.person.pk) not in form
+
+
+def test_every_admin_page_opens_for_an_administrator() -> None:
+    _ngo, entry = humanitarian_entry()
+    adm = admin_of(Component.CIVILIAN)
+    actor_services.save_area(None, Area(name="Lakeside", pcode="LK01", admin_level=1),
+                             {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]})
+    client = signed_in(adm)
+    assert client.get("/admin/").status_code == 200
+    for model in admin.site._registry:
+        opts = model._meta
+        base = f"admin:{opts.app_label}_{opts.model_name}"
+        assert client.get(reverse(f"{base}_changelist")).status_code == 200, model
+        first = admin.site._registry[model].get_queryset(client.get("/admin/").wsgi_request).first()
+        if first is not None:
+            assert client.get(reverse(f"{base}_change", args=[first.pk])).status_code == 200, model
+        if admin.site._registry[model].has_add_permission(client.get("/admin/").wsgi_request):
+            assert client.get(reverse(f"{base}_add")).status_code == 200, model
+    assert MARKER in client.get(change("actors_liaisonlogentry", entry.pk)).content.decode()

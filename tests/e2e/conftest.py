@@ -5,8 +5,8 @@
 - ``signed_in_page(member)``: signs a test member in through the real sign-in form.
 - ``axe(page)``: runs axe-core in the page and returns the serious and critical violations.
 
-The live server serves static files through the staticfiles finders, so these tests store static
-files without hashed names (no ``collectstatic`` needed).
+The live server serves static files through the staticfiles finders (tests/conftest.py stores
+them without hashed names, so no ``collectstatic`` is needed).
 """
 
 from __future__ import annotations
@@ -48,20 +48,6 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
-
-
-@pytest.fixture(autouse=True)
-def _static_files_from_finders(settings: Any) -> None:
-    """Static files under their own names, found by the staticfiles finders: no ``collectstatic``.
-
-    The live server serves them through the finders; WhiteNoise (autorefresh) stops expecting
-    a collected STATIC_ROOT for the test client's requests.
-    """
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    settings.WHITENOISE_AUTOREFRESH = True
 
 
 class Problems(list[str]):

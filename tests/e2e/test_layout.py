@@ -26,10 +26,6 @@ from civmil.core.models.spaces import LIVE_SPACE_ID
 from civmil.core.templatetags import civmil as civmil_tags
 from tests.e2e.conftest import describe
 
-# The live server serves static files through the finders; without `collectstatic` WhiteNoise
-# warns at start-up that STATIC_ROOT does not exist, which is expected here.
-pytestmark = pytest.mark.filterwarnings("ignore:No directory at:UserWarning")
-
 # Browser tests are marked django_db(transaction=True, serialized_rollback=True): every live-server
 # test ends with a flush, and the serialized database restores the rows the migrations create
 # (the live mission space and its settings) for the next one.

@@ -320,6 +320,11 @@ def _read_feature(index: int, feature: Any, options: ImportOptions) -> _Candidat
     geometry = feature.get("geometry")
     if geometry is None:
         cand.reasons.append(_("the feature has no geometry."))
+    elif not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        kind = geometry.get("type") if isinstance(geometry, dict) else None
+        cand.reasons.append(
+            _("the geometry is a %(type)s; boundaries must be a Polygon or a MultiPolygon.") % {"type": kind}
+            if isinstance(kind, str) and kind else _("the geometry is not a GeoJSON geometry object."))
     else:
         try:
             shape = geo.validate_geometry(geometry, where=_("Geometry"), allowed=("Polygon", "MultiPolygon"))
