@@ -39,7 +39,7 @@ def test_unknown_environment_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 
 def test_values_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    d = _read(monkeypatch, tmp_path, PORT="9001", HOST="0.0.0.0", ALLOWED_HOSTS="a.example, b.example",
+    d = _read(monkeypatch, tmp_path, PORT="9001", HOST="10.0.0.5", ALLOWED_HOSTS="a.example, b.example",
               REDIS_URL="redis://127.0.0.1:6379/1")
-    assert d.port == 9001 and d.host == "0.0.0.0"
+    assert d.port == 9001 and d.host == "10.0.0.5"
     assert d.allowed_hosts == ("a.example", "b.example") and d.redis_url.endswith("/1")

@@ -325,7 +325,7 @@ def show_all(actor: Actor, objs: Iterable[M]) -> list[Shown[M]]:
 # Actions
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     VIEW = "view"
     EDIT = "edit"
     RELEASE = "release"

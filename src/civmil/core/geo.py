@@ -70,7 +70,9 @@ def _walk_positions(coords: Any, depth: int, where: str, counter: list[int]) -> 
 _DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}
 
 
-def validate_geometry(value: Any, *, where: str | None = None, allowed: tuple[str, ...] = GEOMETRY_TYPES) -> BaseGeometry:
+def validate_geometry(
+    value: Any, *, where: str | None = None, allowed: tuple[str, ...] = GEOMETRY_TYPES
+) -> BaseGeometry:
     """Parse a GeoJSON geometry (dict or JSON text) into a valid shapely geometry.
 
     Refuses what is not GeoJSON, out of range, unclosed or self-intersecting rings, and

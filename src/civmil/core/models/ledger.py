@@ -42,6 +42,9 @@ class LedgerChange(models.Model):
     class Meta:
         verbose_name = _("ledger change")
 
+    def __str__(self) -> str:
+        return f"change of entry #{self.entry_id}"
+
 
 class Checkpoint(models.Model):
     """A signed statement of the ledger's Merkle tree size and root."""
