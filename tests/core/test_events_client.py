@@ -44,7 +44,7 @@ document.addEventListener("civmil:live", (e) => {
 def page_html(after: str | None = "41", status: bool = False) -> str:
     after_attr = f' data-live-after="{after}"' if after is not None else ""
     status_el = '<p id="status" data-live-status hidden></p>' if status else ""
-    return f"""<!doctype html><html lang="fr"><head><title>t</title></head><body><main>{status_el}
+    return f"""<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>t</title></head><body><main>{status_el}
 <div id="civmil-i18n" hidden data-live-offline="Hors ligne" data-live-signed-out="Déconnecté"
      data-live-actor-changed="Autre rôle" data-live-reload="Recharger"></div>
 <table><tbody id="log" data-live-stream="{STREAM}"{after_attr} data-live-seen="signed-token"
@@ -87,7 +87,7 @@ def live_page(browser: Any) -> Iterator[tuple[Any, Site]]:
         path = route.request.url[len(ORIGIN):]
         if path == "/static/civmil/js/live.js":
             route.fulfill(body=LIVE_JS.read_text(encoding="utf-8"), content_type="text/javascript")
-        elif path.startswith("/directory/liaison/"):
+        elif path.startswith("/directory/liaison/") and path.endswith("/row/"):
             object_id = path.split("/")[3]
             site.row_requests.append({"id": object_id, "hx": route.request.headers.get("hx-request", "")})
             if object_id == "hidden-now":
@@ -168,7 +168,7 @@ def dispatched(page: Any) -> list[dict[str, Any]]:
 
 def test_it_subscribes_to_the_page_streams_and_applies_events_and_removals(live_page: tuple[Any, Site]) -> None:
     page, site = live_page
-    page.goto(f"{ORIGIN}/directory/liaison/")
+    page.goto(f"{ORIGIN}/log/")
     until(page, "window.__sockets.length === 1")
     ws = socket(page)
     assert ws.url == "ws://civmil.test/ws/events/"
@@ -208,7 +208,7 @@ def test_it_subscribes_to_the_page_streams_and_applies_events_and_removals(live_
 def test_it_shows_that_it_is_offline_and_reconnects_with_backoff_from_the_last_id(
         live_page: tuple[Any, Site]) -> None:
     page, _site = live_page
-    page.goto(f"{ORIGIN}/directory/liaison/")
+    page.goto(f"{ORIGIN}/log/")
     until(page, "window.__sockets.length === 1")
     ws = socket(page)
     ws.open()
@@ -239,7 +239,7 @@ def test_signed_out_or_another_membership_stops_reconnecting_and_says_why(live_p
     page, site = live_page
     site.html = page_html(status=True)
     for code, text in ((4401, "Déconnecté"), (4409, "Autre rôle")):
-        page.goto(f"{ORIGIN}/directory/liaison/")
+        page.goto(f"{ORIGIN}/log/")
         until(page, "window.__sockets.length === 1")
         ws = socket(page)
         ws.open()
@@ -253,14 +253,14 @@ def test_signed_out_or_another_membership_stops_reconnecting_and_says_why(live_p
 
 def test_without_a_page_id_it_resumes_from_the_id_kept_for_the_tab(live_page: tuple[Any, Site]) -> None:
     page, site = live_page
-    page.goto(f"{ORIGIN}/directory/liaison/")
+    page.goto(f"{ORIGIN}/log/")
     until(page, "window.__sockets.length === 1")
     ws = socket(page)
     ws.open()
     ws.message({"type": "reset", "last_id": 7})  # a resume point from the future was corrected
     assert stored_id(page) == "7"
     site.html = page_html(after=None)
-    page.goto(f"{ORIGIN}/directory/liaison/other")
+    page.goto(f"{ORIGIN}/log/other")
     until(page, "window.__sockets.length === 1")
     ws = socket(page)
     ws.open()
@@ -269,7 +269,7 @@ def test_without_a_page_id_it_resumes_from_the_id_kept_for_the_tab(live_page: tu
 
 def test_reload_without_a_refresh_url_offers_to_reload_the_page(live_page: tuple[Any, Site]) -> None:
     page, _site = live_page
-    page.goto(f"{ORIGIN}/directory/liaison/")
+    page.goto(f"{ORIGIN}/log/")
     until(page, "window.__sockets.length === 1")
     ws = socket(page)
     ws.open()
@@ -280,7 +280,7 @@ def test_reload_without_a_refresh_url_offers_to_reload_the_page(live_page: tuple
 
 def test_backoff_grows_with_jitter_and_is_capped(live_page: tuple[Any, Site]) -> None:
     page, _site = live_page
-    page.goto(f"{ORIGIN}/directory/liaison/")
+    page.goto(f"{ORIGIN}/log/")
     delays = page.evaluate("""async () => {
         const {backoffDelay} = await import("/static/civmil/js/live.js");
         return [0, 1, 2, 3, 10, 40].map((n) => [backoffDelay(n, () => 0), backoffDelay(n, () => 0.999999)]);
