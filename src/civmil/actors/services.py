@@ -27,7 +27,8 @@ LIAISON_FIELDS = ("occurred_at", "channel", "summary", "follow_ups", "latitude",
                   "level", "owner")
 ASSIGNMENT_FIELDS = ("officer", "from_organisation", "to_organisation", "community", "area", "latitude",
                      "longitude", "starts_on", "ends_on", "notes", "level", "owner")
-AREA_FIELDS = ("kind", "name", "name_alt", "pcode", "admin_level", "parent", "responsible", "geometry", "source")
+AREA_FIELDS = ("kind", "name", "name_alt", "pcode", "admin_level", "parent", "responsible", "source", "min_lon",
+               "min_lat", "max_lon", "max_lat")
 
 
 @dataclass
@@ -160,6 +161,13 @@ def save_area(actor: Actor | None, area: Area, geometry: Any, expected_version: 
     for name, value in geo.bbox(geom).as_fields().items():
         setattr(area, name, value)
     services._clean(area)
+    node, seen = area.parent, set()
+    while node is not None and node.pk not in seen:
+        if node.pk == area.pk:
+            raise Invalid(_("That parent would make a loop in the area hierarchy."),
+                          errors={"parent": [_("Choose a parent outside this area's own branch.")]})
+        seen.add(node.pk)
+        node = node.parent
     with transaction.atomic():
         creating = area._state.adding
         if not creating:
@@ -170,7 +178,9 @@ def save_area(actor: Actor | None, area: Area, geometry: Any, expected_version: 
             area.version = current.version + 1
         area.save(force_insert=creating)
         ledger.append(actor, "area.created" if creating else "area.updated", services.object_type(area), area.pk,
-                      {"version": area.version, **ledger.snapshot(area, AREA_FIELDS)})
+                      {"version": area.version, **ledger.snapshot(area, AREA_FIELDS),
+                       # The boundary itself is large: the ledger keeps its hash, which proves it.
+                       "geometry_sha256": ledger.change_hash(area.geometry)})
     return area
 
 
