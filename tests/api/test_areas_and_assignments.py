@@ -93,7 +93,7 @@ def test_assign_list_and_detail(signed_in, provinces) -> None:
     partner = make_org(Component.HUMANITARIAN)
     api = signed_in(cimic)
 
-    r = api.post("/liaison/assignments", _assignment_body(
+    r = api.post("/liaison-assignments", _assignment_body(
         cimic, to_organisation=str(partner.pk), area=str(provinces[1].pk), location="10.5, 30.5",
         notes="Weekly at the hub"))
 
@@ -104,33 +104,33 @@ def test_assign_list_and_detail(signed_in, provinces) -> None:
     assert created["officer"] == {"id": str(cimic.person.pk), "full_name": cimic.person.full_name}
     assert created["area"]["pcode"] == "XY0101" and created["starts_on"] == "2025-01-10"
 
-    listed = signed_in(make_member(Component.CIVILIAN)).get("/liaison/assignments",
+    listed = signed_in(make_member(Component.CIVILIAN)).get("/liaison-assignments",
                                                             {"organisation": str(partner.pk)}).json()
     assert listed["count"] == 1 and listed["items"][0]["id"] == created["id"]
-    assert api.get(f"/liaison/assignments/{a.pk}").json()["notes"] == "Weekly at the hub"
-    assert api.get("/liaison/assignments", {"organisation": str(uuid.uuid4())}).json()["count"] == 0
+    assert api.get(f"/liaison-assignments/{a.pk}").json()["notes"] == "Weekly at the hub"
+    assert api.get("/liaison-assignments", {"organisation": str(uuid.uuid4())}).json()["count"] == 0
 
 
 def test_current_assignments_only(signed_in) -> None:
     cimic = make_member(Component.MILITARY)
     api = signed_in(cimic)
     today = dt.date.today()
-    ended = api.post("/liaison/assignments", _assignment_body(
+    ended = api.post("/liaison-assignments", _assignment_body(
         cimic, community="Riverside", starts_on="2020-01-01", ends_on="2020-06-30")).json()
-    running = api.post("/liaison/assignments", _assignment_body(
+    running = api.post("/liaison-assignments", _assignment_body(
         cimic, community="Hilltop", starts_on=(today - dt.timedelta(days=3)).isoformat())).json()
-    assert {a["id"] for a in api.get("/liaison/assignments").json()["items"]} == {ended["id"], running["id"]}
-    assert [a["id"] for a in api.get("/liaison/assignments", {"current": "true"}).json()["items"]] == [running["id"]]
+    assert {a["id"] for a in api.get("/liaison-assignments").json()["items"]} == {ended["id"], running["id"]}
+    assert [a["id"] for a in api.get("/liaison-assignments", {"current": "true"}).json()["items"]] == [running["id"]]
 
 
 def test_assignment_errors_name_their_fields(signed_in) -> None:
     cimic = make_member(Component.MILITARY)
     api = signed_in(cimic)
-    r = api.post("/liaison/assignments", _assignment_body(
+    r = api.post("/liaison-assignments", _assignment_body(
         cimic, officer=str(uuid.uuid4()), starts_on="2025-02-01", ends_on="2025-01-01", location="nowhere"))
     assert r.status_code == 422
     assert set(r.json()["errors"]) == {"officer", "to_organisation", "ends_on", "location"}
-    level = api.post("/liaison/assignments", _assignment_body(cimic, community="Hilltop", level="humanitarian"))
+    level = api.post("/liaison-assignments", _assignment_body(cimic, community="Hilltop", level="humanitarian"))
     assert level.status_code == 403 and "level" in level.json()["errors"]
     assert not LiaisonAssignment.objects.exists()
 
@@ -140,6 +140,6 @@ def test_hidden_assignment_answers_like_a_missing_one(signed_in) -> None:
     a = actor_services.assign_liaison(hum.actor, actor_services.Assignment(
         officer_id=hum.person.pk, starts_on=dt.date(2025, 1, 1), level=Level.HUMANITARIAN, community="Camp 3"))
     api = signed_in(make_member(Component.MILITARY))
-    hidden, missing = api.get(f"/liaison/assignments/{a.pk}"), api.get(f"/liaison/assignments/{uuid.uuid4()}")
+    hidden, missing = api.get(f"/liaison-assignments/{a.pk}"), api.get(f"/liaison-assignments/{uuid.uuid4()}")
     assert hidden.status_code == missing.status_code == 404 and hidden.content == missing.content
-    assert api.get("/liaison/assignments").json()["count"] == 0
+    assert api.get("/liaison-assignments").json()["count"] == 0

@@ -60,11 +60,11 @@ def test_session_writes_need_the_csrf_token(csrf_handler) -> None:
     client.force_login(m.user)
     api = Api(client)
 
-    assert api.get("/liaison/log").status_code == 200
+    assert api.get("/liaison-log").status_code == 200
     refused = [
-        api.post("/liaison/log", entry_body(m)),
-        api.put(f"/liaison/log/{entry.pk}", entry_body(m, summary="changed", version=1)),
-        api.post(f"/liaison/log/{entry.pk}/releases", {"target_component": "police"}),
+        api.post("/liaison-log", entry_body(m)),
+        api.put(f"/liaison-log/{entry.pk}", entry_body(m, summary="changed", version=1)),
+        api.post(f"/liaison-log/{entry.pk}/releases", {"target_component": "police"}),
     ]
     for r in refused:
         assert r.status_code == 403
@@ -74,9 +74,9 @@ def test_session_writes_need_the_csrf_token(csrf_handler) -> None:
     assert entry.version == 1
 
     token = _csrf_token(api)
-    r = api.post("/liaison/log", entry_body(m), HTTP_X_CSRFTOKEN=token)
+    r = api.post("/liaison-log", entry_body(m), HTTP_X_CSRFTOKEN=token)
     assert r.status_code == 201, r.content
-    wrong = api.post("/liaison/log", entry_body(m), HTTP_X_CSRFTOKEN="x" * 64)
+    wrong = api.post("/liaison-log", entry_body(m), HTTP_X_CSRFTOKEN="x" * 64)
     assert wrong.status_code == 403
 
 
@@ -93,30 +93,30 @@ def test_form_bodies_are_refused_as_json_errors(csrf_handler, content_type: str,
     client.force_login(m.user)
     api = Api(client)
     token = _csrf_token(api)
-    r = client.post(f"{API}/liaison/log", body, content_type=content_type, HTTP_X_CSRFTOKEN=token)
+    r = client.post(f"{API}/liaison-log", body, content_type=content_type, HTTP_X_CSRFTOKEN=token)
     assert r.status_code == 400
     assert r["Content-Type"] == "application/json; charset=utf-8" and r.json()["errors"] == {}
     assert not LiaisonLogEntry.objects.exists()
 
 
 def test_a_write_without_any_session_is_401_not_a_csrf_error(csrf_handler) -> None:
-    r = Api(make_client(csrf_handler)).post("/liaison/log", {})
+    r = Api(make_client(csrf_handler)).post("/liaison-log", {})
     assert r.status_code == 401
 
 
 def test_malformed_json_is_400(signed_in) -> None:
     m = make_member(Component.CIVILIAN)
-    r = signed_in(m).client.post(f"{API}/liaison/log", '{"summary": "unterminated', content_type="application/json")
+    r = signed_in(m).client.post(f"{API}/liaison-log", '{"summary": "unterminated', content_type="application/json")
     assert r.status_code == 400
     assert r.json()["detail"].startswith("The request body is not valid JSON") and r.json()["errors"] == {}
-    bad_bytes = signed_in(m).client.post(f"{API}/liaison/log", b"\xff\xfe{}", content_type="application/json")
+    bad_bytes = signed_in(m).client.post(f"{API}/liaison-log", b"\xff\xfe{}", content_type="application/json")
     assert bad_bytes.status_code == 400
 
 
 def test_an_oversized_body_is_413(signed_in, settings) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_000
     m = make_member(Component.CIVILIAN)
-    r = signed_in(m).post("/liaison/log", entry_body(m, summary="x" * 5_000))
+    r = signed_in(m).post("/liaison-log", entry_body(m, summary="x" * 5_000))
     assert r.status_code == 413
     assert r.json() == {"detail": "The request body is too large (at most 2000 bytes).", "errors": {}}
     assert not LiaisonLogEntry.objects.exists()
@@ -142,7 +142,7 @@ def test_an_oversized_body_is_413(signed_in, settings) -> None:
 ])
 def test_bad_fields_get_field_messages(signed_in, changes: dict[str, Any], expected: dict[str, list[str]]) -> None:
     m = make_member(Component.CIVILIAN)
-    r = signed_in(m).post("/liaison/log", entry_body(m, **changes))
+    r = signed_in(m).post("/liaison-log", entry_body(m, **changes))
     assert r.status_code == 422
     assert r.json() == {"detail": "Some fields are not valid; see errors.", "errors": expected}
     assert not LiaisonLogEntry.objects.exists()
@@ -151,21 +151,21 @@ def test_bad_fields_get_field_messages(signed_in, changes: dict[str, Any], expec
 def test_missing_fields_and_a_missing_body(signed_in) -> None:
     m = make_member(Component.CIVILIAN)
     api = signed_in(m)
-    r = api.post("/liaison/log", {"summary": "only this"})
+    r = api.post("/liaison-log", {"summary": "only this"})
     assert r.status_code == 422
     assert r.json()["errors"] == {name: ["This field is required."]
                                   for name in ("occurred_at", "channel", "level", "organisations")}
-    empty = api.client.post(f"{API}/liaison/log", "", content_type="application/json")
+    empty = api.client.post(f"{API}/liaison-log", "", content_type="application/json")
     assert empty.status_code == 422
     assert empty.json()["errors"] == {"__all__": ["Send a JSON object in the request body."]}
-    not_an_object = api.post("/liaison/log", ["a", "list"])
+    not_an_object = api.post("/liaison-log", ["a", "list"])
     assert not_an_object.status_code == 422
 
 
 def test_wrong_typed_parameters(signed_in) -> None:
     api = signed_in(make_member(Component.CIVILIAN))
-    assert api.get("/liaison/log/123").json()["errors"] == {"entry_id": ["Enter a valid UUID."]}
-    r = api.get("/liaison/log", {"limit": "ten", "offset": "-1", "since": "2025-01-01T00:00:00",
+    assert api.get("/liaison-log/123").json()["errors"] == {"entry_id": ["Enter a valid UUID."]}
+    r = api.get("/liaison-log", {"limit": "ten", "offset": "-1", "since": "2025-01-01T00:00:00",
                                  "channel": "fax", "q": "x" * 201})
     assert r.status_code == 422
     assert r.json()["errors"] == {
@@ -174,7 +174,7 @@ def test_wrong_typed_parameters(signed_in) -> None:
         "channel": ["Choose one of: 'meeting', 'phone', 'radio', 'visit' or 'message'."],
         "q": ["Ensure this value has at most 200 characters."],
     }
-    put = api.put(f"/liaison/log/{uuid.uuid4()}", {"version": 0})
+    put = api.put(f"/liaison-log/{uuid.uuid4()}", {"version": 0})
     assert put.status_code == 422 and put.json()["errors"]["version"] == ["Ensure this value is at least 1."]
 
 
@@ -183,7 +183,7 @@ def test_unknown_address_and_wrong_method_answer_json(signed_in) -> None:
     r = api.get("/no/such/thing")
     assert r.status_code == 404
     assert r.json() == {"detail": "There is no API endpoint at this address.", "errors": {}}
-    r = api.client.patch(f"{API}/liaison/log")
+    r = api.client.patch(f"{API}/liaison-log")
     assert r.status_code == 405 and r["Allow"] == "GET, POST"
     assert r.json()["detail"] == "Method PATCH is not allowed here; allowed: GET, POST."
 
@@ -205,7 +205,7 @@ def test_exceptions_map_to_json_errors(signed_in, monkeypatch, raised: Exception
 
     api = signed_in(make_member(Component.CIVILIAN))
     monkeypatch.setattr(queries, "liaison_log", fail)
-    r = api.get("/liaison/log")
+    r = api.get("/liaison-log")
     assert r.status_code == status and r.json() == body
 
 
@@ -216,6 +216,6 @@ def test_unexpected_errors_are_not_swallowed(signed_in, monkeypatch) -> None:
     api = signed_in(make_member(Component.CIVILIAN))
     monkeypatch.setattr(queries, "liaison_log", broken)
     with pytest.raises(RuntimeError, match="bug"):
-        api.get("/liaison/log")
+        api.get("/liaison-log")
     api.client.raise_request_exception = False
-    assert api.get("/liaison/log").status_code == 500
+    assert api.get("/liaison-log").status_code == 500

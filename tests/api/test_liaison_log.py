@@ -26,7 +26,7 @@ def test_list_shows_what_the_reader_may_see_newest_first_with_a_count(signed_in)
     record_entry(hum, level=Level.HUMANITARIAN, summary="humanitarian only")
     soldier = make_member(Component.MILITARY)
 
-    r = signed_in(soldier).get("/liaison/log")
+    r = signed_in(soldier).get("/liaison-log")
 
     assert r.status_code == 200
     body = r.json()
@@ -49,7 +49,7 @@ def test_filters_narrow_the_list(signed_in) -> None:
     api = signed_in(m)
 
     def ids(**params: str) -> list[str]:
-        r = api.get("/liaison/log", params)
+        r = api.get("/liaison-log", params)
         assert r.status_code == 200, r.content
         return [e["id"] for e in r.json()["items"]]
 
@@ -70,26 +70,26 @@ def test_pagination_pages_through_everything_once(signed_in) -> None:
 
     seen = []
     for offset in (0, 2, 4):
-        body = api.get("/liaison/log", {"limit": "2", "offset": str(offset)}).json()
+        body = api.get("/liaison-log", {"limit": "2", "offset": str(offset)}).json()
         assert body["count"] == 5 and body["limit"] == 2 and body["offset"] == offset
         seen += [e["id"] for e in body["items"]]
     assert seen == [str(e.pk) for e in made]
-    assert api.get("/liaison/log", {"offset": "10"}).json()["items"] == []
+    assert api.get("/liaison-log", {"offset": "10"}).json()["items"] == []
 
 
 def test_page_size_is_capped(signed_in) -> None:
     api = signed_in(make_member(Component.CIVILIAN))
-    r = api.get("/liaison/log", {"limit": "201"})
+    r = api.get("/liaison-log", {"limit": "201"})
     assert r.status_code == 422
     assert r.json()["errors"] == {"limit": ["Ensure this value is at most 200."]}
-    assert api.get("/liaison/log", {"limit": "200"}).status_code == 200
+    assert api.get("/liaison-log", {"limit": "200"}).status_code == 200
 
 
 def test_the_count_ignores_records_the_reader_may_not_see(signed_in) -> None:
     hum = make_member(Component.HUMANITARIAN)
     for _ in range(3):
         record_entry(hum, level=Level.HUMANITARIAN)
-    body = signed_in(make_member(Component.MILITARY)).get("/liaison/log").json()
+    body = signed_in(make_member(Component.MILITARY)).get("/liaison-log").json()
     assert body == {"count": 0, "limit": 50, "offset": 0, "items": []}
 
 
@@ -98,7 +98,7 @@ def test_detail(signed_in) -> None:
     colleague = make_member(Component.CIVILIAN, org=m.org)
     entry = record_entry(m, person_ids=[colleague.person.pk], location="34N CF 12345 67890", place_name="Bridge")
 
-    r = signed_in(m).get(f"/liaison/log/{entry.pk}")
+    r = signed_in(m).get(f"/liaison-log/{entry.pk}")
 
     assert r.status_code == 200
     body = r.json()
@@ -115,7 +115,7 @@ def test_create(signed_in) -> None:
     m = make_member(Component.HUMANITARIAN)
     partner = make_org(Component.MILITARY)
 
-    r = signed_in(m).post("/liaison/log", entry_body(
+    r = signed_in(m).post("/liaison-log", entry_body(
         m, organisations=[str(m.org.pk), str(partner.pk)], level="humanitarian", location="12.5, 30.25"))
 
     assert r.status_code == 201, r.content
@@ -130,7 +130,7 @@ def test_create(signed_in) -> None:
 def test_a_level_the_owner_may_not_see_is_refused_with_the_reason(signed_in) -> None:
     m = make_member(Component.HUMANITARIAN)
 
-    r = signed_in(m).post("/liaison/log", entry_body(m, level="military"))
+    r = signed_in(m).post("/liaison-log", entry_body(m, level="military"))
 
     assert r.status_code == 403
     body = r.json()
@@ -141,7 +141,7 @@ def test_a_level_the_owner_may_not_see_is_refused_with_the_reason(signed_in) -> 
 
 def test_bad_mgrs_is_refused_with_the_reason(signed_in) -> None:
     m = make_member(Component.CIVILIAN)
-    r = signed_in(m).post("/liaison/log", entry_body(m, location="34N CF 1234 567"))
+    r = signed_in(m).post("/liaison-log", entry_body(m, location="34N CF 1234 567"))
     assert r.status_code == 422
     assert r.json()["errors"]["location"] == ["MGRS reference 34N CF 1234 567 has an odd number of digits."]
     assert not LiaisonLogEntry.objects.exists()
@@ -150,7 +150,7 @@ def test_bad_mgrs_is_refused_with_the_reason(signed_in) -> None:
 def test_service_checks_come_back_per_field(signed_in) -> None:
     m = make_member(Component.CIVILIAN)
     future = (timezone.now() + dt.timedelta(days=1)).isoformat()
-    r = signed_in(m).post("/liaison/log", entry_body(m, summary="   ", organisations=[str(uuid.uuid4())],
+    r = signed_in(m).post("/liaison-log", entry_body(m, summary="   ", organisations=[str(uuid.uuid4())],
                                                     occurred_at=future))
     assert r.status_code == 422
     errors = r.json()["errors"]
@@ -162,7 +162,7 @@ def test_update_with_the_current_version(signed_in) -> None:
     m = make_member(Component.CIVILIAN)
     entry = record_entry(m)
 
-    r = signed_in(m).put(f"/liaison/log/{entry.pk}", entry_body(m, summary="Corrected summary", version=1))
+    r = signed_in(m).put(f"/liaison-log/{entry.pk}", entry_body(m, summary="Corrected summary", version=1))
 
     assert r.status_code == 200, r.content
     assert r.json()["version"] == 2 and r.json()["summary"] == "Corrected summary"
@@ -174,9 +174,9 @@ def test_stale_update_is_a_conflict_and_overwrites_nothing(signed_in) -> None:
     m = make_member(Component.CIVILIAN)
     entry = record_entry(m)
     api = signed_in(m)
-    assert api.put(f"/liaison/log/{entry.pk}", entry_body(m, summary="First edit", version=1)).status_code == 200
+    assert api.put(f"/liaison-log/{entry.pk}", entry_body(m, summary="First edit", version=1)).status_code == 200
 
-    r = api.put(f"/liaison/log/{entry.pk}", entry_body(m, summary="Second edit from stale copy", version=1))
+    r = api.put(f"/liaison-log/{entry.pk}", entry_body(m, summary="Second edit from stale copy", version=1))
 
     assert r.status_code == 409
     body = r.json()
@@ -190,7 +190,7 @@ def test_a_reader_who_may_not_edit_gets_403(signed_in) -> None:
     m = make_member(Component.CIVILIAN)
     entry = record_entry(m)
     other = make_member(Component.MILITARY)
-    r = signed_in(other).put(f"/liaison/log/{entry.pk}", entry_body(other, summary="Hijack", version=1))
+    r = signed_in(other).put(f"/liaison-log/{entry.pk}", entry_body(other, summary="Hijack", version=1))
     assert r.status_code == 403
     entry.refresh_from_db()
     assert entry.summary != "Hijack"
@@ -204,14 +204,14 @@ def test_hidden_is_answered_like_missing_on_every_entry_endpoint(signed_in) -> N
     body = entry_body(hum, version=1)
 
     for path in ("", "/releases", "/history"):
-        a, b = api.get(f"/liaison/log/{hidden.pk}{path}"), api.get(f"/liaison/log/{missing}{path}")
+        a, b = api.get(f"/liaison-log/{hidden.pk}{path}"), api.get(f"/liaison-log/{missing}{path}")
         assert a.status_code == b.status_code == 404, path
         assert a.content == b.content, path
-    a, b = api.put(f"/liaison/log/{hidden.pk}", body), api.put(f"/liaison/log/{missing}", body)
+    a, b = api.put(f"/liaison-log/{hidden.pk}", body), api.put(f"/liaison-log/{missing}", body)
     assert a.status_code == b.status_code == 404 and a.content == b.content
     release = {"target_component": "military"}
-    a = api.post(f"/liaison/log/{hidden.pk}/releases", release)
-    b = api.post(f"/liaison/log/{missing}/releases", release)
+    a = api.post(f"/liaison-log/{hidden.pk}/releases", release)
+    b = api.post(f"/liaison-log/{missing}/releases", release)
     assert a.status_code == b.status_code == 404 and a.content == b.content
     assert a.json() == {"detail": "No such record.", "errors": {}}
 
@@ -222,17 +222,17 @@ def test_a_partial_release_shows_only_the_released_fields(signed_in) -> None:
     soldier = make_member(Component.MILITARY)
     owner_api = signed_in(hum)
 
-    r = owner_api.post(f"/liaison/log/{entry.pk}/releases",
+    r = owner_api.post(f"/liaison-log/{entry.pk}/releases",
                        {"target_organisation": str(soldier.org.pk), "fields": ["summary", "occurred_at"]})
     assert r.status_code == 201, r.content
     assert r.json()["fields"] == ["occurred_at", "summary"] and r.json()["active"] is True
 
-    seen = signed_in(soldier).get(f"/liaison/log/{entry.pk}").json()
+    seen = signed_in(soldier).get(f"/liaison-log/{entry.pk}").json()
     assert seen["view"] == "reduced"
     assert seen["summary"] == "convoy at dawn"
     for withheld in ("follow_ups", "channel", "organisations", "people", "latitude", "place_name", "created_by"):
         assert withheld not in seen and withheld in seen["withheld"]
-    assert "secret follow-up" not in signed_in(soldier).get("/liaison/log").content.decode()
+    assert "secret follow-up" not in signed_in(soldier).get("/liaison-log").content.decode()
 
 
 def test_releases_list_add_and_revoke(signed_in) -> None:
@@ -241,19 +241,19 @@ def test_releases_list_add_and_revoke(signed_in) -> None:
     soldier = make_member(Component.MILITARY)
     api = signed_in(hum)
 
-    added = api.post(f"/liaison/log/{entry.pk}/releases", {"target_component": "military"}).json()
-    listed = api.get(f"/liaison/log/{entry.pk}/releases").json()
+    added = api.post(f"/liaison-log/{entry.pk}/releases", {"target_component": "military"}).json()
+    listed = api.get(f"/liaison-log/{entry.pk}/releases").json()
     assert [r["id"] for r in listed] == [added["id"]]
     assert listed[0]["target_component"] == "military" and listed[0]["fields"] is None
-    assert signed_in(soldier).get(f"/liaison/log/{entry.pk}").status_code == 200
+    assert signed_in(soldier).get(f"/liaison-log/{entry.pk}").status_code == 200
 
-    r = api.delete(f"/liaison/log/{entry.pk}/releases/{added['id']}")
+    r = api.delete(f"/liaison-log/{entry.pk}/releases/{added['id']}")
     assert r.status_code == 200 and r.json()["active"] is False
     assert Release.objects.get(pk=added["id"]).revoked_at is not None
-    assert signed_in(soldier).get(f"/liaison/log/{entry.pk}").status_code == 404
-    again = api.delete(f"/liaison/log/{entry.pk}/releases/{added['id']}")
+    assert signed_in(soldier).get(f"/liaison-log/{entry.pk}").status_code == 404
+    again = api.delete(f"/liaison-log/{entry.pk}/releases/{added['id']}")
     assert again.status_code == 200 and again.json()["revoked_at"] == r.json()["revoked_at"]
-    assert api.delete(f"/liaison/log/{entry.pk}/releases/{uuid.uuid4()}").status_code == 404
+    assert api.delete(f"/liaison-log/{entry.pk}/releases/{uuid.uuid4()}").status_code == 404
 
 
 def test_only_owners_see_and_change_releases(signed_in) -> None:
@@ -262,9 +262,9 @@ def test_only_owners_see_and_change_releases(signed_in) -> None:
     release = services.release_record(civ.actor, entry, component=Component.HOST_NATION)
     reader = signed_in(make_member(Component.MILITARY))
 
-    assert reader.get(f"/liaison/log/{entry.pk}/releases").status_code == 403
-    assert reader.post(f"/liaison/log/{entry.pk}/releases", {"target_component": "police"}).status_code == 403
-    assert reader.delete(f"/liaison/log/{entry.pk}/releases/{release.pk}").status_code == 403
+    assert reader.get(f"/liaison-log/{entry.pk}/releases").status_code == 403
+    assert reader.post(f"/liaison-log/{entry.pk}/releases", {"target_component": "police"}).status_code == 403
+    assert reader.delete(f"/liaison-log/{entry.pk}/releases/{release.pk}").status_code == 403
     release.refresh_from_db()
     assert release.revoked_at is None
 
@@ -273,12 +273,12 @@ def test_a_release_needs_exactly_one_known_target(signed_in) -> None:
     m = make_member(Component.CIVILIAN)
     entry = record_entry(m)
     api = signed_in(m)
-    both = api.post(f"/liaison/log/{entry.pk}/releases",
+    both = api.post(f"/liaison-log/{entry.pk}/releases",
                     {"target_component": "police", "target_organisation": str(m.org.pk)})
     assert both.status_code == 422 and "target" in both.json()["errors"]
-    unknown = api.post(f"/liaison/log/{entry.pk}/releases", {"target_person": str(uuid.uuid4())})
+    unknown = api.post(f"/liaison-log/{entry.pk}/releases", {"target_person": str(uuid.uuid4())})
     assert unknown.status_code == 422 and unknown.json()["errors"] == {"target_person": ["No such person."]}
-    bad_field = api.post(f"/liaison/log/{entry.pk}/releases", {"target_component": "police", "fields": ["level"]})
+    bad_field = api.post(f"/liaison-log/{entry.pk}/releases", {"target_component": "police", "fields": ["level"]})
     assert bad_field.status_code == 422 and list(bad_field.json()["errors"]) == ["fields.0"]
 
 
@@ -286,17 +286,17 @@ def test_history_is_cut_to_the_readers_view(signed_in) -> None:
     hum = make_member(Component.HUMANITARIAN)
     entry = record_entry(hum, level=Level.HUMANITARIAN, summary="first", follow_ups="call back")
     owner_api = signed_in(hum)
-    owner_api.put(f"/liaison/log/{entry.pk}", entry_body(hum, level="humanitarian", summary="second", version=1))
+    owner_api.put(f"/liaison-log/{entry.pk}", entry_body(hum, level="humanitarian", summary="second", version=1))
     soldier = make_member(Component.MILITARY)
-    owner_api.post(f"/liaison/log/{entry.pk}/releases", {"target_organisation": str(soldier.org.pk),
+    owner_api.post(f"/liaison-log/{entry.pk}/releases", {"target_organisation": str(soldier.org.pk),
                                                           "fields": ["summary"]})
 
-    own = owner_api.get(f"/liaison/log/{entry.pk}/history").json()
+    own = owner_api.get(f"/liaison-log/{entry.pk}/history").json()
     assert [v["action"] for v in own] == ["liaison.recorded", "liaison.edited", "release.added"]
     assert own[0]["changes"]["follow_ups"] == "call back" and own[1]["version"] == 2
     assert own[0]["actor"] == hum.person.full_name
 
-    theirs = signed_in(soldier).get(f"/liaison/log/{entry.pk}/history").json()
+    theirs = signed_in(soldier).get(f"/liaison-log/{entry.pk}/history").json()
     assert [v["action"] for v in theirs] == ["liaison.recorded", "liaison.edited"]
     assert theirs[1]["changes"] == {"summary": "second", "level": "humanitarian"}
     assert all("follow_ups" not in v["changes"] for v in theirs)

@@ -70,7 +70,7 @@ def test_every_operation_documents_its_errors(anonymous) -> None:
                 ref = response["content"]["application/json"]["schema"]["$ref"]
                 assert ref == "#/components/schemas/ErrorOut", (method, path, status)
             assert operation["security"], (method, path)
-    assert doc["paths"][f"{API}/liaison/log/{{entry_id}}"]["put"]["responses"]["409"]["content"][
+    assert doc["paths"][f"{API}/liaison-log/{{entry_id}}"]["put"]["responses"]["409"]["content"][
         "application/json"]["schema"]["$ref"] == "#/components/schemas/StaleEditOut"
 
 

@@ -68,7 +68,10 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     pg.on("response", lambda resp: problems.append(f"HTTP {resp.status}: {resp.url}") if resp.status >= 400 else None)
     pg.problems = problems
     yield pg
-    pg.unroute_all(behavior="ignoreErrors")  # a route handler still running must not fail the next test
+    # Requests still in flight (a map fetching its layers after "load") would reach the live server
+    # while the database is being emptied for the next test: let the page go quiet first.
+    pg.wait_for_load_state("networkidle")
+    pg.unroute_all(behavior="wait")
     context.close()
 
 

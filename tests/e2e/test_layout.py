@@ -396,7 +396,9 @@ def test_pages_and_maps_work_under_a_strict_content_security_policy(
     page.locator("#picker-map").click()
     assert page.locator("#lat").input_value() != ""
     with page.expect_navigation():
-        page.locator("#acting-as-select").select_option(index=1)
+        page.locator("#acting-as-select").select_option(index=1)  # back to this map page
+    page.wait_for_selector("#view-map[data-map-state=ready]")
+    _settle(page)
     assert violations == []
     assert page.problems == []
 

@@ -70,7 +70,7 @@ liaison = Router(tags=["liaison"])
 router = Router()
 router.add_router("", directory)
 router.add_router("/areas", areas)
-router.add_router("/liaison", liaison)
+router.add_router("", liaison)
 
 
 def _page(items: list[dict[str, Any]], total: int, page: Any) -> dict[str, Any]:
@@ -175,7 +175,7 @@ def _assignments_out(actor: Actor, shown: list[access.Shown[Any]]) -> list[dict[
     return [assignment_out(s, names) for s in shown]
 
 
-@liaison.get("/assignments", response={200: AssignmentPage, **ERROR_RESPONSES}, url_name="assignments",
+@liaison.get("/liaison-assignments", response={200: AssignmentPage, **ERROR_RESPONSES}, url_name="assignments",
              exclude_unset=True)
 def list_assignments(request: HttpRequest, filters: Query[AssignmentQuery]) -> dict[str, Any]:
     """Liaison officers between organisations and with communities, as your view shows them."""
@@ -185,7 +185,7 @@ def list_assignments(request: HttpRequest, filters: Query[AssignmentQuery]) -> d
     return _page(_assignments_out(actor, shown), total, filters)
 
 
-@liaison.post("/assignments", response={201: AssignmentOut, **ERROR_RESPONSES}, url_name="assignment-create",
+@liaison.post("/liaison-assignments", response={201: AssignmentOut, **ERROR_RESPONSES}, url_name="assignment-create",
               exclude_unset=True)
 def create_assignment(request: HttpRequest, payload: AssignmentIn) -> Status[dict[str, Any]]:
     """Assign a liaison officer of your organisation to another organisation or a community."""
@@ -198,7 +198,7 @@ def create_assignment(request: HttpRequest, payload: AssignmentIn) -> Status[dic
     return Status(201, _assignments_out(actor, [queries.assignment(actor, created.pk)])[0])
 
 
-@liaison.get("/assignments/{assignment_id}", response={200: AssignmentOut, **ERROR_RESPONSES},
+@liaison.get("/liaison-assignments/{assignment_id}", response={200: AssignmentOut, **ERROR_RESPONSES},
              url_name="assignment", exclude_unset=True)
 def get_assignment(request: HttpRequest, assignment_id: uuid.UUID) -> dict[str, Any]:
     actor = actor_of(request)
@@ -231,7 +231,7 @@ def _contact(payload: LiaisonIn) -> services.LiaisonContact:
     )
 
 
-@liaison.get("/log", response={200: LiaisonEntryPage, **ERROR_RESPONSES}, url_name="liaison-log",
+@liaison.get("/liaison-log", response={200: LiaisonEntryPage, **ERROR_RESPONSES}, url_name="liaison-log",
              exclude_unset=True)
 def list_liaison_entries(request: HttpRequest, filters: Query[LiaisonQuery]) -> dict[str, Any]:
     """Contacts between organisations, newest first. Filters match only what your view shows."""
@@ -244,7 +244,7 @@ def list_liaison_entries(request: HttpRequest, filters: Query[LiaisonQuery]) -> 
     return _page(_entries_out(actor, queries.shown_entries(actor, found)), total, filters)
 
 
-@liaison.post("/log", response={201: LiaisonEntryOut, **ERROR_RESPONSES}, url_name="liaison-create",
+@liaison.post("/liaison-log", response={201: LiaisonEntryOut, **ERROR_RESPONSES}, url_name="liaison-create",
               exclude_unset=True)
 def create_liaison_entry(request: HttpRequest, payload: LiaisonIn) -> Status[dict[str, Any]]:
     """Record a contact, owned by the organisation you act for, at a level it may see."""
@@ -253,13 +253,13 @@ def create_liaison_entry(request: HttpRequest, payload: LiaisonIn) -> Status[dic
     return Status(201, _entry(actor, entry.pk))
 
 
-@liaison.get("/log/{entry_id}", response={200: LiaisonEntryOut, **ERROR_RESPONSES}, url_name="liaison-entry",
+@liaison.get("/liaison-log/{entry_id}", response={200: LiaisonEntryOut, **ERROR_RESPONSES}, url_name="liaison-entry",
              exclude_unset=True)
 def get_liaison_entry(request: HttpRequest, entry_id: uuid.UUID) -> dict[str, Any]:
     return _entry(actor_of(request), entry_id)
 
 
-@liaison.put("/log/{entry_id}", response={200: LiaisonEntryOut, 409: StaleEditOut, **ERROR_RESPONSES},
+@liaison.put("/liaison-log/{entry_id}", response={200: LiaisonEntryOut, 409: StaleEditOut, **ERROR_RESPONSES},
              url_name="liaison-update", exclude_unset=True)
 def update_liaison_entry(request: HttpRequest, entry_id: uuid.UUID, payload: LiaisonUpdateIn) -> dict[str, Any]:
     """Replace an entry. Send the ``version`` you loaded: if someone changed it since, the answer is
@@ -281,7 +281,7 @@ def _releases_out(actor: Actor, releases: list[Any]) -> list[dict[str, Any]]:
     return [release_out(r, names) for r in releases]
 
 
-@liaison.get("/log/{entry_id}/releases", response={200: list[ReleaseOut], **ERROR_RESPONSES},
+@liaison.get("/liaison-log/{entry_id}/releases", response={200: list[ReleaseOut], **ERROR_RESPONSES},
              url_name="liaison-releases")
 def list_releases(request: HttpRequest, entry_id: uuid.UUID) -> list[dict[str, Any]]:
     """Who the entry is released to, beyond its level (owners only), revoked ones included."""
@@ -307,7 +307,7 @@ def _target(actor: Actor, payload: ReleaseIn) -> tuple[Organisation | None, Pers
     return organisation, person
 
 
-@liaison.post("/log/{entry_id}/releases", response={201: ReleaseOut, **ERROR_RESPONSES},
+@liaison.post("/liaison-log/{entry_id}/releases", response={201: ReleaseOut, **ERROR_RESPONSES},
               url_name="liaison-release-create")
 def add_release(request: HttpRequest, entry_id: uuid.UUID, payload: ReleaseIn) -> Status[dict[str, Any]]:
     """Release the entry to one organisation, component or person: fully, or only the listed fields."""
@@ -321,7 +321,7 @@ def add_release(request: HttpRequest, entry_id: uuid.UUID, payload: ReleaseIn) -
     return Status(201, _releases_out(actor, [release])[0])
 
 
-@liaison.delete("/log/{entry_id}/releases/{release_id}", response={200: ReleaseOut, **ERROR_RESPONSES},
+@liaison.delete("/liaison-log/{entry_id}/releases/{release_id}", response={200: ReleaseOut, **ERROR_RESPONSES},
                 url_name="liaison-release")
 def revoke_release(request: HttpRequest, entry_id: uuid.UUID, release_id: uuid.UUID) -> dict[str, Any]:
     """Revoke a release; it stops opening the entry at once. Revoking twice changes nothing."""
@@ -332,7 +332,7 @@ def revoke_release(request: HttpRequest, entry_id: uuid.UUID, release_id: uuid.U
     return _releases_out(actor, [release])[0]
 
 
-@liaison.get("/log/{entry_id}/history", response={200: list[HistoryOut], **ERROR_RESPONSES},
+@liaison.get("/liaison-log/{entry_id}/history", response={200: list[HistoryOut], **ERROR_RESPONSES},
              url_name="liaison-history")
 def entry_history(request: HttpRequest, entry_id: uuid.UUID) -> list[dict[str, Any]]:
     """Every recorded change of the entry, oldest first, cut to your view of it."""
