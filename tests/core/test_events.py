@@ -70,6 +70,9 @@ def _forget_redis_keys(url: str, prefix: str) -> None:
         client.close()
 
 
+_REDIS_SKIP_PRINTED: list[str] = []
+
+
 @pytest.fixture
 def memory_layer(settings: Any) -> None:
     """Tests of what does not depend on the layer run on the in-memory one only."""
@@ -88,9 +91,11 @@ def layer(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
         reason = f"Redis is not reachable at {REDIS_URL} ({problem}); the Redis channel-layer tests did not run"
         if os.environ.get("CI") == "true":
             pytest.fail(reason + " and CI=true requires Redis")
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"SKIPPED: {reason}")
+        if not _REDIS_SKIP_PRINTED:
+            _REDIS_SKIP_PRINTED.append(reason)
+            capture = request.config.pluginmanager.get_plugin("capturemanager")
+            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+                print(f"\nSKIPPED: {reason}", flush=True)
         pytest.skip(reason)
     prefix = f"civmil-test-{uuid.uuid4().hex[:12]}"  # parallel test workers never share groups
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",

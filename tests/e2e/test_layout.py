@@ -302,6 +302,23 @@ def test_acting_as_switch_changes_the_header_for_a_dual_hatted_person(
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_htmx_requests_carry_the_csrf_token(signed_in_page: Any, member: Any, org: Any) -> None:
+    m, second = _dual_hatted(org, member)
+    page = signed_in_page(m)
+    status = page.evaluate(
+        """(membership) => new Promise((resolve) => {
+            document.body.addEventListener("htmx:afterRequest", (e) => resolve(e.detail.xhr.status), {once: true});
+            htmx.ajax("POST", "/core/acting-as/", {values: {membership, next: "/"}, swap: "none"});
+        })""",
+        str(second.pk),
+    )
+    assert status == 200  # a POST without the token would be refused with 403
+    page.reload()
+    assert second.organisation.label in page.locator("#acting-as-select option:checked").inner_text()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_acting_as_switch_works_without_javascript(browser: Any, live_server: Any, member: Any, org: Any) -> None:
     from tests.factories import PASSWORD
 
