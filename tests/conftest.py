@@ -66,6 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     django_settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+    django_settings.WHITENOISE_USE_FINDERS = True
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistCollector(), "civmil-access-cases")
 

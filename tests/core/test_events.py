@@ -139,11 +139,15 @@ def _contact(m: Member, summary: str, level: str) -> actor_services.LiaisonConta
 
 def record_sync(m: Member, summary: str, level: str = Level.MISSION, actor: Actor | None = None,
                 publish: bool = True) -> tuple[LiaisonLogEntry, OutboxEvent | None]:
-    """Record an entry through the service and publish, in one transaction (as services will)."""
-    with transaction.atomic():
-        entry = actor_services.record_liaison_contact(actor or m.actor, _contact(m, summary, level))
-        event = events.publish("liaison.recorded", entry) if publish else None
-    return entry, event
+    """Record an entry through the service, which publishes ``liaison.recorded`` in its transaction."""
+    entry = actor_services.record_liaison_contact(actor or m.actor, _contact(m, summary, level))
+    return entry, (_latest_event(entry) if publish else None)
+
+
+def _latest_event(record: LiaisonLogEntry) -> OutboxEvent:
+    event = OutboxEvent.objects.filter(object_id=str(record.pk)).order_by("-id").first()
+    assert event is not None, "the service published no event"
+    return event
 
 
 record = db(record_sync)
@@ -154,7 +158,7 @@ def tighten(m: Member, entry: LiaisonLogEntry, level: str, version: int = 1) -> 
     with transaction.atomic():
         edited = services.update_record(m.actor, LiaisonLogEntry, entry.pk, version, {"level": level},
                                         action="liaison.edited")
-        return events.publish("liaison.edited", edited)
+    return _latest_event(edited)
 
 
 @db
@@ -241,7 +245,7 @@ async def test_a_reduced_view_carries_only_the_released_fields(memory_layer: Non
     def release_summary() -> OutboxEvent:
         with transaction.atomic():
             services.release_record(cast.author.actor, entry, organisation=cast.soldier.org, fields=["summary"])
-            return events.publish("liaison.released", entry)
+        return _latest_event(entry)
 
     async with subscribed(cast.soldier) as soldier:
         await release_summary()

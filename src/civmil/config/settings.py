@@ -128,8 +128,19 @@ STATIC_URL = "/static/"
 STATIC_ROOT = DEPLOY.var_dir / "static"
 STATICFILES_DIRS: list[Path | tuple[str, Path]] = [BASE_DIR / "static"]
 _node_modules = BASE_DIR.parent.parent / "node_modules"
-if _node_modules.is_dir():
-    STATICFILES_DIRS.append(("vendor", _node_modules))
+# Only the distributed files of the pinned front-end packages are served (package.json).
+VENDOR_ASSETS = (
+    "leaflet/dist",
+    "leaflet.markercluster/dist",
+    "@geoman-io/leaflet-geoman-free/dist",
+    "milsymbol/dist",
+    "chart.js/dist",
+    "htmx.org/dist",
+    "htmx-ext-ws/dist",
+)
+for _dist in VENDOR_ASSETS:
+    if (_node_modules / _dist).is_dir():
+        STATICFILES_DIRS.append((f"vendor/{_dist}", _node_modules / _dist))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

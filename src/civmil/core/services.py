@@ -17,7 +17,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civmil.core import access, ledger, registry
+from civmil.core import access, events, ledger, registry
 from civmil.core.choices import PRIVILEGED_ROLES, Component, Level, MembershipStatus, Role
 from civmil.core.errors import Forbidden, Invalid, NotFound, StaleEdit, validation_errors
 from civmil.core.models import (
@@ -99,6 +99,7 @@ def create_record(
             after_save(record)
         ledger.append(actor, action, object_type(record), record.pk,
                       {"version": 1, **ledger.snapshot(record, [*fields, *(m2m or {})])})
+        events.publish(action, record)
     return record
 
 
@@ -147,6 +148,7 @@ def update_record(
             getattr(obj, name).set(values)
         ledger.append(actor, action, object_type(obj), obj.pk,
                       {"version": obj.version, **ledger.snapshot(obj, [*changes, *(m2m or {})])})  # type: ignore[attr-defined]
+        events.publish(action, obj)
     return obj
 
 
@@ -199,6 +201,7 @@ def release_record(
             "target_organisation": organisation.pk if organisation else None,
             "target_component": component or None, "target_person": person.pk if person else None,
         })
+        events.publish("release.added", obj)
     return release
 
 
@@ -209,6 +212,7 @@ def revoke_release(actor: Actor, release: Release) -> Release:
     with transaction.atomic():
         Release.objects.filter(pk=release.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         ledger.append(actor, "release.revoked", object_type(obj), obj.pk, {"release": release.pk})
+        events.publish("release.revoked", obj)
     release.refresh_from_db()
     return release
 
@@ -234,6 +238,7 @@ def revoke_grant(actor: Actor, grant: Grant) -> Grant:
     with transaction.atomic():
         Grant.objects.filter(pk=grant.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         ledger.append(actor, "grant.revoked", object_type(obj), obj.pk, {"grant": grant.pk})
+        events.publish("grant.revoked", obj)
     grant.refresh_from_db()
     return grant
 
@@ -357,6 +362,8 @@ def decide_membership(actor: Actor, membership: Membership, *, approve: bool) ->
         m.save(update_fields=["status", "approved_by"])
         ledger.append(actor, "membership.approved" if approve else "membership.refused",
                       object_type(m), m.pk, _membership_change(m))
+        if m.person.user_id:
+            events.actor_changed(m.person.user_id)
     return m
 
 
@@ -370,6 +377,8 @@ def end_membership(actor: Actor | None, membership: Membership, on: dt.date | No
         m.status = MembershipStatus.ENDED if m.ends_on <= timezone.localdate() else m.status
         m.save(update_fields=["ends_on", "status"])
         ledger.append(actor, "membership.ended", object_type(m), m.pk, _membership_change(m))
+        if m.person.user_id:
+            events.actor_changed(m.person.user_id)
     return m
 
 

@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from civmil.core import services
+from civmil.core import events, services
 from civmil.core.errors import ServiceError
 from civmil.core.middleware import ACTING_SESSION_KEY
 from civmil.core.models import Membership
@@ -41,6 +41,9 @@ def switch_membership(request: HttpRequest) -> HttpResponse:
             messages.error(request, exc.message)
         else:
             request.session[ACTING_SESSION_KEY] = str(membership.pk)
+            # Live connections re-read the session: save it before telling them to.
+            request.session.save()
+            events.actor_changed(actor.user_id)
             messages.success(request, _("You now act as %(m)s.") % {"m": membership})
     target = request.POST.get("next") or "/"
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
