@@ -96,6 +96,19 @@ def test_query_replace_removes_a_parameter_given_no_value() -> None:
     assert render("{% query_replace page=None %}", {"request": request}) == "?q=a+b"
 
 
+@pytest.mark.parametrize(("path", "current"), [
+    ("/directory/liaison/3/", "/directory/liaison/"),
+    ("/directory/people/", "/directory/"),
+    ("/directory/", "/directory/"),
+    ("/directoryx/", ""),
+    ("/", ""),
+])
+def test_nav_section_marks_the_most_specific_menu_entry(path: str, current: str) -> None:
+    request = RequestFactory().get(path)
+    source = '{% nav_section "/directory/" "/directory/liaison/" "/api/v1/docs" as s %}[{{ s }}]'
+    assert render(source, {"request": request}) == f"[{current}]"
+
+
 @pytest.mark.parametrize("level", list(Level))
 def test_level_badge_names_the_level_in_words_and_a_class(level: Level) -> None:
     html = render('{% include "includes/level_badge.html" with level=level %}', {"level": level.value})

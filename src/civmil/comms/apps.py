@@ -6,3 +6,8 @@ class CommsConfig(AppConfig):
     name = "civmil.comms"
     label = "comms"
     verbose_name = _("Communications")
+
+    def ready(self) -> None:
+        from civmil.comms import search
+
+        search.connect()  # keep the search index in step with saves; purge it on ledger erasure

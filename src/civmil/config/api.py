@@ -40,6 +40,7 @@ from ninja.security import SessionAuth
 
 from civmil.actors.api import router as actors_router
 from civmil.core.api import router as core_router
+from civmil.core.api_auth import TokenAuth
 from civmil.core.errors import ServiceError, StaleEdit
 
 # ---------------------------------------------------------------------------------------------
@@ -79,7 +80,7 @@ class CivmilSessionAuth(SessionAuth):
 
 
 #: Tried in order for every endpoint; the first that returns a user authenticates the request.
-AUTHENTICATORS: list[Callable[[HttpRequest], Any]] = [CivmilSessionAuth(csrf=True)]
+AUTHENTICATORS: list[Callable[[HttpRequest], Any]] = [CivmilSessionAuth(csrf=True), TokenAuth()]
 
 
 # ---------------------------------------------------------------------------------------------

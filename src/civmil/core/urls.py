@@ -1,8 +1,13 @@
 from django.urls import path
 
-from civmil.core import views
+from civmil.core import views, views_accounts, views_tokens
 
 app_name = "core"
 urlpatterns = [
     path("acting-as/", views.switch_membership, name="switch-membership"),
+    path("tokens/", views_tokens.token_list, name="tokens"),
+    path("tokens/new/", views_tokens.token_new, name="token-new"),
+    path("tokens/<uuid:pk>/revoke/", views_tokens.token_revoke, name="token-revoke"),
+    path("accounts/<int:pk>/deactivate/", views_accounts.deactivate, name="account-deactivate"),
+    path("accounts/<int:pk>/reactivate/", views_accounts.reactivate, name="account-reactivate"),
 ]

@@ -9,7 +9,10 @@ settings nor a database, so a checkpoint or a receipt can be checked anywhere.
 from __future__ import annotations
 
 import datetime as dt
+import os
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nacl.encoding import HexEncoder
@@ -75,15 +78,127 @@ def public_key() -> str:
     return signing_key().verify_key.encode(encoder=HexEncoder).decode()
 
 
+#: File under ``CIVMIL_VAR_DIR`` listing former public keys, one per line (``civmil ledger rotate-key``).
+TRUSTED_KEYS_FILE = "ledger_trusted_keys"
+#: File under ``CIVMIL_VAR_DIR`` holding the signing seed when the environment does not set one.
+SIGNING_KEY_FILE = "ledger_signing_key"
+
+
+def _var_dir() -> Path | None:
+    from django.conf import settings
+
+    var = getattr(settings, "CIVMIL_VAR_DIR", None)
+    return Path(var) if var else None
+
+
+def read_trusted_keys_file(path: Path) -> list[str]:
+    """The public keys listed in ``path`` (hex, one a line; ``#`` starts a comment); none if absent."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    keys = []
+    for line in text.splitlines():
+        key = line.split("#", 1)[0].strip().lower()
+        if key:
+            if not _is_hex(key, 64):
+                from django.core.exceptions import ImproperlyConfigured
+
+                raise ImproperlyConfigured(f"{path} lists {key!r}, which is not a 64-character hex public key")
+            keys.append(key)
+    return keys
+
+
 def trusted_keys() -> frozenset[str]:
     """Keys whose checkpoints this platform accepts: its own, and any listed after a key rotation.
 
-    ``settings.CIVMIL_LEDGER_TRUSTED_KEYS`` (optional) lists former public keys, hex.
+    ``settings.CIVMIL_LEDGER_TRUSTED_KEYS`` (optional) lists former public keys, hex; so does the
+    file ``ledger_trusted_keys`` under ``CIVMIL_VAR_DIR``, which ``civmil ledger rotate-key`` writes.
     """
     from django.conf import settings
 
     former = getattr(settings, "CIVMIL_LEDGER_TRUSTED_KEYS", ()) or ()
-    return frozenset({public_key(), *(str(k).strip().lower() for k in former)})
+    var = _var_dir()
+    listed = read_trusted_keys_file(var / TRUSTED_KEYS_FILE) if var else []
+    return frozenset({public_key(), *(str(k).strip().lower() for k in former), *listed})
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What :func:`rotate_key` did."""
+
+    previous_public_key: str
+    public_key: str
+    checkpoint: Checkpoint
+
+
+class KeyFromEnvironment(Exception):
+    """The signing key is set in the environment: only the operator can change it there."""
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace ``path`` atomically with ``text``, readable by the owner only."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def key_file_in_use() -> Path | None:
+    """The file under ``CIVMIL_VAR_DIR`` the current signing key was read from; ``None`` when the
+    key comes from the environment (the file is absent or holds another key)."""
+    from django.conf import settings
+
+    var = _var_dir()
+    if var is None:
+        return None
+    path = var / SIGNING_KEY_FILE
+    try:
+        stored = path.read_text(encoding="utf-8").strip().lower()
+    except FileNotFoundError:
+        return None
+    return path if stored == str(settings.CIVMIL_LEDGER_SIGNING_KEY).strip().lower() else None
+
+
+def rotate_key() -> Rotation:
+    """Replace the signing key kept under ``CIVMIL_VAR_DIR`` by a new one (console operation).
+
+    The former public key is added to ``ledger_trusted_keys`` first (so checkpoints it signed keep
+    verifying), then the new seed replaces ``ledger_signing_key``, the ledger records the rotation
+    (``ledger.key_rotated``, with both public keys and no acting user) and a checkpoint is signed
+    with the new key. Raises :class:`KeyFromEnvironment` when the key is set in the environment.
+    Other running processes keep signing with the former key until restarted; their checkpoints
+    verify, the former key being trusted.
+    """
+    from django.conf import settings
+    from django.db import transaction
+
+    from civmil.core.ledger import chain
+    from civmil.core.ledger.services import checkpoint
+
+    path = key_file_in_use()
+    if path is None:
+        raise KeyFromEnvironment(_("The ledger signing key is set in the environment (CIVMIL_LEDGER_SIGNING_KEY)."))
+    previous = public_key()
+    trusted_path = path.with_name(TRUSTED_KEYS_FILE)
+    listed = read_trusted_keys_file(trusted_path)
+    if previous not in listed:
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        existing = trusted_path.read_text(encoding="utf-8") if trusted_path.exists() else (
+            "# Former ledger signing keys (public, hex): checkpoints they signed still verify.\n")
+        _write_private(trusted_path, existing + f"{previous}  # retired {now}\n")
+    new_seed = SigningKey.generate().encode(encoder=HexEncoder).decode()
+    _write_private(path, new_seed + "\n")
+    settings.CIVMIL_LEDGER_SIGNING_KEY = new_seed
+    new_public = public_key()
+    with transaction.atomic():
+        chain.append(None, "ledger.key_rotated", "core.ledgerkey", new_public,
+                     {"previous_public_key": previous, "public_key": new_public})
+        signed = checkpoint()
+    return Rotation(previous_public_key=previous, public_key=new_public, checkpoint=signed)
 
 
 def sign(tree_size: int, root: str, signed_at: dt.datetime) -> tuple[str, str]:

@@ -4,9 +4,12 @@ from civmil.core.models.events import OutboxEvent
 from civmil.core.models.identity import Membership, Organisation, Person, User
 from civmil.core.models.ledger import Checkpoint, LedgerChange, LedgerEntry
 from civmil.core.models.records import Grant, ProtectedRecord, Release
+from civmil.core.models.schedule import PeriodicRun
 from civmil.core.models.spaces import MissionSettings, Space
+from civmil.core.models.tokens import ApiToken, TokenScope
 
 __all__ = [
+    "ApiToken",
     "Checkpoint",
     "Grant",
     "LedgerChange",
@@ -15,9 +18,11 @@ __all__ = [
     "MissionSettings",
     "Organisation",
     "OutboxEvent",
+    "PeriodicRun",
     "Person",
     "ProtectedRecord",
     "Release",
     "Space",
+    "TokenScope",
     "User",
 ]

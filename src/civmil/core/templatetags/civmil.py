@@ -7,7 +7,7 @@
   resolves the zone of the acting user's space once per request; outside that block (an htmx
   fragment rendered on its own) the live mission's zone is used.
 - ``{{ lat|mgrs:lon }}`` or ``{% mgrs lat lon %}`` — MGRS grid reference of a point.
-- ``{% nav_current url %}`` — ``aria-current="page"`` when the request is at or under ``url``.
+- ``{% nav_section url1 url2 … as current %}`` — which menu entry the request is in.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from django.http import HttpRequest
 from django.template.base import Parser, Token
 from django.template.context import Context
 from django.utils.dateformat import format as format_date
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from civmil.core.choices import Level
@@ -198,12 +197,22 @@ def query_replace(context: Context, **changes: Any) -> str:
     return f"?{encoded}" if encoded else "?"
 
 
+def _under(path: str, url: str) -> bool:
+    if url == "/":
+        return path == "/"
+    return path == url or path.startswith(url.rstrip("/") + "/")
+
+
 @register.simple_tag(takes_context=True)
-def nav_current(context: Context, url: str) -> str:
-    """``aria-current="page"`` for the navigation link of the section the request is in."""
+def nav_section(context: Context, *urls: str) -> str:
+    """Of the menu's ``urls``, the one the request is in: the longest that the path is at or under.
+
+    ``{% nav_section a b c as current %}`` then ``{% if current == a %} aria-current="page"{% endif %}``,
+    so /directory/liaison/ marks "Liaison log" and not also "Directory" (/directory/).
+    """
     request = context.get("request")
-    if request is None or not url:
+    if request is None:
         return ""
     path = str(request.path)
-    current = path == url if url == "/" else path == url or path.startswith(url.rstrip("/") + "/")
-    return format_html(' aria-current="{}"', "page") if current else ""
+    matches = [url for url in urls if url and _under(path, str(url))]
+    return max(matches, key=len) if matches else ""

@@ -1,4 +1,5 @@
-"""``civmil ledger verify [--against FILE]`` and ``civmil ledger checkpoint [--output FILE]``.
+"""``civmil ledger verify [--against FILE]``, ``civmil ledger checkpoint [--output FILE]`` and
+``civmil ledger rotate-key``.
 
 Exit status: 0 when the ledger verifies (or the checkpoint is signed), 1 when it does not
 verify, 2 when the command cannot run (unreadable checkpoint file, empty ledger).
@@ -26,7 +27,7 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="subcommand", required=True, metavar="{verify,checkpoint}")
+        sub = parser.add_subparsers(dest="subcommand", required=True, metavar="{verify,checkpoint,rotate-key}")
         verify = sub.add_parser("verify", help="Walk chain, tree and checkpoints; name the first bad entry.")
         verify.add_argument("--against", metavar="FILE",
                             help="A checkpoint kept elsewhere (from 'ledger checkpoint --output'): prove the "
@@ -34,10 +35,14 @@ class Command(BaseCommand):
         cp = sub.add_parser("checkpoint", help="Sign a checkpoint of the current ledger.")
         cp.add_argument("--output", metavar="FILE",
                         help="Write the signed checkpoint as JSON to FILE (default: print it).")
+        sub.add_parser("rotate-key", help="Replace the signing key kept in var/ by a new one; the former key "
+                                          "stays trusted for the checkpoints it signed.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["subcommand"] == "verify":
             self._verify(options.get("against"))
+        elif options["subcommand"] == "rotate-key":
+            self._rotate_key()
         else:
             self._checkpoint(options.get("output"))
 
@@ -80,6 +85,30 @@ class Command(BaseCommand):
                                returncode=2) from exc
         self.stdout.write(_("checkpoint %(id)d signed: %(size)d entries, root %(root)s, written to %(file)s")
                           % {"id": signed.pk, "size": signed.tree_size, "root": signed.root, "file": output})
+
+    def _rotate_key(self) -> None:
+        from civmil.core.ledger import signing
+
+        try:
+            rotation = signing.rotate_key()
+        except signing.KeyFromEnvironment as exc:
+            current = ledger.public_key()
+            raise CommandError("\n".join([
+                str(exc),
+                _("To rotate it: generate a new seed, e.g. with"),
+                "  python -c \"import nacl.signing, nacl.encoding; print(nacl.signing.SigningKey.generate()"
+                ".encode(nacl.encoding.HexEncoder).decode())\"",
+                _("add the current public key %(key)s to CIVMIL_LEDGER_TRUSTED_KEYS (or as a line of "
+                  "%(file)s), set the new seed as CIVMIL_LEDGER_SIGNING_KEY, restart every civmil process, "
+                  "then run 'civmil ledger checkpoint'.") % {"key": current, "file": signing.TRUSTED_KEYS_FILE},
+            ]), returncode=2) from exc
+        except ServiceError as exc:
+            raise CommandError(exc.message, returncode=2) from exc
+        self.stdout.write(_("ledger signing key rotated: new public key %(new)s; the former key %(old)s stays "
+                            "trusted. Checkpoint %(id)d signed with the new key. Restart the other civmil "
+                            "processes (servers, workers) so that they sign with it; publish the new public key.")
+                          % {"new": rotation.public_key, "old": rotation.previous_public_key,
+                             "id": rotation.checkpoint.pk})
 
 
 def _read_checkpoint(path: Path) -> Any:

@@ -43,6 +43,15 @@ def url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+def embedded_worker_enabled() -> bool:
+    """Whether ``serve`` runs the background worker in a thread: ``settings.CIVMIL_EMBEDDED_WORKER``
+    (from the environment variable of that name; on by default in development, off in production)."""
+    value = getattr(settings, "CIVMIL_EMBEDDED_WORKER", None)
+    if value is None:
+        return str(getattr(settings, "CIVMIL_ENV", "development")) != "production"
+    return bool(value)
+
+
 class Command(BaseCommand):
     help = "Serve civmil (HTML, API and live updates) with uvicorn on HOST:PORT."
     # The checks run in handle(), with the deployment checks in production.
@@ -59,6 +68,12 @@ class Command(BaseCommand):
         import uvicorn
 
         deploy = settings.DEPLOY
+        if embedded_worker_enabled():
+            from civmil.core.schedule import start_embedded_worker
+
+            start_embedded_worker()
+            self.stdout.write(_("Background jobs run in this process (CIVMIL_EMBEDDED_WORKER); "
+                                "run 'civmil worker' instead when you run several servers."))
         self.stdout.write(_("civmil is serving at %(url)s (Ctrl+C stops it).") % {"url": url(deploy.host, deploy.port)})
         uvicorn.run(asgi_app(), host=deploy.host, port=deploy.port, reload=False, lifespan="off",
                     proxy_headers=deploy.production, log_level="info")

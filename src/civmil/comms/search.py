@@ -1,0 +1,264 @@
+"""The full-text search engine: what is indexed, how a query is parsed, how the index is matched.
+
+The index (:class:`~civmil.comms.models.SearchDocument`) holds one row per (object type, object
+id, field). Protected types index their registry ``search_fields``; reference data indexes the
+fields in :data:`REFERENCE_FIELDS`. This module knows nothing of readers: matching returns raw
+rows, and :mod:`civmil.comms.queries.search` keeps only the rows whose field the reader's view
+shows. A snippet is cut from the text of one field only, so a withheld field never leaks into it.
+
+The index follows every save: :func:`connect` (called from ``CommsConfig.ready``) hooks
+``post_save``/``post_delete`` of every registered type and of the reference models, so the index
+row changes in the same transaction as the record. ``civmil reindex`` rebuilds everything.
+
+Database vendors: SQLite matches through the FTS5 table ``comms_search_fts`` (external content,
+kept in step by triggers); PostgreSQL through ``to_tsvector('simple', body)`` (GIN-indexed).
+User input never reaches either query language: it is cut into words of letters and digits,
+and each word is quoted (FTS5) or checked to be a plain lexeme (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.db import connection, models
+from django.db.models.signals import post_delete, post_save
+from django.utils.translation import gettext as _
+
+from civmil.core import registry
+from civmil.core.errors import Invalid
+
+#: Reference data searched by every signed-in reader: ``app_label.model_name`` -> fields.
+REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
+    "core.organisation": ("name", "acronym", "description"),
+    "actors.area": ("name", "name_alt", "pcode"),
+}
+#: Longest query accepted, in characters.
+MAX_QUERY_LENGTH = 200
+#: Most words in one query.
+MAX_TERMS = 8
+#: Matching rows read before the reader's view is applied; results beyond it are not counted.
+CANDIDATE_LIMIT = 2000
+#: Private-use characters marking a highlighted match inside a snippet; pages escape the text
+#: first and only then turn these into ``<mark>`` (never trusting the indexed text as HTML).
+MARK_START = "\ue000"
+MARK_END = "\ue001"
+#: Words of letters and digits (no underscore: neither index tokenises it as a letter).
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_SNIPPET_WORDS = 16
+
+
+class QueryError(Invalid):
+    """A query that cannot be searched; ``message`` says why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """One matching index row: which field of which object, its snippet and its rank (lower is better)."""
+
+    object_type: str
+    object_id: str
+    field: str
+    snippet: str
+    rank: float
+
+
+# ---------------------------------------------------------------------------------------------
+# Queries
+
+
+def parse_query(q: str) -> list[str]:
+    """The words of a user's query, lower-cased; operators and punctuation are plain separators.
+
+    Raises :class:`QueryError` for an empty, too long or wordless query.
+    """
+    q = (q or "").strip()
+    if len(q) > MAX_QUERY_LENGTH:
+        raise QueryError(
+            _("The search is too long (%(n)d characters); use at most %(max)d.") % {"n": len(q), "max": MAX_QUERY_LENGTH},
+            errors={"q": [_("Shorten the search to a few words.")]},
+        )
+    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(q)))
+    if not words:
+        raise QueryError(_("Type at least one word or number to search for."),
+                         errors={"q": [_("Letters and digits are searched; other characters are ignored.")]})
+    if len(words) > MAX_TERMS:
+        raise QueryError(
+            _("The search has %(n)d words; use at most %(max)d.") % {"n": len(words), "max": MAX_TERMS},
+            errors={"q": [_("Remove some words.")]},
+        )
+    return words
+
+
+def _fts5_expression(words: list[str]) -> str:
+    # Each word is a quoted string (so AND, OR, NOT, NEAR and * are just words) matched as a prefix.
+    return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+
+
+def _tsquery_expression(words: list[str]) -> str:
+    # Words are letters and digits only (see _WORD), so none can be a tsquery operator.
+    return " & ".join(w + ":*" for w in words)
+
+
+def match(words: list[str], space_id: uuid.UUID | None, *, limit: int = CANDIDATE_LIMIT) -> list[Match]:
+    """Index rows where every word occurs (as a prefix) in one field, best first.
+
+    Rows of ``space_id`` and reference rows (no space) only. The reader's view is not applied here.
+    """
+    if not words:
+        return []
+    space = space_id.hex if connection.vendor == "sqlite" and space_id is not None else space_id
+    if connection.vendor == "postgresql":
+        sql = (
+            "SELECT d.object_type, d.object_id, d.field, "
+            "ts_headline('simple', d.body, q.query, %s) AS snippet, "
+            "-ts_rank(to_tsvector('simple', d.body), q.query) AS rank "
+            "FROM comms_searchdocument d, to_tsquery('simple', %s) AS q(query) "
+            "WHERE to_tsvector('simple', d.body) @@ q.query AND (d.space_id = %s OR d.space_id IS NULL) "
+            "ORDER BY rank, d.id LIMIT %s"
+        )
+        options = (f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={_SNIPPET_WORDS}, MinWords=5, "
+                   "MaxFragments=2, FragmentDelimiter=\" … \"")
+        params: list[Any] = [options, _tsquery_expression(words), space, limit]
+    else:
+        sql = (
+            "SELECT d.object_type, d.object_id, d.field, "
+            "snippet(comms_search_fts, 0, %s, %s, '…', %s) AS snippet, comms_search_fts.rank AS rank "
+            "FROM comms_search_fts JOIN comms_searchdocument d ON d.id = comms_search_fts.rowid "
+            "WHERE comms_search_fts MATCH %s AND (d.space_id = %s OR d.space_id IS NULL) "
+            "ORDER BY rank, d.id LIMIT %s"
+        )
+        params = [MARK_START, MARK_END, _SNIPPET_WORDS, _fts5_expression(words), space, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [Match(str(t), str(i), str(f), str(s or ""), float(r or 0.0)) for t, i, f, s, r in rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# Indexing
+
+
+def type_key(obj: models.Model | type[models.Model]) -> str:
+    return f"{obj._meta.app_label}.{obj._meta.model_name}"
+
+
+def indexed_fields(model: type[models.Model]) -> tuple[str, ...]:
+    """The fields of ``model`` the index holds (empty when the model is not searched)."""
+    key = type_key(model)
+    if key in REFERENCE_FIELDS:
+        return REFERENCE_FIELDS[key]
+    try:
+        return registry.get(model).search_fields
+    except LookupError:
+        return ()
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value).strip()
+
+
+def index_record(record: models.Model) -> None:
+    """Bring the index rows of ``record`` up to date (one per non-empty searched field).
+
+    Call it inside the writing service's transaction, after the save (the signal receivers of
+    :func:`connect` do so for every registered type and for organisations and areas).
+    """
+    from civmil.comms.models import SearchDocument
+
+    fields = indexed_fields(type(record))
+    if not fields or record.pk is None:
+        return
+    key, object_id = type_key(record), str(record.pk)
+    space_id = getattr(record, "space_id", None)
+    texts = {name: _text(getattr(record, name, "")) for name in fields}
+    existing = {d.field: d for d in SearchDocument.objects.filter(object_type=key, object_id=object_id)}
+    for name, body in texts.items():
+        doc = existing.pop(name, None)
+        if not body:
+            if doc is not None:
+                doc.delete()
+            continue
+        if doc is None:
+            SearchDocument.objects.create(object_type=key, object_id=object_id, field=name, space_id=space_id,
+                                          body=body)
+        elif doc.body != body or doc.space_id != space_id:
+            doc.body, doc.space_id = body, space_id
+            doc.save(update_fields=["body", "space_id", "indexed_at"])
+    for stale in existing.values():  # a field no longer searched
+        stale.delete()
+
+
+def unindex(object_type: str, object_id: Any) -> int:
+    """Delete every index row of one object; returns how many were deleted."""
+    from civmil.comms.models import SearchDocument
+
+    deleted, _detail = SearchDocument.objects.filter(object_type=object_type, object_id=str(object_id)).delete()
+    return int(deleted)
+
+
+def unindex_record(record: models.Model) -> int:
+    """Delete the index rows of ``record`` (call it before or after deleting the record)."""
+    return unindex(type_key(record), record.pk)
+
+
+def searched_models() -> list[type[models.Model]]:
+    """Every model the index covers: registered types with search fields, then reference data."""
+    found: list[type[models.Model]] = [t.model for t in registry.all_types() if t.search_fields]
+    for key in REFERENCE_FIELDS:
+        app_label, model_name = key.split(".")
+        try:
+            found.append(apps.get_model(app_label, model_name))
+        except LookupError:  # the app is not installed
+            continue
+    return found
+
+
+def rebuild(models_: Iterable[type[models.Model]] | None = None, batch: int = 500) -> int:
+    """Delete the index and index every record again; returns the number of records indexed.
+
+    Run inside a transaction (``civmil reindex`` does).
+    """
+    from civmil.comms.models import SearchDocument
+
+    SearchDocument.objects.all().delete()
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:  # also drops anything left in the FTS table
+            cursor.execute("INSERT INTO comms_search_fts(comms_search_fts) VALUES ('rebuild')")
+    count = 0
+    for model in models_ if models_ is not None else searched_models():
+        for record in model._default_manager.all().order_by("pk").iterator(chunk_size=batch):
+            index_record(record)
+            count += 1
+    return count
+
+
+# ---------------------------------------------------------------------------------------------
+# Signals
+
+
+def _on_save(sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
+    if raw or not indexed_fields(sender):
+        return
+    index_record(instance)
+
+
+def _on_delete(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    if indexed_fields(sender):
+        unindex_record(instance)
+
+
+def connect() -> None:
+    """Keep the index in step with every save and register the erasure hook. Idempotent."""
+    from civmil.comms.services.search import purge_erased
+    from civmil.core.ledger import register_erasure_hook
+
+    post_save.connect(_on_save, dispatch_uid="civmil.comms.search.save")
+    post_delete.connect(_on_delete, dispatch_uid="civmil.comms.search.delete")
+    register_erasure_hook(purge_erased)

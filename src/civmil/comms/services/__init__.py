@@ -1,0 +1,1 @@
+"""Services of the comms app: the only code in comms that writes."""

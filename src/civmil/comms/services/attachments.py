@@ -1,0 +1,291 @@
+"""Attachments: upload (type sniffed from the content, images re-encoded without metadata) and delete.
+
+Files are stored under ``MEDIA_ROOT/attachments/`` with random names and no extension; nothing
+serves that directory. The ledger records the file's SHA-256, type and size, never its content
+or name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+import unicodedata
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from civmil.comms.models import Attachment
+from civmil.core import access, events, ledger, registry
+from civmil.core.actors import Actor
+from civmil.core.errors import Forbidden, Invalid, NotFound
+
+#: Largest file accepted, in bytes.
+MAX_SIZE = 10 * 1024 * 1024
+#: Largest image accepted, in pixels (guards against decompression bombs).
+MAX_PIXELS = 40_000_000
+MAX_FILENAME = 120
+
+
+@dataclass(frozen=True)
+class FileKind:
+    media_type: str
+    label: Any
+    extensions: tuple[str, ...]
+
+
+KINDS: dict[str, FileKind] = {
+    "png": FileKind("image/png", gettext_lazy("PNG image"), (".png",)),
+    "jpeg": FileKind("image/jpeg", gettext_lazy("JPEG image"), (".jpg", ".jpeg")),
+    "webp": FileKind("image/webp", gettext_lazy("WebP image"), (".webp",)),
+    "pdf": FileKind("application/pdf", gettext_lazy("PDF document"), (".pdf",)),
+    "text": FileKind("text/plain", gettext_lazy("plain text"), (".txt",)),
+    "csv": FileKind("text/csv", gettext_lazy("CSV table"), (".csv",)),
+}
+_PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+
+
+def allowed_description() -> str:
+    """The accepted kinds, for messages and help text."""
+    return ", ".join(f"{k.label} ({'/'.join(k.extensions)})" for k in KINDS.values())
+
+
+def attachments_dir() -> Path:
+    return Path(settings.MEDIA_ROOT) / "attachments"
+
+
+def stored_path(attachment: Attachment) -> Path:
+    return attachments_dir() / attachment.storage_name
+
+
+# ---------------------------------------------------------------------------------------------
+# Sniffing
+
+
+def _is_text(data: bytes) -> bool:
+    if b"\x00" in data:
+        return False
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return False
+    return not any(unicodedata.category(c) == "Cc" and c not in "\t\n\r\f" for c in text)
+
+
+def sniff(data: bytes) -> str | None:
+    """The kind of file ``data`` is, from its content alone (``None``: not an accepted kind)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if _is_text(data):
+        return "text"
+    return None
+
+
+def _kind_of_name(filename: str) -> str | None:
+    suffix = Path(filename).suffix.lower()
+    for key, kind in KINDS.items():
+        if suffix in kind.extensions:
+            return key
+    return None
+
+
+def _clean_filename(name: str) -> str:
+    name = Path(name.replace("\\", "/")).name
+    name = "".join(c for c in unicodedata.normalize("NFC", name) if unicodedata.category(c)[0] != "C")
+    name = name.strip().strip(".") or "file"
+    if len(name) > MAX_FILENAME:
+        stem, suffix = Path(name).stem, Path(name).suffix[:16]
+        name = stem[: MAX_FILENAME - len(suffix)] + suffix
+    return name
+
+
+def _refuse(message: str, hint: str) -> Invalid:
+    return Invalid(message, errors={"file": [hint]})
+
+
+def _reencode(data: bytes, kind: str) -> bytes:
+    """Decode and re-encode an image so that no metadata (EXIF, GPS, XMP, comments) survives."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                probe.verify()
+            with Image.open(io.BytesIO(data)) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    raise _refuse(_("The image is too large (%(w)d × %(h)d pixels); at most %(max)d million pixels.")
+                                  % {"w": img.width, "h": img.height, "max": MAX_PIXELS // 1_000_000},
+                                  _("Scale the image down and upload it again."))
+                img.load()
+                upright = ImageOps.exif_transpose(img)  # keep the picture the right way up, drop the tag
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as exc:
+        raise _refuse(_("The file looks like an image but cannot be read: it may be damaged."),
+                      _("Open it in an image editor, save it again and upload the result.")) from exc
+    mode = upright.mode
+    if kind == "jpeg" and mode not in ("RGB", "L"):
+        upright = upright.convert("RGB")
+    elif kind in ("png", "webp") and mode not in ("RGB", "RGBA", "L", "LA", "P"):
+        upright = upright.convert("RGBA")
+    clean = Image.new(upright.mode, upright.size)
+    if upright.mode == "P":
+        palette = upright.getpalette()
+        if palette is not None:
+            clean.putpalette(palette)
+    clean.paste(upright)
+    out = io.BytesIO()
+    options: dict[str, Any] = {"quality": 90} if kind in ("jpeg", "webp") else {}
+    clean.save(out, format=_PIL_FORMAT[kind], **options)
+    return out.getvalue()
+
+
+def inspect_upload(filename: str, data: bytes) -> tuple[str, str, bytes]:
+    """Check an upload; returns (clean file name, kind key, bytes to store) or raises :class:`Invalid`.
+
+    The kind comes from the content; the name's extension must agree with it. Images are re-encoded.
+    """
+    if not data:
+        raise _refuse(_("The file is empty."), _("Choose a file that has content."))
+    if len(data) > MAX_SIZE:
+        raise _refuse(_("The file is too large (%(size)s MB); at most %(max)d MB.")
+                      % {"size": f"{len(data) / 1048576:.1f}", "max": MAX_SIZE // 1048576},
+                      _("Upload a smaller file."))
+    name = _clean_filename(filename)
+    named = _kind_of_name(name)
+    if named is None:
+        raise _refuse(_("Files named like “%(name)s” are not accepted. Accepted: %(allowed)s.")
+                      % {"name": name, "allowed": allowed_description()},
+                      _("Upload one of the accepted kinds."))
+    found = sniff(data)
+    if found == "text" and named == "csv":
+        found = "csv"
+    if found is None:
+        raise _refuse(_("“%(name)s” is named as a %(named)s but its content is not one of the accepted kinds "
+                        "(%(allowed)s).") % {"name": name, "named": KINDS[named].label,
+                                            "allowed": allowed_description()},
+                      _("Upload the document itself, or convert it to PDF."))
+    if found != named:
+        raise _refuse(_("“%(name)s” is named as a %(named)s but its content is a %(found)s. Files whose name "
+                        "disguises their content are refused.")
+                      % {"name": name, "named": KINDS[named].label, "found": KINDS[found].label},
+                      _("Rename the file with the extension of what it contains."))
+    if found in _PIL_FORMAT:
+        data = _reencode(data, found)
+    return name, found, data
+
+
+# ---------------------------------------------------------------------------------------------
+# Services
+
+
+def _record(actor: Actor, object_type: str, object_id: Any) -> Any:
+    """The record ``actor`` attaches to; a hidden or missing one is :class:`NotFound`."""
+    try:
+        record_type = registry.by_key(object_type)
+    except LookupError:
+        raise NotFound(_("No such record.")) from None
+    try:
+        obj = record_type.model._default_manager.filter(pk=object_id).first()
+    except (ValueError, TypeError, Exception):  # noqa: BLE001 - a malformed id is a missing record
+        obj = None
+    if obj is None or not access.view_for(actor, obj):
+        raise NotFound(_("No such record."))
+    if not record_type.attachments:
+        raise Forbidden(_("Files cannot be attached to a %(type)s.") % {"type": record_type.label})
+    return obj
+
+
+def _read(upload: IO[bytes] | Any) -> bytes:
+    size = getattr(upload, "size", None)
+    if size is not None and size > MAX_SIZE:
+        raise _refuse(_("The file is too large (%(size)s MB); at most %(max)d MB.")
+                      % {"size": f"{size / 1048576:.1f}", "max": MAX_SIZE // 1048576},
+                      _("Upload a smaller file."))
+    if hasattr(upload, "chunks"):
+        data = bytearray()
+        for chunk in upload.chunks():
+            data += chunk
+            if len(data) > MAX_SIZE:
+                break
+        return bytes(data)
+    return bytes(upload.read(MAX_SIZE + 1))
+
+
+def add_attachment(actor: Actor, object_type: str, object_id: Any, upload: Any,
+                   filename: str | None = None) -> Attachment:
+    """Attach an uploaded file to a record whose full view ``actor`` has.
+
+    Refuses (with the reason) empty, too large, unaccepted and disguised files. Appends
+    ``attachment.added`` to the ledger (hash, type and size) and publishes the live event.
+    """
+    if not actor.is_authenticated or actor.person is None or actor.membership is None:
+        raise Forbidden(_("You need a current membership of an organisation to attach files."))
+    record = _record(actor, object_type, object_id)
+    if not access.view_for(actor, record).kind == access.ViewKind.FULL:
+        raise Forbidden(_("You may attach files only to records you may read in full."))
+    name, kind, data = inspect_upload(filename or getattr(upload, "name", "") or "", _read(upload))
+    digest = hashlib.sha256(data).hexdigest()
+    storage_name = secrets.token_hex(16)
+    directory = attachments_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / storage_name
+    with open(path, "xb") as fh:
+        fh.write(data)
+    try:
+        with transaction.atomic():
+            attachment = Attachment.objects.create(
+                space_id=record.space_id, object_type=object_type, object_id=record.pk, filename=name,
+                media_type=KINDS[kind].media_type, size=len(data), sha256=digest, storage_name=storage_name,
+                uploaded_by=actor.person,
+            )
+            ledger.append(actor, "attachment.added", object_type, record.pk, {
+                "attachment": attachment.pk, "sha256": digest, "media_type": attachment.media_type,
+                "size": attachment.size,
+            })
+            events.publish("attachment.added", record)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return attachment
+
+
+def may_delete(actor: Actor, attachment: Attachment, record: Any) -> bool:
+    """The uploader, or a member of the record's owning organisation, may delete an attachment."""
+    if actor.person_id is None or actor.membership is None:
+        return False
+    return bool(attachment.uploaded_by_id == actor.person_id or record.owner_id == actor.organisation_id)
+
+
+def delete_attachment(actor: Actor, attachment_id: Any) -> None:
+    """Delete an attachment (its uploader or the record's owner). Ledgered; the file goes after commit."""
+    with transaction.atomic():
+        try:
+            attachment = Attachment.objects.select_for_update().filter(pk=attachment_id).first()
+        except (ValueError, TypeError, Exception):  # noqa: BLE001 - a malformed id is a missing one
+            attachment = None
+        if attachment is None or attachment.space_id != actor.space_id:
+            raise NotFound(_("No such attachment."))
+        record = _record(actor, attachment.object_type, attachment.object_id)
+        if access.view_for(actor, record).kind != access.ViewKind.FULL:
+            raise NotFound(_("No such attachment."))
+        if not may_delete(actor, attachment, record):
+            raise Forbidden(_("Only the person who attached a file, or the record's owner, may delete it."))
+        path = stored_path(attachment)
+        ledger.append(actor, "attachment.removed", attachment.object_type, record.pk, {
+            "attachment": attachment.pk, "sha256": attachment.sha256,
+        })
+        events.publish("attachment.removed", record)
+        attachment.delete()
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))

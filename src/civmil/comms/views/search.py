@@ -1,0 +1,50 @@
+"""The search page: ``/comms/search/?q=`` (results as the reader's view shows them)."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from civmil.comms.queries.search import search_records
+from civmil.comms.search import MAX_QUERY_LENGTH, QueryError
+
+PER_PAGE = 25
+
+
+@login_required
+@require_GET
+def search_page(request: HttpRequest) -> HttpResponse:
+    """Full-text search across records, people, organisations and areas.
+
+    An unsearchable query answers 422 with the reason; an empty one shows the form only.
+    """
+    actor = request.actor  # type: ignore[attr-defined]
+    q = request.GET.get("q", "")
+    context: dict[str, object] = {"q": q, "max_length": MAX_QUERY_LENGTH}
+    status = 200
+    if q.strip():
+        try:
+            found = search_records(actor, q)
+        except QueryError as exc:
+            context["error"] = exc.message
+            status = exc.status
+        else:
+            context["found"] = found
+            context["page_obj"] = Paginator(found.results, PER_PAGE).get_page(request.GET.get("page"))
+    with timezone.override(_mission_tz(actor.space_id)):
+        return render(request, "comms/search/results.html", context, status=status)
+
+
+def _mission_tz(space_id: object) -> zoneinfo.ZoneInfo | None:
+    from civmil.core.services import mission_settings
+
+    try:
+        return zoneinfo.ZoneInfo(mission_settings(space_id).time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None

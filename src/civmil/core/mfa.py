@@ -1,0 +1,62 @@
+"""A second factor (TOTP) is required for administrators, mission leadership and oversight.
+
+:class:`RequireSecondFactorMiddleware` checks every request signed in with a session: an account
+that holds a current membership with a privileged role (:data:`civmil.core.choices.PRIVILEGED_ROLES`)
+and has no authenticator app set up may use only the account pages (sign-out, setting up the app,
+recovery codes) and static files. Every other page redirects to setting up the app, and the API
+answers 403 with a message saying so.
+
+The check is on the *account*, not on the membership it currently acts as: switching to an
+unprivileged membership does not lift it. ``CIVMIL_MFA_REQUIRED = False`` turns it off (tests of
+other features sign privileged people in without a second factor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from civmil.core.choices import PRIVILEGED_ROLES
+from civmil.core.models import Membership
+
+API_PREFIX = "/api/"
+
+
+def needs_second_factor(user_id: int) -> bool:
+    """Whether this account must set up an authenticator app before using the platform."""
+    privileged = Membership.objects.current().filter(person__user_id=user_id, role__in=PRIVILEGED_ROLES).exists()
+    if not privileged:
+        return False
+    return not Authenticator.objects.filter(user_id=user_id, type=Authenticator.Type.TOTP).exists()
+
+
+def allowed_prefixes() -> tuple[str, ...]:
+    """Paths usable before the second factor is set up: account and MFA pages, static files, language."""
+    accounts = reverse("account_login").rsplit("login/", 1)[0]
+    return (accounts, settings.STATIC_URL or "/static/", reverse("set_language"), "/favicon.ico")
+
+
+class RequireSecondFactorMiddleware:
+    """Place after ``AuthenticationMiddleware`` and ``allauth.account.middleware.AccountMiddleware``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (getattr(settings, "CIVMIL_MFA_REQUIRED", True) and user is not None and user.is_authenticated
+                and needs_second_factor(int(user.pk))):
+            request.civmil_second_factor_required = True  # type: ignore[attr-defined]
+            path = request.path_info
+            if not path.startswith(allowed_prefixes()):
+                if path.startswith(API_PREFIX):
+                    return JsonResponse({"detail": _(
+                        "Your role requires a second factor. Set up an authenticator app at %(url)s "
+                        "before using the API.") % {"url": reverse("mfa_activate_totp")}, "errors": {}}, status=403)
+                return HttpResponseRedirect(reverse("mfa_activate_totp"))
+        return self.get_response(request)

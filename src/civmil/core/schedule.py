@@ -1,0 +1,245 @@
+"""Periodic jobs: a registry, and :func:`tick`, which enqueues each job once per period.
+
+A job is a django-tasks task (``@task()`` at module level) registered with
+:func:`register_periodic`. Periods are aligned on the Unix epoch (a 10-minute job's periods start
+at :00, :10, :20...). Any number of processes may call :func:`tick` — every ``civmil worker``,
+and the worker thread embedded in ``civmil serve``: the first one to tick in a period inserts a
+:class:`~civmil.core.models.PeriodicRun` row (unique per job and period) and enqueues the job in
+the same transaction; the others hit the unique constraint and skip it. Jobs must be idempotent:
+a job enqueued late, or run after a crash half-way, must do no harm when it runs again.
+
+The queued jobs are run by the django-tasks database worker (:func:`run_queued` here, the
+``db_worker`` command elsewhere).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task
+from django_tasks.base import Task
+
+logger = logging.getLogger(__name__)
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: Seconds between the signed ledger checkpoints of the periodic job (a mission setting later).
+LEDGER_CHECKPOINT_EVERY = dt.timedelta(minutes=10)
+#: ``PeriodicRun`` rows older than this many periods of their job are deleted by :func:`tick`.
+_KEEP_PERIODS = 10
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    task: Task[[], Any]
+    every: dt.timedelta
+
+    def period_start(self, now: dt.datetime) -> dt.datetime:
+        """Start of the period ``now`` falls in (periods aligned on the Unix epoch, in UTC)."""
+        elapsed = now.astimezone(dt.UTC) - _EPOCH
+        return _EPOCH + (elapsed // self.every) * self.every
+
+
+_jobs: dict[str, PeriodicJob] = {}
+
+
+def register_periodic(name: str, job: Task[[], Any], every: dt.timedelta) -> PeriodicJob:
+    """Run the task ``job`` (no arguments, idempotent) once every ``every``; re-registering replaces."""
+    if not name or len(name) > 100:
+        raise ValueError("a periodic job needs a name of 1 to 100 characters")
+    if every < dt.timedelta(seconds=1):
+        raise ValueError("a periodic job's period must be at least one second")
+    periodic = PeriodicJob(name=name, task=job, every=every)
+    _jobs[name] = periodic
+    return periodic
+
+
+def unregister_periodic(name: str) -> None:
+    _jobs.pop(name, None)
+
+
+def registered() -> dict[str, PeriodicJob]:
+    """The registered jobs by name (a copy)."""
+    return dict(_jobs)
+
+
+def tick(now: dt.datetime | None = None) -> list[str]:
+    """Enqueue every registered job whose current period has not been enqueued yet.
+
+    Returns the names of the jobs this call enqueued (others may have been enqueued by another
+    process that ticked first).
+    """
+    from civmil.core.models import PeriodicRun
+
+    now = now or timezone.now()
+    enqueued: list[str] = []
+    for job in list(_jobs.values()):
+        start = job.period_start(now)
+        try:
+            with transaction.atomic():
+                run = PeriodicRun.objects.create(name=job.name, period_start=start)
+                result = job.task.enqueue()
+                run.task_result_id = str(result.id)
+                run.save(update_fields=["task_result_id"])
+        except IntegrityError:
+            continue  # another process enqueued this period first
+        enqueued.append(job.name)
+        logger.info("periodic job %s enqueued for the period starting %s", job.name, start.isoformat())
+        PeriodicRun.objects.filter(name=job.name, period_start__lt=start - _KEEP_PERIODS * job.every).delete()
+    return enqueued
+
+
+def _worker(*, batch: bool, interval: float = 1.0, worker_id: str = "") -> Any:
+    from django.utils.crypto import get_random_string
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    return Worker(queue_names=["*"], interval=interval, batch=batch, backend_name=DEFAULT_TASK_BACKEND_ALIAS,
+                  startup_delay=False, max_tasks=None, worker_id=worker_id or get_random_string(32),
+                  excluded_queue_names=[])
+
+
+class Runner:
+    """Ticks and runs queued tasks until :meth:`stop`: the loop of ``civmil worker`` and of the
+    worker thread embedded in ``civmil serve``.
+
+    Each round ticks (at most every ``tick_every`` seconds), runs every queued task, then waits
+    ``poll`` seconds. :meth:`stop` (from a signal handler or another thread) lets the task that is
+    running finish and ends the loop.
+    """
+
+    def __init__(self, *, tick_every: float = 30.0, poll: float = 1.0, worker_id: str = "") -> None:
+        self.tick_every = tick_every
+        self.poll = poll
+        self.worker_id = worker_id
+        self._stop = threading.Event()
+        self._current: Any = None
+        self._last_tick: float | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        current = self._current
+        if current is not None:
+            current.running = False
+
+    def round(self, monotonic: float) -> None:
+        from django.db import close_old_connections
+
+        close_old_connections()
+        if self._last_tick is None or monotonic - self._last_tick >= self.tick_every:
+            self._last_tick = monotonic
+            try:
+                tick()
+            except Exception:  # a failed tick (database away) is retried next round
+                logger.exception("periodic tick failed")
+        if not self.stopping:
+            self._current = _worker(batch=True, worker_id=self.worker_id)
+            try:
+                self._current.run()
+            finally:
+                self._current = None
+        close_old_connections()
+
+    def run(self) -> None:
+        import time
+
+        while not self.stopping:
+            try:
+                self.round(time.monotonic())
+            except Exception:
+                logger.exception("worker round failed")
+            self._stop.wait(self.poll)
+
+
+def run_queued() -> None:
+    """Run every queued task, then return (what ``db_worker --batch --no-startup-delay`` does)."""
+    _worker(batch=True).run()
+
+
+_embedded: tuple[threading.Thread, Runner] | None = None
+_embedded_lock = threading.Lock()
+
+
+def start_embedded_worker(*, tick_every: float = 30.0, poll: float = 1.0) -> Runner:
+    """Start the worker loop in a daemon thread of this process (the server's embedded default).
+
+    Starting it twice returns the running one. The thread stops at interpreter exit, or with
+    :func:`stop_embedded_worker`.
+    """
+    import atexit
+
+    global _embedded
+    with _embedded_lock:
+        if _embedded is not None and _embedded[0].is_alive():
+            return _embedded[1]
+        runner = Runner(tick_every=tick_every, poll=poll, worker_id=f"embedded-{os.getpid()}")
+        thread = threading.Thread(target=_run_embedded, args=(runner,), name="civmil-embedded-worker", daemon=True)
+        _embedded = (thread, runner)
+        thread.start()
+        atexit.register(stop_embedded_worker)
+        return runner
+
+
+def _run_embedded(runner: Runner) -> None:
+    from django.db import connections
+
+    try:
+        runner.run()
+    finally:
+        connections.close_all()
+
+
+def stop_embedded_worker(timeout: float | None = 10.0) -> None:
+    global _embedded
+    with _embedded_lock:
+        if _embedded is None:
+            return
+        thread, runner = _embedded
+        _embedded = None
+    runner.stop()
+    thread.join(timeout)
+
+
+# ---------------------------------------------------------------------------------------------
+# The jobs
+
+
+@task()
+def ledger_checkpoint() -> int | None:
+    """Sign a ledger checkpoint if the ledger grew since the latest one; its id, else ``None``."""
+    from civmil.core.ledger import periodic_checkpoint
+
+    signed = periodic_checkpoint()
+    return signed.pk if signed is not None else None
+
+
+def register_default_jobs() -> None:
+    register_periodic("ledger.checkpoint", ledger_checkpoint, LEDGER_CHECKPOINT_EVERY)
+
+
+register_default_jobs()
+
+
+__all__ = [
+    "LEDGER_CHECKPOINT_EVERY",
+    "PeriodicJob",
+    "Runner",
+    "ledger_checkpoint",
+    "register_periodic",
+    "registered",
+    "run_queued",
+    "start_embedded_worker",
+    "stop_embedded_worker",
+    "tick",
+    "unregister_periodic",
+]
