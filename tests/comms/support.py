@@ -13,7 +13,7 @@ from civmil.core.choices import Level
 from tests.factories import Member
 
 ENTRY_TYPE = "actors.liaisonlogentry"
-URLS = "tests.comms.urls"
+URLS = "tests.comms.threads_urls"
 
 
 def make_entry(m: Member, level: str = Level.MISSION, summary: str = "Water point at Kaya") -> LiaisonLogEntry:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import pytest
@@ -20,6 +21,15 @@ from tests.comms.support import ENTRY_TYPE, URLS, api_thread_url, make_entry, th
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLS)]
 
 MARKER = "MARKER-7f3a-thread-body"
+_CSRF = re.compile(rb'(name="csrfmiddlewaretoken" value=|name="csrf-token" content=)"[^"]*"')
+
+
+def _normal(body: bytes, *ids: object) -> bytes:
+    """A page without its per-response CSRF token and with the ids asked for replaced."""
+    body = _CSRF.sub(rb"\1-", body)
+    for pk in ids:
+        body = body.replace(str(pk).encode(), b"<id>")
+    return body
 
 
 def _client(m) -> Client:  # type: ignore[no-untyped-def]
@@ -52,9 +62,10 @@ def test_full_reader_sees_the_thread_on_every_channel(setting, member) -> None: 
 def test_a_reader_without_the_record_gets_the_404_of_a_missing_one(setting, member) -> None:  # type: ignore[no-untyped-def]
     _author, entry = setting
     outsider = _client(member(Component.HOST_NATION))  # MISSION is closed to the host nation
-    hidden, missing = outsider.get(thread_url(entry)), outsider.get(f"/comms/threads/{ENTRY_TYPE}/{uuid.uuid4()}/")
+    other = uuid.uuid4()
+    hidden, missing = outsider.get(thread_url(entry)), outsider.get(f"/comms/threads/{ENTRY_TYPE}/{other}/")
     assert hidden.status_code == missing.status_code == 404
-    assert hidden.content == missing.content
+    assert _normal(hidden.content, entry.pk) == _normal(missing.content, other)
     assert MARKER not in hidden.content.decode()
     api_hidden = outsider.get(api_thread_url(entry))
     api_missing = outsider.get(f"/api/v1/threads/{ENTRY_TYPE}/{uuid.uuid4()}")
@@ -202,10 +213,10 @@ def test_notification_of_a_record_no_longer_visible_says_so_without_link(member)
     helper = member(Component.HUMANITARIAN)
     entry = make_entry(author)
     thread_services.post_message(author.actor, ENTRY_TYPE, entry.pk, f"hi {MARKER}", [helper.person.pk])
-    # the record moves to MILITARY: humanitarians no longer see it
+    # the record moves to RESTRICTED: only its owner sees it now
     from civmil.actors.models import LiaisonLogEntry
 
-    core_services.update_record(author.actor, LiaisonLogEntry, entry.pk, entry.version, {"level": Level.MILITARY},
+    core_services.update_record(author.actor, LiaisonLogEntry, entry.pk, entry.version, {"level": Level.RESTRICTED},
                                 action="liaison.edited")
     client = _client(helper)
     page = client.get("/comms/notifications/").content.decode()
@@ -214,3 +225,20 @@ def test_notification_of_a_record_no_longer_visible_says_so_without_link(member)
     api = client.get("/api/v1/notifications").json()
     assert api["items"][0]["url"] == "" and str(entry.pk) not in json.dumps(api)
     assert client.get(thread_url(entry)).status_code == 404
+
+
+def test_posting_through_the_api(member) -> None:  # type: ignore[no-untyped-def]
+    author = member(Component.CIVILIAN)
+    colleague = member(Component.POLICE)
+    entry = make_entry(author)
+    client = _client(author)
+    response = client.post(f"{api_thread_url(entry)}/messages",
+                           json.dumps({"body": f"*via api* {MARKER}", "mentions": [str(colleague.person.pk)]}),
+                           content_type="application/json")
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert "<em>via api</em>" in data["html"] and data["mentioned"] == [colleague.person.full_name]
+    assert Notification.objects.get().recipient == colleague.person
+    assert client.post(f"{api_thread_url(entry)}/messages", json.dumps({"body": "x"}),
+                       content_type="application/json").status_code == 201
+    assert len(client.get(api_thread_url(entry)).json()["messages"]) == 2

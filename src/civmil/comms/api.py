@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from civmil.comms.models.threads import MESSAGE_MAX_LENGTH
 from civmil.comms.queries import notifications as notification_queries
@@ -82,12 +82,12 @@ def get_thread(request: HttpRequest, record_type: str, pk: uuid.UUID) -> dict[st
 
 @threads.post("/{record_type}/{pk}/messages", response={201: MessageOut, **ERROR_RESPONSES},
               url_name="thread-messages", summary="Post a message to a record's discussion")
-def post_message(request: HttpRequest, record_type: str, pk: uuid.UUID, payload: MessageIn) -> tuple[int, Any]:
+def post_message(request: HttpRequest, record_type: str, pk: uuid.UUID, payload: MessageIn) -> Status[dict[str, Any]]:
     actor = actor_of(request)
     message = thread_services.post_message(actor, record_type, pk, payload.body, payload.mentions)
     record = thread_queries.discussed_record(actor, record_type, pk)
     shown = next(m for m in thread_queries.thread_messages(actor, record) if m.id == message.pk)
-    return 201, _message_out(shown)
+    return Status(201, _message_out(shown))
 
 
 @notifications.get("", response={200: NotificationPage, **ERROR_RESPONSES}, url_name="notifications",
@@ -106,9 +106,9 @@ def list_notifications(request: HttpRequest, page: Query[PageQuery], unread: boo
 
 @notifications.post("/{pk}/read", response={204: None, **ERROR_RESPONSES}, url_name="notification-read",
                     summary="Mark one notification read")
-def read_notification(request: HttpRequest, pk: uuid.UUID) -> tuple[int, None]:
+def read_notification(request: HttpRequest, pk: uuid.UUID) -> Status[None]:
     notification_services.mark_read(actor_of(request), pk)
-    return 204, None
+    return Status(204, None)
 
 
 @notifications.post("/read-all", response={200: dict[str, int], **ERROR_RESPONSES},

@@ -11,7 +11,8 @@ The index follows every save: :func:`connect` (called from ``CommsConfig.ready``
 row changes in the same transaction as the record. ``civmil reindex`` rebuilds everything.
 
 Database vendors: SQLite matches through the FTS5 table ``comms_search_fts`` (external content,
-kept in step by triggers); PostgreSQL through ``to_tsvector('simple', body)`` (GIN-indexed).
+kept in step by triggers); PostgreSQL through ``to_tsvector('simple', terms)`` (GIN-indexed), where
+``terms`` is the text folded in Python (:func:`fold`) so both vendors split words alike.
 User input never reaches either query language: it is cut into words of letters and digits,
 and each word is quoted (FTS5) or checked to be a plain lexeme (PostgreSQL).
 """
@@ -19,6 +20,7 @@ and each word is quoted (FTS5) or checked to be a plain lexeme (PostgreSQL).
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -71,6 +73,13 @@ class Match:
 # Queries
 
 
+def fold(text: str) -> str:
+    """Text as both indexes match it: lower case, diacritics removed, words separated by single spaces."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(w.lower() for w in _WORD.findall(plain))
+
+
 def parse_query(q: str) -> list[str]:
     """The words of a user's query, lower-cased; operators and punctuation are plain separators.
 
@@ -79,10 +88,11 @@ def parse_query(q: str) -> list[str]:
     q = (q or "").strip()
     if len(q) > MAX_QUERY_LENGTH:
         raise QueryError(
-            _("The search is too long (%(n)d characters); use at most %(max)d.") % {"n": len(q), "max": MAX_QUERY_LENGTH},
+            _("The search is too long (%(n)d characters); use at most %(max)d.")
+            % {"n": len(q), "max": MAX_QUERY_LENGTH},
             errors={"q": [_("Shorten the search to a few words.")]},
         )
-    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(q)))
+    words = list(dict.fromkeys(fold(q).split()))
     if not words:
         raise QueryError(_("Type at least one word or number to search for."),
                          errors={"q": [_("Letters and digits are searched; other characters are ignored.")]})
@@ -116,9 +126,9 @@ def match(words: list[str], space_id: uuid.UUID | None, *, limit: int = CANDIDAT
         sql = (
             "SELECT d.object_type, d.object_id, d.field, "
             "ts_headline('simple', d.body, q.query, %s) AS snippet, "
-            "-ts_rank(to_tsvector('simple', d.body), q.query) AS rank "
+            "-ts_rank(to_tsvector('simple', d.terms), q.query) AS rank "
             "FROM comms_searchdocument d, to_tsquery('simple', %s) AS q(query) "
-            "WHERE to_tsvector('simple', d.body) @@ q.query AND (d.space_id = %s OR d.space_id IS NULL) "
+            "WHERE to_tsvector('simple', d.terms) @@ q.query AND (d.space_id = %s OR d.space_id IS NULL) "
             "ORDER BY rank, d.id LIMIT %s"
         )
         options = (f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={_SNIPPET_WORDS}, MinWords=5, "
@@ -187,10 +197,10 @@ def index_record(record: models.Model) -> None:
             continue
         if doc is None:
             SearchDocument.objects.create(object_type=key, object_id=object_id, field=name, space_id=space_id,
-                                          body=body)
+                                          body=body, terms=fold(body))
         elif doc.body != body or doc.space_id != space_id:
-            doc.body, doc.space_id = body, space_id
-            doc.save(update_fields=["body", "space_id", "indexed_at"])
+            doc.body, doc.terms, doc.space_id = body, fold(body), space_id
+            doc.save(update_fields=["body", "terms", "space_id", "indexed_at"])
     for stale in existing.values():  # a field no longer searched
         stale.delete()
 

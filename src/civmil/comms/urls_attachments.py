@@ -1,12 +1,11 @@
-"""URLs of attachments. Include under ``comms/attachments/`` (namespace ``comms_attachments``)."""
+"""URLs of attachments, included by ``comms/urls.py`` under ``attachments/`` (namespace ``comms``)."""
 
 from django.urls import URLPattern, path
 
 from civmil.comms.views import attachments
 
-app_name = "comms_attachments"
 urlpatterns: list[URLPattern] = [
-    path("<str:object_type>/<uuid:object_id>/upload/", attachments.upload, name="upload"),
-    path("<uuid:pk>/download/", attachments.download, name="download"),
-    path("<uuid:pk>/delete/", attachments.delete, name="delete"),
+    path("<str:object_type>/<uuid:object_id>/upload/", attachments.upload, name="attachment-upload"),
+    path("<uuid:pk>/download/", attachments.download, name="attachment-download"),
+    path("<uuid:pk>/delete/", attachments.delete, name="attachment-delete"),
 ]

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.http.response import HttpResponseBase
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -47,7 +48,7 @@ from civmil.actors.views import (
     refuse,
     render_page,
 )
-from civmil.core import access
+from civmil.core import access, events
 from civmil.core import services as core_services
 from civmil.core.choices import Component, Level
 from civmil.core.errors import Forbidden, NotFound, ServiceError, StaleEdit
@@ -153,8 +154,33 @@ def _log_page(request: HttpRequest, form: LiaisonFilterForm, *, status: int = 20
     query.pop("page", None)
     return render_page(request, "actors/liaison/list.html", {
         "form": form, "page_obj": page_obj, "rows": rows, "export_query": query.urlencode(),
-        "may_record": actor.organisation is not None,
+        "may_record": actor.organisation is not None, **_live_context(actor, page_obj.object_list if page_obj else []),
     }, status=status)
+
+
+def _live_context(actor: Actor, records: Any) -> dict[str, Any]:
+    """What a page needs to follow its records live (static/civmil/js/live.js)."""
+    return {"live_after": events.last_id(), "live_seen": events.seen_token(actor, list(records))}
+
+
+@login_required
+@require_GET
+def liaison_row(request: HttpRequest, pk: Any) -> HttpResponse:
+    """One row of the log, for live updates; 404 when the reader may not see the entry."""
+    actor = actor_of(request)
+    entry = _entry_or_404(actor, pk).record
+    row = entry_rows(actor, [entry], mission_tz(actor))[0]
+    return render(request, "actors/liaison/row.html", {"row": row})
+
+
+@login_required
+@require_GET
+def liaison_card(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The details card of one entry, for live updates of its page; 404 when hidden."""
+    actor = actor_of(request)
+    shown = _entry_or_404(actor, pk)
+    cells = entry_cells(actor, shown, mission_tz(actor), _people_names(actor, [shown]))
+    return render(request, "actors/liaison/card.html", {"entry": shown, "cells": cells})
 
 
 @login_required
@@ -244,6 +270,7 @@ def _entry_page(request: HttpRequest, shown: access.Shown[LiaisonLogEntry], *,
         "releases": _release_rows(queries.releases(actor, shown), tz),
         "release_form": release_form if may_release else None,
         "reduced": shown.reduced,
+        **_live_context(actor, [shown.record]),
     }, status=status)
 
 

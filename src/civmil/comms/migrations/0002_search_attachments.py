@@ -1,14 +1,14 @@
 """Search index and attachments.
 
 The full-text structure depends on the database vendor: an FTS5 external-content table kept in
-step by triggers on SQLite; a GIN expression index over ``to_tsvector('simple', body)`` on
+step by triggers on SQLite; a GIN expression index over ``to_tsvector('simple', terms)`` on
 PostgreSQL. Both are rebuilt from ``comms_searchdocument`` (``civmil reindex`` refills that).
 """
 
-import django.db.models.deletion
 import uuid
-from django.db import migrations, models
 
+import django.db.models.deletion
+from django.db import migrations, models
 
 SQLITE_UP = [
     "CREATE VIRTUAL TABLE comms_search_fts USING fts5(body, content='comms_searchdocument', "
@@ -28,7 +28,7 @@ SQLITE_DOWN = [
     "DROP TABLE IF EXISTS comms_search_fts",
 ]
 POSTGRES_UP = [
-    "CREATE INDEX comms_search_tsv ON comms_searchdocument USING GIN (to_tsvector('simple', body))",
+    "CREATE INDEX comms_search_tsv ON comms_searchdocument USING GIN (to_tsvector('simple', terms))",
 ]
 POSTGRES_DOWN = ["DROP INDEX IF EXISTS comms_search_tsv"]
 
@@ -57,6 +57,7 @@ class Migration(migrations.Migration):
                 ('field', models.CharField(max_length=64, verbose_name='field')),
                 ('space_id', models.UUIDField(blank=True, db_index=True, default=None, null=True, verbose_name='space')),
                 ('body', models.TextField(verbose_name='text')),
+                ('terms', models.TextField(default='', verbose_name='search terms')),
                 ('indexed_at', models.DateTimeField(auto_now=True, verbose_name='indexed')),
             ],
             options={

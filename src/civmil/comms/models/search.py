@@ -3,7 +3,7 @@
 Rows are keyed per field so that a result can be shown only through the fields the reader's view
 shows: a snippet is cut from one field's text and is dropped when that field is withheld. The
 full-text structure on top of this table depends on the database (see :mod:`civmil.comms.search`):
-an FTS5 external-content table on SQLite, a GIN index over ``to_tsvector('simple', body)`` on
+an FTS5 external-content table on SQLite, a GIN index over ``to_tsvector('simple', terms)`` on
 PostgreSQL. Both are created by migration ``0002_search_attachments``.
 """
 
@@ -24,6 +24,9 @@ class SearchDocument(models.Model):
     #: The record's space; ``None`` for reference data shared by every space (organisations, areas).
     space_id = models.UUIDField(_("space"), null=True, blank=True, db_index=True, default=None)
     body = models.TextField(_("text"))
+    #: ``body`` folded for matching (lower case, no diacritics, punctuation as spaces); PostgreSQL
+    #: matches on it so that e-mail addresses and hyphenated names split into words as on SQLite.
+    terms = models.TextField(_("search terms"), default="")
     indexed_at = models.DateTimeField(_("indexed"), auto_now=True)
 
     class Meta:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from civmil.comms.models import Attachment
@@ -37,7 +38,7 @@ def attachment_for_download(actor: Actor, pk: Any) -> tuple[Attachment, Any]:
     """
     try:
         attachment = Attachment.objects.filter(pk=pk, space_id=actor.space_id).first()
-    except (ValueError, TypeError, Exception):  # noqa: BLE001 - a malformed id is a missing one
+    except (ValueError, TypeError, ValidationError):  # a malformed id is a missing one
         attachment = None
     if attachment is None:
         raise NotFound(_("No such attachment."))

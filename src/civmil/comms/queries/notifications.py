@@ -59,6 +59,8 @@ class NotificationView:
 
 def _record_view(actor: Actor, content_type: ContentType, object_id: Any) -> tuple[Any, access.View]:
     model = content_type.model_class()
+    if model is None:
+        return None, access.NO_VIEW
     try:
         record_type = registry.get(model)
     except LookupError:

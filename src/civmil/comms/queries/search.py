@@ -79,7 +79,7 @@ def _url(name: str, pk: Any) -> str:
 def _field_label(model: type[Any], field: str) -> str:
     try:
         return str(model._meta.get_field(field).verbose_name)
-    except Exception:  # noqa: BLE001 - a non-model attribute: show its name
+    except Exception:
         return field.replace("_", " ")
 
 

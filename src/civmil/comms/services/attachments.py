@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -125,7 +126,7 @@ def _reencode(data: bytes, kind: str) -> bytes:
                 probe.verify()
             with Image.open(io.BytesIO(data)) as img:
                 if img.width * img.height > MAX_PIXELS:
-                    raise _refuse(_("The image is too large (%(w)d × %(h)d pixels); at most %(max)d million pixels.")
+                    raise _refuse(_("The image is too large (%(w)d by %(h)d pixels); at most %(max)d million pixels.")
                                   % {"w": img.width, "h": img.height, "max": MAX_PIXELS // 1_000_000},
                                   _("Scale the image down and upload it again."))
                 img.load()
@@ -198,7 +199,7 @@ def _record(actor: Actor, object_type: str, object_id: Any) -> Any:
         raise NotFound(_("No such record.")) from None
     try:
         obj = record_type.model._default_manager.filter(pk=object_id).first()
-    except (ValueError, TypeError, Exception):  # noqa: BLE001 - a malformed id is a missing record
+    except (ValueError, TypeError, ValidationError):  # a malformed id is a missing record
         obj = None
     if obj is None or not access.view_for(actor, obj):
         raise NotFound(_("No such record."))
@@ -273,7 +274,7 @@ def delete_attachment(actor: Actor, attachment_id: Any) -> None:
     with transaction.atomic():
         try:
             attachment = Attachment.objects.select_for_update().filter(pk=attachment_id).first()
-        except (ValueError, TypeError, Exception):  # noqa: BLE001 - a malformed id is a missing one
+        except (ValueError, TypeError, ValidationError):  # a malformed id is a missing one
             attachment = None
         if attachment is None or attachment.space_id != actor.space_id:
             raise NotFound(_("No such attachment."))

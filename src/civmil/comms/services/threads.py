@@ -69,9 +69,9 @@ def post_message(actor: Actor, record_key: str, record_pk: Any, body: str,
     if not body:
         raise Invalid(_("Write a message first."), errors={"body": [_("This field is required.")]})
     if len(body) > MESSAGE_MAX_LENGTH:
-        message = _("A message has at most %(n)s characters (this one has %(len)s).") % {
+        too_long = _("A message has at most %(n)s characters (this one has %(len)s).") % {
             "n": MESSAGE_MAX_LENGTH, "len": len(body)}
-        raise Invalid(message, errors={"body": [message]})
+        raise Invalid(too_long, errors={"body": [too_long]})
     people = _mentioned_people(actor, record, [*mentions, *mention_ids(body)])
     with transaction.atomic():
         thread, _created = Thread.objects.get_or_create(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from civmil.comms.queries.attachments import attachments_of
 from civmil.comms.services.attachments import KINDS, MAX_SIZE, may_delete
@@ -33,19 +33,23 @@ def attachments_panel(context: template.Context, record: Any) -> dict[str, Any]:
         return {"enabled": False}
     if not record_type.attachments or access.view_for(actor, record).kind != access.ViewKind.FULL:
         return {"enabled": False}
+    try:
+        upload_url = reverse("comms:attachment-upload", kwargs={"object_type": record_type.key,
+                                                                "object_id": record.pk})
+    except NoReverseMatch:  # attachments' URLs are not mounted in this deployment
+        return {"enabled": False}
     items = attachments_of(actor, record)
     uploaders = {s.record.pk: s for s in access.show_all(actor, {a.uploaded_by for a in items})}
     rows = [{
         "attachment": a,
         "uploader": str(uploaders[a.uploaded_by_id].full_name) if a.uploaded_by_id in uploaders
         and uploaders[a.uploaded_by_id].view.shows("full_name") else "",
-        "download_url": reverse("comms_attachments:download", kwargs={"pk": a.pk}),
-        "delete_url": reverse("comms_attachments:delete", kwargs={"pk": a.pk}) if may_delete(actor, a, record) else "",
+        "download_url": reverse("comms:attachment-download", kwargs={"pk": a.pk}),
+        "delete_url": reverse("comms:attachment-delete", kwargs={"pk": a.pk}) if may_delete(actor, a, record) else "",
     } for a in items]
     return {
         "enabled": True, "rows": rows, "csrf_token": context.get("csrf_token"),
         "may_upload": actor.membership is not None,
-        "upload_url": reverse("comms_attachments:upload", kwargs={"object_type": record_type.key,
-                                                                   "object_id": record.pk}),
+        "upload_url": upload_url,
         "accept": _ACCEPT, "max_mb": MAX_SIZE // 1048576,
     }

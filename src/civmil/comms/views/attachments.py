@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
@@ -49,7 +50,7 @@ def upload(request: HttpRequest, object_type: str, object_id: str) -> HttpRespon
 
 @login_required
 @require_GET
-def download(request: HttpRequest, pk: str) -> HttpResponse:
+def download(request: HttpRequest, pk: str) -> HttpResponseBase:
     """Send the file as a download. Only readers with the record's FULL view; others get the 404 page."""
     try:
         attachment, _record = attachment_for_download(request.actor, pk)  # type: ignore[attr-defined]

@@ -69,10 +69,15 @@ def notification_open(request: HttpRequest, pk: Any) -> HttpResponse:
     return HttpResponseRedirect(reverse("comms:notifications"))
 
 
-@login_required
 @require_GET
 def unread_badge(request: HttpRequest) -> HttpResponse:
-    """The header badge (an htmx fragment, polled every 60 s)."""
+    """The header badge (an htmx fragment, polled every 60 s).
+
+    Signed out (a session that ended): 204, which htmx leaves in place, rather than a redirect
+    whose sign-in page htmx would swap into the header.
+    """
+    if not request.user.is_authenticated:
+        return HttpResponse(status=204)
     return render(request, "comms/notifications/badge.html", {"unread": queries.unread_count(actor_of(request))})
 
 

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -52,12 +52,16 @@ def panel_context(actor: Actor, record: Any, form: MessageForm | None = None, *,
         return {"thread_enabled": False}
     if not queries.threads_open_on(actor, record):
         return {"thread_enabled": False, "thread_closed": registry.get(type(record)).threads}
+    try:
+        action = thread_url(record)
+    except NoReverseMatch:  # the comms URLs are not mounted in this deployment: no panel
+        return {"thread_enabled": False}
     candidates = queries.mention_candidates(actor, record)
     return {
         "thread_enabled": True,
         "thread_messages": queries.thread_messages(actor, record),
         "thread_form": form or MessageForm(candidates),
-        "thread_action": thread_url(record),
+        "thread_action": action,
         "thread_next": next_url,
         "thread_may_post": actor.membership is not None and actor.person is not None,
     }

@@ -9,6 +9,7 @@
 //   data-live-row-url-template="<url>"      URL of one row's HTML, the all-zero UUID standing for its id
 //   data-live-refresh-url="<url>"           URL of the whole element's HTML (after "reload")
 //   data-live-insert="prepend|append"       where a new row goes (default prepend)
+//   data-live-object="<id>"                 follow one record only (a detail page)
 // Every event is dispatched as a cancelable CustomEvent "civmil:live" (detail = the event) on each
 // element of its stream; unless a listener calls preventDefault(), the module refreshes the row from
 // data-live-row-url-template. A "removed" event removes every [data-live-id="<object id>"].
@@ -246,6 +247,9 @@ export class LiveConnection {
       this.removeRows(event.object_id);
     }
     for (const el of this.elements(stream)) {
+      if (el.dataset.liveObject && el.dataset.liveObject !== event.object_id) {
+        continue; // a detail page follows its one record only
+      }
       const proceed = this.dispatch(el, event);
       if (proceed && event.type === "event") {
         this.refreshRow(el, event.object_id);

@@ -1,0 +1,245 @@
+"""Attachments: sniffed types, size limit, disguises refused, metadata stripped, downloads access-checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from PIL import Image
+
+from civmil.actors import services as actor_services
+from civmil.actors.services import LiaisonContact
+from civmil.comms.models import Attachment
+from civmil.comms.services import attachments as service
+from civmil.core import services
+from civmil.core.choices import Component, Level
+from civmil.core.errors import Forbidden, Invalid, NotFound
+from civmil.core.models import LedgerChange, LedgerEntry, OutboxEvent
+from tests.actors.test_liaison_views import normalised
+from tests.factories import Member, make_member
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.comms.urls")]
+
+MISSING = "00000000-0000-0000-0000-000000000000"
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+@pytest.fixture(autouse=True)
+def _media(settings: Any, tmp_path: Path) -> Path:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return Path(settings.MEDIA_ROOT)
+
+
+def make_entry(m: Member, level: str = Level.MISSION, summary: str = "Meeting at Kaya") -> Any:
+    data = LiaisonContact(occurred_at=dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC), channel="meeting",
+                          summary=summary, level=level, organisation_ids=[m.org.pk])
+    return actor_services.record_liaison_contact(m.actor, data)
+
+
+def upload_url(entry: Any) -> str:
+    return reverse("comms:attachment-upload", kwargs={"object_type": "actors.liaisonlogentry",
+                                                       "object_id": entry.pk})
+
+
+def jpeg_with_gps() -> bytes:
+    img = Image.new("RGB", (40, 30), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x010F] = "SpyCam Maker"  # Make
+    exif[0x0110] = "SpyCam 3000"  # Model
+    gps = exif.get_ifd(0x8825)
+    gps[1] = "N"
+    gps[2] = (4.0, 21.0, 36.0)
+    gps[3] = "E"
+    gps[4] = (18.0, 33.0, 0.0)
+    out = io.BytesIO()
+    img.save(out, format="JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def png_bytes() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", (8, 8), (0, 0, 255, 128)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def post(client: Client, m: Member, entry: Any, name: str, data: bytes, content_type: str = "") -> Any:
+    client.force_login(m.user)
+    upload = SimpleUploadedFile(name, data, content_type=content_type or "application/octet-stream")
+    return client.post(upload_url(entry), {"file": upload})
+
+
+def test_an_image_is_reencoded_without_exif_or_gps(client: Client, _media: Path) -> None:
+    author = make_member(Component.CIVILIAN)
+    entry = make_entry(author)
+    original = jpeg_with_gps()
+    with Image.open(io.BytesIO(original)) as check:
+        assert check.getexif().get_ifd(0x8825)  # the test file really carries a GPS position
+
+    response = post(client, author, entry, "photo.jpg", original, "image/jpeg")
+    assert response.status_code == 302
+    attachment = Attachment.objects.get()
+    stored = (_media / "attachments" / attachment.storage_name).read_bytes()
+    assert b"SpyCam" not in stored and b"Exif" not in stored
+    with Image.open(io.BytesIO(stored)) as img:
+        assert img.format == "JPEG" and img.size == (40, 30)
+        assert not img.getexif()
+        assert "exif" not in img.info
+    assert attachment.media_type == "image/jpeg"
+    assert attachment.filename == "photo.jpg"
+
+    download = client.get(reverse("comms:attachment-download", kwargs={"pk": attachment.pk}))
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == stored  # type: ignore[attr-defined]
+    assert download["Content-Disposition"].startswith("attachment;")
+    assert download["X-Content-Type-Options"] == "nosniff"
+    assert download["Content-Type"] == "image/jpeg"
+
+
+def test_pdf_text_csv_and_png_are_accepted(client: Client) -> None:
+    author = make_member(Component.CIVILIAN)
+    entry = make_entry(author)
+    assert post(client, author, entry, "minutes.pdf", PDF).status_code == 302
+    assert post(client, author, entry, "notes.txt", "Réunion à Kaya\n".encode()).status_code == 302
+    assert post(client, author, entry, "people.csv", b"name,role\nA,B\n").status_code == 302
+    assert post(client, author, entry, "map.png", png_bytes()).status_code == 302
+    assert sorted(Attachment.objects.values_list("media_type", flat=True)) == [
+        "application/pdf", "image/png", "text/csv", "text/plain"]
+
+
+@pytest.mark.parametrize(("name", "data", "reason"), [
+    ("report.png", PDF, "content is a PDF document"),
+    ("invoice.pdf", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "content is a PNG image"),
+    ("notes.txt", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff", "not one of the accepted kinds"),
+    ("tool.exe", b"MZ\x90\x00", "are not accepted"),
+    ("page.html", b"<html><script>alert(1)</script></html>", "are not accepted"),
+    ("drawing.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "are not accepted"),
+    ("empty.txt", b"", "empty"),
+    ("broken.jpg", b"\xff\xd8\xff\xe0" + b"garbage" * 10, "cannot be read"),
+])
+def test_unaccepted_and_disguised_files_are_refused_with_the_reason(client: Client, name: str, data: bytes,
+                                                                     reason: str) -> None:
+    author = make_member(Component.CIVILIAN)
+    entry = make_entry(author)
+    response = post(client, author, entry, name, data)
+    assert response.status_code == 422
+    assert reason in response.content.decode()
+    assert not Attachment.objects.exists()
+
+
+def test_a_file_over_the_size_limit_is_refused(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "MAX_SIZE", 1024)
+    author = make_member(Component.CIVILIAN)
+    entry = make_entry(author)
+    response = post(client, author, entry, "long.txt", b"a" * 2048)
+    assert response.status_code == 422
+    assert "too large" in response.content.decode()
+    assert not Attachment.objects.exists()
+
+
+def test_the_default_limit_is_ten_megabytes() -> None:
+    assert service.MAX_SIZE == 10 * 1024 * 1024
+    with pytest.raises(Invalid, match="too large"):
+        service.inspect_upload("big.txt", b"a" * (service.MAX_SIZE + 1))
+
+
+def test_download_is_404_without_the_full_view_exactly_like_a_missing_file(client: Client) -> None:
+    military = make_member(Component.MILITARY)
+    entry = make_entry(military, level=Level.MILITARY)
+    attachment = service.add_attachment(military.actor, "actors.liaisonlogentry", entry.pk,
+                                        SimpleUploadedFile("orders.pdf", PDF))
+    humanitarian = make_member(Component.HUMANITARIAN)
+    url = reverse("comms:attachment-download", kwargs={"pk": attachment.pk})
+    missing = reverse("comms:attachment-download", kwargs={"pk": MISSING})
+    client.force_login(humanitarian.user)
+    hidden, absent = client.get(url), client.get(missing)
+    assert hidden.status_code == absent.status_code == 404
+    assert normalised(hidden.content, attachment.pk) == normalised(absent.content, MISSING)
+
+    # A release of some fields (a reduced view) still does not open the files.
+    services.release_record(military.actor, entry, organisation=humanitarian.org, fields=["summary"])
+    assert client.get(url).status_code == 404
+    with pytest.raises(NotFound):
+        service.delete_attachment(humanitarian.actor, attachment.pk)
+    # A full release does.
+    services.release_record(military.actor, entry, organisation=humanitarian.org)
+    assert client.get(url).status_code == 200
+
+
+def test_files_are_never_exposed_under_a_media_url(client: Client, settings: Any, _media: Path) -> None:
+    author = make_member(Component.CIVILIAN)
+    entry = make_entry(author)
+    post(client, author, entry, "minutes.pdf", PDF)
+    attachment = Attachment.objects.get()
+    stored = _media / "attachments" / attachment.storage_name
+    assert stored.exists() and "minutes" not in stored.name and stored.suffix == ""
+    page = client.get(reverse("actors:liaison-entry", kwargs={"pk": entry.pk})).content.decode()
+    assert attachment.storage_name not in page
+    assert reverse("comms:attachment-download", kwargs={"pk": attachment.pk}) in page
+    for prefix in {str(settings.MEDIA_URL or "/"), "/media/", "/"}:
+        assert client.get(f"{prefix}attachments/{attachment.storage_name}").status_code == 404
+        assert client.get(f"{prefix}{attachment.storage_name}").status_code == 404
+
+
+def test_upload_is_ledgered_with_the_hash_and_publishes_a_live_event(client: Client) -> None:
+    author = make_member(Component.CIVILIAN)
+    entry = make_entry(author)
+    post(client, author, entry, "secret-plan.txt", b"the content itself")
+    attachment = Attachment.objects.get()
+    record = LedgerEntry.objects.get(action="attachment.added")
+    assert record.object_id == str(entry.pk)
+    change = LedgerChange.objects.get(entry_id=record.seq).data
+    assert change["sha256"] == attachment.sha256
+    assert "the content itself" not in str(change) and "secret-plan" not in str(change)
+    assert OutboxEvent.objects.filter(kind="attachment.added", object_id=str(entry.pk)).exists()
+
+
+def test_delete_by_the_uploader_or_the_owner_only(client: Client, _media: Path) -> None:
+    author = make_member(Component.CIVILIAN)
+    entry = make_entry(author)
+    colleague = make_member(Component.CIVILIAN, org=author.org)
+    outsider = make_member(Component.CIVILIAN)  # full view through the MISSION level, other organisation
+    first = service.add_attachment(outsider.actor, "actors.liaisonlogentry", entry.pk,
+                                   SimpleUploadedFile("a.txt", b"first"))
+    second = service.add_attachment(author.actor, "actors.liaisonlogentry", entry.pk,
+                                    SimpleUploadedFile("b.txt", b"second"))
+    third = service.add_attachment(author.actor, "actors.liaisonlogentry", entry.pk,
+                                   SimpleUploadedFile("c.txt", b"third"))
+
+    with pytest.raises(Forbidden):
+        service.delete_attachment(outsider.actor, second.pk)
+    client.force_login(outsider.user)
+    assert client.post(reverse("comms:attachment-delete", kwargs={"pk": second.pk})).status_code == 403
+    assert client.post(reverse("comms:attachment-delete", kwargs={"pk": first.pk})).status_code == 302
+    service.delete_attachment(colleague.actor, third.pk)  # a member of the owning organisation
+    assert list(Attachment.objects.values_list("pk", flat=True)) == [second.pk]
+    assert LedgerEntry.objects.filter(action="attachment.removed").count() == 2
+
+
+def test_the_panel_shows_on_the_liaison_entry_for_full_readers_only(client: Client) -> None:
+    military = make_member(Component.MILITARY)
+    entry = make_entry(military, level=Level.MILITARY)
+    service.add_attachment(military.actor, "actors.liaisonlogentry", entry.pk,
+                           SimpleUploadedFile("orders.pdf", PDF))
+    url = reverse("actors:liaison-entry", kwargs={"pk": entry.pk})
+    client.force_login(military.user)
+    assert "orders.pdf" in client.get(url).content.decode()
+    humanitarian = make_member(Component.HUMANITARIAN)
+    services.release_record(military.actor, entry, organisation=humanitarian.org, fields=["summary"])
+    client.force_login(humanitarian.user)
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "orders.pdf" not in page.content.decode()
+
+
+def test_a_reader_without_a_view_cannot_attach_and_learns_nothing(client: Client) -> None:
+    military = make_member(Component.MILITARY)
+    entry = make_entry(military, level=Level.MILITARY)
+    humanitarian = make_member(Component.HUMANITARIAN)
+    assert post(client, humanitarian, entry, "x.txt", b"hello").status_code == 404
+    assert not Attachment.objects.exists()
