@@ -59,7 +59,7 @@ def _measure(n: int, actor: Any, model: Any) -> dict[str, Any]:
     from civmil.core import access
 
     baseline = _time(lambda: list(model.objects.order_by("-occurred_at")[:50]))
-    filtered = _time(lambda: access.show_all(actor, queries.liaison_entries(actor)[:50]))
+    filtered = _time(lambda: access.show_all(actor, queries.liaison_log(actor)[:50]))
     count_base = _time(lambda: model.objects.count())
     count_policy = _time(lambda: access.visible(actor, model.objects.all()).count())
     return {"entries": n, "first_page_baseline_ms": round(baseline, 2), "first_page_policy_ms": round(filtered, 2),

@@ -32,7 +32,7 @@ class LiaisonFilter:
     until: dt.datetime | None = None
 
 
-def liaison_entries(actor: Actor, f: LiaisonFilter | None = None) -> models.QuerySet[LiaisonLogEntry]:
+def _liaison_candidates(actor: Actor, f: LiaisonFilter | None = None) -> models.QuerySet[LiaisonLogEntry]:
     """Entries ``actor`` may know exist, filtered. Text search only matches what the view shows."""
     f = f or LiaisonFilter()
     qs = access.visible(actor, LiaisonLogEntry.objects.all()).select_related("owner")
@@ -250,10 +250,10 @@ def _reduced_candidates(actor: Actor, model: type[models.Model]) -> set[Any]:
 
 
 def liaison_log(actor: Actor, f: LiaisonFilter | None = None) -> models.QuerySet[LiaisonLogEntry]:
-    """Like :func:`liaison_entries`, but a filter on channel, time or organisation only matches
+    """Entries ``actor`` may know exist, filtered; a filter on channel, time or organisation only matches
     entries whose view shows that field (an owner match always counts: the owner is on every face)."""
     f = f or LiaisonFilter()
-    qs = liaison_entries(actor, f)
+    qs = _liaison_candidates(actor, f)
     checked = [name for name, active in (("channel", bool(f.channel)),
                                          ("occurred_at", bool(f.since or f.until))) if active]
     if not checked and not f.organisation:
