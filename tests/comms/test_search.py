@@ -6,6 +6,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -159,6 +161,28 @@ def test_odd_queries_give_results_or_a_clear_message_never_a_server_error(client
     assert api_response.status_code in (200, 422)
     if api_response.status_code == 422:
         assert api_response.json()["detail"]
+
+
+@given(q=st.text(max_size=250))
+def test_any_text_is_searched_or_refused_with_a_reason(q: str) -> None:
+    reader = _hypothesis_reader()
+    try:
+        found = search_records(reader.actor, q)
+    except QueryError as exc:
+        assert exc.message and exc.status == 422
+    else:
+        assert found.count >= 0
+
+
+_READER: list[Member] = []
+
+
+def _hypothesis_reader() -> Member:
+    # One reader per test (the database is rolled back after the test, not after each example).
+    if not _READER or not Organisation.objects.filter(pk=_READER[0].org.pk).exists():
+        _READER[:] = [make_member(Component.CIVILIAN)]
+        make_entry(_READER[0], "Kaya water point (north) — “quoted” AND NEAR * text")
+    return _READER[0]
 
 
 def test_operator_words_are_searched_as_words(client: Client) -> None:

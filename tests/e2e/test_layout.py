@@ -193,6 +193,8 @@ MAP_PAGE = """{% extends "base.html" %}
   <label for="lat">Latitude</label><input id="lat" name="lat" value="">
   <label for="lon">Longitude</label><input id="lon" name="lon" value="">
 </form>
+{{ many|json_script:"many-data" }}
+<div class="map map-small" id="cluster-map" data-map="view" data-geojson-id="many-data" aria-label="Many"></div>
 <div class="map" id="picker-map" data-map="picker" data-lat-input="lat" data-lon-input="lon"
      data-center="4.85,31.6" data-zoom="10" data-areas-url="/e2e/areas.geojson" aria-label="Location"></div>
 {% endblock %}"""
@@ -214,8 +216,17 @@ AREAS = {
 }
 
 
+MANY_POINTS = {
+    "type": "FeatureCollection",
+    "features": [{"type": "Feature", "properties": {"name": f"Point {i}"},
+                  "geometry": {"type": "Point", "coordinates": [31.5 + (i % 10) * 0.001, 4.8 + (i // 10) * 0.001]}}
+                 for i in range(60)],
+}
+
+
 def _map_page(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(engines["django"].from_string(MAP_PAGE).render({"points": POINTS}, request))
+    context = {"points": POINTS, "many": MANY_POINTS}
+    return HttpResponse(engines["django"].from_string(MAP_PAGE).render(context, request))
 
 
 def _areas(request: HttpRequest) -> JsonResponse:
@@ -370,6 +381,10 @@ def test_maps_initialise_without_tiles_and_the_picker_fills_the_inputs(
     assert view.locator("img.leaflet-tile").count() == 0  # no tile layer: nothing fetched from outside
     assert view.locator(".leaflet-overlay-pane path.leaflet-interactive").count() == 2  # the two points
     assert view.locator(".leaflet-areas-pane path").count() == 1  # the area outline
+    # Sixty points close together are clustered (from 50 points on); two are not.
+    page.wait_for_selector("#cluster-map[data-map-state=ready]")
+    assert page.locator("#cluster-map .marker-cluster").count() >= 1
+    assert view.locator(".marker-cluster").count() == 0
 
     # Popups show names as text and refuse javascript: links.
     view.locator(".leaflet-overlay-pane path.leaflet-interactive").first.click(force=True)

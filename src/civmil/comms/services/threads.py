@@ -68,6 +68,9 @@ def post_message(actor: Actor, record_key: str, record_pk: Any, body: str,
     body = (body or "").strip()
     if not body:
         raise Invalid(_("Write a message first."), errors={"body": [_("This field is required.")]})
+    if "\x00" in body:
+        bad = _("A message cannot contain NUL characters.")
+        raise Invalid(bad, errors={"body": [bad]})
     if len(body) > MESSAGE_MAX_LENGTH:
         too_long = _("A message has at most %(n)s characters (this one has %(len)s).") % {
             "n": MESSAGE_MAX_LENGTH, "len": len(body)}
