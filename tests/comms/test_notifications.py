@@ -15,7 +15,7 @@ from civmil.comms.models import DigestSent, Notification
 from civmil.comms.services import notifications as notification_services
 from civmil.comms.services import threads as thread_services
 from civmil.core.choices import Component
-from tests.comms.support import ENTRY_TYPE, URLS, make_entry
+from tests.comms.threads_support import ENTRY_TYPE, URLS, make_entry
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLS)]
 

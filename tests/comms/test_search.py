@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import strategies as st
 
 from civmil.actors import services as actor_services
 from civmil.actors.models import Area
@@ -215,7 +216,7 @@ def test_reindex_rebuilds_everything() -> None:
     make_entry(author, "Kaya water point")
     SearchDocument.objects.all().delete()
     assert search_records(author.actor, "kaya").count == 0
-    call_command("reindex", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("reindex", stdout=io.StringIO())
     assert search_records(author.actor, "kaya").count == 1
     assert search_records(author.actor, author.org.name.split()[0]).count >= 1
 
@@ -236,3 +237,11 @@ def ledger_seq_of(entry: Any) -> int:
     from civmil.core.models import LedgerEntry
 
     return int(LedgerEntry.objects.filter(object_id=str(entry.pk), action="liaison.recorded").get().seq)
+
+
+def test_snippets_are_escaped_and_only_matches_are_marked(client: Client) -> None:
+    author = make_member(Component.CIVILIAN)
+    make_entry(author, '<script>alert("kaya")</script> <b>bold</b> kaya')
+    html = page(client, author, "kaya").content.decode()
+    assert "<script>alert" not in html and "<b>bold</b>" not in html
+    assert "&lt;script&gt;" in html and "<mark>kaya</mark>" in html

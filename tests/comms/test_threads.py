@@ -16,7 +16,7 @@ from civmil.core import services as core_services
 from civmil.core.choices import Component, Level
 from civmil.core.errors import Invalid, NotFound
 from civmil.core.models import LedgerEntry, OutboxEvent
-from tests.comms.support import ENTRY_TYPE, URLS, api_thread_url, make_entry, thread_url
+from tests.comms.threads_support import ENTRY_TYPE, URLS, api_thread_url, make_entry, thread_url
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLS)]
 

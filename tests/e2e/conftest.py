@@ -119,3 +119,32 @@ def axe() -> Callable[[Any], list[dict[str, Any]]]:
 
 def describe(violations: list[dict[str, Any]]) -> str:
     return json.dumps(violations, indent=2)
+
+
+@pytest.fixture
+def asgi_server(transactional_db: Any) -> Iterator[str]:
+    """The ASGI application (HTTP and WebSockets) served by uvicorn in a thread, on the test
+    database: what `civmil serve` runs, for tests that need live updates."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from civmil.config.asgi import application
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the ASGI test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)

@@ -1,4 +1,4 @@
-"""Shared helpers of the comms tests."""
+"""Shared helpers of the thread and notification tests."""
 
 from __future__ import annotations
 
