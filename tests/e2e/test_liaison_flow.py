@@ -1,6 +1,6 @@
-"""The foundation's acceptance path in a real browser: a civilian-section officer records a
-HUMANITARIAN contact; a military user finds it on no page, API call or export; another
-civilian-section user does."""
+"""The acceptance path in a real browser: a civilian-section officer records a HUMANITARIAN
+contact; a military user finds it on no page, API call, export or live update; another
+civilian-section user does, live, while watching the log."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ def test_a_humanitarian_entry_never_reaches_a_military_user(browser: Any, asgi_s
     soldier = make_member(Component.MILITARY)
     marker = f"water-point-{uuid.uuid4().hex[:12]}"
 
+    # Two readers already watch the liaison log when the entry is recorded.
+    watching_colleague = _signed_in(browser, asgi_server, colleague)
+    watching_soldier = _signed_in(browser, asgi_server, soldier)
+    for watcher in (watching_colleague, watching_soldier):
+        watcher.goto("/directory/liaison/")
+        watcher.wait_for_function("() => document.querySelector('[data-live-status]')?.dataset.liveState === 'online'")
+
     page = _signed_in(browser, asgi_server, author)
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
@@ -42,6 +49,10 @@ def test_a_humanitarian_entry_never_reaches_a_military_user(browser: Any, asgi_s
     page.wait_for_url("**/directory/liaison/*/")
     assert marker in page.content()
     entry_url = page.url
+    # The colleague's open list shows it live; the soldier's never does.
+    watching_colleague.locator(f"text={marker}").first.wait_for(timeout=3_000)
+    watching_soldier.wait_for_timeout(1_500)
+    assert marker not in watching_soldier.content()
     assert not problems, problems
 
     def look_as(member: Any) -> dict[str, tuple[int, bool]]:

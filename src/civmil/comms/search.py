@@ -123,17 +123,15 @@ def match(words: list[str], space_id: uuid.UUID | None, *, limit: int = CANDIDAT
         return []
     space = space_id.hex if connection.vendor == "sqlite" and space_id is not None else space_id
     if connection.vendor == "postgresql":
+        # ts_headline drops anything that looks like markup, so the snippet is cut in Python.
         sql = (
-            "SELECT d.object_type, d.object_id, d.field, "
-            "ts_headline('simple', d.body, q.query, %s) AS snippet, "
+            "SELECT d.object_type, d.object_id, d.field, d.body AS snippet, "
             "-ts_rank(to_tsvector('simple', d.terms), q.query) AS rank "
             "FROM comms_searchdocument d, to_tsquery('simple', %s) AS q(query) "
             "WHERE to_tsvector('simple', d.terms) @@ q.query AND (d.space_id = %s OR d.space_id IS NULL) "
             "ORDER BY rank, d.id LIMIT %s"
         )
-        options = (f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={_SNIPPET_WORDS}, MinWords=5, "
-                   "MaxFragments=2, FragmentDelimiter=\" … \"")
-        params: list[Any] = [options, _tsquery_expression(words), space, limit]
+        params: list[Any] = [_tsquery_expression(words), space, limit]
     else:
         sql = (
             "SELECT d.object_type, d.object_id, d.field, "
@@ -146,7 +144,34 @@ def match(words: list[str], space_id: uuid.UUID | None, *, limit: int = CANDIDAT
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+    if connection.vendor == "postgresql":
+        return [Match(str(t), str(i), str(f), snippet(str(b or ""), words), float(r or 0.0)) for t, i, f, b, r in rows]
     return [Match(str(t), str(i), str(f), str(s or ""), float(r or 0.0)) for t, i, f, s, r in rows]
+
+
+def snippet(body: str, words: list[str], size: int = _SNIPPET_WORDS) -> str:
+    """About ``size`` words of ``body`` around the first match, matches wrapped in the mark characters."""
+    tokens = list(_WORD.finditer(body))
+    if not tokens:
+        return body[:200]
+
+    def hit(token: str) -> bool:
+        folded = fold(token)
+        return any(folded.startswith(w) for w in words)
+
+    first = next((n for n, t in enumerate(tokens) if hit(t.group())), 0)
+    start = max(0, min(first - size // 3, len(tokens) - size))
+    window = tokens[start:start + size]
+    begin = 0 if start == 0 else window[0].start()
+    end = len(body) if start + size >= len(tokens) else window[-1].end()
+    out, pos = [], begin
+    for t in window:
+        out.append(body[pos:t.start()])
+        out.append(MARK_START + t.group() + MARK_END if hit(t.group()) else t.group())
+        pos = t.end()
+    out.append(body[pos:end])
+    text = "".join(out).strip()
+    return ("…" if begin > 0 else "") + text + ("…" if end < len(body) else "")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import FieldDoesNotExist
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
@@ -220,19 +219,16 @@ def liaison_export(request: HttpRequest) -> HttpResponseBase:
     tz = form.tz
     writer = csv.writer(_Echo())
 
-    def lines() -> Iterator[str]:
-        yield "\ufeff" + writer.writerow([str(header) for _key, header in EXPORT_COLUMNS])
-        start = 0
-        while True:
-            batch = list(entries[start:start + EXPORT_BATCH])
-            if not batch:
-                return
-            for row in entry_rows(actor, batch, tz, iso_times=True):
-                yield writer.writerow(export_row(row["cells"]))
-            start += EXPORT_BATCH
+    # Built in the view, in batches: under ASGI a streamed body is consumed outside the
+    # request's thread, where the database may not be read.
+    lines = ["\ufeff" + writer.writerow([str(header) for _key, header in EXPORT_COLUMNS])]
+    start = 0
+    while batch := list(entries[start:start + EXPORT_BATCH]):
+        lines.extend(writer.writerow(export_row(row["cells"])) for row in entry_rows(actor, batch, tz, iso_times=True))
+        start += EXPORT_BATCH
 
     filename = f"liaison-log-{timezone.localtime(timezone.now(), tz).date().isoformat()}.csv"
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response

@@ -77,6 +77,8 @@ def dump_database(dest: Path) -> str:
     """Copy the default database into ``dest``; returns its vendor."""
     vendor = connection.vendor
     if vendor == "sqlite":
+        if connection.in_atomic_block:  # the copy would wait forever for its own transaction to end
+            raise CommandError(_("A SQLite database cannot be backed up from inside a transaction."))
         connection.ensure_connection()
         target = sqlite3.connect(dest)
         try:
@@ -167,6 +169,8 @@ def write_backup(archive: Path, *, keys: bool = True) -> dict[str, Any]:
 
 class Command(BaseCommand):
     help = "Back up the database, the keys in var/ and the attachments into one .tar.gz with a manifest."
+    # Must run on an empty database, and when an unrelated part of the configuration is broken.
+    requires_system_checks: list[str] = []  # type: ignore[assignment]
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--output", required=True, metavar="DIR_OR_TARBALL",

@@ -138,6 +138,8 @@ def _place(source: Path, target: Path) -> None:
 
 class Command(BaseCommand):
     help = "Restore a backup written by 'civmil backup' (database, keys in var/, attachments)."
+    # Must run on an empty database, and when an unrelated part of the configuration is broken.
+    requires_system_checks: list[str] = []  # type: ignore[assignment]
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", metavar="FILE", help="The civmil-backup-*.tar.gz to restore.")
