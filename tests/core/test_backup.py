@@ -53,7 +53,8 @@ def _civmil(*args: str, var: Path, db: Path) -> subprocess.CompletedProcess[str]
                           timeout=120, check=False)
 
 
-def test_backup_restore_round_trip_keeps_the_ledger_verifiable(transactional_db: Any, var_dir: Path, tmp_path: Path) -> None:
+def test_backup_restore_round_trip_keeps_the_ledger_verifiable(
+        transactional_db: Any, var_dir: Path, tmp_path: Path) -> None:
     make_member()
     make_org()
     ledger.checkpoint()
@@ -112,7 +113,8 @@ def test_restore_refuses_an_altered_backup(transactional_db: Any, var_dir: Path,
     assert (var_dir / "secret_key").read_text() == "the-secret\n"  # nothing restored
 
 
-def test_restore_refuses_members_the_manifest_does_not_list(transactional_db: Any, var_dir: Path, tmp_path: Path) -> None:
+def test_restore_refuses_members_the_manifest_does_not_list(
+        transactional_db: Any, var_dir: Path, tmp_path: Path) -> None:
     make_org()
     archive = _backup(tmp_path / "b.tar.gz")
     bad = tmp_path / "extra.tar.gz"

@@ -16,7 +16,7 @@ from civmil.core import accounts_services, services
 from civmil.core.choices import Component, Role
 from civmil.core.errors import Invalid, NotFound
 from civmil.core.models import ApiToken, LedgerEntry, TokenScope
-from tests.factories import Member, make_member, make_org
+from tests.factories import Member, make_org
 
 ME = "/api/v1/me"
 LIAISON = "/api/v1/liaison-log"
@@ -89,7 +89,7 @@ def test_a_past_expiry_is_refused_with_a_message(member: Any, client: Client) ->
 
 def test_someone_elses_token_cannot_be_revoked_from_the_pages(member: Any, client: Client) -> None:
     owner, intruder = member(), member()
-    token, secret = issue(owner)
+    token, _secret = issue(owner)
     client.force_login(intruder.user)
     assert client.post(reverse("core:token-revoke", args=[token.pk])).status_code == 404
     token.refresh_from_db()
@@ -176,7 +176,7 @@ def test_revoked_expired_and_ended_membership_tokens_answer_401(member: Any, cli
     accounts_services.revoke_token(m.actor, revoked)
     expired, expired_secret = issue(m, expires_at=timezone.now() + dt.timedelta(hours=1))
     ApiToken.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
-    live, live_secret = issue(m)
+    _live, live_secret = issue(m)
     assert client.get(ME, **bearer(live_secret)).status_code == 200
     for secret in (revoked_secret, expired_secret):
         assert client.get(ME, **bearer(secret)).status_code == 401
@@ -190,7 +190,7 @@ def test_a_token_acts_as_its_membership_not_the_persons_other_one(member: Any, c
     m = member(Component.MILITARY, role=Role.MILITARY_STAFF)
     ngo = make_org(Component.HUMANITARIAN)
     second = services.add_membership(None, person=m.person, organisation=ngo, role=Role.NGO_STAFF)
-    token, secret = accounts_services.create_token(m.actor, name="ngo", membership=second, scope=TokenScope.READ)
+    _token, secret = accounts_services.create_token(m.actor, name="ngo", membership=second, scope=TokenScope.READ)
     body = Client().get(ME, **bearer(secret)).json()
     assert body["component"] == Component.HUMANITARIAN
     assert body["acting_membership"]["id"] == str(second.pk)

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
@@ -93,14 +94,16 @@ class Command(BaseCommand):
             rotation = signing.rotate_key()
         except signing.KeyFromEnvironment as exc:
             current = ledger.public_key()
+            var_dir = getattr(settings, "CIVMIL_VAR_DIR", None)
+            trusted_file = str(Path(var_dir) / signing.TRUSTED_KEYS_FILE) if var_dir else signing.TRUSTED_KEYS_FILE
             raise CommandError("\n".join([
                 str(exc),
                 _("To rotate it: generate a new seed, e.g. with"),
                 "  python -c \"import nacl.signing, nacl.encoding; print(nacl.signing.SigningKey.generate()"
                 ".encode(nacl.encoding.HexEncoder).decode())\"",
-                _("add the current public key %(key)s to CIVMIL_LEDGER_TRUSTED_KEYS (or as a line of "
-                  "%(file)s), set the new seed as CIVMIL_LEDGER_SIGNING_KEY, restart every civmil process, "
-                  "then run 'civmil ledger checkpoint'.") % {"key": current, "file": signing.TRUSTED_KEYS_FILE},
+                _("add the current public key %(key)s as a line of %(file)s, set the new seed as "
+                  "CIVMIL_LEDGER_SIGNING_KEY, restart every civmil process, then run 'civmil ledger "
+                  "checkpoint'.") % {"key": current, "file": trusted_file},
             ]), returncode=2) from exc
         except ServiceError as exc:
             raise CommandError(exc.message, returncode=2) from exc
