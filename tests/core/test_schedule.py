@@ -139,7 +139,7 @@ def test_embedded_worker_runs_in_a_thread_and_stops(transactional_db: Any, only_
     import time
 
     make_org()
-    runner = schedule.start_embedded_worker(tick_every=60, poll=0.05)
+    runner = schedule.start_embedded_worker(tick_every=60, poll=0.05, startup_delay=0)
     try:
         assert schedule.start_embedded_worker() is runner  # one per process
         deadline = time.monotonic() + 10
@@ -163,3 +163,20 @@ def test_serve_starts_the_embedded_worker_by_default_in_development(settings: An
     settings.CIVMIL_ENV = "development"
     settings.CIVMIL_EMBEDDED_WORKER = False
     assert not serve.embedded_worker_enabled()
+
+
+def test_serve_runs_the_embedded_worker_while_it_serves(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings.CIVMIL_EMBEDDED_WORKER = True
+    seen: list[bool] = []
+
+    def fake_uvicorn(app: str, **kwargs: Any) -> None:
+        seen.append(schedule._embedded is not None and schedule._embedded[0].is_alive())
+
+    monkeypatch.setattr("uvicorn.run", fake_uvicorn)
+    call_command("serve", stdout=io.StringIO(), stderr=io.StringIO())
+    assert seen == [True]
+    assert schedule._embedded is None  # stopped when the server stopped
+    settings.CIVMIL_EMBEDDED_WORKER = False
+    seen.clear()
+    call_command("serve", stdout=io.StringIO(), stderr=io.StringIO())
+    assert seen == [False]

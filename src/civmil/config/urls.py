@@ -10,6 +10,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("core/", include("civmil.core.urls")),
     path("directory/", include("civmil.actors.urls")),
+    path("comms/", include("civmil.comms.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

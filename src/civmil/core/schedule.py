@@ -150,9 +150,11 @@ class Runner:
                 self._current = None
         close_old_connections()
 
-    def run(self) -> None:
+    def run(self, *, startup_delay: float = 0.0) -> None:
         import time
 
+        if startup_delay:
+            self._stop.wait(startup_delay)
         while not self.stopping:
             try:
                 self.round(time.monotonic())
@@ -170,11 +172,12 @@ _embedded: tuple[threading.Thread, Runner] | None = None
 _embedded_lock = threading.Lock()
 
 
-def start_embedded_worker(*, tick_every: float = 30.0, poll: float = 1.0) -> Runner:
+def start_embedded_worker(*, tick_every: float = 30.0, poll: float = 1.0, startup_delay: float = 1.0) -> Runner:
     """Start the worker loop in a daemon thread of this process (the server's embedded default).
 
-    Starting it twice returns the running one. The thread stops at interpreter exit, or with
-    :func:`stop_embedded_worker`.
+    Its first round comes after ``startup_delay`` seconds. Starting it twice returns the running
+    one. The thread stops with :func:`stop_embedded_worker` (``civmil serve`` calls it when the
+    server stops) or at interpreter exit.
     """
     import atexit
 
@@ -183,18 +186,19 @@ def start_embedded_worker(*, tick_every: float = 30.0, poll: float = 1.0) -> Run
         if _embedded is not None and _embedded[0].is_alive():
             return _embedded[1]
         runner = Runner(tick_every=tick_every, poll=poll, worker_id=f"embedded-{os.getpid()}")
-        thread = threading.Thread(target=_run_embedded, args=(runner,), name="civmil-embedded-worker", daemon=True)
+        thread = threading.Thread(target=_run_embedded, args=(runner, startup_delay), name="civmil-embedded-worker",
+                                  daemon=True)
         _embedded = (thread, runner)
         thread.start()
         atexit.register(stop_embedded_worker)
         return runner
 
 
-def _run_embedded(runner: Runner) -> None:
+def _run_embedded(runner: Runner, startup_delay: float) -> None:
     from django.db import connections
 
     try:
-        runner.run()
+        runner.run(startup_delay=startup_delay)
     finally:
         connections.close_all()
 

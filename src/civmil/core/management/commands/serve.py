@@ -68,12 +68,17 @@ class Command(BaseCommand):
         import uvicorn
 
         deploy = settings.DEPLOY
-        if embedded_worker_enabled():
-            from civmil.core.schedule import start_embedded_worker
-
-            start_embedded_worker()
+        embedded = embedded_worker_enabled()
+        if embedded:
             self.stdout.write(_("Background jobs run in this process (CIVMIL_EMBEDDED_WORKER); "
                                 "run 'civmil worker' instead when you run several servers."))
         self.stdout.write(_("civmil is serving at %(url)s (Ctrl+C stops it).") % {"url": url(deploy.host, deploy.port)})
-        uvicorn.run(asgi_app(), host=deploy.host, port=deploy.port, reload=False, lifespan="off",
-                    proxy_headers=deploy.production, log_level="info")
+        from civmil.core import schedule
+
+        if embedded:
+            schedule.start_embedded_worker()
+        try:
+            uvicorn.run(asgi_app(), host=deploy.host, port=deploy.port, reload=False, lifespan="off",
+                        proxy_headers=deploy.production, log_level="info")
+        finally:
+            schedule.stop_embedded_worker()
