@@ -67,6 +67,9 @@ def pytest_configure(config: pytest.Config) -> None:
     }
     django_settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
     django_settings.WHITENOISE_USE_FINDERS = True
+    # Most tests sign in privileged roles without a second factor; tests/core/test_accounts.py
+    # turns the requirement back on to prove it.
+    django_settings.CIVMIL_MFA_REQUIRED = False
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistCollector(), "civmil-access-cases")
 
