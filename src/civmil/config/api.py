@@ -40,6 +40,7 @@ from ninja.security import SessionAuth
 
 from civmil.actors.api import router as actors_router
 from civmil.comms.api import router as comms_router
+from civmil.comms.api_search import router as search_router
 from civmil.core.api import router as core_router
 from civmil.core.api_auth import TokenAuth
 from civmil.core.errors import ServiceError, StaleEdit
@@ -172,6 +173,7 @@ api = CivmilAPI(
 api.add_router("/", core_router)
 api.add_router("/", actors_router)
 api.add_router("/", comms_router)
+api.add_router("/", search_router)
 
 
 # ---------------------------------------------------------------------------------------------
