@@ -136,19 +136,30 @@ def test_worker_once_ticks_and_runs(db: Any, only_checkpoint_job: Any) -> None:
 
 
 def test_embedded_worker_runs_in_a_thread_and_stops(transactional_db: Any, only_checkpoint_job: Any) -> None:
-    import time
+    import threading
+
+    from django_tasks.signals import task_finished
 
     make_org()
-    runner = schedule.start_embedded_worker(tick_every=60, poll=0.05, startup_delay=0)
+    finished = threading.Event()
+
+    def on_finished(sender: Any, **kwargs: Any) -> None:
+        finished.set()
+
+    # (The test database is shared-cache SQLite memory: this thread waits for the worker's
+    # signal rather than querying while the worker writes.)
+    task_finished.connect(on_finished)
     try:
-        assert schedule.start_embedded_worker() is runner  # one per process
-        deadline = time.monotonic() + 10
-        while not Checkpoint.objects.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert Checkpoint.objects.count() == 1
+        runner = schedule.start_embedded_worker(tick_every=60, poll=0.05, startup_delay=0)
+        try:
+            assert schedule.start_embedded_worker() is runner  # one per process
+            assert finished.wait(10)
+        finally:
+            schedule.stop_embedded_worker()
     finally:
-        schedule.stop_embedded_worker()
+        task_finished.disconnect(on_finished)
     assert runner.stopping
+    assert Checkpoint.objects.count() == 1
 
 
 def test_serve_starts_the_embedded_worker_by_default_in_development(settings: Any) -> None:

@@ -194,6 +194,17 @@ def test_a_field_release_shows_the_released_fields_only(demo: LoadedDemo) -> Non
     assert shown.reduced and shown.place_name == entry.place_name and not shown.summary
 
 
+def test_entries_carry_threads_mentions_and_meeting_notes(demo: LoadedDemo) -> None:
+    from civmil.comms.models import Attachment, Message, Notification
+
+    soldier = User.objects.get(username="milstaff").person
+    assert Message.objects.count() == 3 * 8
+    assert Notification.objects.filter(recipient=soldier).count() == 8
+    assert Attachment.objects.count() == 8
+    noted = {str(a.object_id) for a in Attachment.objects.all()}
+    assert set(LiaisonLogEntry.objects.filter(pk__in=noted).values_list("level", flat=True)) == {Level.MISSION}
+
+
 def test_two_loads_tell_the_same_story(demo: LoadedDemo) -> None:
     assert demo.first_digest and demo.first_digest == demo.digest
     assert loader.digest(demo.report.now) == demo.digest

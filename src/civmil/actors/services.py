@@ -307,3 +307,138 @@ def import_boundaries(
             "skipped": [[r.index, r.pcode] for r in plan.rejected],
         })
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Directory import (CSV of organisations or people)
+
+
+@dataclass
+class DirectoryImportResult:
+    """What a directory import wrote; ``skipped`` are the rejected rows left out after confirmation."""
+
+    import_id: uuid.UUID
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    memberships: int = 0
+    skipped: list[Any] = field(default_factory=list)
+
+
+def _parent_order(rows: list[Any]) -> list[Any]:
+    """Organisation rows with every parent (a row of the file) before its children."""
+    by_name = {r.label.casefold(): r for r in rows}
+    ordered: list[Any] = []
+    placed: set[int] = set()
+
+    def place(row: Any, depth: int = 0) -> None:
+        if row.number in placed or depth > len(rows):
+            return
+        parent = by_name.get(row.parent_in_file) if row.parent_in_file else None
+        if parent is not None:
+            place(parent, depth + 1)
+        placed.add(row.number)
+        ordered.append(row)
+
+    for row in rows:
+        place(row)
+    return ordered
+
+
+def _import_organisation_row(actor: Actor | None, planned: Any, written: dict[str, Organisation]) -> None:
+    if planned.target_id is None:
+        org = Organisation()
+    else:
+        org = Organisation.objects.select_for_update().get(pk=planned.target_id)
+    for name, value in planned.values.items():
+        setattr(org, name, value)
+    if planned.parent_in_file:
+        org.parent = written[planned.parent_in_file]
+    services.save_organisation(actor, org, expected_version=planned.target_version)
+    written[org.name.casefold()] = org
+
+
+def _import_person_row(actor: Actor | None, planned: Any) -> bool:
+    """Write one person row; ``True`` when a membership was added."""
+    person = Person() if planned.target_id is None else Person.objects.select_for_update().get(pk=planned.target_id)
+    changed = planned.target_id is None or any(n != "membership" for n in planned.changes)
+    if changed:
+        for name, value in planned.values.items():
+            setattr(person, name, value)
+        services.save_person(actor, person, expected_version=planned.target_version)
+    if planned.membership:
+        org_id, role, position = planned.membership
+        services.add_membership(actor, person=person, organisation=Organisation.objects.get(pk=org_id),
+                                role=role, position=position)
+        return True
+    return False
+
+
+def import_directory(actor: Actor | None, plan: Any, confirm: bool = False) -> DirectoryImportResult:
+    """Write a directory plan (:mod:`civmil.actors.directory_csv`), all or nothing.
+
+    Administrators only (or the operator at the console). With any rejected row nothing is
+    written unless ``confirm`` is given: then the valid rows are imported and the rejected ones
+    left out (and named in the ledger). Every write goes through the kernel's
+    ``save_organisation`` / ``save_person`` / ``add_membership`` (each ledgered there), in one
+    transaction with a closing ``directory.imported`` entry. A record changed since the plan
+    was made, or any other failure, rolls the whole import back.
+    """
+    from civmil.actors import directory_csv
+
+    services._require_admin(actor)
+    if plan.error:
+        raise Invalid(plan.error, errors={"file": [plan.error]})
+    if plan.rejected and not confirm:
+        n = len(plan.rejected)
+        raise Invalid(
+            ngettext(
+                "%(n)s row is rejected, so nothing was imported. Fix it and import the file again, or confirm to "
+                "import the %(ok)s valid rows without it.",
+                "%(n)s rows are rejected, so nothing was imported. Fix them and import the file again, or confirm "
+                "to import the %(ok)s valid rows without them.",
+                n,
+            ) % {"n": n, "ok": len(plan.rows)},
+            errors={"rows": [r.describe() for r in plan.rejected]},
+        )
+    if not plan.rows:
+        message = _("No row of the file can be imported.")
+        raise Invalid(message, errors={"rows": [message]})
+    result = DirectoryImportResult(import_id=uuid.uuid4(), skipped=list(plan.rejected))
+    organisations = plan.kind == directory_csv.ORGANISATIONS
+    rows = _parent_order(plan.rows) if organisations else plan.rows
+    written: dict[str, Organisation] = {}
+    with transaction.atomic():
+        for planned in rows:
+            if planned.action == directory_csv.UNCHANGED:
+                result.unchanged += 1
+                if organisations:
+                    written[planned.label.casefold()] = Organisation.objects.get(pk=planned.target_id)
+                continue
+            try:
+                if organisations:
+                    _import_organisation_row(actor, planned, written)
+                elif _import_person_row(actor, planned):
+                    result.memberships += 1
+            except StaleEdit as exc:
+                raise StaleEdit(_("Row %(n)s (%(label)s) was changed by someone else since the check; upload the "
+                                  "file again.") % {"n": planned.number, "label": planned.label},
+                                **exc.extra) from exc
+            except ServiceError as exc:
+                raise type(exc)(_("Row %(n)s (%(label)s): %(why)s") % {
+                    "n": planned.number, "label": planned.label, "why": exc.message}, errors=exc.errors) from exc
+            if planned.action == directory_csv.CREATE:
+                result.created += 1
+            else:
+                result.updated += 1
+        model = Organisation if organisations else Person
+        ledger.append(actor, "directory.imported", services.object_type(model), result.import_id, {
+            "kind": plan.kind,
+            "sha256": plan.sha256,
+            "created": result.created,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "memberships": result.memberships,
+            "skipped": [r.number for r in plan.rejected],
+        })
+    return result

@@ -112,6 +112,6 @@ def token_revoke(request: HttpRequest, pk: Any) -> HttpResponse:
         except ServiceError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, _("The token \u201c%(name)s\u201d is revoked.") % {"name": token.name})
+            messages.success(request, _("The token “%(name)s” is revoked.") % {"name": token.name})
         return HttpResponseRedirect(reverse("core:tokens"))
     return render(request, "core/tokens/revoke.html", {"token": token})

@@ -17,6 +17,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -102,21 +103,28 @@ def load(now: dt.datetime | None = None, seed: int = SEED, entries: int = ENTRY_
     started = time.perf_counter()
     now = (now or timezone.now()).replace(second=0, microsecond=0)
     rng = random.Random(seed)
-    with transaction.atomic():
-        space = Space.live()
-        services.update_mission_settings(None, space, _settings())
-        cast = _Cast({}, {}, {}, {}, {}, {})
-        _organisations(cast, rng)
-        _administrators(cast)
-        _people(cast, rng, now)
-        _areas(cast)
-        _assignments(cast, now)
-        recorded = _liaison_log(cast, rng, now, entries)
+    # The demo's mentions would e-mail people who do not exist: send nothing while loading.
+    previous_backend = settings.EMAIL_BACKEND
+    settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+    try:
+        with transaction.atomic():
+            space = Space.live()
+            services.update_mission_settings(None, space, _settings())
+            cast = _Cast({}, {}, {}, {}, {}, {})
+            _organisations(cast, rng)
+            _administrators(cast)
+            _people(cast, rng, now)
+            _areas(cast)
+            _assignments(cast, now)
+            recorded = _liaison_log(cast, rng, now, entries)
+            discussed = _discussions(cast)
+    finally:
+        settings.EMAIL_BACKEND = previous_backend
     report = LoadReport(now=now, seconds=time.perf_counter() - started)
     report.counts = {
         "organisations": len(cast.orgs), "people": len(cast.people), "logins": len(cast.users),
         "areas": len(cast.areas), "assignments": LiaisonAssignment.objects.count(),
-        "liaison_entries": recorded,
+        "liaison_entries": recorded, "discussed_entries": discussed,
     }
     return report
 
@@ -529,3 +537,36 @@ def logins() -> list[dict[str, str]]:
             rows.append({"username": username, "password": data.PASSWORD, "role": str(m.role),
                          "component": str(m.organisation.component), "organisation": m.organisation.name})
     return rows
+
+
+DISCUSSIONS = (
+    ("civstaff", "Thanks for the meeting. {mention} can you confirm the patrol timings near {place}?"),
+    ("milstaff", "Confirmed: the patrol passes before 10:00; we will share any change the day before."),
+    ("civstaff", "Noted. I have attached the notes of the meeting for the record."),
+)
+
+
+def _discussions(cast: _Cast, count: int = 8) -> int:
+    """Threads, mentions (hence notifications) and meeting notes on the newest MISSION entries."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from civmil.actors.models import LiaisonLogEntry
+    from civmil.comms.services import attachments as attachment_services
+    from civmil.comms.services import threads as thread_services
+    from civmil.core.actors import actor_for_user
+    from civmil.core.choices import Level
+
+    actors = {login: actor_for_user(cast.users[login]) for login in ("civstaff", "milstaff")}
+    soldier = actors["milstaff"].person
+    assert soldier is not None
+    entries = list(LiaisonLogEntry.objects.filter(level=Level.MISSION).order_by("-occurred_at", "id")[:count])
+    for entry in entries:
+        place = entry.place_name or "the district"
+        for login, text in DISCUSSIONS:
+            body = text.format(mention=f"@[{soldier.full_name}]({soldier.pk})", place=place)
+            thread_services.post_message(actors[login], "actors.liaisonlogentry", entry.pk, body)
+        notes = (f"Meeting notes — {place}\n\n{entry.summary}\n\nFollow-ups: {entry.follow_ups}\n").encode()
+        attachment_services.add_attachment(
+            actors["civstaff"], "actors.liaisonlogentry", entry.pk,
+            SimpleUploadedFile("meeting-notes.txt", notes, content_type="text/plain"))
+    return len(entries)
