@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from civmil.actors.views import areas, directory, liaison
+from civmil.actors.views import areas, directory, directory_csv, liaison
 
 app_name = "actors"
 urlpatterns: list[URLPattern] = [
@@ -29,4 +29,7 @@ urlpatterns: list[URLPattern] = [
     path("areas.geojson", areas.areas_geojson, name="areas-geojson"),
     path("areas/lookup/", areas.area_lookup, name="area-lookup"),
     path("areas/import/", areas.areas_import, name="areas-import"),
+    path("import/", directory_csv.directory_import, name="directory-import"),
+    path("organisations/export.csv", directory_csv.organisations_export, name="organisations-export"),
+    path("people/export.csv", directory_csv.people_export, name="people-export"),
 ]

@@ -8,6 +8,7 @@ class CommsConfig(AppConfig):
     verbose_name = _("Communications")
 
     def ready(self) -> None:
-        from civmil.comms import search
+        from civmil.comms import jobs, search
 
+        jobs.register()  # hourly: each person's digest goes out once a day whenever the hour comes
         search.connect()  # keep the search index in step with saves; purge it on ledger erasure

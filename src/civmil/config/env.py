@@ -30,6 +30,8 @@ class Deployment:
     email_url: str
     host: str
     port: int
+    #: Run the job worker inside the server process (None: on in development, off in production).
+    embedded_worker: bool | None = None
 
     @property
     def production(self) -> bool:
@@ -51,6 +53,17 @@ def _read_or_create_secret(path: Path, factory: str) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(value + "\n")
     return value
+
+
+def _flag(name: str) -> bool | None:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return None
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {value!r}")
 
 
 def _port(value: str) -> int:
@@ -87,4 +100,5 @@ def deployment() -> Deployment:
         email_url=os.environ.get("EMAIL_URL", "console://" if not production else ""),
         host=os.environ.get("HOST", "127.0.0.1"),
         port=_port(os.environ.get("PORT", "8000")),
+        embedded_worker=_flag("CIVMIL_EMBEDDED_WORKER"),
     )

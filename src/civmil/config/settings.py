@@ -165,6 +165,7 @@ CHANNEL_LAYERS: dict[str, Any] = (
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 CIVMIL_LEDGER_SIGNING_KEY = DEPLOY.ledger_signing_key
+CIVMIL_EMBEDDED_WORKER = DEPLOY.embedded_worker
 CIVMIL_MAX_FORM_BYTES = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
