@@ -21,13 +21,19 @@ from civmil.core import services
 from civmil.core.choices import Component, Level, MembershipStatus, OrganisationKind, Role
 from civmil.core.errors import Forbidden, Invalid
 from civmil.core.models import LedgerEntry, Membership, Organisation, Person
-from tests.factories import make_member, make_org
+from tests.factories import make_member
 
 pytestmark = pytest.mark.django_db
 
 ORG_HEADER = "name,acronym,component,kind,parent,country,contact_email,contact_phone,website,description\n"
 PEOPLE_HEADER = "full_name,title,email,phone,radio_call_sign,messaging,languages,organisation,role,position," \
                 "contact_level\n"
+
+
+def org_named(component: str, name: str, acronym: str = "", **extra: Any) -> Organisation:
+    kind = extra.pop("kind", OrganisationKind.OTHER)
+    return services.save_organisation(None, Organisation(name=name, acronym=acronym, component=component, kind=kind,
+                                                         **extra))
 
 
 def reasons_by_row(plan: directory_csv.DirectoryPlan) -> dict[int, str]:
@@ -81,7 +87,7 @@ def test_size_and_row_caps(monkeypatch: pytest.MonkeyPatch) -> None:
     big = ORG_HEADER.encode() + b"x" * (directory_csv.MAX_FILE_BYTES + 1)
     assert "the limit is 5 MB" in directory_csv.parse(big, directory_csv.ORGANISATIONS).error
     monkeypatch.setattr(directory_csv, "MAX_ROWS", 2)
-    rows = "name\nA\nB\nC\n".encode()
+    rows = b"name\nA\nB\nC\n"
     assert "more than 2 rows" in directory_csv.parse(rows, directory_csv.ORGANISATIONS).error
 
 
@@ -96,7 +102,7 @@ def test_extra_cells_reject_the_row_only() -> None:
 
 
 def test_organisation_rows_rejected_with_row_number_and_reasons(db: Any) -> None:
-    make_org(Component.MILITARY, name="Eastern Battalion", acronym="EBN")
+    org_named(Component.MILITARY, "Eastern Battalion", "EBN")
     data = (ORG_HEADER
             + "Relief NGO,RN,humanitarian,ingo,,SS,ops@relief.example,,https://relief.example,\n"   # 2: ok
             + "Bad Component,,navy,other,,,,,,\n"                                                 # 3
@@ -123,8 +129,8 @@ def test_organisation_rows_rejected_with_row_number_and_reasons(db: Any) -> None
 
 
 def test_people_rows_rejected_with_row_number_and_reasons(db: Any) -> None:
-    make_org(Component.MILITARY, name="Eastern Battalion", acronym="EBN")
-    make_org(Component.HUMANITARIAN, name="Relief NGO", acronym="RN")
+    org_named(Component.MILITARY, "Eastern Battalion", "EBN")
+    org_named(Component.HUMANITARIAN, "Relief NGO", "RN")
     data = (PEOPLE_HEADER
             + "Ana Lopez,,ana@relief.example,+211 1,,,en,RN,ngo_staff,Field officer,humanitarian\n"  # 2 ok
             + "Bob,,bob@@x,,,,,RN,,,\n"                                                             # 3
@@ -151,7 +157,7 @@ def test_people_rows_rejected_with_row_number_and_reasons(db: Any) -> None:
 
 
 def test_people_the_importer_may_not_fully_see_cannot_be_updated(admin: Any) -> None:
-    battalion = make_org(Component.MILITARY, name="Eastern Battalion")
+    battalion = org_named(Component.MILITARY, "Eastern Battalion")
     services.save_person(None, Person(full_name="Major Kay", owner=battalion, level=Level.MILITARY,
                                       email="kay@mil.example"))
     plan = directory_csv.plan_people(admin.actor, (PEOPLE_HEADER + "Major Kay,,,+1,,,,Eastern Battalion,,,\n").encode())
@@ -191,7 +197,7 @@ def test_import_writes_through_the_ledger_with_parents_before_children(admin: An
 
 
 def test_reimport_updates_and_keeps_empty_cells(admin: Any) -> None:
-    org = make_org(Component.HUMANITARIAN, name="Relief NGO", contact_phone="+211 1", description="Food")
+    org = org_named(Component.HUMANITARIAN, "Relief NGO", contact_phone="+211 1", description="Food")
     data = (ORG_HEADER + "relief ngo,,,,,,,+211 999,,\n").encode()
     plan = directory_csv.plan_organisations(data)
     assert [(r.action, r.changes) for r in plan.rows] == [("update", ["contact_phone"])]
@@ -202,7 +208,7 @@ def test_reimport_updates_and_keeps_empty_cells(admin: Any) -> None:
 
 
 def test_people_import_creates_person_and_membership_then_updates(admin: Any) -> None:
-    make_org(Component.HUMANITARIAN, name="Relief NGO", acronym="RN")
+    org_named(Component.HUMANITARIAN, "Relief NGO", "RN")
     data = (PEOPLE_HEADER + "Ana Lopez,Dr,ana@relief.example,+211 1,,,en,RN,ngo_staff,Field officer,\n").encode()
     actor_services.import_directory(admin.actor, directory_csv.plan_people(admin.actor, data))
     ana = Person.objects.get(email="ana@relief.example")
@@ -219,7 +225,7 @@ def test_people_import_creates_person_and_membership_then_updates(admin: Any) ->
 
 
 def test_privileged_role_is_refused_and_never_granted(admin: Any) -> None:
-    org = make_org(Component.CIVILIAN, name="Civil Affairs")
+    org = org_named(Component.CIVILIAN, "Civil Affairs")
     data = (PEOPLE_HEADER + "Zed,,zed@x.example,,,,,Civil Affairs,leadership,,\n").encode()
     plan = directory_csv.plan_people(admin.actor, data)
     assert "needs a second administrator's approval" in reasons_by_row(plan)[2]
@@ -263,6 +269,14 @@ def test_confirm_with_a_foreign_token_is_refused(admin_client: Client) -> None:
     assert not Organisation.objects.filter(name="Relief NGO").exists()
 
 
+def test_directory_index_links_to_exports_and_import(admin_client: Client) -> None:
+    body = admin_client.get(reverse("actors:index")).content.decode()
+    assert reverse("actors:organisations-export") in body and reverse("actors:people-export") in body
+    assert reverse("actors:directory-import") in body
+    page = admin_client.get(reverse("actors:directory-import"))
+    assert page.status_code == 200 and 'name="kind"' in page.content.decode()
+
+
 def test_import_page_is_for_administrators(db: Any) -> None:
     client = Client()
     client.force_login(make_member(Component.CIVILIAN).user)
@@ -280,7 +294,7 @@ def test_an_unreadable_upload_gets_a_4xx(admin_client: Client) -> None:
 
 
 def test_people_export_honours_the_policy(db: Any) -> None:
-    ngo = make_org(Component.HUMANITARIAN, name="Relief NGO")
+    ngo = org_named(Component.HUMANITARIAN, "Relief NGO")
     services.save_person(None, Person(full_name="Ana Lopez", owner=ngo, level=Level.HUMANITARIAN,
                                       phone="MARKER-555-0199"))
     soldier = make_member(Component.MILITARY)
@@ -297,7 +311,7 @@ def test_people_export_honours_the_policy(db: Any) -> None:
 
 
 def test_export_escapes_formulas_and_import_reads_them_back(admin_client: Client, admin: Any) -> None:
-    org = make_org(Component.HUMANITARIAN, name="Relief NGO", description='=HYPERLINK("http://evil.example")',
+    org = org_named(Component.HUMANITARIAN, "Relief NGO", description='=HYPERLINK("http://evil.example")',
                    contact_phone="+211 5")
     rows = read_csv(admin_client.get(reverse("actors:organisations-export")).content)
     row = next(r for r in rows if r["name"] == "Relief NGO")
@@ -310,9 +324,9 @@ def test_export_escapes_formulas_and_import_reads_them_back(admin_client: Client
 
 
 def test_round_trip_export_then_import_changes_nothing(admin_client: Client, admin: Any) -> None:
-    ngo = make_org(Component.HUMANITARIAN, name="Relief NGO", acronym="RN", country="SS",
+    ngo = org_named(Component.HUMANITARIAN, "Relief NGO", "RN", country="SS",
                    website="https://relief.example", contact_email="ops@relief.example")
-    make_org(Component.HUMANITARIAN, name="Relief NGO Juba", parent=ngo, kind=OrganisationKind.INTERNATIONAL_NGO)
+    org_named(Component.HUMANITARIAN, "Relief NGO Juba", parent=ngo, kind=OrganisationKind.INTERNATIONAL_NGO)
     make_member(Component.MILITARY)
     make_member(Component.HUMANITARIAN, org=ngo)
     orgs = admin_client.get(reverse("actors:organisations-export")).content

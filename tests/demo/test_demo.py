@@ -205,6 +205,20 @@ def test_entries_carry_threads_mentions_and_meeting_notes(demo: LoadedDemo) -> N
     assert set(LiaisonLogEntry.objects.filter(pk__in=noted).values_list("level", flat=True)) == {Level.MISSION}
 
 
+def test_privileged_logins_have_a_known_second_factor(demo: LoadedDemo) -> None:
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import validate_totp_code
+
+    rows = {row["username"]: row for row in loader.logins()}
+    for username in ("admin", "admin2", "srsg", "oversight"):
+        row = rows[username]
+        user = User.objects.get(username=username)
+        assert Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+        assert validate_totp_code(row["totp_secret"], row["totp_code_now"])
+    assert rows["milstaff"]["totp_secret"] == ""
+    assert not Authenticator.objects.filter(user__username="milstaff").exists()
+
+
 def test_two_loads_tell_the_same_story(demo: LoadedDemo) -> None:
     assert demo.first_digest and demo.first_digest == demo.digest
     assert loader.digest(demo.report.now) == demo.digest

@@ -308,7 +308,7 @@ def plan_organisations(data: bytes) -> DirectoryPlan:
         for col in ("name", "acronym", "contact_phone", "description"):
             if v[col]:
                 values[col] = v[col]
-        _check_lengths(Organisation, v, ("name", "acronym", "contact_phone"), reasons)
+        _check_lengths(Organisation, v, ("name", "acronym", "contact_phone", "contact_email", "website"), reasons)
         if v["component"]:
             component = _choice(v["component"], Component.choices)
             if component is None:
@@ -365,6 +365,7 @@ def plan_organisations(data: bytes) -> DirectoryPlan:
             continue
         planned = PlannedRow(row.number, CREATE, name, values, parent_in_file=parent_in_file)
         if current is not None:
+            values.pop("name", None)  # the match key: a difference in case alone is no change
             planned.target_id = current.pk
             planned.target_version = current.version
             planned.changes = [k.removesuffix("_id") for k, val in values.items()
@@ -431,7 +432,8 @@ def plan_people(actor: Actor | None, data: bytes) -> DirectoryPlan:
         name = v["full_name"]
         if not name:
             reasons.append(_("The full name is empty."))
-        _check_lengths(Person, v, ("full_name", "title", "phone", "radio_call_sign", "messaging", "languages"),
+        _check_lengths(Person, v, ("full_name", "title", "email", "phone", "radio_call_sign", "messaging",
+                                  "languages"),
                        reasons)
         _check_lengths(Membership, v, ("position",), reasons)
         _check_email(v["email"], "email", reasons)
@@ -516,6 +518,8 @@ def plan_people(actor: Actor | None, data: bytes) -> DirectoryPlan:
         if current is None:
             planned.values["owner_id"] = owner.pk
         else:
+            if current.email.casefold() == values.get("email", "").casefold():
+                values.pop("email", None)  # the match key: a difference in case alone is no change
             planned.target_id = current.pk
             planned.target_version = current.version
             planned.changes = [k for k, val in values.items() if getattr(current, k) != val]

@@ -8,6 +8,7 @@ time is relative to the moment of loading, so two loads tell the same story.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import random
@@ -118,6 +119,7 @@ def load(now: dt.datetime | None = None, seed: int = SEED, entries: int = ENTRY_
             _assignments(cast, now)
             recorded = _liaison_log(cast, rng, now, entries)
             discussed = _discussions(cast)
+        _second_factors(cast)
     finally:
         settings.EMAIL_BACKEND = previous_backend
     report = LoadReport(now=now, seconds=time.perf_counter() - started)
@@ -522,6 +524,32 @@ def digest(now: dt.datetime) -> str:
 # The demo logins
 
 
+def demo_totp_secret(username: str) -> str:
+    """The fixed TOTP secret of a demo login (development only: printed by `civmil demo logins`)."""
+    digest = hashlib.sha256(f"civmil-demo-totp:{username}".encode()).digest()[:20]
+    return base64.b32encode(digest).decode()
+
+
+def _privileged(user: User) -> bool:
+    return Membership.objects.current().filter(person__user=user, role__in=PRIVILEGED_ROLES).exists()
+
+
+def _second_factors(cast: _Cast) -> None:
+    """Privileged roles need a second factor: the demo gives theirs a known TOTP secret."""
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    for username, user in cast.users.items():
+        if _privileged(user):
+            TOTP.activate(user, demo_totp_secret(username))
+
+
+def current_totp_code(secret: str) -> str:
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
+
+    counter = next(iter(yield_hotp_counters_from_time()))
+    return str(format_hotp_value(hotp_value(secret, counter)))
+
+
 def logins() -> list[dict[str, str]]:
     """Each demo login with each of its current memberships (a dual-hatted login appears once per hat)."""
     users = {u.username: u for u in User.objects.filter(username__in=data.LOGINS,
@@ -534,8 +562,10 @@ def logins() -> list[dict[str, str]]:
             continue
         for m in Membership.objects.current().filter(person=person).select_related("organisation").order_by(
                 "created_at", "id"):
+            secret = demo_totp_secret(username) if user is not None and _privileged(user) else ""
             rows.append({"username": username, "password": data.PASSWORD, "role": str(m.role),
-                         "component": str(m.organisation.component), "organisation": m.organisation.name})
+                         "component": str(m.organisation.component), "organisation": m.organisation.name,
+                         "totp_secret": secret, "totp_code_now": current_totp_code(secret) if secret else ""})
     return rows
 
 

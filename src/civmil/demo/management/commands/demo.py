@@ -69,11 +69,15 @@ class Command(BaseCommand):
             return
         table = Table(title=_("Demo logins (development only) — password: %(password)s")
                       % {"password": data.PASSWORD})
-        for heading in (_("Username"), _("Password"), _("Role"), _("Component"), _("Organisation")):
+        for heading in (_("Username"), _("Password"), _("Role"), _("Component"), _("Organisation"),
+                        _("Second factor (TOTP)")):
             table.add_column(heading)
         for row in rows:
+            factor = (_("secret %(secret)s, code now %(code)s") % {"secret": row["totp_secret"],
+                                                                   "code": row["totp_code_now"]}
+                      if row["totp_secret"] else _("not required"))
             table.add_row(row["username"], row["password"], str(Role(row["role"]).label),
-                          str(Component(row["component"]).label), row["organisation"])
+                          str(Component(row["component"]).label), row["organisation"], factor)
         buffer = io.StringIO()
         tty = self.stdout.isatty()
         # On a terminal, fit its width; in a pipe or a log, do not wrap the rows.
