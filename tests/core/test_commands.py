@@ -200,7 +200,8 @@ class TestWithTheDemoLoaded:
         assert {r["role"] for r in rows} == set(Role.values)
         assert {r["username"] for r in rows} == set(data.LOGINS)
         for row in rows:
-            assert set(row) == {"username", "password", "role", "component", "organisation"}
+            assert set(row) == {"username", "password", "role", "component", "organisation", "totp_secret",
+                                "totp_code_now"}
             assert row["password"] == data.PASSWORD
             org = Organisation.objects.get(name=row["organisation"])
             assert row["component"] == org.component
