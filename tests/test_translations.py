@@ -31,7 +31,8 @@ SAME_IN_FRENCH = {
     "version %(v)s", "version %(n)s", "%(n)s subdivision.",
 }
 
-PLACEHOLDER = re.compile(r"%\([A-Za-z_][A-Za-z0-9_]*\)[-#0 +]*\d*(?:\.\d+)?[sdfir]|%[sd]|\{\{[^}]*\}\}|\{[A-Za-z_]\w*\}")
+PLACEHOLDER = re.compile(r"%\([A-Za-z_][A-Za-z0-9_]*\)[-#0 +]*\d*(?:\.\d+)?[sdfir]"  # %(name)s, %(n)d, %(s).1f
+                         r"|%[sd]|\{\{[^}]*\}\}|\{[A-Za-z_]\w*\}")
 TAG = re.compile(r"</?[A-Za-z][^>]*>")
 
 
@@ -104,8 +105,8 @@ def _compiled_catalogue() -> Iterator[None]:
         subprocess.run([msgfmt, "--check", "-o", str(MO), str(PO)], check=True, capture_output=True)
         from django.utils.translation import trans_real
 
-        trans_real._translations = {}  # forget catalogues loaded before the .mo was rebuilt
-        trans_real._default = None
+        trans_real._translations = {}  # type: ignore[attr-defined]  # forget catalogues read before the build
+        trans_real._default = None  # type: ignore[attr-defined]
     yield
 
 
