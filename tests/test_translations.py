@@ -7,6 +7,7 @@ when it is missing or older than the .po.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import shutil
 import subprocess
@@ -102,7 +103,9 @@ def _compiled_catalogue() -> Iterator[None]:
         if msgfmt is None:
             pytest.skip("msgfmt (GNU gettext) is not installed and the French .mo is missing or stale; "
                         "install gettext or run `civmil compilemessages` from src/civmil")
-        subprocess.run([msgfmt, "--check", "-o", str(MO), str(PO)], check=True, capture_output=True)
+        partial = MO.with_name(f"django.mo.{os.getpid()}.tmp")  # parallel workers: replace atomically
+        subprocess.run([msgfmt, "--check", "-o", str(partial), str(PO)], check=True, capture_output=True)
+        os.replace(partial, MO)
         from django.utils.translation import trans_real
 
         trans_real._translations = {}  # type: ignore[attr-defined]  # forget catalogues read before the build

@@ -55,19 +55,6 @@ def page_html(after: str | None = "41", status: bool = False) -> str:
 <script type="module" src="/static/civmil/js/live.js"></script></main></body></html>"""
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"the browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=["--headless", "--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
-
-
 class Site:
     def __init__(self) -> None:
         self.html = page_html()
