@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "civmil.core.mfa.RequireSecondFactorMiddleware",
+    "civmil.core.middleware.PersonLanguageMiddleware",
     "civmil.core.middleware.ActorMiddleware",
 ]
 

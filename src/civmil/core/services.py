@@ -459,3 +459,16 @@ def update_mission_settings(actor: Actor | None, space: Space, changes: dict[str
                       {"version": settings.version, **ledger.snapshot(settings, SETTINGS_FIELDS)},
                       space_id=space.pk)
     return settings
+
+
+def set_preferred_language(actor: Actor, language: str) -> None:
+    """Remember the interface language a signed-in person chose (ledgered)."""
+    from django.conf import settings as django_settings
+
+    if language not in dict(django_settings.LANGUAGES):
+        raise Invalid(_("Unknown language."), errors={"language": [_("Choose one of the offered languages.")]})
+    if actor.user_id is None:
+        return
+    with transaction.atomic():
+        User.objects.filter(pk=actor.user_id).update(language=language)
+        ledger.append(actor, "account.language", "core.user", actor.user_id, {"language": language})

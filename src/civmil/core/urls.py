@@ -5,6 +5,7 @@ from civmil.core import views, views_accounts, views_tokens
 app_name = "core"
 urlpatterns = [
     path("acting-as/", views.switch_membership, name="switch-membership"),
+    path("language/", views.set_language, name="set-language"),
     path("tokens/", views_tokens.token_list, name="tokens"),
     path("tokens/new/", views_tokens.token_new, name="token-new"),
     path("tokens/<uuid:pk>/revoke/", views_tokens.token_revoke, name="token-revoke"),

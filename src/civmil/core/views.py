@@ -79,3 +79,17 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 def server_error(request: HttpRequest) -> HttpResponse:
     return _error(request, 500, _("Server error"), _("Something went wrong on our side; it has been logged."))
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's language switch, remembered for the signed-in person so it follows them."""
+    from django.views.i18n import set_language as django_set_language
+
+    actor = request.actor  # type: ignore[attr-defined]
+    if actor.is_authenticated:
+        try:
+            services.set_preferred_language(actor, request.POST.get("language", ""))
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+    return django_set_language(request)

@@ -17,6 +17,9 @@ from civmil.core.models.records import ProtectedRecord
 class User(AbstractUser):
     """A sign-in account. The person behind it is :class:`Person` (``user.person``)."""
 
+    #: The interface language the person chose; it follows them from one device to the next.
+    language = models.CharField(_("language"), max_length=8, blank=True)
+
     class Meta:
         verbose_name = _("account")
         verbose_name_plural = _("accounts")
