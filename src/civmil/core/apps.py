@@ -10,5 +10,8 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from civmil.core import registry
+        from civmil.core.erasure import purge_outbox
+        from civmil.core.ledger import register_erasure_hook
 
         registry.register_kernel_types()
+        register_erasure_hook(purge_outbox)  # an erased change leaves no copy in the outbox

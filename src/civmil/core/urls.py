@@ -1,6 +1,6 @@
 from django.urls import path
 
-from civmil.core import views, views_accounts, views_tokens
+from civmil.core import views, views_accounts, views_erasure, views_tokens
 
 app_name = "core"
 urlpatterns = [
@@ -11,4 +11,7 @@ urlpatterns = [
     path("tokens/<uuid:pk>/revoke/", views_tokens.token_revoke, name="token-revoke"),
     path("accounts/<int:pk>/deactivate/", views_accounts.deactivate, name="account-deactivate"),
     path("accounts/<int:pk>/reactivate/", views_accounts.reactivate, name="account-reactivate"),
+    path("erasure/", views_erasure.erasure_list, name="erasure-list"),
+    path("erasure/new/", views_erasure.erasure_new, name="erasure-new"),
+    path("erasure/<uuid:pk>/decide/", views_erasure.erasure_decide, name="erasure-decide"),
 ]

@@ -1,5 +1,6 @@
 """Kernel models: identity, spaces, protected records, ledger, live events."""
 
+from civmil.core.models.erasure import ErasureRequest
 from civmil.core.models.events import OutboxEvent
 from civmil.core.models.identity import Membership, Organisation, Person, User
 from civmil.core.models.ledger import Checkpoint, LedgerChange, LedgerEntry
@@ -11,6 +12,7 @@ from civmil.core.models.tokens import ApiToken, TokenScope
 __all__ = [
     "ApiToken",
     "Checkpoint",
+    "ErasureRequest",
     "Grant",
     "LedgerChange",
     "LedgerEntry",

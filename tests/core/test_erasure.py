@@ -1,0 +1,183 @@
+"""Erasing a person's personal data: asked by an administrator, approved by a second person."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+from django.urls import reverse
+
+from civmil.comms import search
+from civmil.comms.models import SearchDocument
+from civmil.core import erasure, ledger, services
+from civmil.core.choices import Component, Role
+from civmil.core.errors import Forbidden, Invalid
+from civmil.core.models import ErasureRequest, LedgerChange, LedgerEntry, OutboxEvent, Person, User
+from tests.factories import Member, make_member
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admins() -> tuple[Member, Member]:
+    return make_member(Component.CIVILIAN, role=Role.ADMINISTRATOR), make_member(Component.CIVILIAN,
+                                                                                 role=Role.ADMINISTRATOR)
+
+
+@pytest.fixture
+def subject(admins: tuple[Member, Member]) -> Member:
+    m = make_member(Component.HUMANITARIAN)
+    person = Person.objects.get(pk=m.person.pk)
+    person.full_name = "Zanzibar Quixote"
+    person.phone = "+211 912 345 678"
+    person.radio_call_sign = "KILO-9"
+    person.languages = "Arabic, English"
+    services.save_person(admins[0].actor, person)
+    m.person.refresh_from_db()
+    return m
+
+
+def _person_changes(m: Member) -> list[LedgerChange]:
+    return list(LedgerChange.objects.filter(entry__object_type="core.person", entry__object_id=str(m.person.pk)))
+
+
+def _found(name: str, m: Member) -> list[search.Match]:
+    return search.match(search.parse_query(name), m.person.space_id)
+
+
+def test_request_and_second_approval_erase_everything(admins: tuple[Member, Member], subject: Member,
+                                                      client: Client) -> None:
+    first, second = admins
+    assert _found("Zanzibar", subject), "the search index holds the name before the erasure"
+    assert any(c.data is not None and "Zanzibar Quixote" in str(c.data) for c in _person_changes(subject))
+    client.force_login(subject.user)
+    OutboxEvent.objects.create(space_id=subject.person.space_id, kind="person.updated",
+                               object_type="core.person", object_id=str(subject.person.pk))
+
+    request = erasure.request_erasure(first.actor, subject.person, "Asked under the data protection policy")
+    erasure.approve_erasure(second.actor, request)
+
+    person = Person.objects.get(pk=subject.person.pk)
+    assert person.full_name == f"Erased person {str(person.pk)[:8]}"
+    assert (person.email, person.phone, person.radio_call_sign, person.messaging, person.languages, person.title) \
+        == ("", "", "", "", "", "")
+    user = User.objects.get(pk=subject.user.pk)
+    assert not user.is_active and user.email == "" and not user.has_usable_password()
+    assert subject.user.username not in user.username
+    assert not Session.objects.exists(), "the person's sessions ended"
+    # Every stored change about the person and their account is nulled; the chain still verifies.
+    changes = _person_changes(subject) + list(LedgerChange.objects.filter(
+        entry__object_type="core.user", entry__object_id=str(user.pk)))
+    assert len(changes) >= 3
+    assert all(c.data is None and c.erased_by_seq is not None for c in changes)
+    result = ledger.verify()
+    assert result.ok, result.problems
+    assert not _found("Zanzibar", subject)
+    assert not SearchDocument.objects.filter(body__icontains="Quixote").exists()
+    assert not OutboxEvent.objects.filter(object_type="core.person", object_id=str(person.pk)).exists()
+    # The ledger keeps who asked, who approved and why, never the erased name.
+    approved = LedgerEntry.objects.get(action="erasure.approved")
+    data = LedgerChange.objects.get(entry=approved).data
+    assert data["reason"] == "Asked under the data protection policy"
+    assert "Zanzibar" not in str(data)
+    assert approved.actor_user_id == second.user.pk
+    request.refresh_from_db()
+    assert request.approved_by_id == second.user.pk and request.carried_out_at is not None
+
+
+def test_requester_cannot_approve_their_own_request(admins: tuple[Member, Member], subject: Member) -> None:
+    first, _second = admins
+    request = erasure.request_erasure(first.actor, subject.person, "Asked by the person")
+    with pytest.raises(Forbidden):
+        erasure.approve_erasure(first.actor, request)
+    assert Person.objects.get(pk=subject.person.pk).full_name == "Zanzibar Quixote"
+    assert ErasureRequest.objects.get(pk=request.pk).is_pending
+
+
+def test_non_administrators_are_refused(admins: tuple[Member, Member], subject: Member) -> None:
+    staff = make_member(Component.CIVILIAN)
+    with pytest.raises(Forbidden):
+        erasure.request_erasure(staff.actor, subject.person, "Because")
+    request = erasure.request_erasure(admins[0].actor, subject.person, "Because")
+    with pytest.raises(Forbidden):
+        erasure.approve_erasure(staff.actor, request)
+    assert not LedgerEntry.objects.filter(action="erasure.approved").exists()
+
+
+def test_reason_required_and_one_pending_request(admins: tuple[Member, Member], subject: Member) -> None:
+    with pytest.raises(Invalid) as excinfo:
+        erasure.request_erasure(admins[0].actor, subject.person, "  ")
+    assert "reason" in excinfo.value.errors
+    erasure.request_erasure(admins[0].actor, subject.person, "Because")
+    with pytest.raises(Invalid):
+        erasure.request_erasure(admins[1].actor, subject.person, "Again")
+
+
+def test_refused_request_erases_nothing(admins: tuple[Member, Member], subject: Member) -> None:
+    request = erasure.request_erasure(admins[0].actor, subject.person, "Because")
+    erasure.refuse_erasure(admins[1].actor, request)
+    with pytest.raises(Invalid):
+        erasure.approve_erasure(admins[1].actor, request)
+    assert Person.objects.get(pk=subject.person.pk).full_name == "Zanzibar Quixote"
+
+
+def test_browser_request_then_second_administrator_approves(admins: tuple[Member, Member], subject: Member) -> None:
+    first, second = admins
+    browser = Client()
+    browser.force_login(first.user)
+    person_page = browser.get(reverse("actors:person", args=[subject.person.pk]))
+    new_url = reverse("core:erasure-new") + f"?person={subject.person.pk}"
+    assert new_url.encode() in person_page.content.replace(b"&amp;", b"&")
+    assert browser.get(new_url).status_code == 200
+    assert browser.post(new_url, {"person": str(subject.person.pk), "reason": ""}).status_code == 422
+    response = browser.post(new_url, {"person": str(subject.person.pk), "reason": "Asked by the person"})
+    assert response.status_code == 302
+    request = ErasureRequest.objects.get(person=subject.person)
+    decide = reverse("core:erasure-decide", args=[request.pk])
+    assert browser.post(decide, {"decision": "approve"}).status_code == 403
+    assert Person.objects.get(pk=subject.person.pk).full_name == "Zanzibar Quixote"
+
+    other = Client()
+    other.force_login(second.user)
+    listing = other.get(reverse("core:erasure-list"))
+    assert listing.status_code == 200 and b"Approve and erase" in listing.content
+    assert other.post(decide, {"decision": "approve"}).status_code == 302
+    assert Person.objects.get(pk=subject.person.pk).full_name.startswith("Erased person")
+
+
+def test_browser_refuses_non_administrators(admins: tuple[Member, Member], subject: Member) -> None:
+    staff = make_member(Component.CIVILIAN)
+    browser = Client()
+    browser.force_login(staff.user)
+    page = browser.get(reverse("actors:person", args=[subject.person.pk]))
+    assert b"Erase personal data" not in page.content
+    new_url = reverse("core:erasure-new") + f"?person={subject.person.pk}"
+    assert browser.get(new_url).status_code == 403
+    assert browser.post(new_url, {"person": str(subject.person.pk), "reason": "x"}).status_code == 403
+    assert browser.get(reverse("core:erasure-list")).status_code == 403
+    admin = Client()
+    admin.force_login(admins[0].user)
+    assert admin.get(reverse("core:erasure-new") + "?person=not-a-uuid").status_code == 404
+    assert not ErasureRequest.objects.exists()
+
+
+def test_command_line(admins: tuple[Member, Member], subject: Member, capsys: pytest.CaptureFixture[str]) -> None:
+    staff = make_member(Component.CIVILIAN)
+    with pytest.raises(CommandError):
+        call_command("erase_person", str(subject.person.pk), "--reason", "Asked", "--approved-by",
+                     staff.user.username)
+    with pytest.raises(CommandError):
+        call_command("erase_person", "nonsense", "--reason", "Asked", "--approved-by", admins[0].user.username)
+    assert Person.objects.get(pk=subject.person.pk).full_name == "Zanzibar Quixote"
+
+    call_command("erase_person", str(subject.person.pk), "--reason", "Asked by letter", "--approved-by",
+                 admins[0].user.username)
+    person = Person.objects.get(pk=subject.person.pk)
+    assert person.full_name.startswith("Erased person") and person.phone == ""
+    assert all(c.data is None for c in _person_changes(subject))
+    assert ledger.verify().ok
+    request = ErasureRequest.objects.get(person=person)
+    assert request.requested_by_id is None and request.approved_by_id == admins[0].user.pk
+    assert "Zanzibar" not in capsys.readouterr().out
