@@ -55,6 +55,10 @@ def _civmil(*args: str, var: Path, db: Path) -> subprocess.CompletedProcess[str]
 
 def test_backup_restore_round_trip_keeps_the_ledger_verifiable(
         transactional_db: Any, var_dir: Path, tmp_path: Path) -> None:
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("restores into a fresh SQLite file; a PostgreSQL backup is a pg_dump archive for pg_restore")
     make_member()
     make_org()
     ledger.checkpoint()

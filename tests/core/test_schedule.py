@@ -96,7 +96,9 @@ def test_two_workers_ticking_the_same_period_enqueue_once(transactional_db: Any,
     assert DBTaskResult.objects.count() == 1 == PeriodicRun.objects.count()
 
 
-def test_enqueued_jobs_run_with_db_worker_batch(db: Any) -> None:
+# The job worker closes database connections between jobs, as it must in production: these
+# tests run outside a wrapping transaction.
+def test_enqueued_jobs_run_with_db_worker_batch(transactional_db: Any) -> None:
     schedule.register_periodic("test.note", _note, dt.timedelta(minutes=1))
     try:
         CALLS.clear()
@@ -110,7 +112,7 @@ def test_enqueued_jobs_run_with_db_worker_batch(db: Any) -> None:
         schedule.unregister_periodic("test.note")
 
 
-def test_checkpoint_job_signs_only_when_the_ledger_grew(db: Any, only_checkpoint_job: Any) -> None:
+def test_checkpoint_job_signs_only_when_the_ledger_grew(transactional_db: Any, only_checkpoint_job: Any) -> None:
     make_org()
     assert LedgerEntry.objects.exists()
     schedule.tick(T0)
@@ -128,7 +130,7 @@ def test_checkpoint_job_signs_only_when_the_ledger_grew(db: Any, only_checkpoint
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
 
 
-def test_worker_once_ticks_and_runs(db: Any, only_checkpoint_job: Any) -> None:
+def test_worker_once_ticks_and_runs(transactional_db: Any, only_checkpoint_job: Any) -> None:
     make_org()
     call_command("worker", "--once", stdout=io.StringIO(), stderr=io.StringIO())
     assert Checkpoint.objects.count() == 1
