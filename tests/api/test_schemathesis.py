@@ -69,6 +69,11 @@ def ordinary_user() -> dict[str, Any]:
     ring = [[30.0, 10.0], [31.0, 10.0], [31.0, 11.0], [30.0, 11.0], [30.0, 10.0]]
     area = actor_services.save_area(None, Area(name="North", pcode="XY01", admin_level=1),
                                     {"type": "Polygon", "coordinates": [ring]})
+    from civmil.core.accounts_services import create_token
+
+    _token, secret = create_token(me.actor, name="schemathesis", membership=me.membership, scope="read_write")
+    # The token run must be signed in, not a run of 401s that conform trivially.
+    assert Client().get(f"{API}/me", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 200
     client = Client()
     client.force_login(me.user)
     request = HttpRequest()
@@ -76,6 +81,7 @@ def ordinary_user() -> dict[str, Any]:
     return {
         "cookies": {"sessionid": client.cookies["sessionid"].value, "csrftoken": request.META["CSRF_COOKIE"]},
         "headers": {"X-CSRFToken": token},
+        "token_headers": {"Authorization": f"Bearer {secret}"},
         "ids": {
             "entry_id": [own.pk, joint.pk, partly.pk], "release_id": [release.pk],
             "assignment_id": [assignment.pk], "area_id": [area.pk], "person_id": [me.person.pk, soldier.person.pk],
@@ -115,13 +121,18 @@ schema = schemathesis.openapi.from_dict(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("credential", ["session", "token"])
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
           derandomize=not FUZZ,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                  HealthCheck.filter_too_much])
-def test_schemathesis_api_conforms_and_never_fails(case: Any, ordinary_user: dict[str, Any], wsgi_app: WSGIHandler,
-                                                  _same_connection: None) -> None:
+def test_schemathesis_api_conforms_and_never_fails(case: Any, credential: str, ordinary_user: dict[str, Any],
+                                                  wsgi_app: WSGIHandler, _same_connection: None) -> None:
+    """Signed in as an ordinary user, once with a session (and CSRF) and once with a Bearer token."""
     _steer(case, ordinary_user)
-    case.call_and_validate(app=wsgi_app, cookies=ordinary_user["cookies"], headers=ordinary_user["headers"],
-                           checks=[not_a_server_error, response_schema_conformance])
+    if credential == "session":
+        auth = {"cookies": ordinary_user["cookies"], "headers": ordinary_user["headers"]}
+    else:
+        auth = {"cookies": {}, "headers": ordinary_user["token_headers"]}
+    case.call_and_validate(app=wsgi_app, **auth, checks=[not_a_server_error, response_schema_conformance])
