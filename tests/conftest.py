@@ -33,6 +33,16 @@ def _default_language() -> Iterator[None]:
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def _no_shared_event_batches() -> Iterator[None]:
+    """Outbox ids are reused after a rolled-back test: batches shared by subscribers must not outlive it."""
+    from civmil.core import events
+
+    events.forget_batches()
+    yield
+    events.forget_batches()
+
+
 @pytest.fixture
 def member(db):  # type: ignore[no-untyped-def]
     """Factory: ``member("humanitarian", role=...)`` -> a signed-in-able person with one membership."""

@@ -587,3 +587,56 @@ def test_publish_refuses_misuse(cast: Cast) -> None:
         event = events.publish("liaison.recorded", entry, extra={"version": 2, "by": uuid.UUID(int=7)})
         assert event.payload == {"version": 2, "by": str(uuid.UUID(int=7))}
     assert OutboxEvent.objects.filter(pk=event.pk).exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Fan-out: subscribers of one process share the read of a push
+
+
+def test_subscribers_at_the_same_cursor_share_one_read_and_each_gets_its_own_view(
+        cast: Cast, django_assert_num_queries: Any) -> None:
+    start = events.last_id()
+    humanitarian, _ = record_sync(cast.author, "shared-humanitarian", Level.HUMANITARIAN)
+    mission, pushed = record_sync(cast.author, "shared-mission", Level.MISSION)
+    assert pushed is not None
+    readers = [cast.author, cast.colleague, cast.soldier, cast.other_soldier]
+    received = {}
+    first = events.Subscription((STREAM,), start)
+    received[readers[0].user.pk] = events.catch_up(readers[0].actor, first, events.Seen(), need=pushed.id)[0]
+    for m in readers[1:]:
+        subscription, actor = events.Subscription((STREAM,), start), m.actor
+        with django_assert_num_queries(0):  # the batch, records, releases and grants were read once
+            received[m.user.pk] = events.catch_up(actor, subscription, events.Seen(), need=pushed.id)[0]
+        assert subscription.cursor == pushed.id
+    ids = {pk: [f["object_id"] for f in frames] for pk, frames in received.items()}
+    assert ids[cast.author.user.pk] == ids[cast.colleague.user.pk] == [str(humanitarian.pk), str(mission.pk)]
+    assert ids[cast.soldier.user.pk] == ids[cast.other_soldier.user.pk] == [str(mission.pk)]
+    soldier_json = json.dumps(received[cast.soldier.user.pk])
+    assert "shared-humanitarian" not in soldier_json and "shared-mission" in soldier_json
+
+
+def test_a_batch_read_before_a_push_committed_is_not_reused_for_it(cast: Cast) -> None:
+    start = events.last_id()
+    _, first = record_sync(cast.author, "before", Level.MISSION)
+    assert first is not None
+    subscription = events.Subscription((STREAM,), start)
+    frames, _ = events.catch_up(cast.soldier.actor, subscription, events.Seen(), need=first.id)
+    assert [f["view"]["summary"] for f in frames] == ["before"]
+    _, second = record_sync(cast.author, "after", Level.MISSION)
+    assert second is not None
+    late = events.Subscription((STREAM,), start)  # another subscriber still at the old cursor
+    frames, _ = events.catch_up(cast.other_soldier.actor, late, events.Seen(), need=second.id)
+    assert [f["view"]["summary"] for f in frames] == ["before", "after"]
+    assert late.cursor == second.id
+
+
+def test_a_full_batch_moves_the_cursor_only_past_what_it_read(cast: Cast) -> None:
+    start = events.last_id()
+    made = [record_sync(cast.author, f"entry {i}", Level.MISSION)[1] for i in range(3)]
+    subscription = events.Subscription((STREAM,), start)
+    seen = events.Seen()
+    frames, more = events.catch_up(cast.soldier.actor, subscription, seen, batch=2)
+    assert more and [f["view"]["summary"] for f in frames] == ["entry 0", "entry 1"]
+    assert made[1] is not None and subscription.cursor == made[1].id
+    frames, more = events.catch_up(cast.soldier.actor, subscription, seen, batch=2)
+    assert not more and [f["view"]["summary"] for f in frames] == ["entry 2"]

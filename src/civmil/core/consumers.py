@@ -222,7 +222,8 @@ class LiveEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         """A publish committed: read what this subscriber has not read yet."""
         if self.subscription is None or message.get("object_type") not in self.subscription.streams:
             return
-        await self._deliver()
+        need = message.get("id")
+        await self._deliver(need if isinstance(need, int) and not isinstance(need, bool) else None)
 
     async def outbox_poll(self, message: dict[str, Any]) -> None:
         if self.subscription is not None:
@@ -233,14 +234,14 @@ class LiveEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def actor_changed(self, message: dict[str, Any]) -> None:
         await self._actor_still_valid(force=True)
 
-    async def _deliver(self) -> None:
+    async def _deliver(self, need: int | None = None) -> None:
         if not await self._actor_still_valid(force=False):
             return
         actor, subscription = self.actor, self.subscription
         assert actor is not None and subscription is not None
         more = True
         while more:
-            frames, more = await database_sync_to_async(events.catch_up)(actor, subscription, self.seen)
+            frames, more = await database_sync_to_async(events.catch_up)(actor, subscription, self.seen, need=need)
             for frame in frames:
                 await self.send_json(frame)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -118,54 +120,96 @@ def _detail_url(record_type: registry.RecordType, obj: models.Model) -> str | No
         return None
 
 
-def _shown_records(actor: Actor, object_type: str, object_ids: Iterable[str]) -> dict[str, access.Shown[Any]]:
-    """The records of one type the subscriber may see (REDUCED or FULL), by object id."""
-    try:
-        record_type = registry.by_key(object_type)
-    except LookupError:
-        return {}
-    pk_field = record_type.model._meta.pk
-    assert pk_field is not None
-    pks = []
-    for object_id in set(object_ids):
+class Loaded:
+    """The records some events name, loaded once for every subscriber who receives them.
+
+    Records, and every active release and grant on them, are read once per record type (three
+    queries); each subscriber's view is then decided by :func:`civmil.core.access.view_from_facts`
+    without a query of its own, and a view's rendering is shared by all subscribers who get the
+    same view of the same record (when the type has no per-reader ``render_live``).
+    """
+
+    def __init__(self, space_id: uuid.UUID, events: Sequence[OutboxEvent]) -> None:
+        self.space_id = space_id
+        self._ids: dict[str, set[str]] = {}
+        for event in events:
+            self._ids.setdefault(event.object_type, set()).add(event.object_id)
+        self._records: dict[str, tuple[dict[str, Any], access.AccessFacts]] = {}
+        self._rendered: dict[tuple[Any, ...], tuple[dict[str, Any], str | None]] = {}
+        self._lock = threading.Lock()
+
+    def _of_type(self, object_type: str) -> tuple[dict[str, Any], access.AccessFacts]:
+        with self._lock:
+            found = self._records.get(object_type)
+            if found is None:
+                found = self._records[object_type] = self._load(object_type)
+            return found
+
+    def _load(self, object_type: str) -> tuple[dict[str, Any], access.AccessFacts]:
         try:
-            pks.append(pk_field.to_python(object_id))
-        except ValidationError:
-            continue
-    if not pks:
-        return {}
-    qs = access.visible(actor, record_type.model._default_manager.filter(pk__in=pks))
-    found: dict[str, access.Shown[Any]] = {}
-    for shown in access.show_all(actor, qs):
-        if shown.view.kind in (access.ViewKind.REDUCED, access.ViewKind.FULL):
-            found[str(shown.record.pk)] = shown
-    return found
+            record_type = registry.by_key(object_type)
+        except LookupError:
+            return {}, access.AccessFacts({}, {})
+        pk_field = record_type.model._meta.pk
+        assert pk_field is not None
+        pks = []
+        for object_id in self._ids.get(object_type, ()):
+            try:
+                pks.append(pk_field.to_python(object_id))
+            except ValidationError:
+                continue
+        if not pks:
+            return {}, access.AccessFacts({}, {})
+        records = {str(obj.pk): obj for obj in
+                   record_type.model._default_manager.filter(pk__in=pks, space_id=self.space_id)}
+        return records, access.access_facts(record_type.model, records)
+
+    def shown(self, actor: Actor, object_type: str, object_id: str) -> access.Shown[Any] | None:
+        """The record as ``actor`` sees it, when they get a view of it (REDUCED or FULL)."""
+        records, facts = self._of_type(object_type)
+        obj = records.get(object_id)
+        if obj is None:
+            return None
+        view = access.view_from_facts(actor, obj, facts)
+        if view.kind not in (access.ViewKind.REDUCED, access.ViewKind.FULL):
+            return None
+        return access.Shown(obj, view)
+
+    def rendered(self, actor: Actor, object_type: str, shown: access.Shown[Any]) -> tuple[dict[str, Any], str | None]:
+        """The ``view`` and ``url`` of ``shown`` for ``actor``, rendered once per view shape."""
+        record_type = registry.by_key(object_type)
+        if record_type.render_live is not None:
+            return render_view(actor, record_type, shown), _detail_url(record_type, shown.record)
+        key = (object_type, shown.record.pk, shown.view.kind, shown.view.fields)
+        with self._lock:
+            found = self._rendered.get(key)
+            if found is None:
+                found = self._rendered[key] = (render_view(actor, record_type, shown),
+                                               _detail_url(record_type, shown.record))
+            return found
 
 
-def frames_for(actor: Actor, events: Sequence[OutboxEvent], seen: Seen) -> list[dict[str, Any]]:
+def frames_for(actor: Actor, events: Sequence[OutboxEvent], seen: Seen,
+               loaded: Loaded | None = None) -> list[dict[str, Any]]:
     """The frames ``actor`` receives for ``events`` (in id order), updating ``seen``.
 
     A record the subscriber may see gives an ``event`` frame with its view rendered now; one
     they may not see (or that is gone) gives nothing — or ``removed``, with its id only, when
     this connection had shown it. A derived face is not a view of the record: it never carries
-    the record's id, so it is never delivered on the record's stream.
+    the record's id, so it is never delivered on the record's stream. ``loaded`` shares the
+    records among the subscribers receiving the same events (see :class:`Loaded`).
     """
-    by_type: dict[str, set[str]] = {}
-    for event in events:
-        by_type.setdefault(event.object_type, set()).add(event.object_id)
-    shown_by_key: dict[tuple[str, str], access.Shown[Any]] = {}
-    for object_type, ids in by_type.items():
-        for object_id, found in _shown_records(actor, object_type, ids).items():
-            shown_by_key[(object_type, object_id)] = found
+    if loaded is None:
+        loaded = Loaded(actor.space_id, events)
     frames: list[dict[str, Any]] = []
     for event in events:
-        shown = shown_by_key.get((event.object_type, event.object_id))
+        shown = loaded.shown(actor, event.object_type, event.object_id)
         if shown is None:
             if seen.discard(event.object_type, event.object_id):
                 frames.append({"type": "removed", "id": event.id, "object_type": event.object_type,
                                "object_id": event.object_id})
             continue
-        record_type = registry.by_key(event.object_type)
+        view, url = loaded.rendered(actor, event.object_type, shown)
         frame: dict[str, Any] = {
             "type": "event",
             "id": event.id,
@@ -173,9 +217,8 @@ def frames_for(actor: Actor, events: Sequence[OutboxEvent], seen: Seen) -> list[
             "object_type": event.object_type,
             "object_id": event.object_id,
             "reduced": shown.reduced,
-            "view": render_view(actor, record_type, shown),
+            "view": view,
         }
-        url = _detail_url(record_type, shown.record)
         if url:
             frame["url"] = url
         frames.append(frame)
@@ -230,16 +273,83 @@ def subscribe(actor: Actor, streams: Sequence[str], after: int | None, seen: See
     return Subscription(streams, max(top, events[-1].id if events else 0)), frames
 
 
-def catch_up(actor: Actor, subscription: Subscription, seen: Seen,
-             batch: int = BATCH) -> tuple[list[dict[str, Any]], bool]:
+@dataclass
+class Batch:
+    """The events of one space after one cursor, read once for all the subscribers of a process.
+
+    ``events`` holds every stream's events with an id in (``after``, ``top``], at most ``limit``
+    of them; a subscriber who has read them moves its cursor to ``covered``.
+    """
+
+    after: int
+    top: int
+    events: list[OutboxEvent]
+    limit: int
+    loaded: Loaded
+    read_at: float
+
+    @property
+    def full(self) -> bool:
+        """More events may be waiting after this batch."""
+        return len(self.events) == self.limit
+
+    @property
+    def covered(self) -> int:
+        return self.events[-1].id if self.full else max(self.top, self.after)
+
+
+#: A batch read this recently serves every subscriber at the same cursor (a push fans out once).
+BATCH_REUSE_SECONDS = 2.0
+BATCHES_KEPT = 64
+_batches: OrderedDict[tuple[str, int, int], Batch] = OrderedDict()
+_batches_lock = threading.Lock()
+
+
+def batch_after(space_id: uuid.UUID, after: int, *, need: int | None = None, limit: int = BATCH) -> Batch:
+    """The events of the space after ``after``, read at a moment when event ``need`` had committed.
+
+    ``need`` is the id a push announced (``None``: the newest id now). A batch another subscriber
+    of this process read for the same cursor, recently and after ``need`` committed, is shared;
+    otherwise the outbox is read. Every event up to ``top`` had committed when ``top`` was read
+    (ids follow commit order), so reading up to ``top`` misses none.
+    """
+    from civmil.core.models import OutboxEvent
+
+    key = (str(space_id), after, limit)
+    if need is None:
+        need = last_id()
+    with _batches_lock:
+        found = _batches.get(key)
+        if found is not None and found.top >= need and time.monotonic() - found.read_at < BATCH_REUSE_SECONDS:
+            return found
+    top = last_id()
+    events = list(OutboxEvent.objects.filter(space_id=space_id, id__gt=after, id__lte=top).order_by("id")[:limit])
+    batch = Batch(after, top, events, limit, Loaded(space_id, events), time.monotonic())
+    with _batches_lock:
+        _batches[key] = batch
+        _batches.move_to_end(key)
+        while len(_batches) > BATCHES_KEPT:
+            _batches.popitem(last=False)
+    return batch
+
+
+def forget_batches() -> None:
+    """Drop the shared batches (after the outbox was purged, and between tests)."""
+    with _batches_lock:
+        _batches.clear()
+
+
+def catch_up(actor: Actor, subscription: Subscription, seen: Seen, batch: int = BATCH,
+             need: int | None = None) -> tuple[list[dict[str, Any]], bool]:
     """Frames for the events committed after the subscription's cursor (one batch).
 
+    ``need`` is the id of the push that woke the connection, if any (see :func:`batch_after`).
     Returns the frames and whether more may be waiting (a full batch).
     """
-    events = pending(actor.space_id, subscription.streams, subscription.cursor, batch)
-    if events:
-        subscription.cursor = events[-1].id
-    return frames_for(actor, events, seen), len(events) == batch
+    read = batch_after(actor.space_id, subscription.cursor, need=need, limit=batch)
+    events = [e for e in read.events if e.object_type in subscription.streams]
+    subscription.cursor = max(subscription.cursor, read.covered)
+    return frames_for(actor, events, seen, read.loaded), read.full
 
 
 # ---------------------------------------------------------------------------------------------
