@@ -17,8 +17,8 @@ from civmil.actors import services as actor_services
 from civmil.actors.services import LiaisonContact
 from civmil.comms.models import Attachment
 from civmil.comms.services import attachments as service
-from civmil.core import services
-from civmil.core.choices import Component, Level
+from civmil.core import ledger, services
+from civmil.core.choices import Component, Level, Role
 from civmil.core.errors import Forbidden, Invalid, NotFound
 from civmil.core.models import LedgerChange, LedgerEntry, OutboxEvent
 from tests.actors.test_liaison_views import normalised
@@ -243,3 +243,121 @@ def test_a_reader_without_a_view_cannot_attach_and_learns_nothing(client: Client
     humanitarian = make_member(Component.HUMANITARIAN)
     assert post(client, humanitarian, entry, "x.txt", b"hello").status_code == 404
     assert not Attachment.objects.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Erasure: erasing the ledger change that recorded an upload erases the file
+
+
+def _admins() -> tuple[Member, Member]:
+    return (make_member(Component.CIVILIAN, role=Role.ADMINISTRATOR),
+            make_member(Component.CIVILIAN, role=Role.ADMINISTRATOR))
+
+
+def _upload_seq(attachment: Attachment) -> int:
+    return next(c.entry_id for c in LedgerChange.objects.filter(entry__action="attachment.added", data__isnull=False)
+                if c.data["attachment"] == str(attachment.pk))
+
+
+def test_erasing_the_upload_deletes_the_file_after_commit_and_leaves_a_trace(
+        client: Client, django_capture_on_commit_callbacks: Any) -> None:
+    author = make_member(Component.CIVILIAN)
+    entry = make_entry(author)
+    photo = service.add_attachment(author.actor, "actors.liaisonlogentry", entry.pk,
+                                   SimpleUploadedFile("amina-passport.jpg", jpeg_with_gps()))
+    kept = service.add_attachment(author.actor, "actors.liaisonlogentry", entry.pk,
+                                  SimpleUploadedFile("minutes.pdf", PDF))
+    stored, other = service.stored_path(photo), service.stored_path(kept)
+    assert stored.exists()
+    OutboxEvent.objects.all().delete()
+    admin, approver = _admins()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ledger.erase_change(admin.actor, _upload_seq(photo), "Asked by the person shown", approver.actor)
+        assert stored.exists(), "the file is deleted only once the erasure commits"
+    assert not stored.exists()
+    assert other.exists(), "the record's other files stay"
+
+    photo.refresh_from_db()
+    assert photo.erased_at is not None
+    assert (photo.filename, photo.media_type, photo.size, photo.sha256) == ("", "", 0, "")
+    assert photo.uploaded_by_id == author.person.pk, "who uploaded stays, as in the ledger entry"
+    result = ledger.verify()
+    assert result.ok, result.problems
+    assert OutboxEvent.objects.filter(kind="attachment.removed", object_id=str(entry.pk)).exists()
+
+    # The download says the file was erased (410), never a 500; the record's page no longer names it.
+    client.force_login(author.user)
+    url = reverse("comms:attachment-download", kwargs={"pk": photo.pk})
+    response = client.get(url)
+    assert response.status_code == 410
+    page = response.content.decode()
+    assert "File erased" in page and "amina-passport" not in page
+    record_page = client.get(reverse("actors:liaison-entry", kwargs={"pk": entry.pk})).content.decode()
+    assert "amina-passport" not in record_page and "File erased on" in record_page
+    assert url not in record_page and "minutes.pdf" in record_page
+    assert client.get(reverse("comms:attachment-download", kwargs={"pk": kept.pk})).status_code == 200
+    # Nothing is left to delete; the trace stays.
+    assert client.post(reverse("comms:attachment-delete", kwargs={"pk": photo.pk})).status_code == 410
+    with pytest.raises(Invalid):
+        service.delete_attachment(author.actor, photo.pk)
+    assert Attachment.objects.filter(pk=photo.pk).exists()
+    # A reader without the record's full view learns nothing more than for a missing file.
+    outsider = make_member(Component.HUMANITARIAN)
+    hidden_entry = make_entry(author, level=Level.RESTRICTED)
+    hidden = service.add_attachment(author.actor, "actors.liaisonlogentry", hidden_entry.pk,
+                                    SimpleUploadedFile("notes.txt", b"notes"))
+    with django_capture_on_commit_callbacks(execute=True):
+        ledger.erase_change(admin.actor, _upload_seq(hidden), "Asked", approver.actor)
+    client.force_login(outsider.user)
+    gone = client.get(reverse("comms:attachment-download", kwargs={"pk": hidden.pk}))
+    absent = client.get(reverse("comms:attachment-download", kwargs={"pk": MISSING}))
+    assert gone.status_code == absent.status_code == 404
+    assert normalised(gone.content, hidden.pk) == normalised(absent.content, MISSING)
+
+
+def test_a_rolled_back_erasure_keeps_the_file(django_capture_on_commit_callbacks: Any) -> None:
+    author = make_member(Component.CIVILIAN)
+    entry = make_entry(author)
+    attachment = service.add_attachment(author.actor, "actors.liaisonlogentry", entry.pk,
+                                        SimpleUploadedFile("report.txt", b"the report"))
+    seq = _upload_seq(attachment)
+    admin, approver = _admins()
+
+    def later_hook_fails(erasure: ledger.Erasure) -> None:
+        raise RuntimeError("the search index is unavailable")
+
+    ledger.register_erasure_hook(later_hook_fails)
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError):
+            ledger.erase_change(admin.actor, seq, "Asked", approver.actor)
+    finally:
+        ledger.unregister_erasure_hook(later_hook_fails)
+    assert callbacks == []
+    assert service.stored_path(attachment).read_bytes() == b"the report"
+    attachment.refresh_from_db()
+    assert attachment.erased_at is None and attachment.filename == "report.txt"
+    assert LedgerChange.objects.get(entry_id=seq).data is not None
+
+
+def test_erasing_other_changes_leaves_attachments_alone(django_capture_on_commit_callbacks: Any) -> None:
+    author = make_member(Component.CIVILIAN)
+    entry = make_entry(author)
+    attachment = service.add_attachment(author.actor, "actors.liaisonlogentry", entry.pk,
+                                        SimpleUploadedFile("a.txt", b"first"))
+    removed = service.add_attachment(author.actor, "actors.liaisonlogentry", entry.pk,
+                                     SimpleUploadedFile("b.txt", b"second"))
+    service.delete_attachment(author.actor, removed.pk)
+    admin, approver = _admins()
+    created = LedgerEntry.objects.filter(object_id=str(entry.pk)).order_by("seq").first()
+    assert created is not None and created.action != "attachment.added"
+    removal = LedgerEntry.objects.get(action="attachment.removed")
+    upload_of_removed = _upload_seq(removed)
+    with django_capture_on_commit_callbacks(execute=True):
+        # A change of the record itself, the removal of another file and that file's upload.
+        ledger.erase_change(admin.actor, created.seq, "An anonymous source's details", approver.actor)
+        ledger.erase_change(admin.actor, removal.seq, "Asked", approver.actor)
+        ledger.erase_change(admin.actor, upload_of_removed, "Asked", approver.actor)
+    attachment.refresh_from_db()
+    assert attachment.erased_at is None and service.stored_path(attachment).exists()
+    assert ledger.verify().ok

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
 import pytest
 from django.contrib.sessions.models import Session
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 
+from civmil.actors import services as actor_services
+from civmil.actors.services import LiaisonContact
 from civmil.comms import search
 from civmil.comms.models import SearchDocument
-from civmil.core import erasure, ledger, services
-from civmil.core.choices import Component, Role
+from civmil.comms.services import attachments
+from civmil.core import erasure, ledger, registry, services
+from civmil.core.choices import Component, Level, Role
 from civmil.core.errors import Forbidden, Invalid
 from civmil.core.models import ErasureRequest, LedgerChange, LedgerEntry, OutboxEvent, Person, User
 from tests.factories import Member, make_member
@@ -181,3 +190,39 @@ def test_command_line(admins: tuple[Member, Member], subject: Member, capsys: py
     request = ErasureRequest.objects.get(person=person)
     assert request.requested_by_id is None and request.approved_by_id == admins[0].user.pk
     assert "Zanzibar" not in capsys.readouterr().out
+
+
+def test_attachments_about_the_person_are_erased_with_them_what_they_uploaded_elsewhere_stays(
+        admins: tuple[Member, Member], subject: Member, client: Client, settings: Any, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any) -> None:
+    """Files attached to the person's own record (e.g. a photo, were a person's record to take
+    attachments) are erased with them; files they attached to other records are those records'
+    evidence and stay, shown as attached by the erased person."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    first, second = admins
+    monkeypatch.setitem(registry._TYPES, Person, dataclasses.replace(registry.get(Person), attachments=True))
+    photo = attachments.add_attachment(first.actor, "core.person", subject.person.pk,
+                                       SimpleUploadedFile("zanzibar-quixote.txt", b"Zanzibar Quixote, born 1990"))
+    entry = actor_services.record_liaison_contact(subject.actor, LiaisonContact(
+        occurred_at=dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC), channel="meeting", summary="Water point",
+        level=Level.MISSION, organisation_ids=[subject.org.pk]))
+    evidence = attachments.add_attachment(subject.actor, "actors.liaisonlogentry", entry.pk,
+                                          SimpleUploadedFile("water-point.txt", b"the pump is broken"))
+
+    request = erasure.request_erasure(first.actor, subject.person, "Asked under the data protection policy")
+    with django_capture_on_commit_callbacks(execute=True):
+        erasure.approve_erasure(second.actor, request)
+
+    photo.refresh_from_db()
+    assert photo.erased_at is not None and photo.filename == "" and photo.sha256 == ""
+    assert not attachments.stored_path(photo).exists()
+    evidence.refresh_from_db()
+    assert evidence.erased_at is None and attachments.stored_path(evidence).read_bytes() == b"the pump is broken"
+    result = ledger.verify()
+    assert result.ok, result.problems
+    client.force_login(first.user)
+    response = client.get(reverse("comms:attachment-download", kwargs={"pk": photo.pk}))
+    assert response.status_code == 410 and b"zanzibar" not in response.content.lower()
+    page = client.get(reverse("actors:liaison-entry", kwargs={"pk": entry.pk})).content.decode()
+    assert "water-point.txt" in page and f"Erased person {str(subject.person.pk)[:8]}" in page
+    assert "Zanzibar" not in page

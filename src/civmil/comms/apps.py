@@ -9,6 +9,9 @@ class CommsConfig(AppConfig):
 
     def ready(self) -> None:
         from civmil.comms import jobs, search
+        from civmil.comms.services.attachments import purge_erased as purge_erased_attachment
+        from civmil.core.ledger import register_erasure_hook
 
         jobs.register()  # hourly: each person's digest goes out once a day whenever the hour comes
         search.connect()  # keep the search index in step with saves; purge it on ledger erasure
+        register_erasure_hook(purge_erased_attachment)  # an erased upload leaves no file behind

@@ -10,6 +10,13 @@ approves, and the erasure is carried out at once, in one transaction:
   erasure hooks (search index, attachments...);
 * the live events of the person and the account are deleted from the outbox.
 
+Attachments: the files that are the person's personal data are those attached to the person's
+own record or account; their uploads are changes about the person, so erasing those changes
+erases the files (``civmil.comms.services.attachments.purge_erased``: the file is deleted after
+commit, its row stays marked erased). Files the person attached to *other* records are those
+records' evidence, like the text they wrote there, and stay; one that is itself someone's personal
+data is erased on its own, by erasing its ``attachment.added`` change (docs/user/erasure.md).
+
 The ledger records the request, the approval or refusal, with ids and the reason only.
 """
 

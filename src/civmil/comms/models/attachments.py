@@ -10,7 +10,12 @@ from django.utils.translation import gettext_lazy as _
 
 class Attachment(models.Model):
     """One uploaded file. The bytes live under ``MEDIA_ROOT/attachments/`` with a random name and
-    are only ever sent by the access-checked download view, never from a media URL."""
+    are only ever sent by the access-checked download view, never from a media URL.
+
+    When the ledger change that recorded the upload is erased, the file is deleted and the row
+    stays as the trace of the erasure: ``erased_at`` is set and the name, type, size and hash are
+    blanked (see :func:`civmil.comms.services.attachments.purge_erased`).
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     space = models.ForeignKey("core.Space", on_delete=models.PROTECT, related_name="+", verbose_name=_("space"))
@@ -26,6 +31,8 @@ class Attachment(models.Model):
     uploaded_by = models.ForeignKey("core.Person", on_delete=models.PROTECT, related_name="+",
                                     verbose_name=_("uploaded by"))
     created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+    #: When the file was erased with the ledger change that recorded its upload (``None``: not erased).
+    erased_at = models.DateTimeField(_("erased"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("attachment")
@@ -34,4 +41,8 @@ class Attachment(models.Model):
         indexes = [models.Index(fields=["object_type", "object_id"], name="attachment_object")]
 
     def __str__(self) -> str:
-        return self.filename
+        return str(_("Erased file")) if self.erased_at is not None else self.filename
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None

@@ -1,24 +1,34 @@
-"""Attachments: upload (type sniffed from the content, images re-encoded without metadata) and delete.
+"""Attachments: upload (type sniffed from the content, images re-encoded without metadata), delete
+and erasure.
 
 Files are stored under ``MEDIA_ROOT/attachments/`` with random names and no extension; nothing
 serves that directory. The ledger records the file's SHA-256, type and size, never its content
 or name.
+
+Erasure (DESIGN.md, "Ledger": erasure purges the copies in attachments): :func:`purge_erased` is a
+ledger erasure hook, registered in ``CommsConfig.ready``. When the erased change is the one that
+recorded an upload (``attachment.added``), the upload itself is what is erased: the stored file is
+deleted once the erasure commits, and the row stays as its trace, marked erased, with its name,
+type, size and hash blanked. Images are re-encoded before they are stored and nothing else is
+derived from a file (no thumbnail, no preview), so the stored file is the only copy.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import secrets
 import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -28,6 +38,14 @@ from civmil.core import access, events, ledger, registry
 from civmil.core.actors import Actor
 from civmil.core.errors import Forbidden, Invalid, NotFound
 
+if TYPE_CHECKING:
+    from civmil.core.ledger import Erasure
+
+logger = logging.getLogger("civmil.comms")
+
+#: Ledger action of an upload; erasing its stored change erases the file.
+ADDED_ACTION = "attachment.added"
+REMOVED_ACTION = "attachment.removed"
 #: Largest file accepted, in bytes.
 MAX_SIZE = 10 * 1024 * 1024
 #: Largest image accepted, in pixels (guards against decompression bombs).
@@ -251,11 +269,11 @@ def add_attachment(actor: Actor, object_type: str, object_id: Any, upload: Any,
                 media_type=KINDS[kind].media_type, size=len(data), sha256=digest, storage_name=storage_name,
                 uploaded_by=actor.person,
             )
-            ledger.append(actor, "attachment.added", object_type, record.pk, {
+            ledger.append(actor, ADDED_ACTION, object_type, record.pk, {
                 "attachment": attachment.pk, "sha256": digest, "media_type": attachment.media_type,
                 "size": attachment.size,
             })
-            events.publish("attachment.added", record)
+            events.publish(ADDED_ACTION, record)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -263,8 +281,9 @@ def add_attachment(actor: Actor, object_type: str, object_id: Any, upload: Any,
 
 
 def may_delete(actor: Actor, attachment: Attachment, record: Any) -> bool:
-    """The uploader, or a member of the record's owning organisation, may delete an attachment."""
-    if actor.person_id is None or actor.membership is None:
+    """The uploader, or a member of the record's owning organisation, may delete an attachment
+    (not an erased one: its row is the trace of the erasure)."""
+    if actor.person_id is None or actor.membership is None or attachment.erased_at is not None:
         return False
     return bool(attachment.uploaded_by_id == actor.person_id or record.owner_id == actor.organisation_id)
 
@@ -281,12 +300,65 @@ def delete_attachment(actor: Actor, attachment_id: Any) -> None:
         record = _record(actor, attachment.object_type, attachment.object_id)
         if access.view_for(actor, record).kind != access.ViewKind.FULL:
             raise NotFound(_("No such attachment."))
+        if attachment.erased_at is not None:
+            raise Invalid(_("This file was erased: nothing of it is left to delete."))
         if not may_delete(actor, attachment, record):
             raise Forbidden(_("Only the person who attached a file, or the record's owner, may delete it."))
         path = stored_path(attachment)
-        ledger.append(actor, "attachment.removed", attachment.object_type, record.pk, {
+        ledger.append(actor, REMOVED_ACTION, attachment.object_type, record.pk, {
             "attachment": attachment.pk, "sha256": attachment.sha256,
         })
-        events.publish("attachment.removed", record)
+        events.publish(REMOVED_ACTION, record)
         attachment.delete()
-        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+        transaction.on_commit(lambda: _delete_file(path))
+
+
+def _delete_file(path: Path) -> None:
+    """Delete a stored file after commit. A failure is logged (with the random storage name only),
+    never raised: the transaction has committed and the caller's answer stands."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        logger.error("attachment file %s could not be deleted", path.name, exc_info=True)
+
+
+def purge_erased(erasure: Erasure) -> None:
+    """Erasure hook: erase the uploaded file whose ``attachment.added`` change was erased.
+
+    In the erasure's transaction, the attachment row is marked erased and its name, media type,
+    size and hash (copies of the erased change, or of the file) are blanked; the row keeps its
+    record, its uploader and its upload time, as the ledger entry keeps its actor and time. A live
+    ``attachment.removed`` event tells open pages of the record. The stored file is deleted after
+    the transaction commits, so an erasure that rolls back keeps it. Any other erased change
+    (including ``attachment.removed``, whose file is already gone) leaves attachments alone.
+    """
+    entry, data = erasure.entry, erasure.data
+    if entry.action != ADDED_ACTION or not isinstance(data, dict) or not data.get("attachment"):
+        return
+    try:
+        attachment = (Attachment.objects.select_for_update()
+                      .filter(pk=data["attachment"], object_type=str(entry.object_type),
+                              object_id=str(entry.object_id)).first())
+    except (ValueError, TypeError, ValidationError):  # not an id this app wrote: nothing of ours
+        attachment = None
+    if attachment is None or attachment.erased_at is not None:
+        return  # deleted since (its file went with it) or already erased
+    path = stored_path(attachment)
+    attachment.filename = ""
+    attachment.media_type = ""
+    attachment.size = 0
+    attachment.sha256 = ""
+    attachment.erased_at = timezone.now()
+    attachment.save(update_fields=["filename", "media_type", "size", "sha256", "erased_at"])
+    _announce_removal(attachment)
+    transaction.on_commit(lambda: _delete_file(path))
+
+
+def _announce_removal(attachment: Attachment) -> None:
+    try:
+        model = registry.by_key(attachment.object_type).model
+    except LookupError:
+        return
+    record = model._default_manager.filter(pk=attachment.object_id).first()
+    if record is not None:
+        events.publish(REMOVED_ACTION, record)

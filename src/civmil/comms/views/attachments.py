@@ -1,4 +1,8 @@
-"""Attachment pages: upload (POST), download (access-checked, never from a media URL), delete (POST)."""
+"""Attachment pages: upload (POST), download (access-checked, never from a media URL), delete (POST).
+
+An erased file answers 410 Gone with a page that says so, to readers who may see the record in
+full; anyone else gets the same 404 as for a file that does not exist.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from civmil.comms.models import Attachment
 from civmil.comms.queries.attachments import attachment_for_download
 from civmil.comms.services import attachments as service
 from civmil.core import registry
@@ -30,6 +35,12 @@ def _refused(request: HttpRequest, exc: ServiceError, back: str) -> HttpResponse
         raise Http404()
     return render(request, "comms/attachments/refused.html",
                   {"message": exc.message, "errors": exc.errors, "back": back}, status=exc.status)
+
+
+def _erased(request: HttpRequest, attachment: Attachment) -> HttpResponse:
+    return render(request, "comms/attachments/erased.html", {
+        "attachment": attachment, "back": _record_url(attachment.object_type, attachment.object_id),
+    }, status=410)
 
 
 @login_required
@@ -56,6 +67,8 @@ def download(request: HttpRequest, pk: str) -> HttpResponseBase:
         attachment, _record = attachment_for_download(request.actor, pk)  # type: ignore[attr-defined]
     except NotFound:
         raise Http404() from None
+    if attachment.erased_at is not None:
+        return _erased(request, attachment)
     path = service.stored_path(attachment)
     try:
         handle = open(path, "rb")  # noqa: SIM115 - FileResponse closes it
@@ -77,6 +90,8 @@ def delete(request: HttpRequest, pk: str) -> HttpResponse:
         attachment, _record = attachment_for_download(request.actor, pk)  # type: ignore[attr-defined]
     except NotFound:
         raise Http404() from None
+    if attachment.erased_at is not None:
+        return _erased(request, attachment)
     back = _record_url(attachment.object_type, attachment.object_id)
     try:
         service.delete_attachment(request.actor, pk)  # type: ignore[attr-defined]
