@@ -640,3 +640,33 @@ def test_a_full_batch_moves_the_cursor_only_past_what_it_read(cast: Cast) -> Non
     assert made[1] is not None and subscription.cursor == made[1].id
     frames, more = events.catch_up(cast.soldier.actor, subscription, seen, batch=2)
     assert not more and [f["view"]["summary"] for f in frames] == ["entry 2"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pruning old events
+
+
+def test_pruning_deletes_old_events_but_the_newest_and_a_resume_point_before_it_reloads(
+        cast: Cast, settings: Any) -> None:
+    start = events.last_id()
+    old = [e.id for e in (record_sync(cast.author, f"old {i}", Level.MISSION)[1] for i in range(3)) if e]
+    assert len(old) == 3
+    OutboxEvent.objects.filter(id__gt=start).update(created_at=timezone.now() - dt.timedelta(days=40))
+    _, fresh = record_sync(cast.author, "fresh", Level.MISSION)
+    assert fresh is not None
+    settings.CIVMIL_OUTBOX_KEEP_DAYS = 30
+    from civmil.core import schedule
+
+    assert schedule.prune_live_events.call() == 3
+    assert not OutboxEvent.objects.filter(id__lte=old[-1], id__gt=start).exists()
+    assert events.horizon() == old[-1]
+    # A page that saw the first old event would miss the next two: it is told to reload.
+    _, frames = events.subscribe(cast.soldier.actor, [STREAM], old[0], events.Seen())
+    assert [f["type"] for f in frames] == ["reload"]
+    # A page that saw them all resumes normally.
+    _, frames = events.subscribe(cast.soldier.actor, [STREAM], old[-1], events.Seen())
+    assert [f["view"]["summary"] for f in frames] == ["fresh"]
+    # Old as it is, the newest event is kept so that the newest id stays known.
+    OutboxEvent.objects.update(created_at=timezone.now() - dt.timedelta(days=40))
+    events.prune(dt.timedelta(days=30))
+    assert events.last_id() == fresh.id and OutboxEvent.objects.filter(pk=fresh.id).exists()

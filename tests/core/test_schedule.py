@@ -28,11 +28,11 @@ def _note() -> str:
 
 @pytest.fixture
 def only_checkpoint_job() -> Any:
-    """The registry as shipped (other apps may register more jobs; these tests look at one)."""
+    """Only the ledger checkpoint of the registry as shipped (these tests look at one job)."""
     saved = schedule.registered()
     for name in saved:
         schedule.unregister_periodic(name)
-    schedule.register_default_jobs()
+    schedule.register_periodic("ledger.checkpoint", schedule.ledger_checkpoint, schedule.LEDGER_CHECKPOINT_EVERY)
     yield
     for name in schedule.registered():
         schedule.unregister_periodic(name)
@@ -49,6 +49,12 @@ def test_checkpoint_job_is_registered_every_ten_minutes() -> None:
     job = schedule.registered()["ledger.checkpoint"]
     assert job.every == dt.timedelta(minutes=10)
     assert job.task is schedule.ledger_checkpoint
+
+
+def test_live_events_are_pruned_daily() -> None:
+    job = schedule.registered()["events.prune"]
+    assert job.every == dt.timedelta(days=1)
+    assert job.task is schedule.prune_live_events
 
 
 def test_periods_are_aligned_and_each_enqueued_once(db: Any, only_checkpoint_job: Any) -> None:

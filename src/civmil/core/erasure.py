@@ -30,7 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civmil.core import accounts_services, ledger
+from civmil.core import accounts_services, events, ledger
 from civmil.core.actors import Actor, actor_for_user
 from civmil.core.choices import PRIVILEGED_ROLES, Role
 from civmil.core.errors import Forbidden, Invalid, NotFound
@@ -125,6 +125,7 @@ def purge_outbox(erasure: Erasure) -> None:
     entry = erasure.entry
     if entry.object_type and entry.object_id:
         OutboxEvent.objects.filter(object_type=str(entry.object_type), object_id=str(entry.object_id)).delete()
+        transaction.on_commit(events.forget_batches)  # no connection keeps a purged event in memory
 
 
 def approve_erasure(actor: Actor, request: ErasureRequest) -> ErasureRequest:

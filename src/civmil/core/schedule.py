@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: Seconds between the signed ledger checkpoints of the periodic job (a mission setting later).
 LEDGER_CHECKPOINT_EVERY = dt.timedelta(minutes=10)
+OUTBOX_PRUNE_EVERY = dt.timedelta(days=1)
 #: ``PeriodicRun`` rows older than this many periods of their job are deleted by :func:`tick`.
 _KEEP_PERIODS = 10
 
@@ -227,8 +228,19 @@ def ledger_checkpoint() -> int | None:
     return signed.pk if signed is not None else None
 
 
+@task()
+def prune_live_events() -> int:
+    """Delete live events older than ``CIVMIL_OUTBOX_KEEP_DAYS`` (default 30); how many went."""
+    from django.conf import settings
+
+    from civmil.core import events
+
+    return events.prune(dt.timedelta(days=int(getattr(settings, "CIVMIL_OUTBOX_KEEP_DAYS", 30))))
+
+
 def register_default_jobs() -> None:
     register_periodic("ledger.checkpoint", ledger_checkpoint, LEDGER_CHECKPOINT_EVERY)
+    register_periodic("events.prune", prune_live_events, OUTBOX_PRUNE_EVERY)
 
 
 register_default_jobs()

@@ -24,7 +24,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 
 from civmil.core import access, registry
-from civmil.core.events.outbox import last_id
+from civmil.core.events.outbox import horizon, last_id
 
 if TYPE_CHECKING:
     from civmil.core.actors import Actor
@@ -254,7 +254,8 @@ def subscribe(actor: Actor, streams: Sequence[str], after: int | None, seen: See
 
     ``after`` is the last event id the client saw (``None``: it has seen nothing, start from
     now). An id above the newest event gives ``reset`` with the newest id; more than ``cap``
-    events to replay give ``reload`` (the client reloads its view instead).
+    events to replay, or a resume point older than what pruning kept (:func:`~civmil.core.events.
+    outbox.prune`), give ``reload`` (the client reloads its view instead).
     """
     cap = REPLAY_CAP if cap is None else cap
     top = last_id()
@@ -265,7 +266,7 @@ def subscribe(actor: Actor, streams: Sequence[str], after: int | None, seen: See
     if after > top:
         return Subscription(streams, top), [{"type": "reset", "last_id": top}]
     events = pending(actor.space_id, streams, after, cap + 1)
-    if len(events) > cap:
+    if len(events) > cap or after < horizon():
         return Subscription(streams, top), [{"type": "reload", "last_id": top}]
     frames = frames_for(actor, events, seen)
     # Every event up to ``top`` had committed before ``top`` was read (ids follow commit

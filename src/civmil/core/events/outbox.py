@@ -16,6 +16,7 @@ once id N is visible, every id below N is visible or will never exist. Services 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import re
 import uuid
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import connection, models, transaction
+from django.utils import timezone
 
 from civmil.core import registry
 from civmil.core.ledger.chain import _PG_LOCK_KEY
@@ -194,3 +196,35 @@ def last_id() -> int:
     from civmil.core.models import OutboxEvent
 
     return int(OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0)
+
+
+def horizon() -> int:
+    """The newest event id pruning removed (0: none): a resume point below it may have lost events."""
+    from civmil.core.models import OutboxHorizon
+
+    return int(OutboxHorizon.objects.filter(pk=1).values_list("pruned_through", flat=True).first() or 0)
+
+
+def prune(keep: dt.timedelta) -> int:
+    """Delete the events older than ``keep`` (never the newest one); how many were deleted.
+
+    Events go oldest first, so what is left is every event after the horizon. A client resuming
+    from a point below the horizon is asked to reload instead of being given a replay with a hole.
+    """
+    from civmil.core.events.delivery import forget_batches
+    from civmil.core.models import OutboxEvent, OutboxHorizon
+
+    newest = last_id()
+    through = (OutboxEvent.objects.filter(created_at__lt=timezone.now() - keep, id__lt=newest)
+               .aggregate(through=models.Max("id"))["through"])
+    if not through:
+        return 0
+    with transaction.atomic():
+        mark, _ = OutboxHorizon.objects.select_for_update().get_or_create(pk=1)
+        if through > mark.pruned_through:
+            mark.pruned_through, mark.pruned_at = through, timezone.now()
+            mark.save()
+        deleted, _ = OutboxEvent.objects.filter(id__lte=through).delete()
+    forget_batches()
+    logger.info("pruned %s live events through #%s", deleted, through)
+    return int(deleted)

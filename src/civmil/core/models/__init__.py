@@ -1,7 +1,7 @@
 """Kernel models: identity, spaces, protected records, ledger, live events."""
 
 from civmil.core.models.erasure import ErasureRequest
-from civmil.core.models.events import OutboxEvent
+from civmil.core.models.events import OutboxEvent, OutboxHorizon
 from civmil.core.models.identity import Membership, Organisation, Person, User
 from civmil.core.models.ledger import Checkpoint, LedgerChange, LedgerEntry
 from civmil.core.models.records import Grant, ProtectedRecord, Release
@@ -20,6 +20,7 @@ __all__ = [
     "MissionSettings",
     "Organisation",
     "OutboxEvent",
+    "OutboxHorizon",
     "PeriodicRun",
     "Person",
     "ProtectedRecord",

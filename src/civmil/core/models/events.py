@@ -39,3 +39,19 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.kind} {self.object_type}:{self.object_id}"
+
+
+class OutboxHorizon(models.Model):
+    """How far pruning has removed old events (one row): a resume point below it gets ``reload``."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    #: Every event with an id up to this one was pruned (0: none ever was).
+    pruned_through = models.BigIntegerField(_("pruned through event"), default=0)
+    pruned_at = models.DateTimeField(_("pruned"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("live events horizon")
+        verbose_name_plural = _("live events horizon")
+
+    def __str__(self) -> str:
+        return f"events pruned through #{self.pruned_through}"
