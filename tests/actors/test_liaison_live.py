@@ -55,3 +55,20 @@ def test_recording_an_entry_publishes_one_event() -> None:
 
     published = list(OutboxEvent.objects.filter(id__gt=before))
     assert [(e.kind, e.object_id) for e in published] == [("liaison.recorded", str(entry.pk))]
+
+
+def test_a_filtered_list_only_gains_rows_that_match_its_filters(client) -> None:  # type: ignore[no-untyped-def]
+    civ = make_member(Component.CIVILIAN)
+    meeting = _entry(civ, Level.MISSION, "water point meeting")
+    other = _entry(civ, Level.MISSION, "road repair")
+    client.force_login(civ.user)
+    page = client.get(reverse("actors:liaison-log"), {"q": "water"}).content.decode()
+    template = reverse("actors:liaison-row", args=["00000000-0000-0000-0000-000000000000"])
+    assert f'data-live-row-url-template="{template}?q=water"' in page
+    matching = client.get(reverse("actors:liaison-row", args=[meeting.pk]), {"q": "water"})
+    assert matching.status_code == 200 and b"water point meeting" in matching.content
+    outside = client.get(reverse("actors:liaison-row", args=[other.pk]), {"q": "water"})
+    assert outside.status_code == 204 and outside.content == b""
+    # Without filters every visible row answers; broken filters match nothing.
+    assert client.get(reverse("actors:liaison-row", args=[other.pk])).status_code == 200
+    assert client.get(reverse("actors:liaison-row", args=[other.pk]), {"since": "not a date"}).status_code == 204

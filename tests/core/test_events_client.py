@@ -59,6 +59,8 @@ class Site:
     def __init__(self) -> None:
         self.html = page_html()
         self.row_requests: list[dict[str, str]] = []
+        #: Row ids the server answers 204 for (outside the page's filters).
+        self.filtered_out: set[str] = set()
 
 
 @pytest.fixture
@@ -79,6 +81,8 @@ def live_page(browser: Any) -> Iterator[tuple[Any, Site]]:
             site.row_requests.append({"id": object_id, "hx": route.request.headers.get("hx-request", "")})
             if object_id == "hidden-now":
                 route.fulfill(status=404, body="Not found", content_type="text/html")
+            elif object_id in site.filtered_out:
+                route.fulfill(status=204, body="")
             else:
                 route.fulfill(body=f'<tr data-live-id="{object_id}"><td>row {object_id}</td></tr>',
                               content_type="text/html")
@@ -194,6 +198,11 @@ def test_it_subscribes_to_the_page_streams_and_applies_events_and_removals(live_
     ws.message(event(46, "kept-by-the-page"))  # a listener called preventDefault(): no refresh
     until(page, "window.__live.length === 5")
     assert all(r["id"] != "kept-by-the-page" for r in site.row_requests)
+
+    site.filtered_out.add("new-row")  # edited so that it no longer matches the page's filters: 204
+    ws.message(event(47, "new-row", kind="liaison.edited"))
+    until(page, "document.querySelector('tr[data-live-id=\"new-row\"]') === null")
+    assert page.locator('tr[data-live-id="kept-by-the-page"]').count() == 1
 
 
 def test_it_shows_that_it_is_offline_and_reconnects_with_backoff_from_the_last_id(

@@ -165,9 +165,17 @@ def _live_context(actor: Actor, records: Any) -> dict[str, Any]:
 @login_required
 @require_GET
 def liaison_row(request: HttpRequest, pk: Any) -> HttpResponse:
-    """One row of the log, for live updates; 404 when the reader may not see the entry."""
+    """One row of the log, for live updates; 404 when the reader may not see the entry.
+
+    The list page passes its filters: an entry they do not match answers 204 (no row), so a
+    filtered page neither gains rows outside its filters nor keeps one that left them.
+    """
     actor = actor_of(request)
     entry = _entry_or_404(actor, pk).record
+    if request.GET:
+        form = LiaisonFilterForm(actor, request.GET)
+        if not form.is_valid() or not queries.liaison_log(actor, form.to_filter()).filter(pk=entry.pk).exists():
+            return HttpResponse(status=204)
     row = entry_rows(actor, [entry], mission_tz(actor))[0]
     return render(request, "actors/liaison/row.html", {"row": row})
 

@@ -288,8 +288,9 @@ export class LiveConnection {
     } catch {
       return; // offline: the next event or reconnection brings it back
     }
-    if (response.status === 404) {
-      this.removeRows(objectId); // the server no longer shows it to this reader
+    if (response.status === 404 || response.status === 204) {
+      // 404: the server no longer shows it to this reader; 204: it is outside this page's filters.
+      this.removeRows(objectId);
       return;
     }
     if (!response.ok) {
