@@ -3,40 +3,32 @@
 Areas are reference data: every signed-in reader sees them (through
 :mod:`civmil.actors.queries`); only administrators import boundaries.
 
-The import runs in two steps. The upload step stores the file server-side under a random
-token (``var/tmp/boundary-imports/boundaries-<token>.json``, mode 0600, swept after a day),
-keeps the token, the file's SHA-256 and the chosen options in the uploader's session, and
-shows the dry run. The confirm step reads the file back by the session's token (a token
-from anywhere else is refused), checks its hash, plans again against the areas stored now,
-and imports only if the plan is still the one the user saw. Keeping the file saves
-re-sending up to 50 MB over a mission's slow link.
+The import is a staged import (:mod:`civmil.core.staging`): the upload step keeps the file
+server-side (``var/tmp/boundary-imports/boundaries-<staging id>.json``, mode 0600, swept after a
+day) under a staging id bound to the uploader and the membership they act as, keeps the id, the
+file's SHA-256 and the chosen options in the uploader's session, and shows the dry run. The
+confirm step reads the file back, checks its hash, plans again against the areas stored now,
+and imports only if the plan is still the one the user saw. Keeping the file saves re-sending
+up to 50 MB over a mission's slow link.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
-import os
-import re
-import secrets
-import time
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 from shapely.geometry import shape
 
 from civmil.actors import boundaries, queries
@@ -44,8 +36,8 @@ from civmil.actors import services as actor_services
 from civmil.actors.choices import AreaKind
 from civmil.actors.models import Area
 from civmil.actors.views import FORM_ERROR_STATUS, actor_of, not_found, paginate, render_page
-from civmil.core import geo, services
-from civmil.core.errors import Invalid, NotFound, ServiceError
+from civmil.core import geo, services, staging
+from civmil.core.errors import Invalid, NotFound
 
 if TYPE_CHECKING:
     from civmil.core.actors import Actor
@@ -56,10 +48,9 @@ MAX_GEOJSON_FEATURES = 5000
 MAX_CHILDREN = 200
 #: Planned areas listed in a dry-run report (all rejected features are always listed).
 MAX_REPORT_ROWS = 500
-#: Uploaded files left behind (an abandoned dry run) are removed after this many seconds.
-UPLOAD_TTL_SECONDS = 24 * 3600
+#: Where uploaded boundary files wait between the dry run and the confirmation.
+STAGING = staging.StagingArea("boundary-imports", prefix="boundaries-", suffix=".json")
 SESSION_KEY = "civmil.boundary_import"
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 LEVEL_CHOICES = [("", gettext_lazy("Any level"))] + [
     (str(n), str(n)) for n in range(boundaries.MAX_LEVEL + 1)
@@ -126,9 +117,6 @@ class BoundaryImportForm(forms.Form):
                 if name in self.fields and name not in self.errors:
                     for message in messages_:
                         self.add_error(name, message)
-        upload = cleaned.get("file")
-        if isinstance(upload, UploadedFile) and upload.size is not None and upload.size > boundaries.MAX_FILE_BYTES:
-            self.add_error("file", _too_large_message(upload.size))
         return cleaned
 
 
@@ -306,172 +294,88 @@ def area_lookup(request: HttpRequest) -> HttpResponse:
 # Boundary import (administrators)
 
 
-def _import_dir() -> Path:
-    return Path(settings.CIVMIL_VAR_DIR) / "tmp" / "boundary-imports"
-
-
-def _upload_path(token: str) -> Path | None:
-    if not _TOKEN.match(token or ""):
-        return None
-    return _import_dir() / f"boundaries-{token}.json"
-
-
-def _sweep(directory: Path) -> None:
-    """Remove uploads of dry runs abandoned more than a day ago."""
-    cutoff = time.time() - UPLOAD_TTL_SECONDS
-    for path in directory.glob("boundaries-*.json"):
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-        except OSError:
-            continue
-
-
-def _store_upload(upload: UploadedFile) -> tuple[str, bytes]:
-    """Write the upload under a fresh random token; returns the token and the file's bytes."""
-    directory = _import_dir()
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _sweep(directory)
-    token = secrets.token_urlsafe(32)
-    path = directory / f"boundaries-{token}.json"
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in upload.chunks():
-        size += len(chunk)
-        if size > boundaries.MAX_FILE_BYTES:
-            raise Invalid(_too_large_message(size))
-        chunks.append(chunk)
-    data = b"".join(chunks)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    return token, data
-
-
-def _discard(request: HttpRequest) -> None:
-    pending = request.session.pop(SESSION_KEY, None)
-    if isinstance(pending, dict):
-        path = _upload_path(str(pending.get("token", "")))
-        if path is not None:
-            path.unlink(missing_ok=True)
-
-
-def _report(request: HttpRequest, plan: boundaries.BoundaryPlan, *, token: str, filename: str,
-            error: str = "", notice: str = "", status: int = 200) -> HttpResponse:
-    return render_page(request, "actors/areas/import_report.html", {
-        "plan": plan, "token": token, "filename": filename, "error": error, "notice": notice,
-        "to_create": len(plan.to_create), "to_update": len(plan.to_update),
-        "rows": plan.areas[:MAX_REPORT_ROWS], "rows_truncated": len(plan.areas) > MAX_REPORT_ROWS,
-        "max_rows": MAX_REPORT_ROWS,
-    }, status=status)
-
-
-def _form_page(request: HttpRequest, form: BoundaryImportForm, status: int = 200, error: str = "") -> HttpResponse:
-    return render_page(request, "actors/areas/import.html", {
-        "form": form, "error": error, "max_mb": boundaries.MAX_FILE_BYTES // 1024 // 1024}, status=status)
-
-
-def _dry_run(request: HttpRequest, actor: Actor) -> HttpResponse:
-    form = BoundaryImportForm(request.POST, request.FILES)
-    if not form.is_valid():
-        return _form_page(request, form, status=FORM_ERROR_STATUS)
-    upload = form.cleaned_data["file"]
-    options = form.options()
-    _discard(request)
-    try:
-        token, data = _store_upload(upload)
-    except Invalid as exc:
-        form.add_error("file", exc.message)
-        return _form_page(request, form, status=413)
-    plan = queries.boundary_plan(actor, data, options)
-    filename = os.path.basename(str(upload.name or ""))[:200]
-    if plan.error or not plan.areas:
-        (_import_dir() / f"boundaries-{token}.json").unlink(missing_ok=True)
-        return _report(request, plan, token="", filename=filename, error=plan.error, status=FORM_ERROR_STATUS)
-    request.session[SESSION_KEY] = {
-        "token": token, "sha256": plan.sha256, "filename": filename,
-        "options": dataclasses.asdict(options), "fingerprint": plan.fingerprint(),
-    }
-    return _report(request, plan, token=token, filename=filename)
-
-
-def _confirm(request: HttpRequest, actor: Actor) -> HttpResponse:
-    pending = request.session.get(SESSION_KEY)
-    token = request.POST.get("token", "")
-    expired = _("This upload has expired or was imported already; upload the file again.")
-    if not isinstance(pending, dict) or not token or token != pending.get("token"):
-        return _form_page_with_error(request, expired)
-    path = _upload_path(token)
-    try:
-        data = path.read_bytes() if path is not None else b""
-    except OSError:
-        data = b""
-    if not data or hashlib.sha256(data).hexdigest() != pending.get("sha256"):
-        _discard(request)
-        return _form_page_with_error(request, expired)
-    try:
-        options = boundaries.ImportOptions(**pending["options"])
-    except (TypeError, KeyError):
-        _discard(request)
-        return _form_page_with_error(request, expired)
-    plan = queries.boundary_plan(actor, data, options)
-    filename = str(pending.get("filename", ""))
-    if plan.fingerprint() != pending.get("fingerprint"):
-        pending["fingerprint"] = plan.fingerprint()
-        request.session[SESSION_KEY] = pending
-        return _report(request, plan, token=token, filename=filename, status=409,
-                       notice=_("The stored areas changed since this report was made. Here is the report "
-                                "again; check it and confirm once more."))
-    try:
-        result = actor_services.import_boundaries(actor, plan, confirm=request.POST.get("confirm_rejected") == "1")
-    except ServiceError as exc:
-        return _report(request, plan, token=token, filename=filename, error=exc.message, status=exc.status)
-    _discard(request)
-    summary = _("Boundaries imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged.") % {
-        "created": result.created, "updated": result.updated, "unchanged": result.unchanged}
-    if result.skipped:
-        summary += " " + ngettext("%(n)s rejected feature was left out.", "%(n)s rejected features were left out.",
-                                  len(result.skipped)) % {"n": len(result.skipped)}
-    messages.success(request, summary)
-    return HttpResponseRedirect(reverse("actors:areas") + "?" + urlencode({"level": options.level}))
-
-
-def _form_page_with_error(request: HttpRequest, message: str) -> HttpResponse:
-    return _form_page(request, BoundaryImportForm(), status=400, error=message)
-
-
-@csrf_protect
-@require_http_methods(["GET", "POST"])
-def _areas_import(request: HttpRequest) -> HttpResponse:
-    actor = actor_of(request)
-    if request.method == "GET":
-        return _form_page(request, BoundaryImportForm())
-    step = request.POST.get("step", "upload")
-    if step == "confirm":
-        return _confirm(request, actor)
-    if step == "cancel":
-        _discard(request)
-        messages.info(request, _("The import was cancelled; nothing was imported."))
-        return HttpResponseRedirect(reverse("actors:areas-import"))
-    return _dry_run(request, actor)
-
-
-@csrf_exempt  # CSRF is checked by _areas_import, after the size check below
-@login_required
-def areas_import(request: HttpRequest) -> HttpResponse:
+class BoundaryImport(staging.StagedImport[boundaries.BoundaryPlan]):
     """Administrators upload a boundary file, read the dry run, then confirm (see the module doc).
 
     A body larger than the limit is refused from its Content-Length before anything parses it.
     """
-    if not services.is_administrator(actor_of(request)):
-        return render_page(request, "error.html", {
-            "title": _("Not allowed"),
-            "message": _("Only administrators import boundaries. Ask one of them, or switch to your administrator "
-                         "membership if you have one.")}, status=403)
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if request.method == "POST" and length > boundaries.MAX_FILE_BYTES + 1024 * 1024:
-        return _form_page(request, BoundaryImportForm(), status=413, error=_too_large_message(length))
-    return _areas_import(request)
+
+    staging_area = STAGING
+    session_key = SESSION_KEY
+    url_name = "actors:areas-import"
+    form_class = BoundaryImportForm
+    form_template = "actors/areas/import.html"
+    report_template = "actors/areas/import_report.html"
+    back_url_name = "actors:areas"
+    back_label = gettext_lazy("Back to areas")
+    refused_message = gettext_lazy("Only administrators import boundaries. Ask one of them, or switch to your "
+                                   "administrator membership if you have one.")
+    changed_notice = gettext_lazy("The stored areas changed since this report was made. Here is the report "
+                                  "again; check it and confirm once more.")
+    max_report_rows = MAX_REPORT_ROWS
+
+    def max_bytes(self) -> int:
+        return boundaries.MAX_FILE_BYTES
+
+    def too_large_message(self, size: int) -> str:
+        return _too_large_message(size)
+
+    def params(self, form: forms.Form) -> dict[str, Any]:
+        assert isinstance(form, BoundaryImportForm)
+        return dataclasses.asdict(form.options())
+
+    def plan(self, actor: Actor, data: bytes, params: Mapping[str, Any]) -> boundaries.BoundaryPlan:
+        try:
+            options = boundaries.ImportOptions(**params)
+        except TypeError as exc:
+            raise staging.Expired() from exc
+        return queries.boundary_plan(actor, data, options)
+
+    def describe(self, plan: boundaries.BoundaryPlan) -> staging.ImportReport:
+        n_rejected, n_valid = len(plan.rejected), len(plan.areas)
+        summary = " ".join([
+            ngettext("The file has %(n)s feature.", "The file has %(n)s features.", plan.feature_count)
+            % {"n": plan.feature_count},
+            ngettext("%(n)s area would be created", "%(n)s areas would be created", len(plan.to_create))
+            % {"n": len(plan.to_create)} + ",",
+            ngettext("%(n)s would be updated", "%(n)s would be updated", len(plan.to_update))
+            % {"n": len(plan.to_update)},
+            _("(areas that would not change are left as they are)."),
+        ])
+        confirm = (ngettext("Import the %(n)s valid area, without the rejected features",
+                            "Import the %(n)s valid areas, without the rejected features", n_valid) if n_rejected
+                   else ngettext("Import %(n)s area", "Import %(n)s areas", n_valid)) % {"n": n_valid}
+        return staging.ImportReport(
+            summary=summary, importable=n_valid, confirm_label=confirm,
+            rejected=[staging.RejectedItem(r.index, r.pcode, [r.reason]) for r in plan.rejected],
+            rejected_summary=ngettext("%(n)s feature is rejected.", "%(n)s features are rejected.", n_rejected)
+            % {"n": n_rejected},
+            rejected_heading=_("Rejected features"),
+            rejected_intro=_("With rejected features, nothing is imported unless you confirm importing the valid "
+                             "ones without them. Features are counted from 1, in the order of the file."),
+            position_header=_("Feature"), label_header=_("P-code"), label_is_code=True, notes=plan.notes,
+        )
+
+    def planned_rows(self, plan: boundaries.BoundaryPlan) -> Sequence[Any]:
+        return plan.areas
+
+    def execute(self, actor: Actor, plan: boundaries.BoundaryPlan, *, confirm_rejected: bool) -> Any:
+        return actor_services.import_boundaries(actor, plan, confirm=confirm_rejected)
+
+    def done(self, request: HttpRequest, plan: boundaries.BoundaryPlan, result: Any,
+             params: Mapping[str, Any]) -> HttpResponse:
+        summary = _("Boundaries imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged.") % {
+            "created": result.created, "updated": result.updated, "unchanged": result.unchanged}
+        if result.skipped:
+            summary += " " + ngettext("%(n)s rejected feature was left out.",
+                                      "%(n)s rejected features were left out.",
+                                      len(result.skipped)) % {"n": len(result.skipped)}
+        messages.success(request, summary)
+        return HttpResponseRedirect(reverse("actors:areas") + "?" + urlencode({"level": plan.options.level}))
+
+    def render(self, request: HttpRequest, template: str, context: dict[str, Any], *,
+               status: int = 200) -> HttpResponse:
+        return render_page(request, template, context, status=status)
+
+
+areas_import = BoundaryImport.as_view()

@@ -1,11 +1,11 @@
 """Directory CSV pages: import of organisations or people (administrators) and the two exports.
 
-The import runs in two steps, like the boundary import. The upload step stores the file
-server-side under a random token (``var/tmp/directory-imports/directory-<token>.csv``, mode
-0600, swept after a day), keeps the token, the file's SHA-256, its kind and the plan's
-fingerprint in the uploader's session, and shows the dry run: counts of creates and updates
-and every rejected row with its reasons. The confirm step reads the file back by the session's
-token (a token from anywhere else is refused), plans again against the directory as stored
+The import is a staged import (:mod:`civmil.core.staging`), like the boundary import: the
+upload step keeps the file server-side (``var/tmp/directory-imports/directory-<staging id>.csv``,
+mode 0600, swept after a day) under a staging id bound to the uploader and the membership they
+act as, keeps the id, the file's SHA-256, its kind and the plan's fingerprint in the uploader's
+session, and shows the dry run: counts of creates and updates and every rejected row with its
+reasons. The confirm step reads the file back, plans again against the directory as stored
 now, and imports only if the plan is still the one the user saw.
 
 Exports: organisations are reference data (any signed-in reader); people are those the
@@ -16,44 +16,33 @@ reader may know exist (``access.visible``), with each cell as the reader's view 
 from __future__ import annotations
 
 import csv
-import hashlib
-import os
-import re
-import secrets
-import time
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 
 from civmil.actors import directory_csv
 from civmil.actors import services as actor_services
-from civmil.actors.views import FORM_ERROR_STATUS, actor_of, render_page
-from civmil.core import access, services
-from civmil.core.errors import Invalid, ServiceError
+from civmil.actors.views import actor_of, render_page
+from civmil.core import access, staging
 from civmil.core.models import Organisation, Person
 
 if TYPE_CHECKING:
     from civmil.core.actors import Actor
 
-#: Uploaded files left behind (an abandoned dry run) are removed after this many seconds.
-UPLOAD_TTL_SECONDS = 24 * 3600
 #: Planned rows listed in a report (rejected rows are always all listed).
 MAX_REPORT_ROWS = 500
+#: Where uploaded CSV files wait between the dry run and the confirmation.
+STAGING = staging.StagingArea("directory-imports", prefix="directory-", suffix=".csv")
 SESSION_KEY = "civmil.directory_import"
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
-_PREFIX = "directory-"
 
 
 class DirectoryImportForm(forms.Form):
@@ -65,186 +54,95 @@ class DirectoryImportForm(forms.Form):
                                "20,000 rows."),
     )
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        upload = cleaned.get("file")
-        if isinstance(upload, UploadedFile) and upload.size is not None \
-                and upload.size > directory_csv.MAX_FILE_BYTES:
-            self.add_error("file", directory_csv.too_large_message(upload.size))
-        return cleaned
 
-
-# ---------------------------------------------------------------------------------------------
-# Stored uploads
-
-
-def _import_dir() -> Path:
-    return Path(settings.CIVMIL_VAR_DIR) / "tmp" / "directory-imports"
-
-
-def _upload_path(token: str) -> Path | None:
-    if not _TOKEN.match(token or ""):
-        return None
-    return _import_dir() / f"{_PREFIX}{token}.csv"
-
-
-def _store_upload(upload: UploadedFile) -> tuple[str, bytes]:
-    """Write the upload under a fresh random token (sweeping abandoned ones); returns token and bytes."""
-    directory = _import_dir()
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    cutoff = time.time() - UPLOAD_TTL_SECONDS
-    for old in directory.glob(f"{_PREFIX}*.csv"):
-        try:
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
-        except OSError:
-            continue
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in upload.chunks():
-        size += len(chunk)
-        if size > directory_csv.MAX_FILE_BYTES:
-            raise Invalid(directory_csv.too_large_message(size))
-        chunks.append(chunk)
-    data = b"".join(chunks)
-    token = secrets.token_urlsafe(32)
-    fd = os.open(directory / f"{_PREFIX}{token}.csv", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    return token, data
-
-
-def _discard(request: HttpRequest) -> None:
-    pending = request.session.pop(SESSION_KEY, None)
-    if isinstance(pending, dict):
-        path = _upload_path(str(pending.get("token", "")))
-        if path is not None:
-            path.unlink(missing_ok=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# Pages
-
-
-def _form_page(request: HttpRequest, form: DirectoryImportForm, status: int = 200, error: str = "") -> HttpResponse:
-    return render_page(request, "actors/directory_csv/import.html", {
-        "form": form, "error": error, "max_mb": directory_csv.MAX_FILE_BYTES // 1024 // 1024,
-        "max_rows": directory_csv.MAX_ROWS, "organisation_columns": directory_csv.ORGANISATION_COLUMNS,
-        "person_columns": directory_csv.PERSON_COLUMNS,
-    }, status=status)
-
-
-def _report(request: HttpRequest, plan: directory_csv.DirectoryPlan, *, token: str, filename: str,
-            error: str = "", notice: str = "", status: int = 200) -> HttpResponse:
-    changing = [r for r in plan.rows if r.action != directory_csv.UNCHANGED]
-    return render_page(request, "actors/directory_csv/report.html", {
-        "plan": plan, "token": token, "filename": filename, "error": error, "notice": notice,
-        "kind_label": dict(directory_csv.KIND_CHOICES)[plan.kind],
-        "to_create": len(plan.to_create), "to_update": len(plan.to_update), "unchanged": len(plan.unchanged),
-        "rows": changing[:MAX_REPORT_ROWS], "rows_truncated": len(changing) > MAX_REPORT_ROWS,
-        "max_rows": MAX_REPORT_ROWS,
-    }, status=status)
-
-
-def _dry_run(request: HttpRequest, actor: Actor) -> HttpResponse:
-    form = DirectoryImportForm(request.POST, request.FILES)
-    if not form.is_valid():
-        return _form_page(request, form, status=FORM_ERROR_STATUS)
-    upload = form.cleaned_data["file"]
-    kind = form.cleaned_data["kind"]
-    _discard(request)
-    try:
-        token, data = _store_upload(upload)
-    except Invalid as exc:
-        form.add_error("file", exc.message)
-        return _form_page(request, form, status=413)
-    plan = directory_csv.plan_file(actor, kind, data)
-    filename = os.path.basename(str(upload.name or ""))[:200]
-    if plan.error or not plan.rows:
-        path = _upload_path(token)
-        if path is not None:
-            path.unlink(missing_ok=True)
-        return _report(request, plan, token="", filename=filename, error=plan.error, status=FORM_ERROR_STATUS)
-    request.session[SESSION_KEY] = {
-        "token": token, "sha256": plan.sha256, "filename": filename, "kind": kind, "fingerprint": plan.fingerprint(),
-    }
-    return _report(request, plan, token=token, filename=filename)
-
-
-def _confirm(request: HttpRequest, actor: Actor) -> HttpResponse:
-    pending = request.session.get(SESSION_KEY)
-    token = request.POST.get("token", "")
-    expired = _("This upload has expired or was imported already; upload the file again.")
-    if not isinstance(pending, dict) or not token or token != pending.get("token") \
-            or pending.get("kind") not in directory_csv.COLUMNS:
-        return _form_page(request, DirectoryImportForm(), status=400, error=expired)
-    path = _upload_path(token)
-    try:
-        data = path.read_bytes() if path is not None else b""
-    except OSError:
-        data = b""
-    if not data or hashlib.sha256(data).hexdigest() != pending.get("sha256"):
-        _discard(request)
-        return _form_page(request, DirectoryImportForm(), status=400, error=expired)
-    kind = str(pending["kind"])
-    plan = directory_csv.plan_file(actor, kind, data)
-    filename = str(pending.get("filename", ""))
-    if plan.fingerprint() != pending.get("fingerprint"):
-        pending["fingerprint"] = plan.fingerprint()
-        request.session[SESSION_KEY] = pending
-        return _report(request, plan, token=token, filename=filename, status=409,
-                       notice=_("The directory changed since this report was made. Here is the report again; "
-                                "check it and confirm once more."))
-    try:
-        result = actor_services.import_directory(actor, plan, confirm=request.POST.get("confirm_rejected") == "1")
-    except ServiceError as exc:
-        return _report(request, plan, token=token, filename=filename, error=exc.message, status=exc.status)
-    _discard(request)
-    summary = _("Directory imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged.") % {
-        "created": result.created, "updated": result.updated, "unchanged": result.unchanged}
-    if result.skipped:
-        summary += " " + ngettext("%(n)s rejected row was left out.", "%(n)s rejected rows were left out.",
-                                  len(result.skipped)) % {"n": len(result.skipped)}
-    messages.success(request, summary)
-    return HttpResponseRedirect(reverse("actors:organisations" if kind == directory_csv.ORGANISATIONS
-                                        else "actors:people"))
-
-
-@csrf_protect
-@require_http_methods(["GET", "POST"])
-def _directory_import(request: HttpRequest) -> HttpResponse:
-    actor = actor_of(request)
-    if request.method == "GET":
-        return _form_page(request, DirectoryImportForm())
-    step = request.POST.get("step", "upload")
-    if step == "confirm":
-        return _confirm(request, actor)
-    if step == "cancel":
-        _discard(request)
-        messages.info(request, _("The import was cancelled; nothing was imported."))
-        return HttpResponseRedirect(reverse("actors:directory-import"))
-    return _dry_run(request, actor)
-
-
-@csrf_exempt  # CSRF is checked by _directory_import, after the size check below
-@login_required
-def directory_import(request: HttpRequest) -> HttpResponse:
+class DirectoryImport(staging.StagedImport[directory_csv.DirectoryPlan]):
     """Administrators upload a CSV of organisations or people, read the dry run, then confirm.
 
     A body larger than the limit is refused from its Content-Length before anything parses it.
     """
-    if not services.is_administrator(actor_of(request)):
-        return render_page(request, "error.html", {
-            "title": _("Not allowed"),
-            "message": _("Only administrators import the directory. Ask one of them, or switch to your "
-                         "administrator membership if you have one.")}, status=403)
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if request.method == "POST" and length > directory_csv.MAX_FILE_BYTES + 1024 * 1024:
-        return _form_page(request, DirectoryImportForm(), status=413, error=directory_csv.too_large_message(length))
-    return _directory_import(request)
+
+    staging_area = STAGING
+    session_key = SESSION_KEY
+    url_name = "actors:directory-import"
+    form_class = DirectoryImportForm
+    form_template = "actors/directory_csv/import.html"
+    report_template = "actors/directory_csv/report.html"
+    back_url_name = "actors:index"
+    back_label = gettext_lazy("Back to the directory")
+    refused_message = gettext_lazy("Only administrators import the directory. Ask one of them, or switch to your "
+                                   "administrator membership if you have one.")
+    changed_notice = gettext_lazy("The directory changed since this report was made. Here is the report again; "
+                                  "check it and confirm once more.")
+    max_report_rows = MAX_REPORT_ROWS
+
+    def max_bytes(self) -> int:
+        return directory_csv.MAX_FILE_BYTES
+
+    def too_large_message(self, size: int) -> str:
+        return directory_csv.too_large_message(size)
+
+    def params(self, form: forms.Form) -> dict[str, Any]:
+        return {"kind": form.cleaned_data["kind"]}
+
+    def plan(self, actor: Actor, data: bytes, params: Mapping[str, Any]) -> directory_csv.DirectoryPlan:
+        kind = params.get("kind")
+        if not isinstance(kind, str) or kind not in directory_csv.COLUMNS:
+            raise staging.Expired()
+        return directory_csv.plan_file(actor, kind, data)
+
+    def describe(self, plan: directory_csv.DirectoryPlan) -> staging.ImportReport:
+        n_rejected, n_valid = len(plan.rejected), len(plan.rows)
+        n_create, n_update, n_unchanged = len(plan.to_create), len(plan.to_update), len(plan.unchanged)
+        summary = " ".join([
+            ngettext("%(n)s record would be created", "%(n)s records would be created", n_create)
+            % {"n": n_create} + ",",
+            ngettext("%(n)s would be updated", "%(n)s would be updated", n_update) % {"n": n_update} + ",",
+            ngettext("%(n)s is unchanged.", "%(n)s are unchanged.", n_unchanged) % {"n": n_unchanged},
+        ])
+        confirm = (ngettext("Import the %(n)s valid row, without the rejected rows",
+                            "Import the %(n)s valid rows, without the rejected rows", n_valid) if n_rejected
+                   else ngettext("Import %(n)s row", "Import %(n)s rows", n_valid)) % {"n": n_valid}
+        return staging.ImportReport(
+            summary=summary, importable=n_valid, confirm_label=confirm,
+            rejected=[staging.RejectedItem(r.number, r.label, r.reasons) for r in plan.rejected],
+            rejected_summary=ngettext("%(n)s row is rejected.", "%(n)s rows are rejected.", n_rejected)
+            % {"n": n_rejected},
+            rejected_heading=_("Rejected rows"),
+            rejected_intro=_("With rejected rows, nothing is imported unless you confirm importing the valid ones "
+                             "without them. The header is row 1."),
+            position_header=_("Row"), label_header=_("Name"),
+        )
+
+    def planned_rows(self, plan: directory_csv.DirectoryPlan) -> Sequence[Any]:
+        return [r for r in plan.rows if r.action != directory_csv.UNCHANGED]
+
+    def form_context(self) -> dict[str, Any]:
+        return {"max_rows": directory_csv.MAX_ROWS, "organisation_columns": directory_csv.ORGANISATION_COLUMNS,
+                "person_columns": directory_csv.PERSON_COLUMNS}
+
+    def report_context(self, plan: directory_csv.DirectoryPlan) -> dict[str, Any]:
+        return {"kind_label": dict(directory_csv.KIND_CHOICES)[plan.kind]}
+
+    def execute(self, actor: Actor, plan: directory_csv.DirectoryPlan, *, confirm_rejected: bool) -> Any:
+        return actor_services.import_directory(actor, plan, confirm=confirm_rejected)
+
+    def done(self, request: HttpRequest, plan: directory_csv.DirectoryPlan, result: Any,
+             params: Mapping[str, Any]) -> HttpResponse:
+        summary = _("Directory imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged.") % {
+            "created": result.created, "updated": result.updated, "unchanged": result.unchanged}
+        if result.skipped:
+            summary += " " + ngettext("%(n)s rejected row was left out.", "%(n)s rejected rows were left out.",
+                                      len(result.skipped)) % {"n": len(result.skipped)}
+        messages.success(request, summary)
+        return HttpResponseRedirect(reverse("actors:organisations" if plan.kind == directory_csv.ORGANISATIONS
+                                            else "actors:people"))
+
+    def render(self, request: HttpRequest, template: str, context: dict[str, Any], *,
+               status: int = 200) -> HttpResponse:
+        return render_page(request, template, context, status=status)
+
+
+directory_import = DirectoryImport.as_view()
 
 
 # ---------------------------------------------------------------------------------------------
