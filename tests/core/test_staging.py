@@ -154,6 +154,25 @@ def test_sweep_removes_only_expired_uploads_of_its_area(admin: Member, var_dir: 
     assert len(kept(var_dir, OTHER_AREA)) == 1
 
 
+def test_the_hourly_job_sweeps_every_area_and_folders_no_app_declared(admin: Member, var_dir: Path) -> None:
+    from civmil.core import schedule
+
+    assert schedule.registered()["staging.sweep"].task is schedule.sweep_staged_uploads
+    fresh = AREA.store(upload("fresh\n"), admin.actor, max_bytes=LIMIT, too_large=too_large)
+    OTHER_AREA.store(upload("stale\n"), admin.actor, max_bytes=LIMIT, too_large=too_large)
+    undeclared = var_dir / "tmp" / "retired-imports"
+    undeclared.mkdir()
+    (undeclared / "left-over.csv").write_text("x")
+    (undeclared / "recent.csv").write_text("y")
+    old = time.time() - staging.DEFAULT_TTL_SECONDS - 60
+    for path in (*kept(var_dir, OTHER_AREA), undeclared / "left-over.csv"):
+        os.utime(path, (old, old))
+    assert schedule.sweep_staged_uploads.call() == 2
+    assert [p.name for p in kept(var_dir)] == [f"lines-{fresh.staging_id}.txt"]
+    assert not kept(var_dir, OTHER_AREA)
+    assert [p.name for p in undeclared.iterdir()] == ["recent.csv"]
+
+
 @pytest.mark.parametrize(("name", "prefix", "suffix"), [
     ("../up", "lines-", ".txt"), ("ok", "../", ".txt"), ("ok", "lines-", "txt"), ("ok", "lines-", ".t/x"),
     ("ok", "lines-", ".txt\n"),

@@ -238,9 +238,18 @@ def prune_live_events() -> int:
     return events.prune(dt.timedelta(days=int(getattr(settings, "CIVMIL_OUTBOX_KEEP_DAYS", 30))))
 
 
+@task()
+def sweep_staged_uploads() -> int:
+    """Remove staged import uploads past their time to live; how many went."""
+    from civmil.core import staging
+
+    return staging.sweep_all()
+
+
 def register_default_jobs() -> None:
     register_periodic("ledger.checkpoint", ledger_checkpoint, LEDGER_CHECKPOINT_EVERY)
     register_periodic("events.prune", prune_live_events, OUTBOX_PRUNE_EVERY)
+    register_periodic("staging.sweep", sweep_staged_uploads, dt.timedelta(hours=1))
 
 
 register_default_jobs()

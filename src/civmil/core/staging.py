@@ -130,6 +130,7 @@ class StagingArea:
         if not _NAME.fullmatch(self.name) or not _NAME.fullmatch(self.prefix.rstrip("-") or "x") \
                 or not _SUFFIX.fullmatch(self.suffix):
             raise ValueError(f"unsafe staging area {self.name!r} {self.prefix!r} {self.suffix!r}")
+        _AREAS[self.name] = self
 
     @property
     def directory(self) -> Path:
@@ -218,6 +219,36 @@ class StagingArea:
             except OSError:
                 continue
         return removed
+
+
+_AREAS: dict[str, StagingArea] = {}
+
+
+def sweep_all(now: float | None = None) -> int:
+    """Remove expired uploads of every staging area (the periodic job ``staging.sweep``).
+
+    A worker process may not have imported the app that declares an area: a folder under
+    ``var/tmp`` with no declared area is swept with the default time to live.
+    """
+    root = Path(settings.CIVMIL_VAR_DIR) / "tmp"
+    removed = 0
+    folders = {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
+    for name in sorted(folders | set(_AREAS)):
+        area = _AREAS.get(name)
+        if area is None:
+            if not _NAME.fullmatch(name):
+                continue
+            cutoff = (time.time() if now is None else now) - DEFAULT_TTL_SECONDS
+            for path in (root / name).iterdir():
+                try:
+                    if path.is_file() and path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+                except OSError:
+                    continue
+        else:
+            removed += area.sweep(now)
+    return removed
 
 
 # ---------------------------------------------------------------------------------------------
