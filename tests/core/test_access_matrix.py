@@ -5,6 +5,10 @@ The expected views come from the hand-written table in ``test_access_policy.py``
 gets two markers: one in ``summary`` (a field an owner releases in a field release) and one in
 ``follow_ups`` (never released in a field release). A full view shows both, a reduced view only
 the first, no view neither — and a record with no view answers exactly like a missing one.
+
+``test_access_matrix_channels.py`` plants the same records (:func:`plant_matrix`) and reads them
+on the other channels: live events and the WebSocket, search, discussions, attachments,
+notifications and e-mail, and API tokens.
 """
 
 from __future__ import annotations
@@ -47,13 +51,20 @@ class Planted:
     summary_marker: str
     follow_marker: str
     expected: str  # F, R or N
+    #: Who recorded it (a member of the owning organisation, with the full view).
+    author: Actor | None = None
 
 
 def _expected(relation: str, profile: str, level: str) -> str:
     return EXPECTED[relation][profile].split()[LEVELS.index(level)]
 
 
-def _plant(reader_name: str, reader: Actor, owners: dict[str, Actor]) -> list[Planted]:
+def _markers(run: str) -> tuple[str, str]:
+    """A fresh pair of markers; ``run`` starts every marker of one planting (searchable as a prefix)."""
+    return f"S{run}{uuid.uuid4().hex}", f"F{run}{uuid.uuid4().hex}"
+
+
+def _plant(reader_name: str, reader: Actor, owners: dict[str, Actor], run: str = "") -> list[Planted]:
     """Create, through the services, one record per (relation, level) that can exist."""
     planted = []
     for relation in RELATIONS:
@@ -64,7 +75,7 @@ def _plant(reader_name: str, reader: Actor, owners: dict[str, Actor]) -> list[Pl
             author = owners[level]
             if relation == "owner":
                 author = reader
-            s_marker, f_marker = f"S{uuid.uuid4().hex}", f"F{uuid.uuid4().hex}"
+            s_marker, f_marker = _markers(run)
             data = actor_services.LiaisonContact(
                 occurred_at=timezone.now(), channel="meeting", summary=f"summary {s_marker}",
                 follow_ups=f"follow {f_marker}", level=level, organisation_ids=[author.organisation_id],
@@ -82,7 +93,7 @@ def _plant(reader_name: str, reader: Actor, owners: dict[str, Actor]) -> list[Pl
                 services.release_record(author, entry, component=reader.component or "")
             elif relation == "named":
                 services.release_record(author, entry, person=reader.person)
-            planted.append(Planted(relation, level, entry.pk, s_marker, f_marker, cell))
+            planted.append(Planted(relation, level, entry.pk, s_marker, f_marker, cell, author))
     return planted
 
 
@@ -103,6 +114,53 @@ def _check(text: str, item: Planted, channel: str, failures: list[str]) -> None:
                         f"summary shown={got_summary}, follow-ups shown={got_follow}")
 
 
+@dataclass
+class Reader:
+    """A signed-in reader of one profile of the table."""
+
+    profile: str
+    user: Any
+    actor: Actor
+
+
+@dataclass
+class Matrix:
+    """The records planted for one reader: one per (relation, level) the table has for the profile."""
+
+    reader: Reader
+    owners: dict[str, Actor]
+    planted: list[Planted]
+    #: Starts every marker of this planting (after its "S" or "F").
+    run: str
+
+
+def make_reader(profile: str) -> Reader:
+    component_role = PROFILES[profile]
+    if component_role is None:  # no_membership: a signed-in person without a current membership
+        lone = make_member(Component.CIVILIAN)
+        lone.membership.delete()
+        from civmil.core.actors import actor_for_user
+
+        return Reader(profile, lone.user, actor_for_user(lone.user))
+    m = make_member(component_role[0], role=component_role[1])
+    return Reader(profile, m.user, m.actor)
+
+
+def plant_matrix(reader: Reader) -> Matrix:
+    """Plant, through the services, every record the table has for ``reader``'s profile.
+
+    Shared by every channel of the matrix (``test_access_matrix_channels.py`` too), so all of
+    them look for the same markers in the same records.
+    """
+    owners = _owners()
+    run = uuid.uuid4().hex[:8]
+    if reader.actor.membership:
+        planted = _plant(reader.profile, reader.actor, owners, run)
+    else:
+        planted = _plant_without_membership(reader.profile, reader.actor, owners, run)
+    return Matrix(reader, owners, planted, run)
+
+
 def _owners() -> dict[str, Actor]:
     return {level: make_member(OWNER_COMPONENT[level]).actor for level in LOG_LEVELS}
 
@@ -116,19 +174,8 @@ def _client(user: Any) -> Client:
 @pytest.mark.django_db
 @pytest.mark.parametrize("profile", READERS)
 def test_markers_appear_exactly_where_the_table_says(profile: str) -> None:
-    component_role = PROFILES[profile]
-    if component_role is None:  # no_membership: a signed-in person without a current membership
-        lone = make_member(Component.CIVILIAN)
-        lone.membership.delete()
-        from civmil.core.actors import actor_for_user
-
-        reader_user, reader = lone.user, actor_for_user(lone.user)
-    else:
-        m = make_member(component_role[0], role=component_role[1])
-        reader_user, reader = m.user, m.actor
-    owners = _owners()
-    planted = _plant(profile, reader, owners) if reader.membership else _plant_without_membership(
-        profile, reader, owners)
+    matrix = plant_matrix(make_reader(profile))
+    reader_user, planted = matrix.reader.user, matrix.planted
     client = _client(reader_user)
     failures: list[str] = []
     missing = {
@@ -177,14 +224,14 @@ def _csv_text(client: Client) -> str:
     return text
 
 
-def _plant_without_membership(profile: str, reader: Actor, owners: dict[str, Actor]) -> list[Planted]:
+def _plant_without_membership(profile: str, reader: Actor, owners: dict[str, Actor], run: str = "") -> list[Planted]:
     """A reader without a membership can only be named or be the submitter."""
     planted = []
     for relation in ("none", "submitter", "named"):
         for level in LOG_LEVELS:
             cell = _expected(relation, profile, level)
             author = owners[level]
-            s_marker, f_marker = f"S{uuid.uuid4().hex}", f"F{uuid.uuid4().hex}"
+            s_marker, f_marker = _markers(run)
             entry = actor_services.record_liaison_contact(author, actor_services.LiaisonContact(
                 occurred_at=timezone.now(), channel="phone", summary=f"summary {s_marker}",
                 follow_ups=f"follow {f_marker}", level=level, organisation_ids=[author.organisation_id]))
@@ -192,7 +239,7 @@ def _plant_without_membership(profile: str, reader: Actor, owners: dict[str, Act
                 LiaisonLogEntry.objects.filter(pk=entry.pk).update(created_by=reader.person)
             elif relation == "named":
                 services.release_record(author, entry, person=reader.person)
-            planted.append(Planted(relation, level, entry.pk, s_marker, f_marker, cell))
+            planted.append(Planted(relation, level, entry.pk, s_marker, f_marker, cell, author))
     return planted
 
 
