@@ -226,3 +226,29 @@ def test_attachments_about_the_person_are_erased_with_them_what_they_uploaded_el
     page = client.get(reverse("actors:liaison-entry", kwargs={"pk": entry.pk})).content.decode()
     assert "water-point.txt" in page and f"Erased person {str(subject.person.pk)[:8]}" in page
     assert "Zanzibar" not in page
+
+
+def test_one_stored_change_is_erased_from_the_console_with_a_second_persons_approval(
+        admins: tuple[Member, Member], subject: Member, capsys: pytest.CaptureFixture[str]) -> None:
+    changed = _person_changes(subject)[-1]
+    staff = make_member(Component.CIVILIAN)
+    with pytest.raises(CommandError, match="not an active account"):
+        call_command("ledger", "erase", str(changed.entry_id), "--reason", "Asked", "--approved-by",
+                     staff.user.username)
+    with pytest.raises(CommandError, match="No ledger entry"):
+        call_command("ledger", "erase", "999999", "--reason", "Asked", "--approved-by", admins[0].user.username)
+    with pytest.raises(CommandError, match="Say why"):
+        call_command("ledger", "erase", str(changed.entry_id), "--reason", " ", "--approved-by",
+                     admins[0].user.username)
+    assert LedgerChange.objects.get(pk=changed.pk).data is not None
+
+    call_command("ledger", "erase", str(changed.entry_id), "--reason", "Asked by letter", "--approved-by",
+                 admins[1].user.username)
+    assert LedgerChange.objects.get(pk=changed.pk).data is None
+    erased_by = LedgerChange.objects.get(pk=changed.pk).erased_by_seq
+    assert f"entry #{changed.entry_id}" in capsys.readouterr().out and erased_by is not None
+    assert LedgerEntry.objects.get(seq=erased_by).action == "ledger.erased"
+    assert ledger.verify().ok
+    with pytest.raises(CommandError, match="already erased"):
+        call_command("ledger", "erase", str(changed.entry_id), "--reason", "Again", "--approved-by",
+                     admins[1].user.username)

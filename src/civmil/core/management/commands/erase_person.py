@@ -14,10 +14,10 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from civmil.core import erasure
-from civmil.core.actors import actor_for_user
 from civmil.core.choices import Role
 from civmil.core.errors import ServiceError
-from civmil.core.models import Membership, Person, User
+from civmil.core.management import support
+from civmil.core.models import Person
 
 
 class Command(BaseCommand):
@@ -37,12 +37,7 @@ class Command(BaseCommand):
         person = Person.objects.filter(pk=pk).first()
         if person is None:
             raise CommandError(_("No person with the id %(id)s.") % {"id": pk})
-        user = User.objects.filter(username=options["approved_by"], is_active=True).first()
-        admin = (Membership.objects.current().filter(person__user=user, role=Role.ADMINISTRATOR).first()
-                 if user is not None else None)
-        if user is None or admin is None:
-            raise CommandError(_("%(name)s is not an active administrator account.") % {"name": options["approved_by"]})
-        approver = actor_for_user(user, admin.pk)
+        approver = support.approver(options["approved_by"], {Role.ADMINISTRATOR})
         try:
             with transaction.atomic():
                 request = erasure.request_erasure(None, person, options["reason"])

@@ -1,8 +1,9 @@
-"""``civmil ledger verify [--against FILE]``, ``civmil ledger checkpoint [--output FILE]`` and
-``civmil ledger rotate-key``.
+"""``civmil ledger verify [--against FILE]``, ``civmil ledger checkpoint [--output FILE]``,
+``civmil ledger rotate-key`` and ``civmil ledger erase SEQ --reason R --approved-by USERNAME``.
 
-Exit status: 0 when the ledger verifies (or the checkpoint is signed), 1 when it does not
-verify, 2 when the command cannot run (unreadable checkpoint file, empty ledger).
+Exit status: 0 when the ledger verifies (or the checkpoint is signed, the change erased), 1 when
+it does not verify or the erasure is refused, 2 when the command cannot run (unreadable
+checkpoint file, empty ledger).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from civmil.core import ledger
+from civmil.core.choices import PRIVILEGED_ROLES
 from civmil.core.errors import ServiceError
+from civmil.core.management import support
 
 #: Problems listed after the first one, at most.
 _SHOWN = 20
@@ -28,7 +31,7 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="subcommand", required=True, metavar="{verify,checkpoint,rotate-key}")
+        sub = parser.add_subparsers(dest="subcommand", required=True, metavar="{verify,checkpoint,rotate-key,erase}")
         verify = sub.add_parser("verify", help="Walk chain, tree and checkpoints; name the first bad entry.")
         verify.add_argument("--against", metavar="FILE",
                             help="A checkpoint kept elsewhere (from 'ledger checkpoint --output'): prove the "
@@ -38,14 +41,33 @@ class Command(BaseCommand):
                         help="Write the signed checkpoint as JSON to FILE (default: print it).")
         sub.add_parser("rotate-key", help="Replace the signing key kept in var/ by a new one; the former key "
                                           "stays trusted for the checkpoints it signed.")
+        erase = sub.add_parser("erase", help="Erase the change stored with one entry (personal data, an "
+                                             "anonymous reporter's details), approved by a second person.")
+        erase.add_argument("seq", type=int, metavar="SEQ", help="The entry's sequence number.")
+        erase.add_argument("--reason", required=True, help="Why the change is erased (kept in the ledger).")
+        erase.add_argument("--approved-by", dest="approved_by", required=True, metavar="USERNAME",
+                           help="The account that approves: administrator, mission leadership or oversight.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["subcommand"] == "verify":
             self._verify(options.get("against"))
         elif options["subcommand"] == "rotate-key":
             self._rotate_key()
+        elif options["subcommand"] == "erase":
+            self._erase(options["seq"], options["reason"], options["approved_by"])
         else:
             self._checkpoint(options.get("output"))
+
+    def _erase(self, seq: int, reason: str, approved_by: str) -> None:
+        """The operator at the console erases; the named account is the second person who approves."""
+        approver = support.approver(approved_by, PRIVILEGED_ROLES)
+        try:
+            erased = ledger.erase_change(None, seq, reason, approver)
+        except ServiceError as exc:
+            details = "; ".join(str(m) for messages in exc.errors.values() for m in messages)
+            raise CommandError(f"{exc.message} {details}".strip()) from exc
+        self.stdout.write(_("Erased the change of entry #%(seq)s; the erasure is entry #%(by)s.")
+                          % {"seq": seq, "by": erased.seq})
 
     def _verify(self, against: str | None) -> None:
         kept = _read_checkpoint(Path(against)) if against else None
