@@ -12,12 +12,13 @@ CHROMIUM := /usr/bin/chromium
 # Seconds since the epoch, to time each phase of `make test`.
 NOW = $$(date +%s)
 
-.PHONY: help run test lint types test-sqlite test-postgres bench fuzz clean install dev-install assets messages
+.PHONY: help run test lint types test-sqlite test-postgres bench fuzz conformance clean install dev-install assets messages
 
 help:
 	@echo "make run   — install, migrate, load the demo mission on first start, serve http://127.0.0.1:8000"
 	@echo "make test  — install test dependencies, lint, type-check, run the suite on SQLite and PostgreSQL"
 	@echo "make bench — run the benchmarks"
+	@echo "make conformance — try the GeoJSON and CSV readers on the conformance corpus (CIVMIL_CONFORMANCE_DIR)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +91,10 @@ test:
 
 bench: dev-install
 	$(BIN)/python -m bench
+
+# Real files from other projects, kept outside the repository (default ../shared/conformance).
+conformance: install
+	$(BIN)/python -m bench.conformance
 
 fuzz: dev-install
 	SCHEMATHESIS_MAX_EXAMPLES=200 DATABASE_URL=sqlite:///$(CURDIR)/var/fuzz.sqlite3 $(BIN)/pytest -q tests/api -k schemathesis

@@ -174,6 +174,43 @@ def test_every_bad_feature_is_named_with_its_index_pcode_and_reason() -> None:
     assert by_index[7].describe().startswith("Feature 7 (P-code XX07): ")
 
 
+def test_features_that_break_rfc7946_are_rejected_not_imported() -> None:
+    # Modelled on the geojson/schema project's invalid fixtures: before these checks a MultiPolygon
+    # with "bbox": 42 was planned for import, and a bad "id" or a missing "properties" went unseen.
+    two_squares = {"type": "MultiPolygon", "coordinates": [square(2, 2)["coordinates"], square(0, 0)["coordinates"]]}
+    data = collection(
+        feature("XX01", "Good", square(4, 4)),                                            # 1 fine
+        feature("XX02", "Bad bbox", {**two_squares, "bbox": 42}),                         # 2 geometry bbox
+        {**feature("XX03", "Bad id", square(6, 6)), "id": False},                        # 3 boolean id
+        {**feature("XX04", "Object id", square(8, 8)), "id": {"foo": "bar"}},            # 4 object id
+        {"type": "Feature", "geometry": square(10, 10)},                                  # 5 no properties
+        {**feature("XX06", "Short bbox", square(12, 12)), "bbox": [12, 12, 12.9]},        # 6 feature bbox
+    )
+    p = plan(data)
+    assert [a.pcode for a in p.areas] == ["XX01"]
+    why = reasons(p)
+    assert sorted(why) == [2, 3, 4, 5, 6]
+    assert '"bbox" must be an array of 4 numbers' in why[2] and '"bbox" must be' in why[6]
+    assert '"id" of a Feature must be a string or a number' in why[3] and '"id"' in why[4]
+    assert 'needs a "properties" member' in why[5]
+
+
+def test_a_bad_bbox_on_the_collection_refuses_the_whole_file() -> None:
+    data = json.dumps({"type": "FeatureCollection", "bbox": [0, 0], "features": [feature("XX01", "North")]}).encode()
+    p = plan(data)
+    assert '"bbox" must be' in p.error and "FeatureCollection" in p.error
+    assert p.areas == [] and p.rejected == []
+
+
+def test_ids_bboxes_and_heights_that_rfc7946_allows_are_imported() -> None:
+    data = collection(
+        {**feature("XX01", "North", {**square(0, 0), "bbox": [0, 0, 0.9, 0.9]}), "id": 42, "bbox": [0, 0, 0.9, 0.9]},
+        {**feature("XX02", "South", square(0, -1)), "id": "adm1.2"},
+    )
+    p = plan(data)
+    assert p.clean and [a.pcode for a in p.areas] == ["XX01", "XX02"]
+
+
 def test_numeric_pcodes_and_untidy_whitespace_are_read_as_text() -> None:
     p = plan(collection(feature(12, "  North \n Province ")))
     assert (p.areas[0].pcode, p.areas[0].name) == ("12", "North Province")
@@ -381,6 +418,14 @@ def test_command_dry_run_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFi
                  "--alt-name-field", "ADM1_FR", "--dry-run")
     assert "2 to create" in capsys.readouterr().out
     assert Area.objects.count() == 0 and not LedgerEntry.objects.filter(object_type="actors.area").exists()
+
+
+@pytest.mark.django_db
+def test_command_dry_run_refuses_a_feature_with_a_bad_bbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, collection(feature("XX01", "North", {**square(0, 0), "bbox": 42})))
+    with pytest.raises(CommandError, match="1 feature"):
+        call_command("import_boundaries", path, "--level", "1", "--dry-run")
+    assert 'Feature 1 (P-code XX01): Geometry: "bbox" must be' in capsys.readouterr().err
 
 
 @pytest.mark.django_db

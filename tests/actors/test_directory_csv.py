@@ -83,6 +83,47 @@ def test_unreadable_files_say_why(data: bytes, message: str) -> None:
     assert message in directory_csv.parse(data, directory_csv.ORGANISATIONS).error
 
 
+# Modelled on HXL datasets (libhxl-python's test files): a title row, a header row, then a row of
+# hashtags. Before, a tab-separated one was refused with its tabs in the message.
+HXL = "Qué?,,Quién?\nSector/Cluster,Subsector,Organización\n#sector+es,#subsector+es,#org+es\nWASH,Higiene,ACNUR\n"
+
+
+@pytest.mark.parametrize("kind", [directory_csv.ORGANISATIONS, directory_csv.PEOPLE])
+def test_a_tab_separated_file_is_refused_saying_so(kind: str) -> None:
+    error = directory_csv.parse(HXL.replace(",", "\t").encode(), kind).error
+    assert "separated by tabs" in error and "CSV UTF-8" in error
+    assert "\t" not in error
+
+
+@pytest.mark.parametrize(("data", "row"), [
+    (HXL, 3),
+    ("Org,Province\n#org,#adm1\nOrg X,Coast\n", 2),
+    ("#org,#adm1,#affected\nOrg X,Coast,100\n", 1),
+    ("Qué?,,\nRegistro,Sector,País\n,#sector+es,country\n", 3),  # a fuzzy tag row: half the cells are tags
+])
+def test_an_hxl_dataset_is_named_as_such(data: str, row: int) -> None:
+    error = directory_csv.parse(data.encode(), directory_csv.PEOPLE).error
+    assert f"This is an HXL dataset (row {row} holds #hashtags), not a directory file" in error
+    assert "full_name" in error
+
+
+def test_a_row_of_hashtags_under_a_directory_header_is_rejected_not_imported() -> None:
+    plan = directory_csv.plan_organisations(b"name,component,kind\n#org,#org+type,#meta\nB,civilian,other\n")
+    assert "HXL hashtags" in reasons_by_row(plan)[2]
+    assert [r.label for r in plan.rows] == ["B"]
+    # A real organisation whose name starts with # is a record, not a tag row.
+    plan = directory_csv.plan_organisations(b"name,component,kind\n#Relief,civilian,other\n")
+    assert [r.label for r in plan.rows] == ["#Relief"] and plan.rejected == []
+
+
+def test_unknown_columns_are_listed_on_one_line_and_capped() -> None:
+    header = ",".join(['"two\nlines"', *(f"col{i}" for i in range(30))])
+    error = directory_csv.parse(f"{header}\nA\n".encode(), directory_csv.ORGANISATIONS).error
+    assert error.startswith("Unknown column(s): two lines, col0,")
+    assert "col10, and 19 more columns." in error and "col11" not in error
+    assert "\n" not in error
+
+
 def test_size_and_row_caps(monkeypatch: pytest.MonkeyPatch) -> None:
     big = ORG_HEADER.encode() + b"x" * (directory_csv.MAX_FILE_BYTES + 1)
     assert "the limit is 5 MB" in directory_csv.parse(big, directory_csv.ORGANISATIONS).error

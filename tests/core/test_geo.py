@@ -43,6 +43,58 @@ def test_bad_geometry_is_refused_with_the_reason(value: object, reason: str) -> 
     assert reason in info.value.message
 
 
+# What real files get wrong (modelled on the RFC 7946 fixtures of the geojson/schema project): each
+# was accepted, or refused with "geometry type None", before these checks.
+POINT = {"type": "Point", "coordinates": [0, 0]}
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ({"type": "Feature", "id": False, "geometry": POINT, "properties": {}}, '"id" of a Feature'),
+        ({"type": "Feature", "id": {"foo": "bar"}, "geometry": POINT, "properties": {}}, '"id" of a Feature'),
+        ({"type": "Feature", "id": "1", "geometry": POINT}, 'needs a "properties" member'),
+        ({"type": "Feature", "geometry": POINT, "properties": ["a"]}, '"properties" of a Feature'),
+        ({"type": "Feature", "geometry": POINT, "properties": {}, "bbox": [0, 0]}, '"bbox" must be'),
+        ({"type": "LineString", "coordinates": [[-110, 45], [110, -45]], "bbox": [-110, -45, 110]}, '"bbox" must be'),
+        ({**POINT, "bbox": [0, 0]}, '"bbox" must be'),
+        ({**SQUARE, "bbox": 42}, '"bbox" must be'),
+        ({**POINT, "bbox": [0, "0", 0, 0]}, '"bbox" must be'),
+        ({**POINT, "bbox": [0, 10, 0, -10]}, "south edge is above its north edge"),
+        ({**POINT, "bbox": [0, 0, 200, 0]}, "out of range"),
+        ({"coordinates": [0, 0]}, 'no "type" member'),
+        ({"kind": "LineString", "coordinates": [[-110, 45], [110, -45]]}, 'no "type" member'),
+        ({"type": "Point", "coordinates": [0, 0, float("inf")]}, "finite numbers"),
+        ({"type": "Point", "coordinates": [0, 0, "high"]}, "finite numbers"),
+        ({"type": "Point", "coordinates": [0, 0, 1, 2]}, "more than three numbers"),
+        ({"type": "LineString", "coordinates": [[0, 0], [1, 1, 5]]}, "same number of values"),
+        ({"type": "MultiLineString", "coordinates": [[[0, 0], [1, 1]], [[2, 2]]]}, "two positions"),
+    ],
+)
+def test_rfc7946_faults_are_refused_with_the_reason(value: object, reason: str) -> None:
+    with pytest.raises(Invalid) as info:
+        geo.validate_geometry(value)
+    assert reason in info.value.message
+    assert "None" not in info.value.message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"type": "Feature", "id": "feature.1", "geometry": POINT, "properties": {"name": "basic"}},
+        {"type": "Feature", "id": 42, "geometry": POINT, "properties": None},
+        {"type": "Feature", "geometry": POINT, "properties": {}, "bbox": [0, 0, 0, 0]},
+        {**POINT, "bbox": [0, 0, 0, 0], "title": "Null Island"},
+        {"type": "Point", "coordinates": [-110, 45, 100], "bbox": [-110, 45, 100, -110, 45, 100]},
+        {**SQUARE, "bbox": [170, -10, -170, 10]},  # across the antimeridian: west > east is allowed
+        {"type": "MultiLineString",
+         "coordinates": [[[-111, 45, 10], [111, -45, 20]], [[-111, -45, 30], [111, 45, 40]]]},
+    ],
+)
+def test_rfc7946_features_bboxes_and_heights_are_accepted(value: object) -> None:
+    assert not geo.validate_geometry(value).is_empty
+
+
 def test_allowed_types_are_enforced() -> None:
     with pytest.raises(Invalid, match="not accepted"):
         geo.validate_geometry({"type": "Point", "coordinates": [1, 1]}, allowed=("Polygon",))

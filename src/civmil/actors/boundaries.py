@@ -196,8 +196,8 @@ def read_feature_collection(data: bytes) -> list[Any]:
     """The ``features`` of a GeoJSON FeatureCollection, or :class:`Invalid` saying why not.
 
     Refuses files over :data:`MAX_FILE_BYTES`, text that is not JSON (including NaN,
-    Infinity and absurdly long integers), nesting too deep to parse, and anything but a
-    FeatureCollection with a list of features.
+    Infinity and absurdly long integers), nesting too deep to parse, anything but a
+    FeatureCollection with a list of features, and a collection whose ``bbox`` is malformed.
     """
     if len(data) > MAX_FILE_BYTES:
         raise Invalid(
@@ -230,6 +230,8 @@ def read_feature_collection(data: bytes) -> list[Any]:
     features = value.get("features")
     if not isinstance(features, list):
         raise Invalid(_("The FeatureCollection has no \"features\" list."))
+    if "bbox" in value:
+        geo.check_bbox(value["bbox"], where=_("The FeatureCollection"))
     if not features:
         raise Invalid(_("The FeatureCollection has no features."))
     if len(features) > MAX_FEATURES:
@@ -272,6 +274,11 @@ def _read_feature(index: int, feature: Any, options: ImportOptions) -> _Candidat
         props = {}
     if not isinstance(props, dict):
         cand.reasons.append(_("its \"properties\" is not an object."))
+        return cand
+    try:
+        geo.check_feature(feature, where=_("GeoJSON object"))
+    except Invalid as exc:
+        cand.reasons.append(exc.message)
         return cand
 
     pcode = _text(props.get(options.pcode_field))
@@ -373,9 +380,10 @@ def plan_import(data: bytes, options: ImportOptions, existing: Mapping[str, Exis
     """Plan the import of ``data`` given the areas that exist (by P-code). Writes nothing.
 
     Every feature either becomes a :class:`PlannedArea` (``create`` or ``update`` by P-code) or a
-    :class:`RejectedFeature` naming why: not a feature, missing or over-long P-code or name, a
-    P-code repeated in the file (every occurrence is rejected: which one is right cannot be
-    guessed), a geometry that is missing, not a Polygon or MultiPolygon, unclosed,
+    :class:`RejectedFeature` naming why: not a feature, members RFC 7946 does not allow (no
+    ``properties``, an ``id`` that is neither a string nor a number, a malformed ``bbox``), missing
+    or over-long P-code or name, a P-code repeated in the file (every occurrence is rejected: which
+    one is right cannot be guessed), a geometry that is missing, not a Polygon or MultiPolygon, unclosed,
     self-intersecting or out of range, an unknown or rejected parent, or a parent loop. Planned
     areas come parents first.
     """

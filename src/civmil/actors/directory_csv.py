@@ -8,7 +8,10 @@ reason). Nothing here writes: :func:`civmil.actors.services.import_directory` ca
 Rules of the file:
 
 * UTF-8, with or without a byte-order mark; comma or semicolon separated (detected from the
-  header line); header names are case-insensitive (spaces count as underscores).
+  header line; a tab-separated file is refused with a message saying so); header names are
+  case-insensitive (spaces count as underscores).
+* An HXL dataset (a row of ``#hashtags`` near the top) is refused as such; a row of hashtags
+  under a directory header is a rejected row, never a record.
 * At most :data:`MAX_FILE_BYTES` bytes and :data:`MAX_ROWS` data rows.
 * Row numbers count the header as row 1, so the first record is row 2.
 * On an update an empty cell keeps the stored value (an export's withheld cells are empty,
@@ -23,6 +26,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from civmil.core import access, registry
 from civmil.core.choices import PRIVILEGED_ROLES, Component, Level, MembershipStatus, OrganisationKind, Role
@@ -103,6 +107,54 @@ def _header_key(name: str) -> str:
     return "_".join(name.strip().lower().replace("-", " ").split())
 
 
+#: An HXL hashtag with its attributes, such as ``#org`` or ``#targeted +f +adults``.
+_HXL_TAG = re.compile(r"^#[A-Za-z][A-Za-z0-9_]*(\s*\+\s*[A-Za-z][A-Za-z0-9_]*)*$")
+#: How many lines are searched for a row of HXL hashtags when the header is not understood.
+_HXL_LOOKAHEAD = 5
+#: Most unknown header names named in a message.
+_SHOWN_COLUMNS = 12
+
+
+def _hashtag_row(cells: Sequence[str], *, every: bool = False) -> bool:
+    """Is this a row of HXL hashtags: at least half its non-empty cells are (``every``: all of them)?"""
+    filled = [c.strip() for c in cells if c.strip()]
+    tags = sum(1 for c in filled if _HXL_TAG.match(c))
+    return bool(filled) and (tags == len(filled) if every else 2 * tags >= len(filled))
+
+
+def _shown(name: str) -> str:
+    """A header name as it can be quoted in a message: on one line, and not too long."""
+    name = " ".join(name.split())
+    return name if len(name) <= 40 else name[:39] + "…"
+
+
+def _unknown_columns(header: list[str], unknown: list[str], reader: Iterable[list[str]], columns: Sequence[str]) -> str:
+    """Why a header is not understood; an HXL dataset (a row of #hashtags near the top) is named as such."""
+    if _hashtag_row(header):
+        hxl_row: int | None = 1
+    else:
+        hxl_row = None
+        try:
+            for number, cells in enumerate(reader, start=2):
+                if number > _HXL_LOOKAHEAD:
+                    break
+                if _hashtag_row(cells):
+                    hxl_row = number
+                    break
+        except csv.Error:
+            pass
+    allowed = ", ".join(columns)
+    if hxl_row is not None:
+        return _("This is an HXL dataset (row %(n)s holds #hashtags), not a directory file. A directory file has a "
+                 "header line with these columns: %(columns)s.") % {"n": hxl_row, "columns": allowed}
+    names = [_shown(h) for h in unknown[:_SHOWN_COLUMNS]]
+    if len(unknown) > _SHOWN_COLUMNS:
+        more = len(unknown) - _SHOWN_COLUMNS
+        names.append(ngettext("and %(n)s more column", "and %(n)s more columns", more) % {"n": more})
+    return _("Unknown column(s): %(unknown)s. The columns are: %(columns)s.") % {
+        "unknown": ", ".join(names), "columns": allowed}
+
+
 def parse(data: bytes, kind: str) -> ParsedFile:
     """Read a CSV file of ``kind`` (organisations or people) into rows keyed by column name."""
     columns = COLUMNS[kind]
@@ -119,6 +171,9 @@ def parse(data: bytes, kind: str) -> ParsedFile:
     if not text.strip():
         return ParsedFile(error=_("The file is empty."))
     first_line = text.split("\n", 1)[0]
+    if first_line.count("\t") > max(first_line.count(";"), first_line.count(",")):
+        return ParsedFile(error=_("The file is separated by tabs; the directory import reads comma or semicolon "
+                                  "separated files. Save it from your spreadsheet as 'CSV UTF-8'."))
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
     try:
@@ -128,8 +183,7 @@ def parse(data: bytes, kind: str) -> ParsedFile:
     keys = [_header_key(h) for h in header]
     unknown = [h for h, k in zip(header, keys, strict=True) if k and k not in columns]
     if unknown:
-        return ParsedFile(error=_("Unknown column(s): %(unknown)s. The columns are: %(columns)s.") % {
-            "unknown": ", ".join(unknown), "columns": ", ".join(columns)})
+        return ParsedFile(error=_unknown_columns(header, unknown, reader, columns))
     seen: set[str] = set()
     for k in keys:
         if k and k in seen:
@@ -150,6 +204,9 @@ def parse(data: bytes, kind: str) -> ParsedFile:
                     "max": f"{MAX_ROWS:,}"})
             if len(cells) > len(keys) and any(c.strip() for c in cells[len(keys):]):
                 parsed.bad_rows[number] = [_("The row has more cells than the header has columns.")]
+                continue
+            if _hashtag_row(cells, every=True):
+                parsed.bad_rows[number] = [_("The row holds HXL hashtags (such as #org), not a record; remove it.")]
                 continue
             values = {c: "" for c in columns}
             for key, cell in zip(keys, cells, strict=False):

@@ -41,12 +41,19 @@ class BBox:
                 "max_lat": self.max_lat}
 
 
+def _finite_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _check_position(pos: Any, where: str) -> None:
     if not isinstance(pos, list | tuple) or len(pos) < 2:
         raise Invalid(_("%(where)s: a position must be [longitude, latitude].") % {"where": where})
-    lon, lat = pos[0], pos[1]
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (lon, lat)):
+    if not all(_finite_number(v) for v in pos):
         raise Invalid(_("%(where)s: coordinates must be finite numbers.") % {"where": where})
+    if len(pos) > 3:
+        raise Invalid(_("%(where)s: a position has more than three numbers (longitude, latitude, height).")
+                      % {"where": where})
+    lon, lat = pos[0], pos[1]
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise Invalid(
             _("%(where)s: position %(lon)s, %(lat)s is out of range (longitude -180..180, latitude -90..90).")
@@ -55,16 +62,53 @@ def _check_position(pos: Any, where: str) -> None:
 
 
 def _walk_positions(coords: Any, depth: int, where: str, counter: list[int]) -> None:
+    """Check every position; ``counter`` is [positions seen, numbers per position (0 until the first)]."""
     if depth == 0:
         _check_position(coords, where)
         counter[0] += 1
         if counter[0] > MAX_VERTICES:
             raise Invalid(_("%(where)s: more than %(n)s vertices.") % {"where": where, "n": MAX_VERTICES})
+        if counter[1] and counter[1] != len(coords):
+            raise Invalid(_("%(where)s: some positions have a height and others do not; give every position "
+                            "the same number of values.") % {"where": where})
+        counter[1] = len(coords)
         return
     if not isinstance(coords, list | tuple):
         raise Invalid(_("%(where)s: coordinates are not nested as the geometry type requires.") % {"where": where})
     for item in coords:
         _walk_positions(item, depth - 1, where, counter)
+
+
+def check_bbox(value: Any, where: str) -> None:
+    """Refuse a GeoJSON ``bbox`` member that is not [west, south, east, north] (or 6 numbers with heights).
+
+    West may exceed east (a box across the antimeridian); south may not exceed north.
+    """
+    if not isinstance(value, list | tuple) or len(value) not in (4, 6) or not all(_finite_number(v) for v in value):
+        raise Invalid(_("%(where)s: \"bbox\" must be an array of 4 numbers (west, south, east, north), or 6 "
+                        "with heights.") % {"where": where})
+    half = len(value) // 2
+    west, south, east, north = value[0], value[1], value[half], value[half + 1]
+    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
+        raise Invalid(_("%(where)s: \"bbox\" is out of range or its south edge is above its north edge.")
+                      % {"where": where})
+
+
+def check_feature(value: dict[str, Any], where: str) -> None:
+    """Refuse a GeoJSON Feature's members that RFC 7946 does not allow (its geometry is checked apart).
+
+    A Feature has a ``properties`` member (an object, or null); its ``id``, if any, is a string
+    or a number; its ``bbox``, if any, is a bounding box.
+    """
+    if "properties" not in value:
+        raise Invalid(_("%(where)s: a Feature needs a \"properties\" member (an object, or null).")
+                      % {"where": where})
+    if value["properties"] is not None and not isinstance(value["properties"], dict):
+        raise Invalid(_("%(where)s: the \"properties\" of a Feature must be an object or null.") % {"where": where})
+    if "id" in value and not (isinstance(value["id"], str) or _finite_number(value["id"])):
+        raise Invalid(_("%(where)s: the \"id\" of a Feature must be a string or a number.") % {"where": where})
+    if "bbox" in value:
+        check_bbox(value["bbox"], where)
 
 
 _DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}
@@ -87,19 +131,24 @@ def validate_geometry(
     if not isinstance(value, dict):
         raise Invalid(_("%(where)s must be a GeoJSON geometry object.") % {"where": where})
     if value.get("type") == "Feature":
+        check_feature(value, where)
         value = value.get("geometry")
         if not isinstance(value, dict):
             raise Invalid(_("%(where)s: the feature has no geometry.") % {"where": where})
     gtype = value.get("type")
+    if gtype is None:
+        raise Invalid(_("%(where)s has no \"type\" member (such as \"Point\" or \"Polygon\").") % {"where": where})
     if gtype not in allowed:
         raise Invalid(
             _("%(where)s: geometry type %(t)s is not accepted here (accepted: %(ok)s).")
-            % {"where": where, "t": gtype, "ok": ", ".join(allowed)}
+            % {"where": where, "t": json.dumps(gtype, ensure_ascii=False, default=str)[:40], "ok": ", ".join(allowed)}
         )
     coords = value.get("coordinates")
     if coords is None:
         raise Invalid(_("%(where)s has no coordinates.") % {"where": where})
-    _walk_positions(coords, _DEPTH[gtype], where, [0])
+    _walk_positions(coords, _DEPTH[gtype], where, [0, 0])
+    if "bbox" in value:
+        check_bbox(value["bbox"], where)
     if gtype in ("Polygon", "MultiPolygon"):
         polygons = [coords] if gtype == "Polygon" else coords
         for polygon in polygons:
@@ -113,7 +162,8 @@ def validate_geometry(
                         _("%(where)s: a polygon ring is not closed (its first and last positions differ).")
                         % {"where": where}
                     )
-    if gtype in ("LineString",) and len(coords) < 2:
+    lines = [coords] if gtype == "LineString" else coords if gtype == "MultiLineString" else []
+    if any(len(line) < 2 for line in lines):
         raise Invalid(_("%(where)s: a line needs at least two positions.") % {"where": where})
     try:
         geom = shape(value)
