@@ -22,6 +22,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from django.db import transaction
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from civmil.actors import services as actor_services
@@ -386,11 +387,13 @@ async def test_rows_the_page_rendered_are_removed_when_a_signed_seen_token_names
 @pytest.mark.asyncio
 async def test_a_foreign_or_missing_origin_is_refused(memory_layer: None, cast: Cast) -> None:
     session = await session_for(cast.soldier)
-    for origin in ("http://evil.example", "https://testserver.evil.example", "null", None):
+    # Another site, another port or host of this machine (even an allowed host), no Origin at all.
+    for origin in ("http://evil.example", "https://testserver.evil.example", "null", None,
+                   "http://testserver:8080", "https://localhost:8443", "http://[::1"):
         async with socket(session, origin=origin) as ws:
             connected, _ = await ws.connect(timeout=TIMEOUT)
             assert not connected, origin
-    for origin in ("http://testserver", "https://localhost:8443"):
+    for origin in ("http://testserver", "https://testserver", "HTTP://TESTSERVER"):
         async with socket(session, origin=origin) as ws:
             connected, _ = await ws.connect(timeout=TIMEOUT)
             assert connected, origin
@@ -496,6 +499,62 @@ async def test_switching_membership_or_signing_out_closes_the_connection(
         await act_as(key, None)  # signed out: the session is gone
         await database_sync_to_async(events.actor_changed)(cast.soldier.user.pk)
         assert await ws.receive_output(timeout=TIMEOUT) == {"type": "websocket.close", "code": 4401}
+
+
+@pytest.mark.asyncio
+async def test_signing_out_or_a_new_password_elsewhere_closes_the_connection_at_once(
+        memory_layer: None, cast: Cast, settings: Any) -> None:
+    settings.CIVMIL_LIVE_ACTOR_SECONDS = 3600  # no periodic check will come to the rescue
+    from tests.factories import PASSWORD
+
+    def browser() -> tuple[Client, str]:
+        client = Client()
+        client.force_login(cast.soldier.user)
+        return client, client.cookies[django_settings.SESSION_COOKIE_NAME].value
+
+    first, key = await database_sync_to_async(browser)()
+    async with socket(key) as ws:
+        assert (await ws.connect(timeout=TIMEOUT))[0]
+        response = await database_sync_to_async(first.post)(reverse("account_logout"))
+        assert response.status_code == 302
+        assert await ws.receive_output(timeout=TIMEOUT) == {"type": "websocket.close", "code": 4401}
+
+    _, key = await database_sync_to_async(browser)()
+    other, _ = await database_sync_to_async(browser)()
+    async with socket(key) as ws:
+        assert (await ws.connect(timeout=TIMEOUT))[0]
+        response = await database_sync_to_async(other.post)(reverse("account_change_password"), {
+            "oldpassword": PASSWORD, "password1": "a-new-long-passphrase-9", "password2": "a-new-long-passphrase-9"})
+        assert response.status_code == 302
+        assert await ws.receive_output(timeout=TIMEOUT) == {"type": "websocket.close", "code": 4401}
+
+
+@pytest.mark.asyncio
+async def test_an_account_that_must_set_up_its_second_factor_gets_no_live_events(
+        memory_layer: None, cast: Cast, settings: Any) -> None:
+    settings.CIVMIL_MFA_REQUIRED = True
+
+    @db
+    def leader() -> Member:
+        return make_member(Component.CIVILIAN, role=Role.LEADERSHIP)
+
+    chief = await leader()
+    async with socket(await session_for(chief)) as ws:
+        connected, _ = await ws.connect(timeout=TIMEOUT)
+        assert connected  # accepted, so that the browser sees why it is closed
+        assert await ws.receive_output(timeout=TIMEOUT) == {"type": "websocket.close", "code": 4401}
+
+    @db
+    def set_up_totp() -> None:
+        from allauth.mfa.models import Authenticator
+
+        Authenticator.objects.create(user=chief.user, type=Authenticator.Type.TOTP, data={"secret": "x"})
+
+    await set_up_totp()
+    async with socket(await session_for(chief)) as ws:
+        assert (await ws.connect(timeout=TIMEOUT))[0]
+        await ws.send_json_to({"type": "subscribe", "streams": [STREAM], "after": None})
+        assert (await next_frame(ws))["type"] == "subscribed"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """ASGI entry point: HTTP through Django, WebSockets (live events) through Channels.
 
-WebSockets pass the Origin check (the Host must be one of ALLOWED_HOSTS) and carry the Django
-session (cookie), from which the consumer builds the actor.
+WebSockets pass the Origin check (the Origin must be this site: its host and port those of the
+request's Host, which must be one of ALLOWED_HOSTS) and carry the Django session (cookie), from
+which the consumer builds the actor.
 """
 
 import os
@@ -15,13 +16,12 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from civmil.core.routing import websocket_urlpatterns  # noqa: E402
+from civmil.core.routing import SameOriginValidator, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -34,7 +34,7 @@ from django.http import HttpRequest
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from civmil.core import events, registry
+from civmil.core import events, mfa, registry
 from civmil.core.actors import Actor, actor_for_user
 from civmil.core.events.delivery import Seen, Subscription
 from civmil.core.middleware import ACTING_SESSION_KEY
@@ -57,13 +57,16 @@ def _actor_seconds() -> float:
 
 
 def actor_from_session(session_key: str | None) -> Actor | None:
-    """The actor of a stored session, or ``None`` when it is not (or no longer) signed in."""
+    """The actor of a stored session, or ``None`` when it is not (or no longer) signed in, or when
+    its account must first set up the second factor its role requires."""
     if not session_key:
         return None
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
     user = auth.get_user(cast(HttpRequest, SimpleNamespace(session=store)))
     if not user.is_authenticated:
         return None
+    if getattr(settings, "CIVMIL_MFA_REQUIRED", True) and mfa.needs_second_factor(int(user.pk)):
+        return None  # as on every page: nothing until the account's second factor is set up
     return actor_for_user(user, store.get(ACTING_SESSION_KEY))
 
 
