@@ -557,6 +557,18 @@ async def test_an_account_that_must_set_up_its_second_factor_gets_no_live_events
         assert (await next_frame(ws))["type"] == "subscribed"
 
 
+@pytest.mark.asyncio
+async def test_a_notice_reaches_every_connection_of_its_account_and_no_other(layer: str, cast: Cast) -> None:
+    async with socket(await session_for(cast.soldier)) as mine, socket(await session_for(cast.author)) as theirs:
+        assert (await mine.connect(timeout=TIMEOUT))[0] and (await theirs.connect(timeout=TIMEOUT))[0]
+        # No subscription needed: a notice concerns the account, not a stream.
+        await database_sync_to_async(events.notify_user)(cast.soldier.user.pk, "notifications")
+        assert await next_frame(mine) == {"type": "notice", "topic": "notifications"}
+        assert await theirs.receive_nothing(timeout=0.3)
+    with pytest.raises(ValueError, match="notice topic"):
+        events.notify_user(cast.soldier.user.pk, "Not a topic!")
+
+
 # ---------------------------------------------------------------------------------------------
 # Pushes: from worker threads, lost ones, only after commit
 

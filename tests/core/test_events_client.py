@@ -287,3 +287,32 @@ def test_backoff_grows_with_jitter_and_is_capped(live_page: tuple[Any, Site]) ->
     }""")
     assert [low for low, _ in delays] == [500, 1000, 2000, 4000, 15000, 15000]
     assert [high for _, high in delays] == [1000, 2000, 4000, 8000, 30000, 30000]
+
+
+def notice_page() -> str:
+    return """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>t</title></head><body><main>
+<span id="badge" data-live-notice="notifications">3</span><span id="other" data-live-notice="other">x</span>
+<script>window.__notices = [];
+document.addEventListener("civmil:notice", (e) => window.__notices.push([e.target.id, e.detail.topic]));</script>
+<script type="module" src="/static/civmil/js/live.js"></script></main></body></html>"""
+
+
+def test_a_page_without_streams_follows_its_notices_and_refreshes_them_after_a_drop(
+        live_page: tuple[Any, Site]) -> None:
+    page, site = live_page
+    site.html = notice_page()
+    page.goto(f"{ORIGIN}/any/")
+    until(page, "window.__sockets.length === 1")
+    ws = socket(page)
+    ws.open()
+    assert ws.sent == []  # nothing to subscribe to
+    assert page.evaluate("window.__notices") == []  # the page was just rendered: nothing to fetch
+    ws.message({"type": "notice", "topic": "notifications"})
+    until(page, "window.__notices.length === 1")
+    assert page.evaluate("window.__notices") == [["badge", "notifications"]]
+    ws.shut(1006)  # dropped: a notice may be lost, so each element refreshes once it is back
+    page.clock.run_for(1100)
+    socket(page).open()
+    until(page, "window.__notices.length === 3")
+    assert sorted(map(tuple, page.evaluate("window.__notices")[1:])) == [("badge", "notifications"),
+                                                                         ("other", "other")]

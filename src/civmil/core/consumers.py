@@ -7,7 +7,9 @@ Protocol (JSON text frames; docs/live-events.md):
   from :func:`civmil.core.events.seen_token`), and ``{"type": "ping"}``;
 * server -> ``event`` (``id``, ``kind``, ``object_type``, ``object_id``, ``reduced``, ``view``,
   ``url``), ``removed`` (``id``, ``object_type``, ``object_id``), ``reset`` and ``reload``
-  (``last_id``), ``subscribed`` (``streams``), ``pong``, ``error`` (``code``, ``message``).
+  (``last_id``), ``subscribed`` (``streams``), ``notice`` (``topic``: something of the
+  account changed, e.g. ``notifications``; sent whether or not the page subscribed), ``pong``,
+  ``error`` (``code``, ``message``).
 
 The connection closes with 4401 without a signed-in session and with 4409 when the session
 starts acting as another membership. Every event is filtered by the access policy for this
@@ -236,6 +238,11 @@ class LiveEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def actor_changed(self, message: dict[str, Any]) -> None:
         await self._actor_still_valid(force=True)
+
+    async def user_notice(self, message: dict[str, Any]) -> None:
+        """Something of this account changed (its notifications): the page fetches it itself."""
+        if self.actor is not None and isinstance(message.get("topic"), str):
+            await self.send_json({"type": "notice", "topic": message["topic"]})
 
     async def _deliver(self, need: int | None = None) -> None:
         if not await self._actor_still_valid(force=False):

@@ -40,6 +40,9 @@ logger = logging.getLogger("civmil.events")
 PUSH_TYPE = "outbox.event"
 #: Channel-layer message telling a user's connections to re-read their session.
 ACTOR_CHANGED_TYPE = "actor.changed"
+#: Channel-layer message telling a user's connections that something of theirs changed.
+USER_NOTICE_TYPE = "user.notice"
+_TOPIC = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _EXTRA_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -180,6 +183,27 @@ def actor_changed(user_id: int) -> None:
             _send(user_group(user_id), {"type": ACTOR_CHANGED_TYPE})
         except Exception:
             logger.warning("live connections of user %s could not be told of a change", user_id, exc_info=True)
+
+    if connection.in_atomic_block:
+        transaction.on_commit(send, robust=True)
+    else:
+        send()
+
+
+def notify_user(user_id: int, topic: str) -> None:
+    """Tell the account's live connections that its ``topic`` changed (``"notifications"``).
+
+    The message carries the topic only; pages fetch what they show of it themselves, through
+    the usual views. Inside a transaction it leaves after commit.
+    """
+    if not _TOPIC.match(topic):
+        raise ValueError(f"a notice topic is a short lower-case word, not {topic!r}")
+
+    def send() -> None:
+        try:
+            _send(user_group(user_id), {"type": USER_NOTICE_TYPE, "topic": topic})
+        except Exception:
+            logger.warning("live connections of user %s could not be told of %s", user_id, topic, exc_info=True)
 
     if connection.in_atomic_block:
         transaction.on_commit(send, robust=True)

@@ -13,6 +13,11 @@
 // Every event is dispatched as a cancelable CustomEvent "civmil:live" (detail = the event) on each
 // element of its stream; unless a listener calls preventDefault(), the module refreshes the row from
 // data-live-row-url-template. A "removed" event removes every [data-live-id="<object id>"].
+// Elements with data-live-notice="<topic> ..." (e.g. the notification badge) make the page connect
+// too, without a stream: when the server says a topic of the account changed ({"type": "notice"}),
+// or when the connection comes back after a drop (a notice may have been missed), each such
+// element receives a CustomEvent "civmil:notice" (detail {topic}); htmx refreshes it with
+// hx-trigger="civmil:notice".
 // While disconnected, [data-live-status] (or a banner it creates, role=status) says so; it
 // reconnects with exponential back-off and jitter.
 
@@ -114,6 +119,7 @@ export class LiveConnection {
     this.timer = null;
     this.stopped = false;
     this.lastIds = new Map();
+    this.everOpened = false;
     for (const el of this.elements()) {
       const stream = el.dataset.liveStream;
       const pageId = /^\d+$/.test(el.dataset.liveAfter ?? "") ? Number(el.dataset.liveAfter) : null;
@@ -139,6 +145,17 @@ export class LiveConnection {
     return [...this.lastIds.keys()];
   }
 
+  noticeElements(topic) {
+    const all = [...document.querySelectorAll("[data-live-notice]")];
+    return topic === undefined ? all : all.filter((el) => el.dataset.liveNotice.split(/\s+/).includes(topic));
+  }
+
+  notice(topic) {
+    for (const el of this.noticeElements(topic)) {
+      el.dispatchEvent(new CustomEvent("civmil:notice", { detail: { topic }, bubbles: true }));
+    }
+  }
+
   after() {
     // One resume point for all streams: the oldest known one (events a stream already has are
     // skipped on arrival). A stream with no known point simply starts from there too.
@@ -147,7 +164,7 @@ export class LiveConnection {
   }
 
   start() {
-    if (this.streams().length === 0 || !this.WebSocketImpl) {
+    if ((this.streams().length === 0 && this.noticeElements().length === 0) || !this.WebSocketImpl) {
       return;
     }
     this.connect();
@@ -164,9 +181,27 @@ export class LiveConnection {
       return;
     }
     this.socket = socket;
-    socket.addEventListener("open", () => this.subscribe());
+    socket.addEventListener("open", () => this.opened());
     socket.addEventListener("message", (message) => this.receive(message.data));
     socket.addEventListener("close", (event) => this.closed(socket, event.code));
+  }
+
+  opened() {
+    if (this.everOpened) {
+      // Back after a drop: whatever the notices said meanwhile, the elements fetch it now.
+      for (const topic of new Set(this.noticeElements().flatMap((el) => el.dataset.liveNotice.split(/\s+/)))) {
+        if (topic) {
+          this.notice(topic);
+        }
+      }
+    }
+    this.everOpened = true;
+    if (this.streams().length === 0) {
+      this.attempt = 0; // nothing to subscribe to: notices arrive on the open connection
+      this.status.hide();
+      return;
+    }
+    this.subscribe();
   }
 
   subscribe() {
@@ -212,6 +247,11 @@ export class LiveConnection {
           this.remember(stream, event.last_id, true);
         }
         this.reloadAll(event);
+        break;
+      case "notice":
+        if (typeof event.topic === "string") {
+          this.notice(event.topic);
+        }
         break;
       case "error":
         console.warn("civmil live events:", event.code, event.message);
@@ -393,7 +433,7 @@ export class LiveConnection {
 }
 
 function boot() {
-  if (!document.querySelector("[data-live-stream]")) {
+  if (!document.querySelector("[data-live-stream], [data-live-notice]")) {
     return;
   }
   const connection = new LiveConnection();
