@@ -207,6 +207,7 @@ def test_entries_carry_threads_mentions_and_meeting_notes(demo: LoadedDemo) -> N
 
 def test_privileged_logins_have_a_known_second_factor(demo: LoadedDemo) -> None:
     from allauth.mfa.models import Authenticator
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
     from allauth.mfa.totp.internal.auth import validate_totp_code
 
     rows = {row["username"]: row for row in loader.logins()}
@@ -215,6 +216,10 @@ def test_privileged_logins_have_a_known_second_factor(demo: LoadedDemo) -> None:
         user = User.objects.get(username=username)
         assert Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
         assert validate_totp_code(row["totp_secret"], row["totp_code_now"])
+        # As after setting up the app: recovery codes to print, usable once each.
+        codes = RecoveryCodes(Authenticator.objects.get(user=user, type=Authenticator.Type.RECOVERY_CODES))
+        unused = codes.get_unused_codes()
+        assert len(unused) >= 8 and codes.validate_code(unused[0]) and not codes.validate_code(unused[0])
     assert rows["milstaff"]["totp_secret"] == ""
     assert not Authenticator.objects.filter(user__username="milstaff").exists()
 

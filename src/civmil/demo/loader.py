@@ -535,12 +535,15 @@ def _privileged(user: User) -> bool:
 
 
 def _second_factors(cast: _Cast) -> None:
-    """Privileged roles need a second factor: the demo gives theirs a known TOTP secret."""
+    """Privileged roles need a second factor: the demo gives theirs a known TOTP secret, and
+    recovery codes (shown under Account → Recovery codes), as setting up the app gives them."""
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
     from allauth.mfa.totp.internal.auth import TOTP
 
     for username, user in cast.users.items():
         if _privileged(user):
             TOTP.activate(user, demo_totp_secret(username))
+            RecoveryCodes.activate(user)
 
 
 def current_totp_code(secret: str) -> str:
