@@ -281,3 +281,17 @@ def test_receipt_is_refused_when_the_ledger_disagrees_with_its_checkpoint(ten: l
         raw("DELETE FROM core_ledgerentry WHERE seq > 8")
     with pytest.raises(ledger.LedgerIntegrityError):
         ledger.receipt(3)
+
+
+def test_verify_on_a_database_without_a_ledger_says_so(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CIVMIL_VAR_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+           "DJANGO_SETTINGS_MODULE": "civmil.config.settings"}
+    done = subprocess.run([sys.executable, "-m", "django", "ledger", "verify"], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    assert 'holds no ledger yet: run "civmil migrate" first' in done.stderr
+    assert "Traceback" not in done.stderr

@@ -20,6 +20,7 @@ from civmil.core import ledger
 from civmil.core.choices import PRIVILEGED_ROLES
 from civmil.core.errors import ServiceError
 from civmil.core.management import support
+from civmil.core.models import LedgerEntry
 
 #: Problems listed after the first one, at most.
 _SHOWN = 20
@@ -49,6 +50,14 @@ class Command(BaseCommand):
                            help="The account that approves: administrator, mission leadership or oversight.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from django.db import DatabaseError, connection
+
+        try:
+            tables = set(connection.introspection.table_names())
+        except DatabaseError as exc:
+            raise CommandError(_("The database cannot be read: %(error)s") % {"error": exc}, returncode=2) from exc
+        if LedgerEntry._meta.db_table not in tables:
+            raise CommandError(_("This database holds no ledger yet: run \"civmil migrate\" first."), returncode=2)
         if options["subcommand"] == "verify":
             self._verify(options.get("against"))
         elif options["subcommand"] == "rotate-key":
