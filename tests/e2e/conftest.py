@@ -29,8 +29,9 @@ class Problems(list[str]):
 
 
 @pytest.fixture
-def page(browser: Any, live_server: Any) -> Iterator[Any]:
-    context = browser.new_context(base_url=live_server.url, locale="en-GB")
+def page(browser: Any, asgi_server: str) -> Iterator[Any]:
+    """A browser page on the ASGI server (every signed-in page holds a live connection)."""
+    context = browser.new_context(base_url=asgi_server, locale="en-GB")
     context.set_default_timeout(TIMEOUT_MS)
     pg = context.new_page()
     problems = Problems()

@@ -100,7 +100,8 @@ class StatusIndicator {
   }
 
   hide() {
-    if (this.element) {
+    // Back online; a page rendered for another membership still says so until it is reloaded.
+    if (this.element && this.element.dataset.liveState !== "actor-changed") {
       this.element.hidden = true;
       this.element.dataset.liveState = "online";
       this.element.replaceChildren();
@@ -187,6 +188,10 @@ export class LiveConnection {
   }
 
   opened() {
+    if (this.actorChanged) {
+      this.actorChanged = false;
+      this.refreshForNewMembership();
+    }
     if (this.everOpened) {
       // Back after a drop: whatever the notices said meanwhile, the elements fetch it now.
       for (const topic of new Set(this.noticeElements().flatMap((el) => el.dataset.liveNotice.split(/\s+/)))) {
@@ -356,7 +361,19 @@ export class LiveConnection {
     }
   }
 
-  async reloadAll(event) {
+  async refreshForNewMembership() {
+    const text = strings();
+    const stale = this.elements().filter((el) => !el.dataset.liveRefreshUrl);
+    if (stale.length) {
+      this.status.show("actor-changed", text.liveActorChanged || "You now act for another membership: reload the page.", {
+        label: text.liveReload || "Reload",
+        run: () => window.location.reload(),
+      });
+    }
+    await this.reloadAll({ type: "actor-changed" }, { quiet: true });
+  }
+
+  async reloadAll(event, { quiet = false } = {}) {
     const text = strings();
     for (const el of this.elements()) {
       if (!this.dispatch(el, event)) {
@@ -364,6 +381,9 @@ export class LiveConnection {
       }
       const url = el.dataset.liveRefreshUrl;
       if (!url) {
+        if (quiet) {
+          continue;
+        }
         this.status.show("stale", text.liveStale || "There are more changes than can be shown here.", {
           label: text.liveReload || "Reload",
           run: () => window.location.reload(),
@@ -399,11 +419,11 @@ export class LiveConnection {
       return;
     }
     if (code === CLOSE_ACTOR_CHANGED) {
-      this.stopped = true;
-      this.status.show("actor-changed", text.liveActorChanged || "You now act for another membership: reload the page.", {
-        label: text.liveReload || "Reload",
-        run: () => window.location.reload(),
-      });
+      // The account now acts for another membership: reopen at once, under it. What the page
+      // rendered for the former one is refreshed where it can be, else the page offers to reload.
+      this.actorChanged = true;
+      this.attempt = 0;
+      this.connect();
       return;
     }
     this.status.show("offline", text.liveOffline || "Offline: live updates are paused. Reconnecting…");
