@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from civmil.actors import services as actor_services
 from civmil.actors.models import Area
 from civmil.actors.services import LiaisonContact
+from civmil.comms import search
 from civmil.comms.models import SearchDocument
 from civmil.comms.queries.search import search_records
 from civmil.comms.search import QueryError
@@ -245,3 +246,74 @@ def test_snippets_are_escaped_and_only_matches_are_marked(client: Client) -> Non
     html = page(client, author, "kaya").content.decode()
     assert "<script>alert" not in html and "<b>bold</b>" not in html
     assert "&lt;script&gt;" in html and "<mark>kaya</mark>" in html
+
+
+# ---------------------------------------------------------------------------------------------
+# Hidden matches take no place among the candidates and are not counted
+
+TRUNCATION_NOTICE = "Very many records match"
+SMALL = 5  # the result limit and the candidate batch, as monkeypatched below
+
+
+@pytest.fixture
+def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search, "RESULT_LIMIT", SMALL)
+    monkeypatch.setattr(search, "CANDIDATE_BATCH", SMALL)
+    monkeypatch.setattr(search, "MAX_CANDIDATE_BATCH", SMALL)
+
+
+def _raw_order(m: Member, word: str) -> list[str]:
+    """Every index row matching ``word``, best first, whoever may see them."""
+    return [row.object_id for row in search.match([word], m.actor.space_id, limit=1000)]
+
+
+LONG_TAIL = " ".join(f"filler{n}" for n in range(40))  # a long field ranks below a short one
+
+
+@pytest.mark.usefixtures("small_limits")
+def test_matches_the_reader_may_not_see_neither_crowd_out_nor_reveal_themselves(client: Client) -> None:
+    civilian = make_member(Component.CIVILIAN)
+    hidden = [make_entry(civilian, f"Zebrafish hatchery survey {n}", level=Level.HUMANITARIAN)
+              for n in range(SMALL + 2)]
+    military = make_member(Component.MILITARY)
+    visible = make_entry(military, f"Joint visit; the zebrafish ponds were dry. {LONG_TAIL}", level=Level.MISSION)
+    raw = _raw_order(military, "zebrafish")
+    assert set(raw[:-1]) == {str(e.pk) for e in hidden} and raw[-1] == str(visible.pk)  # ranked last
+
+    reader = make_member(Component.MILITARY)
+    data = api(client, reader, "zebrafish").json()
+    assert data["count"] == 1 and data["truncated"] is False
+    assert [i["id"] for i in data["items"]] == [str(visible.pk)]
+    html = page(client, reader, "zebrafish").content.decode()
+    assert reverse("actors:liaison-entry", kwargs={"pk": visible.pk}) in html
+    assert TRUNCATION_NOTICE not in html
+    assert not any(reverse("actors:liaison-entry", kwargs={"pk": e.pk}) in html for e in hidden)
+
+    # A reader who may see them all gets the best few and is told more match.
+    everyone = make_member(Component.CIVILIAN)
+    data = api(client, everyone, "zebrafish").json()
+    assert data["count"] == SMALL and data["truncated"] is True
+    assert TRUNCATION_NOTICE in page(client, everyone, "zebrafish").content.decode()
+
+
+@pytest.mark.usefixtures("small_limits")
+def test_matches_in_withheld_fields_neither_crowd_out_nor_reveal_themselves(client: Client) -> None:
+    military = make_member(Component.MILITARY)
+    humanitarian = make_member(Component.HUMANITARIAN)
+    withheld = [make_entry(military, f"Escort note {n}", level=Level.MILITARY, follow_ups="Zebrafish")
+                for n in range(SMALL + 2)]
+    shown = make_entry(military, f"Escort passed the zebrafish ponds. {LONG_TAIL}", level=Level.MILITARY)
+    for entry in (*withheld, shown):
+        services.release_record(military.actor, entry, organisation=humanitarian.org, fields=["summary"])
+    raw = _raw_order(military, "zebrafish")
+    assert set(raw[:-1]) == {str(e.pk) for e in withheld} and raw[-1] == str(shown.pk)  # ranked last
+
+    data = api(client, humanitarian, "zebrafish").json()
+    assert data["count"] == 1 and data["truncated"] is False
+    assert [(i["id"], i["field"]) for i in data["items"]] == [(str(shown.pk), "summary")]
+    html = page(client, humanitarian, "zebrafish").content.decode()
+    assert reverse("actors:liaison-entry", kwargs={"pk": shown.pk}) in html
+    assert TRUNCATION_NOTICE not in html
+    # The owner finds every one of them, and is told more match than are listed.
+    data = api(client, military, "zebrafish").json()
+    assert data["count"] == SMALL and data["truncated"] is True

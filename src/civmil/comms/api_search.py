@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from civmil.comms.queries.search import search_records
-from civmil.comms.search import MAX_QUERY_LENGTH
+from civmil.comms.search import MAX_QUERY_LENGTH, RESULT_LIMIT
 from civmil.core.api import actor_of, page_of
 from civmil.core.schemas import ERROR_RESPONSES, Page, PageQuery
 
@@ -33,7 +33,8 @@ class SearchResultOut(Schema):
 
 
 class SearchPage(Page):
-    truncated: bool = Field(description="True when very many records match and only the best were read.")
+    truncated: bool = Field(description="True when more records you may see match than are listed (the best "
+                                        f"{RESULT_LIMIT:,} are); records you may not see are never counted.")
     items: list[SearchResultOut]
 
 

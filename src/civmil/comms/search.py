@@ -2,9 +2,11 @@
 
 The index (:class:`~civmil.comms.models.SearchDocument`) holds one row per (object type, object
 id, field). Protected types index their registry ``search_fields``; reference data indexes the
-fields in :data:`REFERENCE_FIELDS`. This module knows nothing of readers: matching returns raw
-rows, and :mod:`civmil.comms.queries.search` keeps only the rows whose field the reader's view
-shows. A snippet is cut from the text of one field only, so a withheld field never leaks into it.
+fields in :data:`REFERENCE_FIELDS`. This module knows nothing of readers: matching reads only
+the rows of the records a :class:`Scope` names (:mod:`civmil.comms.queries.search` builds it from
+the access policy, so a record the reader may not see never takes a place among the candidates),
+and the caller keeps only the rows whose field the reader's view shows. A snippet is cut from the
+text of one field only, so a withheld field never leaks into it.
 
 The index follows every save: :func:`connect` (called from ``CommsConfig.ready``) hooks
 ``post_save``/``post_delete`` of every registered type and of the reference models, so the index
@@ -22,12 +24,14 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from django.apps import apps
 from django.db import connection, models
+from django.db.models.functions import Cast
 from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext as _
 
@@ -43,8 +47,13 @@ REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
 MAX_QUERY_LENGTH = 200
 #: Most words in one query.
 MAX_TERMS = 8
-#: Matching rows read before the reader's view is applied; results beyond it are not counted.
-CANDIDATE_LIMIT = 2000
+#: Most records one search lists; when more match, the answer says so (``truncated``).
+RESULT_LIMIT = 2000
+#: Index rows read by the first query of a search. A search reads further batches, each twice
+#: the last (up to :data:`MAX_CANDIDATE_BATCH`), until it holds ``RESULT_LIMIT + 1`` records the
+#: reader may see or the matches run out.
+CANDIDATE_BATCH = 500
+MAX_CANDIDATE_BATCH = 4000
 #: Private-use characters marking a highlighted match inside a snippet; pages escape the text
 #: first and only then turn these into ``<mark>`` (never trusting the indexed text as HTML).
 MARK_START = "\ue000"
@@ -56,6 +65,22 @@ _SNIPPET_WORDS = 16
 
 class QueryError(Invalid):
     """A query that cannot be searched; ``message`` says why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The index rows one search may read: the reader's side of matching, decided in the database.
+
+    ``reference``: the reference-data types searched (keys of :data:`REFERENCE_FIELDS`).
+    ``records``: per protected type (``app_label.model_name``), a queryset of the records whose rows
+    may match — :func:`civmil.core.access.visible` of the type. Rows of any other type are not read.
+    """
+
+    reference: tuple[str, ...] = ()
+    records: Mapping[str, models.QuerySet[Any]] = dataclass_field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.reference or self.records)
 
 
 @dataclass(frozen=True)
@@ -114,33 +139,64 @@ def _tsquery_expression(words: list[str]) -> str:
     return " & ".join(w + ":*" for w in words)
 
 
-def match(words: list[str], space_id: uuid.UUID | None, *, limit: int = CANDIDATE_LIMIT) -> list[Match]:
+def _scope_sql(scope: Scope) -> tuple[str, list[Any]]:
+    """A condition on the index row ``d`` keeping the rows of ``scope`` only, and its parameters.
+
+    Each protected type's queryset becomes a subquery of record ids as text, compared with
+    ``d.object_id`` (``str(pk)``); SQLite stores a UUID as 32 hex digits, without hyphens.
+    """
+    parts: list[str] = []
+    params: list[Any] = []
+    if scope.reference:
+        parts.append("d.object_type IN (" + ", ".join(["%s"] * len(scope.reference)) + ")")
+        params.extend(scope.reference)
+    for key, qs in scope.records.items():
+        ids = qs.order_by().annotate(search_object_id=Cast("pk", output_field=models.TextField()))
+        sub_sql, sub_params = ids.values("search_object_id").query.sql_with_params()
+        column = "d.object_id"
+        if connection.vendor == "sqlite" and isinstance(qs.model._meta.pk, models.UUIDField):
+            column = "REPLACE(d.object_id, '-', '')"
+        parts.append(f"(d.object_type = %s AND {column} IN ({sub_sql}))")
+        params.extend([key, *sub_params])
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def match(words: list[str], space_id: uuid.UUID | None, *, scope: Scope | None = None,
+          limit: int = CANDIDATE_BATCH, offset: int = 0) -> list[Match]:
     """Index rows where every word occurs (as a prefix) in one field, best first.
 
-    Rows of ``space_id`` and reference rows (no space) only. The reader's view is not applied here.
+    Rows of ``space_id`` and reference rows (no space) only; with ``scope``, only the rows it names
+    (a reader's search passes one, so that rows they may not see take no place among the
+    ``limit`` read). Rows are in a fixed order (rank, then row), so ``offset`` reads the next ones.
+    The reader's view of each field is not applied here.
     """
-    if not words:
+    if not words or (scope is not None and not scope):
         return []
     space = space_id.hex if connection.vendor == "sqlite" and space_id is not None else space_id
+    # ``within`` is fixed text and ORM-compiled SQL; every value in it is a parameter.
+    within, within_params = _scope_sql(scope) if scope is not None else ("1 = 1", [])
     if connection.vendor == "postgresql":
         # ts_headline drops anything that looks like markup, so the snippet is cut in Python.
         sql = (
-            "SELECT d.object_type, d.object_id, d.field, d.body AS snippet, "
+            "SELECT d.object_type, d.object_id, d.field, d.body AS snippet, "  # noqa: S608
             "-ts_rank(to_tsvector('simple', d.terms), q.query) AS rank "
             "FROM comms_searchdocument d, to_tsquery('simple', %s) AS q(query) "
             "WHERE to_tsvector('simple', d.terms) @@ q.query AND (d.space_id = %s OR d.space_id IS NULL) "
-            "ORDER BY rank, d.id LIMIT %s"
+            f"AND {within} "
+            "ORDER BY rank, d.id LIMIT %s OFFSET %s"
         )
-        params: list[Any] = [_tsquery_expression(words), space, limit]
+        params: list[Any] = [_tsquery_expression(words), space, *within_params, limit, offset]
     else:
         sql = (
-            "SELECT d.object_type, d.object_id, d.field, "
+            "SELECT d.object_type, d.object_id, d.field, "  # noqa: S608
             "snippet(comms_search_fts, 0, %s, %s, '…', %s) AS snippet, comms_search_fts.rank AS rank "
             "FROM comms_search_fts JOIN comms_searchdocument d ON d.id = comms_search_fts.rowid "
             "WHERE comms_search_fts MATCH %s AND (d.space_id = %s OR d.space_id IS NULL) "
-            "ORDER BY rank, d.id LIMIT %s"
+            f"AND {within} "
+            "ORDER BY rank, d.id LIMIT %s OFFSET %s"
         )
-        params = [MARK_START, MARK_END, _SNIPPET_WORDS, _fts5_expression(words), space, limit]
+        params = [MARK_START, MARK_END, _SNIPPET_WORDS, _fts5_expression(words), space, *within_params,
+                  limit, offset]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

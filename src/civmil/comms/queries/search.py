@@ -1,10 +1,13 @@
 """Search as one reader sees it.
 
-The engine (:mod:`civmil.comms.search`) returns raw index rows; this module keeps a row only when
-the reader may know the record exists (:func:`civmil.core.access.visible`) *and* their view shows
-the row's field (:meth:`civmil.core.access.View.shows`). A record with a reduced view is found
-only by its shown fields and its snippet comes from one of them; a hidden record is absent and
-is not counted.
+The engine (:mod:`civmil.comms.search`) reads index rows only of records the reader may know
+exist: the access policy's filter (:func:`civmil.core.access.visible`, per type) is part of the
+matching query, so a hidden record neither takes a candidate's place nor counts towards any limit.
+This module then keeps a row only when the reader's view shows the row's field
+(:meth:`civmil.core.access.View.shows`), reading further candidates, best first, until it has
+enough results or the matches run out. A record with a reduced view is found only by its shown
+fields and its snippet comes from one of them; a hidden record is absent and is not counted, and
+``truncated`` says only that more records *the reader may see* match than are listed.
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ class SearchResults:
     query: str
     words: list[str]
     results: list[SearchResult]
-    #: True when the engine stopped at its candidate limit (more records may match).
+    #: True when more records the reader may see match than the :data:`~civmil.comms.search.RESULT_LIMIT`
+    #: listed (the best of them are listed).
     truncated: bool
 
     @property
@@ -91,22 +95,30 @@ def _title(shown: access.Shown[Any], record_type: registry.RecordType) -> str:
     return record_type.label.capitalize()
 
 
-def search_records(actor: Actor, q: str) -> SearchResults:
-    """The records matching ``q`` that ``actor`` may see, best first, found only by shown fields.
+#: What the reader may see of one record found: title, type label, url, model and the fields
+#: their view shows (``None``: every field); ``None`` as a whole when they may not see it.
+_Allowed = tuple[str, str, str, type[Any], frozenset[str] | None] | None
 
-    Raises :class:`civmil.comms.search.QueryError` (a 422) when ``q`` cannot be searched.
-    """
-    words = search.parse_query(q)
-    matches = search.match(words, actor.space_id)
-    truncated = len(matches) >= search.CANDIDATE_LIMIT
-    by_type: dict[str, list[search.Match]] = defaultdict(list)
+
+def _scope(actor: Actor) -> search.Scope:
+    """The index rows ``actor``'s search reads: reference data, and the records they may know exist."""
+    return search.Scope(
+        reference=tuple(search.REFERENCE_FIELDS) if actor.is_authenticated else (),
+        records={t.key: access.visible(actor, t.model._default_manager.all())
+                 for t in registry.all_types() if t.search_fields},
+    )
+
+
+def _allow(actor: Actor, matches: list[search.Match], allowed: dict[tuple[str, str], _Allowed]) -> None:
+    """Add to ``allowed`` what ``actor`` may see of each record of ``matches`` not yet in it."""
+    by_type: dict[str, set[str]] = defaultdict(set)
     for m in matches:
-        by_type[m.object_type].append(m)
-
-    # (object_type, object_id) -> (title, type label, url, model, the fields the reader may see)
-    allowed: dict[tuple[str, str], tuple[str, str, str, type[Any], frozenset[str] | None]] = {}
-    for key, rows in by_type.items():
-        ids = list({r.object_id for r in rows})
+        if (m.object_type, m.object_id) not in allowed:
+            by_type[m.object_type].add(m.object_id)
+    for key, id_set in by_type.items():
+        ids = sorted(id_set)
+        for object_id in ids:  # until found below: never shown
+            allowed[(key, object_id)] = None
         if key in search.REFERENCE_FIELDS:
             if not actor.is_authenticated:
                 continue
@@ -133,18 +145,41 @@ def search_records(actor: Actor, q: str) -> SearchResults:
                 _url(record_type.detail_url_name, shown.record.pk), record_type.model, fields,
             )
 
+
+def search_records(actor: Actor, q: str) -> SearchResults:
+    """The records matching ``q`` that ``actor`` may see, best first, found only by shown fields.
+
+    At most :data:`~civmil.comms.search.RESULT_LIMIT` are listed; ``truncated`` says more of the
+    records ``actor`` may see match. Raises :class:`civmil.comms.search.QueryError` (a 422) when
+    ``q`` cannot be searched.
+    """
+    words = search.parse_query(q)
+    scope = _scope(actor)
+    allowed: dict[tuple[str, str], _Allowed] = {}
     results: list[SearchResult] = []
     seen: set[tuple[str, str]] = set()
-    for m in matches:  # best first
-        ident = (m.object_type, m.object_id)
-        if ident in seen or ident not in allowed:
-            continue
-        title, type_label, url, model, fields = allowed[ident]
-        if fields is not None and m.field not in fields:
-            continue  # a withheld field: it neither finds the record nor shows in a snippet
-        seen.add(ident)
-        results.append(SearchResult(
-            object_type=m.object_type, object_id=m.object_id, type_label=type_label, title=title,
-            field=m.field, field_label=_field_label(model, m.field), snippet=m.snippet, url=url,
-        ))
-    return SearchResults(query=q, words=words, results=results, truncated=truncated)
+    offset, size = 0, search.CANDIDATE_BATCH
+    while len(results) <= search.RESULT_LIMIT:
+        matches = search.match(words, actor.space_id, scope=scope, limit=size, offset=offset)
+        _allow(actor, matches, allowed)
+        for m in matches:  # best first
+            ident = (m.object_type, m.object_id)
+            found = allowed.get(ident)
+            if ident in seen or found is None:
+                continue
+            title, type_label, url, model, fields = found
+            if fields is not None and m.field not in fields:
+                continue  # a withheld field: it neither finds the record nor shows in a snippet
+            seen.add(ident)
+            results.append(SearchResult(
+                object_type=m.object_type, object_id=m.object_id, type_label=type_label, title=title,
+                field=m.field, field_label=_field_label(model, m.field), snippet=m.snippet, url=url,
+            ))
+            if len(results) > search.RESULT_LIMIT:
+                break
+        if len(matches) < size:
+            break
+        offset += size
+        size = min(size * 2, search.MAX_CANDIDATE_BATCH)
+    truncated = len(results) > search.RESULT_LIMIT
+    return SearchResults(query=q, words=words, results=results[:search.RESULT_LIMIT], truncated=truncated)
