@@ -178,7 +178,9 @@ def test_record_a_contact_reads_the_time_in_the_mission_zone(client: Client, jub
     assert list(entry.people.all()) == [m.person]
     assert entry.owner == m.org and entry.level == Level.MISSION and entry.place_name == "Kaya"
     page = client.get(response["Location"])
-    assert b"2025-01-10 09:30" in page.content  # shown back in the mission zone
+    assert "10 January 2025, 09:30 CAT" in page.content.decode()  # shown back in the mission zone
+    client.cookies["django_language"] = "fr"
+    assert "10 janvier 2025 09:30 CAT" in client.get(response["Location"]).content.decode()  # as French writes it
 
 
 def test_the_form_offers_only_levels_the_author_may_give(client: Client) -> None:

@@ -11,6 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from PIL import Image
 
 from civmil.actors import services as actor_services
@@ -23,6 +24,7 @@ from civmil.core.errors import Forbidden, Invalid, NotFound
 from civmil.core.models import LedgerChange, LedgerEntry, OutboxEvent
 from tests.actors.test_liaison_views import normalised
 from tests.factories import Member, make_member
+from tests.test_translations import _compiled_catalogue  # noqa: F401  (the French message needs the .mo)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.comms.urls")]
 
@@ -146,6 +148,17 @@ def test_the_default_limit_is_ten_megabytes() -> None:
     assert service.MAX_SIZE == 10 * 1024 * 1024
     with pytest.raises(Invalid, match="too large"):
         service.inspect_upload("big.txt", b"a" * (service.MAX_SIZE + 1))
+
+
+@pytest.mark.usefixtures("_compiled_catalogue")
+def test_the_size_in_the_refusal_is_written_as_the_readers_language_writes_numbers() -> None:
+    eleven = b"a" * (11 * 1024 * 1024)
+    with pytest.raises(Invalid) as refused:
+        service.inspect_upload("big.txt", eleven)
+    assert refused.value.message == "The file is too large (11.0 MB); at most 10 MB."
+    with translation.override("fr"), pytest.raises(Invalid) as refused:
+        service.inspect_upload("big.txt", eleven)
+    assert refused.value.message == "Le fichier est trop volumineux (11,0 Mo) ; 10 Mo au plus."
 
 
 def test_download_is_404_without_the_full_view_exactly_like_a_missing_file(client: Client) -> None:

@@ -9,13 +9,16 @@ import uuid
 import pytest
 from django.core import mail
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from civmil.comms.models import DigestSent, Notification
 from civmil.comms.services import notifications as notification_services
 from civmil.comms.services import threads as thread_services
+from civmil.core import services as core_services
 from civmil.core.choices import Component
+from civmil.core.models import Space
 from tests.comms.threads_support import ENTRY_TYPE, URLS, make_entry
+from tests.test_translations import _compiled_catalogue  # noqa: F401  (the French e-mails need the .mo)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLS)]
 
@@ -151,6 +154,83 @@ def test_no_digest_for_people_who_did_not_ask(pair, django_capture_on_commit_cal
     mail.outbox.clear()
     assert notification_services.send_daily_digests(timezone.now() + dt.timedelta(minutes=1)) == 0
     assert mail.outbox == []
+
+
+# ---- each e-mail in its recipient's language, times in the mission zone --------------------------
+
+MAY_1_0900_UTC = dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def juba() -> None:
+    """The mission runs in Africa/Juba (UTC+2, shown as CAT)."""
+    core_services.update_mission_settings(None, Space.live(), {"time_zone": "Africa/Juba"})
+
+
+def _mention_at(author, recipient, capture, when: dt.datetime):  # type: ignore[no-untyped-def]
+    """A mention whose e-mail is sent as if it had come at ``when``."""
+    _mention(author, recipient, capture)
+    mail.outbox.clear()
+    note = Notification.objects.get(recipient=recipient.person)
+    Notification.objects.filter(pk=note.pk).update(created_at=when, emailed_at=None)
+    assert notification_services.send_notification_email(note.pk)
+    assert len(mail.outbox) == 1
+    return mail.outbox[0]
+
+
+@pytest.mark.usefixtures("_compiled_catalogue", "juba")
+def test_the_mention_email_is_in_the_language_the_recipient_chose(pair, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    author, recipient = pair
+    core_services.set_preferred_language(recipient.actor, "fr")
+    sent = _mention_at(author, recipient, django_capture_on_commit_callbacks, MAY_1_0900_UTC)
+    assert sent.subject == "civmil : Vous avez été mentionné dans une discussion"
+    assert sent.body.startswith("Vous avez été mentionné dans une discussion (1 mai 2024 11:00 CAT).\n")
+    assert "Ouvrez civmil pour le lire" in sent.body and "Ce courriel ne contient volontairement rien" in sent.body
+    assert "Open civmil" not in sent.body
+    # The author's language, or the one active when the mail leaves, does not matter.
+    assert translation.get_language() == "en"
+
+
+@pytest.mark.usefixtures("_compiled_catalogue", "juba")
+def test_the_mention_email_is_in_english_for_an_english_reader(pair, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    author, recipient = pair
+    core_services.set_preferred_language(author.actor, "fr")  # the author's choice is not the recipient's
+    core_services.set_preferred_language(recipient.actor, "en")
+    with translation.override("fr"):
+        sent = _mention_at(author, recipient, django_capture_on_commit_callbacks, MAY_1_0900_UTC)
+    assert sent.subject == "civmil: You were mentioned in a discussion"
+    assert sent.body.startswith("You were mentioned in a discussion (1 May 2024, 11:00 CAT).\n")
+    assert "Vous" not in sent.body
+
+
+@pytest.mark.usefixtures("_compiled_catalogue", "juba")
+def test_without_a_choice_the_email_is_in_the_sites_language(pair, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    author, recipient = pair
+    with translation.override("fr"):
+        sent = _mention_at(author, recipient, django_capture_on_commit_callbacks, MAY_1_0900_UTC)
+    assert sent.subject == "civmil: You were mentioned in a discussion"
+
+
+@pytest.mark.usefixtures("_compiled_catalogue", "juba")
+def test_the_daily_digest_is_in_each_recipients_language(member, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    author, french, english = member(Component.CIVILIAN), member(Component.HUMANITARIAN), member(Component.HUMANITARIAN)
+    core_services.set_preferred_language(french.actor, "fr")
+    for reader in (french, english):
+        _client(reader).post("/comms/notifications/preferences/", {"mention.in_app": "on", "mention.digest": "on"})
+        _mention(author, reader, django_capture_on_commit_callbacks)
+    Notification.objects.update(created_at=MAY_1_0900_UTC)
+    # 22:30 UTC on 1 May is already 2 May in Juba.
+    assert notification_services.send_daily_digests(dt.datetime(2024, 5, 1, 22, 30, tzinfo=dt.UTC)) == 2
+    sent = {m.to[0]: m for m in mail.outbox}
+    in_french, in_english = sent[french.user.email], sent[english.user.email]
+    assert in_french.subject == "civmil : votre récapitulatif quotidien du 2 mai 2024"
+    assert in_french.body.startswith(
+        "Vos notifications civmil depuis le dernier récapitulatif, jusqu'au 2 mai 2024 00:30 CAT :\n"
+        "- Vous avez été mentionné dans une discussion : 1\n")
+    assert in_english.subject == "civmil: your daily digest of 2 May 2024"
+    assert in_english.body.startswith(
+        "Your civmil notifications since the last digest, up to 2 May 2024, 00:30 CAT:\n"
+        "- You were mentioned in a discussion: 1\n")
 
 
 def test_pages_need_sign_in() -> None:

@@ -27,6 +27,7 @@ from django.utils.translation import ngettext
 
 from civmil.core import geo
 from civmil.core.errors import Invalid
+from civmil.core.formats import megabytes
 
 #: Largest file accepted (the web form and the command line alike).
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -203,7 +204,7 @@ def read_feature_collection(data: bytes) -> list[Any]:
         raise Invalid(
             _("The file is %(size)s MB; the limit is %(max)s MB. Import one admin level per file, or "
               "simplify the boundaries (for example with mapshaper) to make the file smaller.")
-            % {"size": f"{len(data) / 1024 / 1024:.1f}", "max": MAX_FILE_BYTES // 1024 // 1024}
+            % {"size": megabytes(len(data)), "max": MAX_FILE_BYTES // 1024 // 1024}
         )
     if not data.strip():
         raise Invalid(_("The file is empty."))

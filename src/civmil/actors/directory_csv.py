@@ -38,6 +38,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from civmil.core import access, registry
 from civmil.core.choices import PRIVILEGED_ROLES, Component, Level, MembershipStatus, OrganisationKind, Role
+from civmil.core.formats import grouped, megabytes
 from civmil.core.models import Membership, Organisation, Person
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class ParsedFile:
 
 def too_large_message(size: int) -> str:
     return _("The file is %(size)s MB; the limit is %(max)s MB. Split it into several files.") % {
-        "size": f"{size / 1024 / 1024:.1f}", "max": MAX_FILE_BYTES // 1024 // 1024}
+        "size": megabytes(size), "max": MAX_FILE_BYTES // 1024 // 1024}
 
 
 def unquote_cell(value: str) -> str:
@@ -201,7 +202,7 @@ def parse(data: bytes, kind: str) -> ParsedFile:
                 continue
             if len(parsed.rows) + len(parsed.bad_rows) >= MAX_ROWS:
                 return ParsedFile(error=_("The file has more than %(max)s rows; split it into several files.") % {
-                    "max": f"{MAX_ROWS:,}"})
+                    "max": grouped(MAX_ROWS)})
             if len(cells) > len(keys) and any(c.strip() for c in cells[len(keys):]):
                 parsed.bad_rows[number] = [_("The row has more cells than the header has columns.")]
                 continue

@@ -124,6 +124,7 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["civmil.core.formats"]  # dates and numbers per language (docs/translation.md)
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

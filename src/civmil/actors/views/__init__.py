@@ -19,13 +19,14 @@ from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civmil.actors import queries
 from civmil.actors.forms import mission_tz
 from civmil.core import access, geo
 from civmil.core.errors import NotFound, ServiceError
+from civmil.core.formats import mission_datetime
 
 if TYPE_CHECKING:
     from civmil.actors.models import LiaisonAssignment
@@ -66,12 +67,13 @@ def paginate(request: HttpRequest, items: Sequence[Any] | Any, per_page: int = P
 
 
 def format_datetime(value: dt.datetime | None, tz: dt.tzinfo) -> str:
-    """A time as pages show it, in the mission's zone (e.g. ``2025-03-01 14:05 EAT``)."""
-    return dateformat.format(timezone.localtime(value, tz), "Y-m-d H:i T") if value else ""
+    """A time as pages show it: in the mission's zone, in the reader's language (``1 March 2025, 14:05 EAT``)."""
+    return mission_datetime(value, tz)
 
 
 def format_date(value: dt.date | None) -> str:
-    return value.isoformat() if value else ""
+    """A date as pages show it, in the reader's language (``1 March 2025``, ``1 mars 2025``)."""
+    return mission_datetime(value, dt.UTC, "date")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from civmil.actors.models import Area
 from civmil.actors.views import FORM_ERROR_STATUS, actor_of, not_found, paginate, render_page
 from civmil.core import geo, services, staging
 from civmil.core.errors import Invalid, NotFound
+from civmil.core.formats import megabytes
 
 if TYPE_CHECKING:
     from civmil.core.actors import Actor
@@ -123,7 +124,7 @@ class BoundaryImportForm(forms.Form):
 def _too_large_message(size: int) -> str:
     return _("The file is %(size)s MB; the limit is %(max)s MB. Import one admin level per file, or simplify "
              "the boundaries to make the file smaller.") % {
-        "size": f"{size / 1024 / 1024:.1f}", "max": boundaries.MAX_FILE_BYTES // 1024 // 1024}
+        "size": megabytes(size), "max": boundaries.MAX_FILE_BYTES // 1024 // 1024}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from civmil.comms.models import Attachment
 from civmil.core import access, events, ledger, registry
 from civmil.core.actors import Actor
 from civmil.core.errors import Forbidden, Invalid, NotFound
+from civmil.core.formats import megabytes
 
 if TYPE_CHECKING:
     from civmil.core.ledger import Erasure
@@ -179,7 +180,7 @@ def inspect_upload(filename: str, data: bytes) -> tuple[str, str, bytes]:
         raise _refuse(_("The file is empty."), _("Choose a file that has content."))
     if len(data) > MAX_SIZE:
         raise _refuse(_("The file is too large (%(size)s MB); at most %(max)d MB.")
-                      % {"size": f"{len(data) / 1048576:.1f}", "max": MAX_SIZE // 1048576},
+                      % {"size": megabytes(len(data)), "max": MAX_SIZE // 1048576},
                       _("Upload a smaller file."))
     name = _clean_filename(filename)
     named = _kind_of_name(name)
@@ -230,7 +231,7 @@ def _read(upload: IO[bytes] | Any) -> bytes:
     size = getattr(upload, "size", None)
     if size is not None and size > MAX_SIZE:
         raise _refuse(_("The file is too large (%(size)s MB); at most %(max)d MB.")
-                      % {"size": f"{size / 1048576:.1f}", "max": MAX_SIZE // 1048576},
+                      % {"size": megabytes(size), "max": MAX_SIZE // 1048576},
                       _("Upload a smaller file."))
     if hasattr(upload, "chunks"):
         data = bytearray()

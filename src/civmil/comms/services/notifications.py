@@ -2,6 +2,9 @@
 
 E-mail never carries protected content: the record may be at a level e-mail must not carry. An
 e-mail says what kind of thing happened and links to civmil, which shows what the reader may see.
+
+Each e-mail is written in its recipient's language (the one they chose in civmil, else the
+site's), with times in their mission's time zone.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from civmil.comms.queries import notifications as queries
 from civmil.core import ledger
 from civmil.core.actors import Actor
 from civmil.core.errors import Invalid
+from civmil.core.formats import mission_datetime
 from civmil.core.models import Person
+from civmil.core.templatetags.civmil import zone_of_space
 
 logger = logging.getLogger("civmil.comms")
 
@@ -45,6 +50,12 @@ def _address(person: Person) -> str:
     if user is None or not user.is_active or not person.is_active:
         return ""
     return str(user.email or "")
+
+
+def _language(person: Person) -> str:
+    """The language the person reads civmil in: their own choice, else the site's."""
+    chosen = str(getattr(person.user, "language", "") or "")
+    return chosen if chosen in dict(settings.LANGUAGES) else str(settings.LANGUAGE_CODE)
 
 
 def notify(actor: Actor | None, recipient: Person, kind: str, record: models.Model) -> Notification:
@@ -74,13 +85,14 @@ def send_notification_email(notification_id: Any) -> bool:
     if not address:
         return False
     link = _site_url(reverse("comms:notification-open", kwargs={"pk": note.pk}))
-    with translation.override(settings.LANGUAGE_CODE):
+    zone = zone_of_space(note.recipient.space_id)
+    with translation.override(_language(note.recipient)):
         subject = _("civmil: %(kind)s") % {"kind": note.get_kind_display()}
         body = _(
-            "%(kind)s.\n\nOpen civmil to read it (you will see what your access allows):\n%(link)s\n\n"
+            "%(kind)s (%(when)s).\n\nOpen civmil to read it (you will see what your access allows):\n%(link)s\n\n"
             "This e-mail carries no content of the record on purpose. You can change which e-mails you "
             "get on your notification preferences page."
-        ) % {"kind": note.get_kind_display(), "link": link}
+        ) % {"kind": note.get_kind_display(), "when": mission_datetime(note.created_at, zone), "link": link}
     try:
         send_mail(subject, body, None, [address])
     except Exception:  # the notification stays in the centre; the mail is best effort
@@ -152,20 +164,22 @@ def send_daily_digests(now: dt.datetime | None = None) -> int:
             ledger.append(None, "notification.digest", "comms.digestsent", digest.pk,
                           {"person": person.pk, "day": day.isoformat(), "count": len(notes)},
                           space_id=person.space_id)
-        _send_digest(address, Counter(n.get_kind_display() for n in notes))
+        _send_digest(person, address, notes, now)
         sent += 1
     return sent
 
 
-def _send_digest(address: str, counts: Counter[str]) -> None:
+def _send_digest(person: Person, address: str, notes: list[Notification], now: dt.datetime) -> None:
     link = _site_url(reverse("comms:notifications"))
-    with translation.override(settings.LANGUAGE_CODE):
+    zone = zone_of_space(person.space_id)
+    with translation.override(_language(person)):
+        counts = Counter(str(n.get_kind_display()) for n in notes)
         lines = "\n".join(_("- %(kind)s: %(n)s") % {"kind": kind, "n": n} for kind, n in sorted(counts.items()))
         body = _(
-            "Your civmil notifications since the last digest:\n%(lines)s\n\nOpen civmil to read them:\n%(link)s\n\n"
-            "This e-mail carries no content of any record on purpose."
-        ) % {"lines": lines, "link": link}
-        subject = _("civmil: your daily digest")
+            "Your civmil notifications since the last digest, up to %(when)s:\n%(lines)s\n\n"
+            "Open civmil to read them:\n%(link)s\n\nThis e-mail carries no content of any record on purpose."
+        ) % {"when": mission_datetime(now, zone), "lines": lines, "link": link}
+        subject = _("civmil: your daily digest of %(day)s") % {"day": mission_datetime(now, zone, "date")}
     try:
         send_mail(subject, body, None, [address])
     except Exception:  # the digest is recorded; a mail failure is logged, not raised

@@ -2,10 +2,11 @@
 
 - ``{% query_replace page=3 %}`` — the current query string with some parameters replaced.
 - ``{{ level|level_label }}``, ``{{ level|level_key }}`` — releasability level label and CSS key.
-- ``{{ dt|mission_time }}`` — a date-time shown in the mission's time zone (``"date"`` or ``"time"``
-  as argument for only one part). base.html wraps every page in ``{% mission_time_zone %}``, which
-  resolves the zone of the acting user's space once per request; outside that block (an htmx
-  fragment rendered on its own) the live mission's zone is used.
+- ``{{ dt|mission_time }}`` — a date-time shown in the mission's time zone, as the reader's language
+  writes it (``"date"`` or ``"time"`` as argument for only one part; see :mod:`civmil.core.formats`).
+  base.html wraps every page in ``{% mission_time_zone %}``, which resolves the zone of the acting
+  user's space once per request; outside that block (an htmx fragment rendered on its own) the live
+  mission's zone is used.
 - ``{{ lat|mgrs:lon }}`` or ``{% mgrs lat lon %}`` — MGRS grid reference of a point.
 - ``{% nav_section url1 url2 … as current %}`` — which menu entry the request is in.
 """
@@ -25,17 +26,16 @@ from django.db import DatabaseError
 from django.http import HttpRequest
 from django.template.base import Parser, Token
 from django.template.context import Context
-from django.utils.dateformat import format as format_date
 from django.utils.safestring import SafeString
 
 from civmil.core.choices import Level
+from civmil.core.formats import mission_datetime
 from civmil.core.geo import to_mgrs
 from civmil.core.models.spaces import LIVE_SPACE_ID
 
 register = template.Library()
 
 UTC = ZoneInfo("UTC")
-FORMATS = {"datetime": "Y-m-d H:i T", "date": "Y-m-d", "time": "H:i T"}
 _REQUEST_ZONE_ATTR = "_civmil_mission_zone"
 
 #: The zone set by ``{% mission_time_zone %}`` while it renders its content.
@@ -118,21 +118,20 @@ def mission_zone_name(context: Context) -> str:
 
 @register.filter
 def mission_time(value: Any, part: str = "datetime") -> str:
-    """A date-time in the mission time zone, e.g. ``2025-03-01 14:05 EAT``; '' for no value.
+    """A date-time in the mission time zone in the reader's language, zone shown; '' for no value.
 
-    Naive date-times are taken as UTC (storage is UTC). Plain dates are shown as they are.
+    ``1 March 2025, 14:05 EAT`` in English, ``1 mars 2025 14:05 EAT`` in French. Naive date-times
+    are taken as UTC (storage is UTC). Plain dates are shown as dates, without a zone.
     """
-    if value is None or value == "":
-        return ""
-    fmt = FORMATS.get(str(part), FORMATS["datetime"])
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
         zone = _display_zone.get() or _cached_zone(LIVE_SPACE_ID)
-        return format_date(value.astimezone(zone), fmt)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
+        return mission_datetime(value, zone, part)
+    return mission_datetime(value, UTC, part)
+
+
+def zone_of_space(space_id: Any) -> ZoneInfo:
+    """The time zone of a mission or exercise, for times shown outside a page (e-mails)."""
+    return _zone_of_space(space_id)
 
 
 def _float(value: Any) -> float | None:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from civmil.actors import boundaries, queries, services
 from civmil.core.errors import ServiceError
+from civmil.core.formats import megabytes
 
 
 class Command(BaseCommand):
@@ -45,7 +46,7 @@ class Command(BaseCommand):
             raise CommandError(
                 _("%(path)s is %(size)s MB; the limit is %(max)s MB. Import one admin level per file, or simplify "
                   "the boundaries to make the file smaller.")
-                % {"path": path, "size": f"{size / 1024 / 1024:.1f}", "max": boundaries.MAX_FILE_BYTES // 1024 // 1024})
+                % {"path": path, "size": megabytes(size), "max": boundaries.MAX_FILE_BYTES // 1024 // 1024})
         options = boundaries.ImportOptions.cod(
             opts["level"], pcode_field=opts["pcode_field"], name_field=opts["name_field"],
             alt_name_field=opts["alt_name_field"], parent_field=opts["parent_field"],
