@@ -80,6 +80,12 @@ class _XdistCollector:
             _ACCESS_CASES[channel] = _ACCESS_CASES.get(channel, 0) + n
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: the session's Playwright keeps an event loop in the main thread, after
+    which no asyncio test of the same process could run (each xdist worker keeps this order)."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Tests render pages without a collected manifest: serve static files from the finders.
     from django.conf import settings as django_settings

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from civmil.comms import live
 from civmil.comms.models import (
     DigestSent,
     Notification,
@@ -119,6 +120,8 @@ def mark_all_read(actor: Actor) -> int:
         count = queries.inbox(actor, unread_only=True).update(read_at=timezone.now())
         if count:
             ledger.append(actor, "notification.all_read", "core.person", actor.person_id, {"count": count})
+            if actor.user_id is not None:
+                live.notify(actor.user_id)  # a bulk update sends no signal: tell the other open pages
     return count
 
 
