@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from civmil.core import erasure, ledger, registry, services
 from civmil.core.choices import Component, Level, Role
 from civmil.core.errors import Forbidden, Invalid
 from civmil.core.models import ErasureRequest, LedgerChange, LedgerEntry, OutboxEvent, Person, User
-from tests.factories import Member, make_member
+from tests.factories import PASSWORD, Member, make_member
 
 pytestmark = pytest.mark.django_db
 
@@ -172,15 +173,26 @@ def test_browser_refuses_non_administrators(admins: tuple[Member, Member], subje
     assert not ErasureRequest.objects.exists()
 
 
-def test_command_line(admins: tuple[Member, Member], subject: Member, capsys: pytest.CaptureFixture[str]) -> None:
+def typed(monkeypatch: pytest.MonkeyPatch, *answers: str) -> None:
+    """What the approver types at the console (the commands read standard input when it is no terminal)."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{a}\n" for a in answers)))
+
+
+def test_command_line(admins: tuple[Member, Member], subject: Member, capsys: pytest.CaptureFixture[str],
+                      monkeypatch: pytest.MonkeyPatch) -> None:
     staff = make_member(Component.CIVILIAN)
     with pytest.raises(CommandError):
         call_command("erase_person", str(subject.person.pk), "--reason", "Asked", "--approved-by",
                      staff.user.username)
     with pytest.raises(CommandError):
         call_command("erase_person", "nonsense", "--reason", "Asked", "--approved-by", admins[0].user.username)
+    typed(monkeypatch, "not-the-password")  # the operator cannot approve in the administrator's name
+    with pytest.raises(CommandError, match="not confirmed"):
+        call_command("erase_person", str(subject.person.pk), "--reason", "Asked", "--approved-by",
+                     admins[0].user.username)
     assert Person.objects.get(pk=subject.person.pk).full_name == "Zanzibar Quixote"
 
+    typed(monkeypatch, PASSWORD)
     call_command("erase_person", str(subject.person.pk), "--reason", "Asked by letter", "--approved-by",
                  admins[0].user.username)
     person = Person.objects.get(pk=subject.person.pk)
@@ -229,19 +241,34 @@ def test_attachments_about_the_person_are_erased_with_them_what_they_uploaded_el
 
 
 def test_one_stored_change_is_erased_from_the_console_with_a_second_persons_approval(
-        admins: tuple[Member, Member], subject: Member, capsys: pytest.CaptureFixture[str]) -> None:
+        admins: tuple[Member, Member], subject: Member, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    from civmil.demo.loader import current_totp_code
+
     changed = _person_changes(subject)[-1]
     staff = make_member(Component.CIVILIAN)
     with pytest.raises(CommandError, match="not an active account"):
         call_command("ledger", "erase", str(changed.entry_id), "--reason", "Asked", "--approved-by",
                      staff.user.username)
+    typed(monkeypatch, PASSWORD)
     with pytest.raises(CommandError, match="No ledger entry"):
         call_command("ledger", "erase", "999999", "--reason", "Asked", "--approved-by", admins[0].user.username)
+    typed(monkeypatch, PASSWORD)
     with pytest.raises(CommandError, match="Say why"):
         call_command("ledger", "erase", str(changed.entry_id), "--reason", " ", "--approved-by",
                      admins[0].user.username)
+    # An approver with an authenticator app types a code from it as well.
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    TOTP.activate(admins[1].user, secret)
+    typed(monkeypatch, PASSWORD, "000000")
+    with pytest.raises(CommandError, match="not confirmed"):
+        call_command("ledger", "erase", str(changed.entry_id), "--reason", "Asked", "--approved-by",
+                     admins[1].user.username)
     assert LedgerChange.objects.get(pk=changed.pk).data is not None
 
+    typed(monkeypatch, PASSWORD, current_totp_code(secret))
     call_command("ledger", "erase", str(changed.entry_id), "--reason", "Asked by letter", "--approved-by",
                  admins[1].user.username)
     assert LedgerChange.objects.get(pk=changed.pk).data is None
@@ -249,6 +276,7 @@ def test_one_stored_change_is_erased_from_the_console_with_a_second_persons_appr
     assert f"entry #{changed.entry_id}" in capsys.readouterr().out and erased_by is not None
     assert LedgerEntry.objects.get(seq=erased_by).action == "ledger.erased"
     assert ledger.verify().ok
+    typed(monkeypatch, PASSWORD)
     with pytest.raises(CommandError, match="already erased"):
         call_command("ledger", "erase", str(changed.entry_id), "--reason", "Again", "--approved-by",
-                     admins[1].user.username)
+                     admins[0].user.username)
