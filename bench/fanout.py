@@ -50,12 +50,13 @@ MEMBERS = 200
 def _setup(n: int) -> dict[str, Any]:
     from importlib import import_module
 
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from tests.factories import Member, make_member, make_org
 
     from civmil.core.accounts_services import create_token
-    from civmil.core.choices import Component, Role
+    from civmil.core.choices import PRIVILEGED_ROLES, Component, Role
     from civmil.core.models.tokens import TokenScope
 
     def session_for(m: Member) -> str:
@@ -71,6 +72,9 @@ def _setup(n: int) -> dict[str, Any]:
     kinds.append((orgs[Component.values.index(Component.CIVILIAN) * 2], Role.LEADERSHIP))
     members = [make_member(org.component, role=role, org=org) for i in range(min(n, MEMBERS))
                for org, role in [kinds[i % len(kinds)]]]
+    for m in members:
+        if m.membership.role in PRIVILEGED_ROLES:  # their role requires an authenticator app, as in use
+            TOTP.activate(m.user, generate_totp_secret())
     by_component = {m.org.component: m for m in reversed(members)}
     writers = {"mission": by_component[Component.CIVILIAN], "humanitarian": by_component[Component.HUMANITARIAN],
                "military": by_component[Component.MILITARY], "restricted": by_component[Component.CIVILIAN]}
