@@ -87,6 +87,21 @@ def test_a_past_expiry_is_refused_with_a_message(member: Any, client: Client) ->
     assert "later day" in response.content.decode()
 
 
+@pytest.mark.parametrize("far", ["9999-12-31", "2100-01-01"])
+def test_an_expiry_beyond_five_years_is_refused_with_a_message(member: Any, client: Client, far: str) -> None:
+    m = member()
+    client.force_login(m.user)
+    response = client.post(reverse("core:token-new"), {
+        "name": "x", "membership": str(m.membership.pk), "scope": TokenScope.READ, "expires_on": far})
+    assert response.status_code == 422
+    assert "at most 5 years ahead" in response.content.decode()
+    assert not ApiToken.objects.exists()
+    in_four_years = timezone.localdate() + dt.timedelta(days=4 * 365)
+    response = client.post(reverse("core:token-new"), {
+        "name": "x", "membership": str(m.membership.pk), "scope": TokenScope.READ, "expires_on": in_four_years})
+    assert response.status_code == 200 and ApiToken.objects.count() == 1
+
+
 def test_someone_elses_token_cannot_be_revoked_from_the_pages(member: Any, client: Client) -> None:
     owner, intruder = member(), member()
     token, _secret = issue(owner)

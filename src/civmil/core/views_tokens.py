@@ -22,6 +22,9 @@ from civmil.core.actors import Actor
 from civmil.core.errors import ServiceError
 from civmil.core.models import ApiToken, Membership, TokenScope
 
+#: The furthest expiry a token may be given (about five years).
+MAX_EXPIRY_DAYS = 5 * 365 + 1
+
 
 class TokenForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Name"), max_length=100,
@@ -49,6 +52,9 @@ class TokenForm(forms.Form):
         day: dt.date | None = self.cleaned_data.get("expires_on")
         if day is not None and day < timezone.localdate():
             raise forms.ValidationError(_("Choose today or a later day, or leave empty for no expiry."))
+        if day is not None and day > timezone.localdate() + dt.timedelta(days=MAX_EXPIRY_DAYS):
+            raise forms.ValidationError(_("Choose a day at most %(years)s years ahead, or leave empty for no "
+                                          "expiry.") % {"years": MAX_EXPIRY_DAYS // 365})
         return day
 
 
