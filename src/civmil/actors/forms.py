@@ -7,7 +7,6 @@ Service errors (:class:`~civmil.core.errors.ServiceError`) map back onto the fie
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -25,6 +24,7 @@ from civmil.core import access, registry
 from civmil.core.choices import Component, Level, OrganisationKind, Role
 from civmil.core.errors import ServiceError
 from civmil.core.models import Organisation, Person
+from civmil.core.pages import mission_tz
 
 if TYPE_CHECKING:
     from civmil.core.actors import Actor
@@ -69,16 +69,6 @@ class MissionDateTimeField(forms.DateTimeField):
     def to_python(self, value: Any) -> dt.datetime | None:
         with timezone.override(self.tz):
             return super().to_python(value)
-
-
-def mission_tz(actor: Actor) -> dt.tzinfo:
-    """The mission's time zone, in which forms read and pages show times."""
-    from civmil.core.services import mission_settings
-
-    try:
-        return zoneinfo.ZoneInfo(mission_settings(actor.space_id).time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
 
 
 def field_label(model: type[models.Model], name: str) -> str:

@@ -13,20 +13,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from django.core.paginator import Page, Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civmil.actors import queries
-from civmil.actors.forms import mission_tz
 from civmil.core import access, geo
 from civmil.core.errors import NotFound, ServiceError
 from civmil.core.formats import mission_datetime
+from civmil.core.pages import FORM_ERROR_STATUS as FORM_ERROR_STATUS
+from civmil.core.pages import actor_of as actor_of
+from civmil.core.pages import mission_tz as mission_tz
+from civmil.core.pages import not_found as not_found
+from civmil.core.pages import render_page as render_page
 
 if TYPE_CHECKING:
     from civmil.actors.models import LiaisonAssignment
@@ -34,26 +37,6 @@ if TYPE_CHECKING:
     from civmil.core.models import Organisation
 
 PER_PAGE = 50
-#: Status of a form re-rendered with validation errors.
-FORM_ERROR_STATUS = 422
-
-
-def actor_of(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined,no-any-return]
-
-
-def not_found() -> NoReturn:
-    """A hidden record and a missing one answer the same: the one 404 page, with no detail."""
-    raise Http404()
-
-
-def render_page(request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200) -> HttpResponse:
-    """Render with times shown in the mission's time zone."""
-    tz = mission_tz(actor_of(request))
-    with timezone.override(tz):
-        return render(request, template, {"mission_tz": tz, **context}, status=status)
-
-
 def refuse(request: HttpRequest, exc: ServiceError) -> HttpResponse:
     """A service error outside a form: 404 stays the one 404 page, others say why."""
     if isinstance(exc, NotFound):

@@ -28,7 +28,6 @@ from civmil.actors.forms import (
     MyLiaisonForm,
     ReleaseForm,
     field_label,
-    mission_tz,
 )
 from civmil.actors.models import LiaisonLogEntry
 from civmil.actors.views import (
@@ -40,6 +39,7 @@ from civmil.actors.views import (
     cell,
     format_datetime,
     location_cells,
+    mission_tz,
     not_found,
     organisation_cell,
     paginate,

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import zoneinfo
-
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from civmil.comms.queries.search import search_records
 from civmil.comms.search import MAX_QUERY_LENGTH, QueryError
+from civmil.core.pages import render_page
 
 PER_PAGE = 25
 
@@ -37,14 +34,4 @@ def search_page(request: HttpRequest) -> HttpResponse:
         else:
             context["found"] = found
             context["page_obj"] = Paginator(found.results, PER_PAGE).get_page(request.GET.get("page"))
-    with timezone.override(_mission_tz(actor.space_id)):
-        return render(request, "comms/search/results.html", context, status=status)
-
-
-def _mission_tz(space_id: object) -> zoneinfo.ZoneInfo | None:
-    from civmil.core.services import mission_settings
-
-    try:
-        return zoneinfo.ZoneInfo(mission_settings(space_id).time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None
+    return render_page(request, "comms/search/results.html", context, status=status)
