@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from civmil.core import events, ledger
 from civmil.core.choices import Role
-from civmil.core.errors import Forbidden, Invalid, NotFound
+from civmil.core.errors import Forbidden, Invalid, NotFound, required_reason
 from civmil.core.models import ApiToken, Membership, TokenScope, User
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ DISPLAY_CHARS = len(TOKEN_PREFIX) + 8
 MAX_LIVE_TOKENS = 20
 #: ``last_used_at`` is written at most this often per token (not every request).
 LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
-MAX_REASON = 500
 
 
 def _is_administrator(actor: Actor | None) -> bool:
@@ -79,12 +78,7 @@ def deactivate_account(actor: Actor | None, user: User, reason: str) -> User:
         raise Forbidden(_("Only administrators may deactivate accounts."))
     if actor is not None and actor.user_id == user.pk:
         raise Forbidden(_("You cannot deactivate your own account; ask another administrator."))
-    reason = (reason or "").strip()
-    if not reason:
-        raise Invalid(_("Give the reason for the deactivation."), errors={"reason": [_("This field is required.")]})
-    if len(reason) > MAX_REASON:
-        raise Invalid(_("Some fields are not valid."), errors={"reason": [
-            _("Ensure this value has at most %(max_length)s characters.") % {"max_length": MAX_REASON}]})
+    reason = required_reason(reason, _("Give the reason for the deactivation."))
     with transaction.atomic():
         locked = User.objects.select_for_update().filter(pk=user.pk).first()
         if locked is None:
@@ -112,12 +106,7 @@ def reactivate_account(actor: Actor | None, user: User, reason: str) -> User:
     """Let a deactivated account sign in again (its revoked tokens stay revoked)."""
     if not _is_administrator(actor):
         raise Forbidden(_("Only administrators may reactivate accounts."))
-    reason = (reason or "").strip()
-    if not reason:
-        raise Invalid(_("Give the reason for the reactivation."), errors={"reason": [_("This field is required.")]})
-    if len(reason) > MAX_REASON:
-        raise Invalid(_("Some fields are not valid."), errors={"reason": [
-            _("Ensure this value has at most %(max_length)s characters.") % {"max_length": MAX_REASON}]})
+    reason = required_reason(reason, _("Give the reason for the reactivation."))
     with transaction.atomic():
         locked = User.objects.select_for_update().filter(pk=user.pk).first()
         if locked is None:

@@ -33,13 +33,12 @@ from django.utils.translation import gettext as _
 from civmil.core import accounts_services, events, ledger
 from civmil.core.actors import Actor, actor_for_user
 from civmil.core.choices import PRIVILEGED_ROLES, Role
-from civmil.core.errors import Forbidden, Invalid, NotFound
+from civmil.core.errors import Forbidden, Invalid, NotFound, required_reason
 from civmil.core.models import ErasureRequest, LedgerChange, Membership, OutboxEvent, Person, User
 
 if TYPE_CHECKING:
     from civmil.core.ledger import Erasure
 
-MAX_REASON = 500
 PERSONAL_FIELDS = ("email", "phone", "radio_call_sign", "messaging", "languages", "title")
 PERSON_TYPE = "core.person"
 USER_TYPE = "core.user"
@@ -51,13 +50,7 @@ def _is_administrator(actor: Actor | None) -> bool:
 
 
 def _clean_reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise Invalid(_("Say why the personal data are erased."), errors={"reason": [_("This field is required.")]})
-    if len(reason) > MAX_REASON:
-        raise Invalid(_("Some fields are not valid."), errors={"reason": [
-            _("Ensure this value has at most %(max_length)s characters.") % {"max_length": MAX_REASON}]})
-    return reason
+    return required_reason(reason, _("Say why the personal data are erased."))
 
 
 def erased_name(person: Person) -> str:

@@ -42,3 +42,21 @@ def validation_errors(exc: Any) -> dict[str, list[str]]:
     if hasattr(exc, "message_dict"):
         return {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
     return {"__all__": [str(m) for m in getattr(exc, "messages", [str(exc)])]}
+
+
+#: Longest reason a service keeps for an act (deactivation, erasure...).
+MAX_REASON = 500
+
+
+def required_reason(reason: str | None, missing: str, *, field: str = "reason", max_length: int = MAX_REASON) -> str:
+    """``reason`` stripped, or :class:`Invalid` naming ``field``: ``missing`` when it is empty, the
+    usual length message when it is longer than ``max_length``."""
+    from django.utils.translation import gettext as _
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid(missing, errors={field: [_("This field is required.")]})
+    if len(reason) > max_length:
+        raise Invalid(_("Some fields are not valid."), errors={field: [
+            _("Ensure this value has at most %(max_length)s characters.") % {"max_length": max_length}]})
+    return reason

@@ -17,12 +17,12 @@ from django.views.decorators.http import require_http_methods
 
 from civmil.core import accounts_services
 from civmil.core.choices import Role
-from civmil.core.errors import ServiceError
+from civmil.core.errors import MAX_REASON, ServiceError
 from civmil.core.models import Person, User
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=accounts_services.MAX_REASON,
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=MAX_REASON,
                              widget=forms.Textarea(attrs={"rows": 3}),
                              help_text=gettext_lazy("Kept in the ledger with your name."))
 

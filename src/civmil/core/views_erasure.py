@@ -18,12 +18,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from civmil.core import erasure
 from civmil.core.choices import PRIVILEGED_ROLES, Role
-from civmil.core.errors import ServiceError
+from civmil.core.errors import MAX_REASON, ServiceError
 from civmil.core.models import ErasureRequest, Person
 
 
 class ErasureForm(forms.Form):
-    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=erasure.MAX_REASON,
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=MAX_REASON,
                              widget=forms.Textarea(attrs={"rows": 3}),
                              help_text=gettext_lazy("Kept in the ledger with your name. Do not repeat the "
                                                     "personal data being erased."))
