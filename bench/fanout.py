@@ -48,24 +48,13 @@ MEMBERS = 200
 
 
 def _setup(n: int) -> dict[str, Any]:
-    from importlib import import_module
-
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from tests.factories import Member, make_member, make_org
+    from tests.factories import make_member, make_org, session_for
 
     from civmil.core.accounts_services import create_token
     from civmil.core.choices import PRIVILEGED_ROLES, Component, Role
     from civmil.core.models.tokens import TokenScope
-
-    def session_for(m: Member) -> str:
-        store = import_module(settings.SESSION_ENGINE).SessionStore()
-        store[SESSION_KEY] = str(m.user.pk)
-        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-        store[HASH_SESSION_KEY] = m.user.get_session_auth_hash()
-        store.create()
-        return str(store.session_key)
 
     orgs = [make_org(c) for c in Component.values for _ in range(2)]
     kinds: list[tuple[Any, str | None]] = [(org, None) for org in orgs]

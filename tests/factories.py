@@ -67,3 +67,19 @@ def make_member(component: str = Component.CIVILIAN, role: str | None = None, or
     membership = services.add_membership(None, person=person, organisation=org,
                                          role=role or DEFAULT_ROLE[Component(org.component)])
     return Member(user=user, person=person, membership=membership, org=org)
+
+
+def session_for(m: Member) -> str:
+    """A stored signed-in session of ``m`` (its key), as signing in would leave it: for WebSocket
+    clients outside Django's test client (benchmarks, the scale-out test)."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store[SESSION_KEY] = str(m.user.pk)
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    store[HASH_SESSION_KEY] = m.user.get_session_auth_hash()
+    store.create()
+    return str(store.session_key)
