@@ -21,6 +21,7 @@ LIVE_JS = Path(__file__).resolve().parents[2] / "src" / "civmil" / "static" / "c
 ORIGIN = "http://civmil.test"
 STREAM = "actors.liaisonlogentry"
 ZERO = "00000000-0000-0000-0000-000000000000"
+CLOCK_START = 1_767_225_600_000  # 2026-01-01T00:00:00Z, in ms
 
 FAKE_SOCKET = """
 window.__sockets = [];
@@ -91,7 +92,10 @@ def live_page(browser: Any) -> Iterator[tuple[Any, Site]]:
 
     page.route(f"{ORIGIN}/**", serve)
     page.add_init_script(FAKE_SOCKET)
-    page.clock.install()
+    # The page's timers run only when a test advances the clock (run_for), never on their own: on a
+    # busy machine a real second may pass between two steps of a test.
+    page.clock.install(time=CLOCK_START)
+    page.clock.pause_at(CLOCK_START + 1000)
     yield page, site
     assert not errors, errors
     page.unroute_all(behavior="ignoreErrors")
