@@ -18,6 +18,7 @@ from django.template import engines
 from django.test import RequestFactory
 from django.urls import path
 from django.utils import translation
+from playwright.sync_api import expect
 
 from civmil.config import urls as root_urls
 from civmil.core import services
@@ -337,7 +338,8 @@ def test_acting_as_switch_changes_the_header_for_a_dual_hatted_person(
     with page.expect_navigation():
         page.locator("#acting-as-select").select_option(str(second.pk))
     _settle(page)
-    assert current.inner_text() == f"Humanitarian coordination officer (CMCoord), {second.organisation.label}"
+    # On a busy machine the redirected page may still be loading: wait for it (up to 5 s).
+    expect(current).to_have_text(f"Humanitarian coordination officer (CMCoord), {second.organisation.label}")
     assert "Coordination Office" in page.locator(".acting-card").inner_text()
     assert page.locator("#acting-as-select").input_value() == str(second.pk)
     assert page.problems == []
