@@ -66,16 +66,7 @@ def shown_entries(actor: Actor, entries: Iterable[LiaisonLogEntry]) -> list[acce
 
 
 def _get(actor: Actor, model: type[Any], pk: Any) -> access.Shown[Any]:
-    try:
-        obj = access.visible(actor, model.objects.filter(pk=pk)).first()
-    except (ValueError, TypeError, models.ObjectDoesNotExist):
-        obj = None
-    if obj is None:
-        raise NotFound(_("No such record."))
-    shown = access.show(actor, obj)
-    if not shown.view:
-        raise NotFound(_("No such record."))
-    return shown
+    return access.fetch(actor, model, pk, derived=True)
 
 
 def liaison_entry(actor: Actor, pk: Any) -> access.Shown[LiaisonLogEntry]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext as _
 
@@ -348,6 +349,27 @@ def view_from_facts(actor: Actor, obj: Any, facts: AccessFacts) -> View:
     releases = [r for r in facts.releases.get(key, ()) if _release_reaches(actor, r)]
     granted = actor.person_id is not None and actor.person_id in facts.grantees.get(key, frozenset())
     return view_for(actor, obj, _releases=releases, _granted=granted)
+
+
+def fetch(actor: Actor, model: type[M] | str, pk: Any, *, derived: bool = False) -> Shown[M]:
+    """The one door to a single protected record: the record of type ``model`` (a model or its
+    registry key) with id ``pk``, as ``actor`` sees it.
+
+    A hidden record, a missing one and a malformed id all raise the same
+    :class:`~civmil.core.errors.NotFound`, with the same message. A derived face counts as hidden
+    unless ``derived`` is true (the caller then renders the face itself).
+    """
+    from civmil.core.errors import NotFound
+
+    record_model: type[M] = registry.by_key(model).model if isinstance(model, str) else model
+    try:
+        obj = visible(actor, record_model._default_manager.filter(pk=pk)).first()  # type: ignore[attr-defined]
+    except (ValueError, TypeError, ValidationError):
+        obj = None
+    view = view_for(actor, obj) if obj is not None else NO_VIEW
+    if not view or (view.kind == ViewKind.DERIVED and not derived):
+        raise NotFound(_("No such record."))
+    return Shown(obj, view)
 
 
 def show(actor: Actor, obj: M) -> Shown[M]:

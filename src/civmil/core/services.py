@@ -46,7 +46,7 @@ PERSON_FIELDS = (
 )
 SETTINGS_FIELDS = (
     "mission_name", "mission_acronym", "time_zone", "projection", "map_center_lat", "map_center_lon",
-    "map_zoom",
+    "map_zoom", "earliest_year", "years_ahead", "session_idle_minutes", "session_max_hours",
 )
 
 

@@ -1,5 +1,6 @@
 """Kernel models: identity, spaces, protected records, ledger, live events."""
 
+from civmil.core.models.approvals import EmailChangeRequest
 from civmil.core.models.erasure import ErasureRequest
 from civmil.core.models.events import OutboxEvent, OutboxHorizon
 from civmil.core.models.identity import Membership, Organisation, Person, User
@@ -12,6 +13,7 @@ from civmil.core.models.tokens import ApiToken, TokenScope
 __all__ = [
     "ApiToken",
     "Checkpoint",
+    "EmailChangeRequest",
     "ErasureRequest",
     "Grant",
     "LedgerChange",

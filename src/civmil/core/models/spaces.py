@@ -6,6 +6,7 @@ import uuid
 import zoneinfo
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -74,6 +75,23 @@ class MissionSettings(models.Model):
     map_center_lat = models.FloatField(_("map centre latitude"), default=0.0)
     map_center_lon = models.FloatField(_("map centre longitude"), default=0.0)
     map_zoom = models.PositiveSmallIntegerField(_("map zoom"), default=6)
+    earliest_year = models.PositiveSmallIntegerField(
+        _("earliest year accepted in dates"), default=1990,
+        validators=[MinValueValidator(1900), MaxValueValidator(2100)],
+        help_text=_("Dates before 1 January of this year are refused in every form, API call and import."),
+    )
+    years_ahead = models.PositiveSmallIntegerField(
+        _("years ahead accepted in dates"), default=10, validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text=_("Dates more than this many years after today are refused in every form, API call and import."),
+    )
+    session_idle_minutes = models.PositiveIntegerField(
+        _("idle sign-out (minutes)"), default=60, validators=[MinValueValidator(5), MaxValueValidator(24 * 60)],
+        help_text=_("A session with no request for this long is signed out."),
+    )
+    session_max_hours = models.PositiveIntegerField(
+        _("longest session (hours)"), default=12, validators=[MinValueValidator(1), MaxValueValidator(14 * 24)],
+        help_text=_("A session ends this long after sign-in, however active."),
+    )
     version = models.PositiveIntegerField(default=1)
 
     class Meta:
