@@ -29,8 +29,41 @@ def test_development_generates_its_secrets_once(monkeypatch: pytest.MonkeyPatch,
 def test_production_requires_a_secret_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="SECRET_KEY"):
         _read(monkeypatch, tmp_path, CIVMIL_ENV="production")
-    prod = _read(monkeypatch, tmp_path, CIVMIL_ENV="production", SECRET_KEY="x" * 60)
+    prod = _read(monkeypatch, tmp_path, CIVMIL_ENV="production", SECRET_KEY=STRONG_KEY)
     assert prod.production and prod.allowed_hosts == ()
+
+
+STRONG_KEY = "q8Vb3_Zt-Lm0pXw7RkYc2NfHdJ9sGa4TuE1oWiQy6BvCn5KrMzPe"  # 52 characters, all different
+
+
+@pytest.mark.parametrize(("key", "reason"), [
+    ("x" * 60, "different characters"),
+    ("ab" * 40, "different characters"),
+    ("0123456789" * 6, "predictable"),
+    ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "predictable"),
+    ("short-but-random-Q8vB3zT", "characters; at least 50"),
+    ("django-insecure-" + STRONG_KEY, "django-insecure"),
+    ("change-me-to-a-long-random-string", "example"),  # docs/deploy/civmil.env.example
+    ("change-me-" + STRONG_KEY, "example"),
+])
+def test_production_refuses_to_start_with_a_weak_secret_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                            key: str, reason: str) -> None:
+    with pytest.raises(ValueError, match="SECRET_KEY is too weak") as refused:
+        _read(monkeypatch, tmp_path, CIVMIL_ENV="production", SECRET_KEY=key)
+    assert reason in str(refused.value)
+    assert key not in str(refused.value)  # the message never repeats the secret
+    # Development keeps running with whatever it is given.
+    assert _read(monkeypatch, tmp_path, SECRET_KEY=key).secret_key == key
+
+
+def test_a_generated_key_is_strong_enough(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import secrets
+
+    for _ in range(20):
+        key = secrets.token_urlsafe(50)
+        assert env.secret_key_weakness(key) is None, key
+        assert _read(monkeypatch, tmp_path, CIVMIL_ENV="production", SECRET_KEY=key).secret_key == key
+    assert env.secret_key_weakness(secrets.token_hex(32)) is None
 
 
 def test_unknown_environment_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

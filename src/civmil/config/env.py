@@ -6,14 +6,54 @@ Secrets that are absent in development are generated once into ``var/``.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
+import zlib
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 ENVIRONMENTS = ("development", "production")
+
+#: A production ``SECRET_KEY`` is at least this long, ...
+SECRET_KEY_MIN_LENGTH = 50
+#: ... made of at least this many different characters, ...
+SECRET_KEY_MIN_DISTINCT = 10
+#: ... and carries at least this much entropy (bits, estimated from its character frequencies).
+SECRET_KEY_MIN_BITS = 160
+#: Values published as examples (Django's, ours, tutorials'); refused whatever their length.
+KNOWN_EXAMPLE_SECRET_KEYS = frozenset({
+    "change-me-to-a-long-random-string",
+    "changeme", "change-me", "change_me", "secret", "secret-key", "secret_key", "your-secret-key",
+    "your-secret-key-here", "django-insecure", "insecure", "development", "dev", "test", "example",
+})
+#: Words that mark a placeholder left in place (``change-me-…``), refused inside any value.
+_PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "replace-me", "replaceme", "your-secret")
+
+
+def secret_key_weakness(value: str) -> str | None:
+    """Why ``value`` is too weak to sign production sessions and tokens, or ``None`` if it is not."""
+    folded = value.strip().lower()
+    if folded.startswith("django-insecure-"):
+        return "it is a key Django generated for development ('django-insecure-' prefix)"
+    if folded in KNOWN_EXAMPLE_SECRET_KEYS or any(word in folded for word in _PLACEHOLDER_WORDS):
+        return "it is a published example value"
+    if len(value) < SECRET_KEY_MIN_LENGTH:
+        return f"it has {len(value)} characters; at least {SECRET_KEY_MIN_LENGTH} are needed"
+    counts = Counter(value)
+    if len(counts) < SECRET_KEY_MIN_DISTINCT:
+        return f"it uses only {len(counts)} different characters; at least {SECRET_KEY_MIN_DISTINCT} are needed"
+    bits = -sum(n * math.log2(n / len(value)) for n in counts.values())
+    if bits < SECRET_KEY_MIN_BITS:
+        return f"it is too predictable (about {bits:.0f} bits of entropy; at least {SECRET_KEY_MIN_BITS} are needed)"
+    raw = value.encode("utf-8")
+    steps = sum(1 for a, b in zip(value, value[1:], strict=False) if abs(ord(b) - ord(a)) == 1)
+    if len(zlib.compress(raw, 9)) * 2 < len(raw) or steps * 3 > len(value):
+        return "it is too predictable (it repeats a pattern or runs through a sequence of characters)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -85,6 +125,11 @@ def deployment() -> Deployment:
         if production:
             raise ValueError("SECRET_KEY must be set when CIVMIL_ENV=production")
         secret_key = _read_or_create_secret(var_dir / "secret_key", "token")
+    elif production and (weakness := secret_key_weakness(secret_key)):
+        raise ValueError(
+            f"SECRET_KEY is too weak for CIVMIL_ENV=production: {weakness}. Generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'` and set it in the environment."
+        )
     signing_key = os.environ.get("CIVMIL_LEDGER_SIGNING_KEY", "")
     if not signing_key:
         signing_key = _read_or_create_secret(var_dir / "ledger_signing_key", "ed25519")
