@@ -257,6 +257,36 @@ async def test_a_reduced_view_carries_only_the_released_fields(memory_layer: Non
         assert "place of" not in json.dumps(frame)
 
 
+def test_discussion_and_file_events_reach_only_readers_with_the_full_view(cast: Cast, settings: Any,
+                                                                          tmp_path: Any) -> None:
+    """A new message or file on a record announces itself only to readers the discussion is open
+    to (the full view): a reader with a reduced view gets no frame of it at all, on replay as on
+    live delivery, while still getting the record's own events."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from civmil.comms.services import attachments, threads
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    entry, _ = record_sync(cast.author, "MARKER-discussed", Level.HUMANITARIAN, publish=False)
+    with transaction.atomic():
+        services.release_record(cast.author.actor, entry, organisation=cast.soldier.org, fields=["summary"])
+    start = events.last_id()
+    threads.post_message(cast.author.actor, STREAM, entry.pk, "a message")
+    attachment = attachments.add_attachment(cast.author.actor, STREAM, entry.pk,
+                                            SimpleUploadedFile("notes.txt", b"some notes"))
+    attachments.delete_attachment(cast.author.actor, attachment.pk)
+    with transaction.atomic():
+        services.release_record(cast.author.actor, entry, organisation=cast.soldier.org, fields=["channel"])
+    discussion = ["thread.message", "attachment.added", "attachment.removed"]
+    for reader, kinds in ((cast.colleague, [*discussion, "release.added"]), (cast.soldier, ["release.added"])):
+        _subscription, replayed = events.subscribe(reader.actor, [STREAM], start, events.Seen())
+        live, _ = events.catch_up(reader.actor, events.Subscription((STREAM,), start), events.Seen())
+        for frames in (replayed, live):
+            assert [(f["type"], f["kind"]) for f in frames] == [("event", kind) for kind in kinds]
+    stored = list(OutboxEvent.objects.filter(id__gt=start).values_list("kind", "payload"))
+    assert [kind for kind, payload in stored if payload.get("full_view_only")] == discussion
+
+
 @pytest.mark.asyncio
 async def test_an_app_can_register_its_own_live_renderer(memory_layer: None, cast: Cast, monkeypatch: Any) -> None:
     liaison = registry.get(LiaisonLogEntry)

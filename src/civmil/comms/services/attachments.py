@@ -33,8 +33,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from civmil.comms import live
 from civmil.comms.models import Attachment
-from civmil.core import access, events, ledger, registry
+from civmil.core import access, ledger, registry
 from civmil.core.actors import Actor
 from civmil.core.errors import Forbidden, Invalid, NotFound
 from civmil.core.formats import megabytes
@@ -274,7 +275,7 @@ def add_attachment(actor: Actor, object_type: str, object_id: Any, upload: Any,
                 "attachment": attachment.pk, "sha256": digest, "media_type": attachment.media_type,
                 "size": attachment.size,
             })
-            events.publish(ADDED_ACTION, record)
+            live.publish_discussion_event(ADDED_ACTION, record)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -309,7 +310,7 @@ def delete_attachment(actor: Actor, attachment_id: Any) -> None:
         ledger.append(actor, REMOVED_ACTION, attachment.object_type, record.pk, {
             "attachment": attachment.pk, "sha256": attachment.sha256,
         })
-        events.publish(REMOVED_ACTION, record)
+        live.publish_discussion_event(REMOVED_ACTION, record)
         attachment.delete()
         transaction.on_commit(lambda: _delete_file(path))
 
@@ -362,4 +363,4 @@ def _announce_removal(attachment: Attachment) -> None:
         return
     record = model._default_manager.filter(pk=attachment.object_id).first()
     if record is not None:
-        events.publish(REMOVED_ACTION, record)
+        live.publish_discussion_event(REMOVED_ACTION, record)

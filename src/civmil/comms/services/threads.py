@@ -11,12 +11,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from civmil.comms import live
 from civmil.comms.models import Message, NotificationKind, Thread
 from civmil.comms.models.threads import MESSAGE_MAX_LENGTH
 from civmil.comms.queries import threads as thread_queries
 from civmil.comms.rendering import mention_ids
 from civmil.comms.services.notifications import notify
-from civmil.core import events, ledger
+from civmil.core import ledger
 from civmil.core.actors import Actor
 from civmil.core.errors import Forbidden, Invalid
 from civmil.core.models import Person
@@ -88,7 +89,7 @@ def post_message(actor: Actor, record_key: str, record_pk: Any, body: str,
             "length": len(body), "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
             "mentions": sorted(str(p.pk) for p in people),
         })
-        events.publish("thread.message", record, extra={"message": message.pk})
+        live.publish_discussion_event("thread.message", record, extra={"message": message.pk})
         for person in people:
             notify(actor, person, NotificationKind.MENTION, record)
     return message

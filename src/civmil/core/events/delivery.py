@@ -40,6 +40,10 @@ _SEEN_SALT = "civmil.core.events.seen"
 #: How long a page's token of the rows it rendered stays valid.
 SEEN_TOKEN_MAX_AGE = 24 * 3600
 SEEN_TOKEN_MAX_IDS = 1000
+#: ``extra`` flag of an event that only subscribers with the FULL view of its record receive
+#: (a new message in the record's discussion, a file attached to it: both open only with the
+#: full view, so a reduced reader must not even learn that they happened).
+FULL_VIEW_ONLY = "full_view_only"
 
 
 class Seen:
@@ -189,6 +193,12 @@ class Loaded:
             return found
 
 
+def full_view_only(event: OutboxEvent) -> bool:
+    """Whether only subscribers with the FULL view of the event's record receive it."""
+    payload = event.payload
+    return isinstance(payload, dict) and payload.get(FULL_VIEW_ONLY) is True
+
+
 def frames_for(actor: Actor, events: Sequence[OutboxEvent], seen: Seen,
                loaded: Loaded | None = None) -> list[dict[str, Any]]:
     """The frames ``actor`` receives for ``events`` (in id order), updating ``seen``.
@@ -196,8 +206,11 @@ def frames_for(actor: Actor, events: Sequence[OutboxEvent], seen: Seen,
     A record the subscriber may see gives an ``event`` frame with its view rendered now; one
     they may not see (or that is gone) gives nothing — or ``removed``, with its id only, when
     this connection had shown it. A derived face is not a view of the record: it never carries
-    the record's id, so it is never delivered on the record's stream. ``loaded`` shares the
-    records among the subscribers receiving the same events (see :class:`Loaded`).
+    the record's id, so it is never delivered on the record's stream. An event published as
+    :data:`FULL_VIEW_ONLY` (about the record's discussion or files) gives a subscriber with a
+    reduced view nothing at all: they still see the record, but not that anything happened in
+    what is closed to them. ``loaded`` shares the records among the subscribers receiving the
+    same events (see :class:`Loaded`).
     """
     if loaded is None:
         loaded = Loaded(actor.space_id, events)
@@ -208,6 +221,8 @@ def frames_for(actor: Actor, events: Sequence[OutboxEvent], seen: Seen,
             if seen.discard(event.object_type, event.object_id):
                 frames.append({"type": "removed", "id": event.id, "object_type": event.object_type,
                                "object_id": event.object_id})
+            continue
+        if shown.view.kind != access.ViewKind.FULL and full_view_only(event):
             continue
         view, url = loaded.rendered(actor, event.object_type, shown)
         frame: dict[str, Any] = {
