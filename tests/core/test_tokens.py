@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -226,3 +227,109 @@ def test_bad_scope_and_empty_name_are_refused_field_by_field(member: Any) -> Non
     with pytest.raises(Invalid) as caught:
         accounts_services.create_token(m.actor, name=" ", membership=m.membership, scope="admin")
     assert set(caught.value.errors) == {"name", "scope"}
+
+
+# ---------------------------------------------------------------------------------------------
+# A second factor, as the pages require it
+
+
+@pytest.fixture
+def mfa_on(settings: Any) -> None:
+    """The second-factor rule as deployed (the suite's defaults turn it off)."""
+    middleware = "civmil.core.mfa.RequireSecondFactorMiddleware"
+    if middleware not in settings.MIDDLEWARE:
+        stack = list(settings.MIDDLEWARE)
+        stack.insert(stack.index("allauth.account.middleware.AccountMiddleware") + 1, middleware)
+        settings.MIDDLEWARE = stack
+    settings.CIVMIL_MFA_REQUIRED = True
+
+
+def _with_totp(user: Any) -> None:
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    TOTP.activate(user, generate_totp_secret())
+
+
+def _without_totp(user: Any) -> None:
+    from allauth.mfa.models import Authenticator
+
+    Authenticator.objects.filter(user=user).delete()
+
+
+@pytest.mark.parametrize("role", [Role.ADMINISTRATOR, Role.LEADERSHIP, Role.OVERSIGHT])
+def test_a_privileged_accounts_token_stops_working_while_its_second_factor_is_missing(
+        mfa_on: None, member: Any, role: str) -> None:
+    m = member(Component.CIVILIAN, role=role)
+    _with_totp(m.user)
+    _read, read_secret = issue(m, TokenScope.READ)
+    _rw, rw_secret = issue(m, TokenScope.READ_WRITE)
+    script = Client()
+    assert script.get(ME, **bearer(read_secret)).status_code == 200
+    _without_totp(m.user)  # the factor is removed: the tokens stop, as the pages do
+    for secret in (read_secret, rw_secret):
+        for method, url in (("get", ME), ("get", LIAISON), ("post", LIAISON)):
+            response = getattr(script, method)(url, data={}, content_type="application/json", **bearer(secret))
+            assert response.status_code == 403, (method, url, response.content)
+            assert "second factor" in response.json()["detail"]
+            assert reverse("mfa_activate_totp") in response.json()["detail"]
+    _with_totp(m.user)  # set up again: the same tokens work again
+    assert script.get(ME, **bearer(read_secret)).status_code == 200
+
+
+def test_an_unprivileged_accounts_token_needs_no_second_factor(mfa_on: None, member: Any) -> None:
+    m = member(Component.HUMANITARIAN, role=Role.NGO_STAFF)
+    _token, secret = issue(m)
+    assert Client().get(ME, **bearer(secret)).status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# A bearer token is judged by the token alone, whatever cookies ride along
+
+
+def test_a_bearer_write_with_a_session_cookie_is_not_refused_for_csrf(member: Any) -> None:
+    m = member(Component.CIVILIAN)
+    _token, secret = issue(m, TokenScope.READ_WRITE)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(member(Component.MILITARY).user)  # any session, here someone else's
+    response = browser.post(LIAISON, data={}, content_type="application/json", **bearer(secret))
+    assert response.status_code == 422  # past authentication and CSRF: the body is what is wrong
+    stale = Client(enforce_csrf_checks=True)
+    stale.cookies[django_settings.SESSION_COOKIE_NAME] = "no-such-session"
+    assert stale.post(LIAISON, data={}, content_type="application/json", **bearer(secret)).status_code == 422
+    # Without a token, the session alone is still held to CSRF.
+    assert browser.post(LIAISON, data={}, content_type="application/json").status_code == 403
+
+
+def test_the_session_adds_nothing_to_a_token(member: Any) -> None:
+    m = member(Component.MILITARY, role=Role.MILITARY_STAFF)
+    _token, read_secret = issue(m, TokenScope.READ)
+    ngo = make_org(Component.HUMANITARIAN)
+    second = services.add_membership(None, person=m.person, organisation=ngo, role=Role.NGO_STAFF)
+    _ngo, ngo_secret = accounts_services.create_token(m.actor, name="ngo", membership=second, scope=TokenScope.READ)
+    browser = Client()
+    browser.force_login(m.user)  # the same account's session, acting as the military membership
+    assert browser.get(ME).json()["component"] == Component.MILITARY
+    # A token that does not authenticate is refused, although the session would be accepted.
+    for secret in ("civmil_unknown", ""):
+        response = browser.get(ME, HTTP_AUTHORIZATION=f"Bearer {secret}".strip())
+        assert response.status_code == 401, secret
+    # A read token stays a read token beside a session that may write.
+    refused = browser.post(LIAISON, data={}, content_type="application/json", **bearer(read_secret))
+    assert refused.status_code == 403 and "only read" in refused.json()["detail"]
+    # The token acts as its own membership, not as the session's.
+    body = browser.get(ME, **bearer(ngo_secret)).json()
+    assert body["component"] == Component.HUMANITARIAN
+    assert body["acting_membership"]["id"] == str(second.pk)
+
+
+def test_a_token_is_not_refused_for_the_second_factor_its_sessions_account_owes(mfa_on: None,
+                                                                                member: Any) -> None:
+    owing = member(Component.CIVILIAN, role=Role.ADMINISTRATOR)  # signed in, no authenticator app
+    m = member(Component.HUMANITARIAN)
+    _token, secret = issue(m)
+    browser = Client()
+    browser.force_login(owing.user)
+    assert browser.get(ME).status_code == 403  # the session alone owes its second factor
+    response = browser.get(ME, **bearer(secret))
+    assert response.status_code == 200
+    assert response.json()["acting_membership"]["id"] == str(m.membership.pk)

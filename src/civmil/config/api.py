@@ -44,6 +44,7 @@ from civmil.comms.api_search import router as search_router
 from civmil.core.api import router as core_router
 from civmil.core.api_auth import TokenAuth
 from civmil.core.errors import ServiceError, StaleEdit
+from civmil.core.mfa import bearer_sent
 
 # ---------------------------------------------------------------------------------------------
 # Authentication
@@ -59,12 +60,14 @@ class CsrfFailed(AuthorizationError):
 class CivmilSessionAuth(SessionAuth):
     """The signed-in browser session. Unsafe methods need the CSRF token (``X-CSRFToken`` header).
 
-    A request without a session cookie is left to the next authenticator (a token one, later)
-    instead of failing the CSRF check: it has no session an attacker could ride on.
+    A request without a session cookie is left to the next authenticator (the token one) instead
+    of failing the CSRF check: it has no session an attacker could ride on. So is a request with a
+    bearer token, whatever cookies it carries: it is judged by the token alone, and a token that
+    does not authenticate is refused even when a valid session rides along.
     """
 
     def __call__(self, request: HttpRequest) -> Any:
-        if self.param_name not in request.COOKIES:
+        if self.param_name not in request.COOKIES or bearer_sent(request):
             return None
         if request.method not in SAFE_METHODS:
             # The CSRF check reads request.POST, which streams a multipart body away; read (and
@@ -118,7 +121,9 @@ membership they act as) may see: a field your view withholds is absent from the 
 you may not see answers 404 exactly like an id that does not exist.
 
 * Authentication: the browser session (sign in at /accounts/login/); POST, PUT and DELETE also
-  need the `X-CSRFToken` header. Without it: 401 (no session) or 403 (no CSRF token).
+  need the `X-CSRFToken` header. Without it: 401 (no session) or 403 (no CSRF token). Or a
+  personal token (`Authorization: Bearer civmil_...`, created at /core/tokens/): a request with a
+  token is judged by the token alone, whatever cookies it carries.
 * Errors: `{"detail": "...", "errors": {"field": ["..."]}}`; 409 also carries `current_version`.
 * Lists: `limit` (1-200, default 50) and `offset`; `count` counts only what you may see.
 

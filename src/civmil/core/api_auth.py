@@ -3,7 +3,13 @@
 A token acts as the one membership it was issued for, never as the person's other memberships:
 the request's actor (``request.actor``, read by :func:`civmil.core.api.actor_of`) is built from
 the token. A token whose membership is no longer current, whose account is deactivated, or that
-is revoked or expired answers 401; a read-only token used for a write answers 403.
+is revoked or expired answers 401; a read-only token used for a write answers 403, and so does
+any token of an account whose role requires a second factor while that factor is missing (as its
+pages do: :mod:`civmil.core.mfa`).
+
+A request with a bearer token is judged by the token alone: session cookies it also carries are
+ignored (the session authenticator steps aside, see :func:`civmil.core.mfa.bearer_sent`), so they
+neither refuse it for CSRF nor lend it the session's rights when the token does not authenticate.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from django.utils.translation import gettext as _
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
-from civmil.core import accounts_services
+from civmil.core import accounts_services, mfa
 from civmil.core.actors import Actor
 from civmil.core.models import ApiToken, Membership, TokenScope
 
@@ -51,6 +57,8 @@ class TokenAuth(HttpBearer):
             raise TokenRefused(401, _(
                 "This API token is not valid: it is unknown, revoked or expired, its account is deactivated, "
                 "or the membership it acts as has ended. Create a new token at /core/tokens/."))
+        if mfa.owes_second_factor(found.user_id):
+            raise TokenRefused(403, mfa.api_refusal())
         if found.scope != TokenScope.READ_WRITE and request.method not in READ_METHODS:
             raise TokenRefused(403, _("This token may only read. Create a read-and-write token to make changes."))
         accounts_services.note_token_used(found)

@@ -9,6 +9,10 @@ answers 403 with a message saying so.
 The check is on the *account*, not on the membership it currently acts as: switching to an
 unprivileged membership does not lift it. ``CIVMIL_MFA_REQUIRED = False`` turns it off (tests of
 other features sign privileged people in without a second factor).
+
+An API request carrying a bearer token is judged by the token alone, whatever session cookie it
+also carries: the middleware leaves it to :class:`civmil.core.api_auth.TokenAuth`, which refuses
+the token of an account that owes its second factor with the same 403 (:func:`owes_second_factor`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,27 @@ def needs_second_factor(user_id: int) -> bool:
     return not Authenticator.objects.filter(user_id=user_id, type=Authenticator.Type.TOTP).exists()
 
 
+def owes_second_factor(user_id: int) -> bool:
+    """Whether the account may do nothing until it sets up its second factor (the rule is on)."""
+    return bool(getattr(settings, "CIVMIL_MFA_REQUIRED", True)) and needs_second_factor(user_id)
+
+
+def api_refusal() -> str:
+    """What the API answers (403) an account that owes its second factor, by session or by token."""
+    return _("Your role requires a second factor. Set up an authenticator app at %(url)s before using the API.") % {
+        "url": reverse("mfa_activate_totp")}
+
+
+def bearer_sent(request: HttpRequest) -> bool:
+    """Whether the request authenticates with a bearer token (``Authorization: Bearer ...``).
+
+    Such a request is judged by the token alone: the session cookies it may also carry neither
+    refuse it (CSRF, a second factor the session's account owes) nor add to what it may do.
+    """
+    scheme, _sep, _rest = request.headers.get("Authorization", "").strip().partition(" ")
+    return scheme.lower() == "bearer"
+
+
 def allowed_prefixes() -> tuple[str, ...]:
     """Paths usable before the second factor is set up: account and MFA pages, static files, language."""
     accounts = reverse("account_login").rsplit("login/", 1)[0]
@@ -49,14 +74,13 @@ class RequireSecondFactorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
-        if (getattr(settings, "CIVMIL_MFA_REQUIRED", True) and user is not None and user.is_authenticated
-                and needs_second_factor(int(user.pk))):
+        path = request.path_info
+        if path.startswith(API_PREFIX) and bearer_sent(request):
+            return self.get_response(request)  # the token's own account is checked by TokenAuth
+        if user is not None and user.is_authenticated and owes_second_factor(int(user.pk)):
             request.civmil_second_factor_required = True  # type: ignore[attr-defined]
-            path = request.path_info
             if not path.startswith(allowed_prefixes()):
                 if path.startswith(API_PREFIX):
-                    return JsonResponse({"detail": _(
-                        "Your role requires a second factor. Set up an authenticator app at %(url)s "
-                        "before using the API.") % {"url": reverse("mfa_activate_totp")}, "errors": {}}, status=403)
+                    return JsonResponse({"detail": api_refusal(), "errors": {}}, status=403)
                 return HttpResponseRedirect(reverse("mfa_activate_totp"))
         return self.get_response(request)
