@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -194,36 +195,102 @@ def releases(actor: Actor, shown: access.Shown[Any]) -> list[Release]:
     ).select_related("target_organisation", "target_person").order_by("created_at"))
 
 
+#: Stands, in a change listed by :func:`history`, for a person the reader may not see (never
+#: their name or id). One marker per field, however many such people the field holds.
+WITHHELD_PERSON = "withheld"
+#: Keys of the kernel's release and grant changes that hold a person's id.
+_PERSON_CHANGE_KEYS = frozenset({"target_person", "person"})
+
+
 @dataclass
 class Version:
     version: int | None
     action: str
     recorded_at: dt.datetime
+    #: Who made the change: their name as the reader's view of them shows it, "withheld" for a
+    #: person the reader may not see, "a user" or "console".
     actor: str
+    #: What changed, cut to the reader's view; person ids the reader may not see are
+    #: :data:`WITHHELD_PERSON`.
     changes: dict[str, Any]
 
 
+def _person_keys(model: type[models.Model]) -> frozenset[str]:
+    """Names of the change keys of ``model``'s history that hold people's ids."""
+    own = {f.name for f in model._meta.get_fields()
+           if f.concrete and (f.many_to_many or f.many_to_one) and f.related_model is Person}
+    return _PERSON_CHANGE_KEYS | own
+
+
+def _person_ids(value: Any) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value if v]
+    return [str(value)] if value else []
+
+
+def _people_through_policy(value: Any, visible: set[str]) -> Any:
+    """A change's person value (an id or a list of ids) with the people ``visible`` does not hold
+    replaced by one :data:`WITHHELD_PERSON` marker."""
+    if isinstance(value, list | tuple):
+        shown = [str(v) for v in value if v and str(v) in visible]
+        return shown + [WITHHELD_PERSON] if any(v and str(v) not in visible for v in value) else shown
+    if not value:
+        return value
+    return str(value) if str(value) in visible else WITHHELD_PERSON
+
+
 def history(actor: Actor, shown: access.Shown[Any]) -> list[Version]:
-    """The record's ledger history, cut to the reader's view of the record."""
+    """The record's ledger history, cut to the reader's view of the record.
+
+    Every person in it comes through the policy: a change's author is named only when the reader
+    may see that person (as their view of the person shows the name), and the people inside a
+    changed field (many-to-many ids, foreign keys, release and grant targets) only by the ids of
+    people the reader may see. Anyone else is "withheld", never a name or an id.
+    """
     if not access.may(actor, access.Action.HISTORY, shown.record, shown.view):
         raise NotFound(_("No such record."))
     obj = shown.record
     key = f"{obj._meta.app_label}.{obj._meta.model_name}"
-    entries = list(LedgerEntry.objects.filter(object_type=key, object_id=str(obj.pk))
-                   .select_related("change").order_by("seq"))
-    user_ids = {e.actor_user_id for e in entries if e.actor_user_id}
-    names = dict(Person.objects.filter(user_id__in=user_ids).values_list("user_id", "full_name"))
-    out = []
-    for e in entries:
-        data = e.change.data if hasattr(e, "change") and e.change.data is not None else {}
-        visible_changes = {k: v for k, v in data.items() if k != "version" and shown.view.shows(k)}
-        if e.action.startswith(("release.", "grant.")) and not access.may(actor, access.Action.RELEASE, obj):
-            continue
-        out.append(Version(
+    person_keys = _person_keys(type(obj))
+    may_release = access.may(actor, access.Action.RELEASE, obj)
+    entries = [e for e in LedgerEntry.objects.filter(object_type=key, object_id=str(obj.pk))
+               .select_related("change").order_by("seq")
+               if may_release or not e.action.startswith(("release.", "grant."))]
+    stored = [e.change.data if hasattr(e, "change") and e.change.data is not None else {} for e in entries]
+    cut = [{k: v for k, v in data.items() if k != "version" and shown.view.shows(k)} for data in stored]
+    authors = _authors(actor, {e.actor_user_id for e in entries if e.actor_user_id is not None})
+    inside = {i for changes in cut for k, v in changes.items() if k in person_keys for i in _person_ids(v)}
+    visible = {str(pk) for pk in visible_person_ids(actor, _valid_uuids(inside))}
+    return [
+        Version(
             version=data.get("version"), action=e.action, recorded_at=e.recorded_at,
-            actor=names.get(e.actor_user_id, _("a user")) if e.actor_user_id is not None else _("console"),
-            changes=visible_changes,
-        ))
+            actor=_("console") if e.actor_user_id is None else authors.get(e.actor_user_id, _("withheld")),
+            changes={k: _people_through_policy(v, visible) if k in person_keys else v for k, v in changes.items()},
+        )
+        for e, data, changes in zip(entries, stored, cut, strict=True)
+    ]
+
+
+def _authors(actor: Actor, user_ids: set[Any]) -> dict[Any, str]:
+    """The names of the people behind ``user_ids`` that ``actor`` may see, by user id (as the
+    reader's view of each person shows the name); an account without a person is "a user"."""
+    if not user_ids:
+        return {}
+    people = Person.objects.filter(user_id__in=user_ids)
+    names: dict[Any, str] = dict.fromkeys(user_ids - set(people.values_list("user_id", flat=True)), _("a user"))
+    for s in access.show_all(actor, access.visible(actor, people)):
+        if s.full_name:
+            names[s.record.user_id] = str(s.full_name)
+    return names
+
+
+def _valid_uuids(values: Iterable[str]) -> list[uuid.UUID]:
+    out = []
+    for v in values:
+        try:
+            out.append(uuid.UUID(v))
+        except ValueError:
+            continue
     return out
 
 

@@ -321,8 +321,10 @@ class HistoryOut(Schema):
     version: int | None
     action: str
     recorded_at: dt.datetime
-    actor: str
-    changes: dict[str, Any] = Field(description="What changed, cut to your view of the record.")
+    actor: str = Field(description='Who made the change, by name; "withheld" (translated) for a person you may '
+                                   "not see.")
+    changes: dict[str, Any] = Field(description='What changed, cut to your view of the record. A person you may '
+                                                'not see is "withheld", never their id (one marker per field).')
 
 
 def release_out(release: Release, names: dict[str, str]) -> dict[str, Any]:

@@ -453,7 +453,8 @@ def liaison_history(request: HttpRequest, pk: Any) -> HttpResponse:
         if v.changes.get("target_person"):
             person_ids.add(str(v.changes["target_person"]))
     orgs = queries.organisations_by_id(actor, org_ids)
-    people = queries.people_names(actor, person_ids)
+    people = queries.people_names(actor, person_ids - {queries.WITHHELD_PERSON})
+    people[queries.WITHHELD_PERSON] = _("withheld")  # a person the reader may not see (queries.history)
     rows = [{
         "version": v.version, "action": str(ACTION_LABELS.get(v.action, v.action)),
         "when": format_datetime(v.recorded_at, tz), "actor": v.actor,

@@ -26,33 +26,33 @@ from civmil.core.models import Person
 MAX_MENTIONS = 20
 
 
+def _refused() -> Invalid:
+    """The one refusal of a mention: the same whether the person is unknown, hidden from the author,
+    or may not read the record, so a refusal never tells which (nor who may read the record)."""
+    message = _("A mention cannot be delivered; choose the people to mention from the list.")
+    return Invalid(message, errors={"mentions": [message]})
+
+
 def _mentioned_people(actor: Actor, record: Any, ids: Iterable[Any]) -> list[Person]:
-    """The people to notify; refuses (422) any the author may not see or who may not read the record."""
+    """The people to notify; refuses (422, :func:`_refused`) any the author may not see or who may
+    not read the record."""
     wanted: dict[uuid.UUID, None] = {}
     for raw in ids:
         try:
             wanted.setdefault(uuid.UUID(str(raw)), None)
         except ValueError:
-            raise Invalid(_("A mention names no known person."),
-                          errors={"mentions": [_("Choose people from the list.")]}) from None
+            raise _refused() from None
     if actor.person_id is not None:
         wanted.pop(actor.person_id, None)  # mentioning oneself notifies no one
     if len(wanted) > MAX_MENTIONS:
         raise Invalid(_("Mention at most %(n)s people in one message.") % {"n": MAX_MENTIONS},
                       errors={"mentions": [_("Mention at most %(n)s people in one message.") % {"n": MAX_MENTIONS}]})
     names = thread_queries.visible_people(actor, list(wanted))
-    unknown = [pk for pk in wanted if pk not in names]
-    if unknown:
-        message = _("A mention names no known person; choose people from the list.")
-        raise Invalid(message, errors={"mentions": [message]})
+    if any(pk not in names for pk in wanted):
+        raise _refused()
     people = {p.pk: p for p in Person.objects.filter(pk__in=list(wanted)).select_related("user")}
-    refused = [names[pk] for pk in wanted if not thread_queries.person_may_discuss(people[pk], record)]
-    if refused:
-        message = _(
-            "%(names)s may not read this record, so they cannot be mentioned in its discussion. Remove the "
-            "mention, or ask the owner to release the record to them first."
-        ) % {"names": ", ".join(sorted(refused))}
-        raise Invalid(message, errors={"mentions": [message]})
+    if any(not thread_queries.person_may_discuss(people[pk], record) for pk in wanted):
+        raise _refused()
     return [people[pk] for pk in wanted]
 
 
