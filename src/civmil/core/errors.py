@@ -32,9 +32,19 @@ class NotFound(ServiceError):
 
 
 class StaleEdit(ServiceError):
-    """The record changed since the editor loaded it."""
+    """The record changed since the editor loaded it; nothing was written.
+
+    ``current_version`` is the record's version now. ``merge`` (a :class:`civmil.core.merge.Merge`,
+    when the service could build one) holds, field by field, the value of the version the editor
+    loaded, theirs now and the editor's, and what a three-way merge makes of them.
+    """
 
     status = 409
+
+    def __init__(self, message: str, *, current_version: int, merge: Any = None, **extra: Any) -> None:
+        super().__init__(message, current_version=current_version, **extra)
+        self.current_version = current_version
+        self.merge = merge
 
 
 def validation_errors(exc: Any) -> dict[str, list[str]]:

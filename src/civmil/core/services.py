@@ -127,6 +127,10 @@ def update_record(
     with transaction.atomic():
         obj = get_for_update(actor, model, pk)
         if obj.version != expected_version:  # type: ignore[attr-defined]
+            # Nothing is written; the error carries the three-way merge of the edit (the base from
+            # the ledger), so every channel can show the fields that differ and who changed them.
+            from civmil.core.merge import stale_merge
+
             raise StaleEdit(
                 _(
                     "This record was changed by someone else (now version %(now)s, you edited "
@@ -134,6 +138,7 @@ def update_record(
                 )
                 % {"now": obj.version, "yours": expected_version},  # type: ignore[attr-defined]
                 current_version=obj.version,  # type: ignore[attr-defined]
+                merge=stale_merge(obj, expected_version, changes, m2m),
             )
         for name, value in changes.items():
             setattr(obj, name, value)
@@ -322,14 +327,22 @@ def add_membership(
     starts_on: dt.date | None = None,
     ends_on: dt.date | None = None,
 ) -> Membership:
-    """Add a membership. Privileged roles wait for a second administrator's approval."""
+    """Add a membership.
+
+    Two kinds wait for a second administrator's approval (:func:`decide_membership`): any
+    membership of a privileged role, and any membership an administrator adds for themselves,
+    in any role (it would widen their own view). The console (``actor`` None) is the operator's.
+    """
     _require_admin(actor)
     requested_by = User.objects.get(pk=actor.user_id) if actor and actor.user_id else None
+    for_themselves = actor is not None and (
+        (actor.person_id is not None and person.pk == actor.person_id)
+        or (actor.user_id is not None and person.user_id == actor.user_id))
+    waits = actor is not None and (role in PRIVILEGED_ROLES or for_themselves)
     membership = Membership(
         person=person, organisation=organisation, role=role, position=position,
         starts_on=starts_on or timezone.localdate(), ends_on=ends_on,
-        status=MembershipStatus.PENDING if role in PRIVILEGED_ROLES and actor is not None
-        else MembershipStatus.ACTIVE,
+        status=MembershipStatus.PENDING if waits else MembershipStatus.ACTIVE,
         requested_by=requested_by,
     )
     _clean(membership)
@@ -351,12 +364,14 @@ def decide_membership(actor: Actor, membership: Membership, *, approve: bool) ->
         raise Forbidden(_("Approval needs a signed-in administrator."))
     with transaction.atomic():
         m = Membership.objects.select_for_update().get(pk=membership.pk)
+        if not access.view_for(actor, m.person):
+            raise NotFound(_("No such membership."))
         if m.status != MembershipStatus.PENDING:
             raise Invalid(_("This membership is not waiting for approval."))
         if m.requested_by_id == actor.user_id:
             raise Forbidden(_("A second administrator must approve: you requested this membership."))
-        if m.person.user_id is not None and m.person.user_id == actor.user_id:
-            raise Forbidden(_("You cannot approve a privileged role for yourself."))
+        if (m.person.user_id is not None and m.person.user_id == actor.user_id) or m.person_id == actor.person_id:
+            raise Forbidden(_("You cannot approve a membership of your own."))
         m.status = MembershipStatus.ACTIVE if approve else MembershipStatus.REFUSED
         m.approved_by_id = actor.user_id
         m.save(update_fields=["status", "approved_by"])
@@ -399,8 +414,13 @@ def create_account(
     password: str | None,
     person: Person,
 ) -> User:
-    """Create a sign-in account for an existing person."""
-    _require_admin(actor)
+    """Create a sign-in account for an existing person, at the console (the operator's act).
+
+    In the application, accounts are made by invitation (:func:`civmil.core.approvals.invite_account`):
+    an administrator never chooses a password.
+    """
+    if actor is not None:
+        raise Forbidden(_("Accounts are created by invitation: the person sets their own password."))
     if person.user_id is not None:
         raise Invalid(_("This person already has an account."))
     if User.objects.filter(username__iexact=username).exists():
