@@ -20,6 +20,7 @@ from civmil.core.admin import PolicyAdmin
 from civmil.core.choices import Component, Level, MembershipStatus, Role
 from civmil.core.middleware import ACTING_SESSION_KEY
 from civmil.core.models import LedgerEntry, Membership, MissionSettings, Organisation, Person, Space, User
+from tests.core.test_access_matrix import _normalised
 from tests.factories import Member, make_member, make_org
 
 pytestmark = pytest.mark.django_db
@@ -143,14 +144,189 @@ def test_a_reduced_view_shows_only_the_released_fields() -> None:
     assert "Summary" not in page  # the withheld field is not even named
 
 
+def invalid_lookup_answer(client: Client, model: str) -> tuple[int, str]:
+    """What the list answers for a lookup on a field that does not exist (Django's redirect to ``?e=1``)."""
+    response = client.get(changelist(model) + "?no_such_field__icontains=x")
+    return response.status_code, response.get("Location", "")
+
+
+def answer(client: Client, url: str) -> tuple[Any, ...]:
+    """Everything a probe can observe: status, redirect target, and the page it ends on (its row count and body)."""
+    first = client.get(url)
+    final = client.get(url, follow=True)
+    cl = final.context["cl"] if final.context and "cl" in final.context else None
+    counts = (cl.result_count, cl.full_result_count) if cl is not None else None
+    return (first.status_code, first.get("Location", ""), final.status_code, counts,
+            _normalised(final.content, final.request["PATH_INFO"]))
+
+
 @pytest.mark.parametrize("probe", [f"summary__icontains={MARKER}", "summary__startswith=Protection",
                                    "follow_ups__isnull=True"])
 def test_the_list_cannot_be_filtered_on_withheld_text(probe: str) -> None:
     ngo, entry = humanitarian_entry()
     military = admin_of(Component.MILITARY)
     services.release_record(ngo.actor, entry, organisation=military.org, fields=["occurred_at"])
-    response = signed_in(military).get(changelist("actors_liaisonlogentry") + "?" + probe)
-    assert response.status_code == 400  # a lookup outside the face fields is refused outright
+    client = signed_in(military)
+    response = client.get(changelist("actors_liaisonlogentry") + "?" + probe)
+    # A lookup outside the face fields answers exactly as any invalid lookup does.
+    assert (response.status_code, response["Location"]) == invalid_lookup_answer(client, "actors_liaisonlogentry")
+    assert response["Location"].endswith("?e=1")
+
+
+def military_entry(summary: str, soldier: Member | None = None) -> tuple[Member, LiaisonLogEntry]:
+    soldier = soldier or make_member(Component.MILITARY)
+    entry = actor_services.record_liaison_contact(soldier.actor, actor_services.LiaisonContact(
+        occurred_at=timezone.now(), channel="radio", summary=summary, level=Level.MILITARY,
+        organisation_ids=[soldier.org.pk]))
+    return soldier, entry
+
+
+@pytest.mark.parametrize("model", ["core_person", "actors_liaisonlogentry"])
+def test_a_lookup_through_a_relation_answers_alike_whether_or_not_a_hidden_record_matches(model: str) -> None:
+    secret = f"OPERATION-{uuid.uuid4().hex[:8].upper()} at the river crossing"
+    soldier, _hidden = military_entry(secret)
+    # A record the civilian administrator does see, owned by the same military unit.
+    actor_services.record_liaison_contact(soldier.actor, actor_services.LiaisonContact(
+        occurred_at=timezone.now(), channel="meeting", summary="Weekly coordination meeting",
+        level=Level.MISSION, organisation_ids=[soldier.org.pk]))
+    client = signed_in(admin_of(Component.CIVILIAN))
+    base = changelist(model) + "?owner__liaison_log_entries__summary__icontains="
+    matching, not_matching = answer(client, base + secret[:12]), answer(client, base + "QQQQ-NO-MATCH")
+    assert matching == not_matching
+    assert matching[:2] == invalid_lookup_answer(client, model)
+    for path in ("owner__liaison_log_entries__level", "owner__name__icontains", "created_by__email__icontains",
+                 "owner__memberships__person__email__icontains"):
+        assert client.get(f"{changelist(model)}?{path}=x").get("Location") == invalid_lookup_answer(client, model)[1]
+
+
+def test_a_withheld_e_mail_is_not_confirmed_through_a_chain_of_relations() -> None:
+    hidden = make_member(Component.HUMANITARIAN, contact_level=Level.HUMANITARIAN)
+    Person.objects.filter(pk=hidden.person.pk).update(email=CONTACT_MARKER)
+    client = signed_in(admin_of(Component.MILITARY))  # sees the person's face only, not the e-mail
+    base = changelist("core_person") + "?owner__memberships__person__email="
+    assert answer(client, base + CONTACT_MARKER) == answer(client, base + "nobody@example.org")
+    for path in ("user__email", "memberships__person__email", "user__person__email"):
+        probe = answer(client, f"{changelist('core_person')}?{path}={CONTACT_MARKER}")
+        assert probe == answer(client, f"{changelist('core_person')}?{path}=nobody@example.org")
+    assert answer(client, base + CONTACT_MARKER)[:2] == invalid_lookup_answer(client, "core_person")
+
+
+def test_a_lookup_on_an_own_face_field_still_filters() -> None:
+    client = signed_in(admin_of(Component.CIVILIAN))
+    shown = make_member(Component.CIVILIAN)
+    response = client.get(changelist("core_person") + f"?full_name={shown.person.full_name}")
+    assert response.status_code == 200 and response.context["cl"].result_count == 1
+    by_owner = client.get(changelist("core_person") + f"?owner__id__exact={shown.org.pk}")
+    assert by_owner.status_code == 200 and by_owner.context["cl"].result_count == 1
+    assert client.get(changelist("core_person") + "?level=MISSION&is_active__exact=1").status_code == 200
+
+
+def _account_order(client: Client, query: str, usernames: list[str]) -> list[str]:
+    rows = [u.username for u in client.get(changelist("core_user") + query).context["cl"].result_list]
+    return [name for name in rows if name in usernames]
+
+
+def test_ordering_by_a_withheld_field_does_not_follow_its_values() -> None:
+    first = make_member(Component.HUMANITARIAN, contact_level=Level.HUMANITARIAN)
+    second = make_member(Component.HUMANITARIAN, contact_level=Level.HUMANITARIAN)
+    names = [first.user.username, second.user.username]
+    client = signed_in(admin_of(Component.MILITARY))  # may not see these people's e-mail addresses
+    User.objects.filter(pk=first.user.pk).update(email="a@example.org")
+    User.objects.filter(pk=second.user.pk).update(email="z@example.org")
+    # Every column, in both directions (the first columns are the action box and the username).
+    orders = [f"{sign}{i}" for i in range(8) for sign in ("", "-")] + ["2.1", "-2.-1", "3.1", "-3.-1"]
+    before = {o: _account_order(client, f"?o={o}", names) for o in orders}
+    User.objects.filter(pk=first.user.pk).update(email="z@example.org")
+    User.objects.filter(pk=second.user.pk).update(email="a@example.org")
+    after = {o: _account_order(client, f"?o={o}", names) for o in orders}
+    assert before == after
+
+
+def test_the_ledger_counts_no_entry_of_a_record_the_reader_may_not_see() -> None:
+    reader = admin_of(Component.CIVILIAN)
+    client = signed_in(reader)
+    soldier = make_member(Component.MILITARY)
+    before = client.get(changelist("core_ledgerentry")).context["cl"]
+    _soldier, hidden = military_entry(f"Patrol plan {MARKER}", soldier)
+    military_entry("another patrol", soldier)
+    after = client.get(changelist("core_ledgerentry")).context["cl"]
+    assert (after.result_count, after.full_result_count) == (before.result_count, before.full_result_count)
+    assert not any(e.object_id == str(hidden.pk) for e in after.result_list)
+
+    # Entries of records the reader sees are counted; so are the reader's own acts, even on a record
+    # they no longer see (its name withheld).
+    actor_services.record_liaison_contact(soldier.actor, actor_services.LiaisonContact(
+        occurred_at=timezone.now(), channel="meeting", summary="open", level=Level.MISSION,
+        organisation_ids=[soldier.org.pk]))
+    own = actor_services.record_liaison_contact(reader.actor, actor_services.LiaisonContact(
+        occurred_at=timezone.now(), channel="meeting", summary="mine", level=Level.MISSION,
+        organisation_ids=[reader.org.pk]))
+    LiaisonLogEntry.objects.filter(pk=own.pk).update(level=Level.MILITARY, owner=soldier.org)
+    final = client.get(changelist("core_ledgerentry"))
+    assert final.context["cl"].result_count == before.result_count + 2
+    assert str(own.pk) not in final.content.decode()
+    # A filter on what is listed counts only listed entries.
+    recorded = client.get(changelist("core_ledgerentry") + "?action=liaison.recorded").context["cl"]
+    assert recorded.result_count == 2
+
+
+def test_the_accounts_admin_neither_shows_nor_finds_a_withheld_e_mail() -> None:
+    hidden = make_member(Component.HUMANITARIAN, contact_level=Level.HUMANITARIAN)
+    User.objects.filter(pk=hidden.user.pk).update(email=CONTACT_MARKER)
+    colleague = make_member(Component.MILITARY)  # contact level MISSION: the full view for the reader
+    client = signed_in(admin_of(Component.MILITARY))
+
+    listing = client.get(changelist("core_user"))
+    assert hidden.user.username in listing.content.decode()
+    assert CONTACT_MARKER not in listing.content.decode() and "(withheld)" in listing.content.decode()
+    assert colleague.user.email in listing.content.decode()
+    assert CONTACT_MARKER not in client.get(change("core_user", hidden.user.pk)).content.decode()
+
+    found = client.get(changelist("core_user") + f"?q={CONTACT_MARKER}")
+    assert answer(client, changelist("core_user") + f"?q={CONTACT_MARKER}") == answer(
+        client, changelist("core_user") + "?q=nobody-4410@aid.example.org")
+    assert hidden.user.username not in found.content.decode().split("result")[-1]
+    assert found.context["cl"].result_count == 0
+    for prefix in ("okapi", "aid.example"):
+        assert client.get(changelist("core_user") + f"?q={prefix}").context["cl"].result_count == 0
+    shown = client.get(changelist("core_user") + f"?q={colleague.user.email}").context["cl"]
+    assert [u.pk for u in shown.result_list] == [colleague.user.pk]
+    assert client.get(changelist("core_user") + f"?email={CONTACT_MARKER}")["Location"].endswith("?e=1")
+
+
+def test_release_and_grant_targets_are_shown_through_the_policy() -> None:
+    host_admin = admin_of(Component.HOST_NATION)
+    entry = actor_services.record_liaison_contact(host_admin.actor, actor_services.LiaisonContact(
+        occurred_at=timezone.now(), channel="meeting", summary="restricted", level=Level.RESTRICTED,
+        organisation_ids=[host_admin.org.pk]))
+    stranger = make_member(Component.CIVILIAN)  # contact level MISSION: unknown to host-nation users
+    services.release_record(host_admin.actor, entry, person=stranger.person)
+    services.grant_access(host_admin.actor, entry, stranger.person, "review")
+    client = signed_in(host_admin)
+    for model in ("core_release", "core_grant"):
+        page = client.get(changelist(model)).content.decode()
+        assert str(entry.pk) in page, model
+        assert stranger.person.full_name not in page and "(withheld)" in page, model
+    colleague = make_member(Component.HOST_NATION, org=host_admin.org)
+    services.release_record(host_admin.actor, entry, person=colleague.person)
+    assert colleague.person.full_name in client.get(changelist("core_release")).content.decode()
+
+
+def test_every_admin_list_filters_searches_and_orders_on_open_own_fields_only() -> None:
+    from civmil.core.admin import PolicyAdmin as Policy
+
+    request = signed_in(admin_of(Component.CIVILIAN)).get("/admin/").wsgi_request
+    for model, model_admin in admin.site._registry.items():
+        assert isinstance(model_admin, Policy)
+        declared = [f if isinstance(f, str) else f[0] for f in model_admin.list_filter]
+        for name in declared:
+            assert model_admin.lookup_allowed(name, "x", request), (model, name)
+        for name in model_admin.search_fields:
+            assert "__" not in name.lstrip("^=@"), (model, name)
+            assert name in model_admin.get_search_fields(request), (model, name)
+        for term in model_admin.get_ordering(request):
+            assert "__" not in term and model_admin.lookup_allowed(term.lstrip("-"), "x", request), (model, term)
+        assert "__" not in (model.__dict__.get("date_hierarchy") or "")
 
 
 def test_contact_details_of_a_person_need_the_full_view() -> None:
@@ -175,7 +351,7 @@ def test_the_ledger_is_listed_without_content_or_hidden_records() -> None:
     page = military.get(change("core_ledgerentry", recorded.seq)).content.decode()
     assert str(entry.pk) not in page and MARKER not in page
     probe = military.get(changelist("core_ledgerentry") + f"?object_id={entry.pk}")
-    assert probe.status_code == 400
+    assert (probe.status_code, probe["Location"]) == invalid_lookup_answer(military, "core_ledgerentry")
 
     civ_page = civilian.get(change("core_ledgerentry", recorded.seq)).content.decode()
     assert str(entry.pk) in civ_page and recorded.entry_hash in civ_page
@@ -292,6 +468,7 @@ def test_mission_settings_are_changed_through_their_service() -> None:
     settings = MissionSettings.objects.get(space=Space.live())
     data = {"mission_name": "Mission in Testland", "mission_acronym": "MT", "time_zone": "Africa/Juba",
             "projection": "auto", "map_center_lat": "4.85", "map_center_lon": "31.6", "map_zoom": "7",
+            "earliest_year": "1990", "years_ahead": "10", "session_idle_minutes": "60", "session_max_hours": "12",
             "expected_version": settings.version, "_save": "Save"}
     assert client.post(change("core_missionsettings", settings.pk), data).status_code == 302
     settings.refresh_from_db()
@@ -300,18 +477,6 @@ def test_mission_settings_are_changed_through_their_service() -> None:
     bad = client.post(change("core_missionsettings", settings.pk),
                       {**data, "time_zone": "Mars/Olympus", "expected_version": settings.version})
     assert bad.status_code == 200 and "Unknown time zone" in bad.content.decode()
-
-
-def test_an_account_is_created_for_a_person_through_the_service() -> None:
-    adm = admin_of(Component.CIVILIAN)
-    person = services.save_person(None, Person(full_name="New Officer", owner=adm.org, level=Level.MISSION))
-    response = signed_in(adm).post(reverse("admin:core_user_add"), {
-        "person": person.pk, "username": "new.officer", "email": "new@example.org", "password": "",
-        "_save": "Save"})
-    assert response.status_code == 302
-    person.refresh_from_db()
-    assert person.user is not None and person.user.username == "new.officer"
-    assert LedgerEntry.objects.filter(action="account.created", actor_user_id=adm.user.pk).exists()
 
 
 def test_choices_naming_people_list_only_people_the_membership_may_know() -> None:

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.contrib.auth import password_validation
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, PermissionDenied
 from django.db.models import Q
@@ -41,7 +40,7 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from civmil.core import access, registry, services
+from civmil.core import access, approvals, registry, services
 from civmil.core.choices import Level, MembershipStatus
 from civmil.core.errors import Invalid, ServiceError
 from civmil.core.models import (
@@ -501,8 +500,8 @@ class MembershipAdmin(ServiceAdmin):
             obj.pk, obj.status = created.pk, created.status
             obj._state.adding = False
             if created.status == MembershipStatus.PENDING:
-                messages.warning(request, _("This role is privileged: a second administrator must approve it "
-                                            "(action 'Approve' in the list of memberships)."))
+                messages.warning(request, _("This membership waits for a second administrator's approval (it is "
+                                            "a privileged role, or your own): see 'Waiting for approval'."))
             return
         if "ends_on" in form.changed_data:
             if data.get("ends_on") is None:
@@ -570,36 +569,33 @@ class MissionSettingsAdmin(ServiceAdmin):
                                          expected_version=form.cleaned_data.get("expected_version"))
 
 
-class AccountForm(ModelForm):  # type: ignore[type-arg]
-    """A new account for a person who has none yet."""
+class InvitationForm(ModelForm):  # type: ignore[type-arg]
+    """A new account for a person who has none yet: the person sets their own password from an
+    invitation sent to the e-mail address on their record."""
 
-    person = forms.ModelChoiceField(queryset=Person.objects.none(), label=gettext_lazy("Person"))
-    password = forms.CharField(label=gettext_lazy("Password"), required=False, strip=False,
-                               widget=forms.PasswordInput(render_value=False),
-                               help_text=gettext_lazy("Leave empty to let the person set one by password reset."))
+    person = forms.ModelChoiceField(queryset=Person.objects.none(), label=gettext_lazy("Person"),
+                                    help_text=gettext_lazy("The invitation goes to the e-mail address on this "
+                                                           "person's record."))
 
     class Meta:
         model = User
-        fields = ("username", "email")
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if cleaned.get("password"):
-            try:
-                password_validation.validate_password(cleaned["password"], self.instance)
-            except forms.ValidationError as exc:
-                self.add_error("password", exc)
-        return cleaned
+        fields = ("username",)
 
 
 @admin.register(User)
 class AccountAdmin(ServiceAdmin):
-    """Accounts are created here (for an existing person) and otherwise only listed: no service edits them."""
+    """Accounts are created here by invitation (for an existing person) and otherwise only listed.
+
+    An administrator never chooses, sees or resets a password: the action "Send a link to set a
+    new password" mails one to the account's own address. A new address is asked for on the
+    account's e-mail page and waits for a second administrator.
+    """
 
     list_display = ("username", "email", "person_name", "is_active", "last_login")
     list_filter = ("is_active",)
     search_fields = ("username", "email")
     ordering = ("username",)
+    actions = ("send_password_link",)
     delete_refusal = gettext_lazy("Accounts are not deleted: the ledger refers to them.")
 
     @admin.display(description=gettext_lazy("Person"))
@@ -618,7 +614,7 @@ class AccountAdmin(ServiceAdmin):
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is not None:
             return super().get_form(request, obj, change, **kwargs)
-        kwargs["form"] = AccountForm
+        kwargs["form"] = InvitationForm
         form_class = super().get_form(request, obj, change, **kwargs)
         people = access.visible(actor_of(request), Person.objects.filter(user__isnull=True))
 
@@ -631,16 +627,30 @@ class AccountAdmin(ServiceAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
         if obj is None:
-            return ["person", "username", "email", "password"]
+            return ["person", "username"]
         return ["username", "email", "first_name", "last_name", "person_name", "is_active", "last_login",
                 "date_joined"]
 
     def save_via_service(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         data = form.cleaned_data
-        user = services.create_account(actor_of(request), username=data["username"], email=data.get("email") or "",
-                                       password=data.get("password") or None, person=data["person"])
+        user = approvals.invite_account(actor_of(request), username=data["username"], person=data["person"],
+                                        site_url=request.build_absolute_uri("/"))
         obj.pk = user.pk
         obj._state.adding = False
+        messages.info(request, _("An invitation to set a password was sent to the address on the person's record."))
+
+    @admin.action(description=gettext_lazy("Send a link to set a new password (to the account's own address)"))
+    def send_password_link(self, request: HttpRequest, queryset: Any) -> None:
+        sent = 0
+        for user in queryset:
+            try:
+                approvals.send_password_link(actor_of(request), user, site_url=request.build_absolute_uri("/"))
+            except ServiceError as exc:
+                messages.error(request, f"{user.username}: {exc.message}")
+            else:
+                sent += 1
+        if sent:
+            messages.success(request, _("%(n)s link(s) sent.") % {"n": sent})
 
 
 # ---------------------------------------------------------------------------------------------
