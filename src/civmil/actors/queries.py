@@ -19,6 +19,11 @@ from civmil.core import access, geo
 from civmil.core.errors import NotFound
 from civmil.core.models import LedgerEntry, Membership, Organisation, Person, Release
 
+# A person's reads live in core; the directory's pages and API name them through this module too.
+from civmil.core.queries import memberships as memberships
+from civmil.core.queries import people as people
+from civmil.core.queries import person as person
+
 if TYPE_CHECKING:
     from civmil.core.actors import Actor
 
@@ -79,21 +84,6 @@ def assignment(actor: Actor, pk: Any) -> access.Shown[LiaisonAssignment]:
     return _get(actor, LiaisonAssignment, pk)
 
 
-def person(actor: Actor, pk: Any) -> access.Shown[Person]:
-    return _get(actor, Person, pk)
-
-
-def people(actor: Actor, q: str = "", organisation: Any = None, role: str = "") -> models.QuerySet[Person]:
-    qs = access.visible(actor, Person.objects.all())
-    if q:
-        qs = qs.filter(Q(full_name__icontains=q) | Q(title__icontains=q))
-    if organisation:
-        qs = qs.filter(memberships__organisation=organisation).distinct()
-    if role:
-        qs = qs.filter(memberships__role=role).distinct()
-    return qs.order_by("full_name")
-
-
 def organisations(actor: Actor, q: str = "", component: str = "", kind: str = "") -> models.QuerySet[Organisation]:
     """Organisations are reference data: any signed-in reader sees them; anonymous readers none."""
     if not actor.is_authenticated:
@@ -116,18 +106,6 @@ def organisation(actor: Actor, pk: Any) -> Organisation:
     if org is None:
         raise NotFound(_("No such organisation."))
     return org
-
-
-def memberships(actor: Actor, *, person_ids: Iterable[Any] | None = None,
-                organisation: Any = None) -> models.QuerySet[Membership]:
-    """Memberships of people ``actor`` may know exist."""
-    visible_people = access.visible(actor, Person.objects.all()).values("pk")
-    qs = Membership.objects.filter(person__in=visible_people).select_related("person", "organisation")
-    if person_ids is not None:
-        qs = qs.filter(person_id__in=list(person_ids))
-    if organisation is not None:
-        qs = qs.filter(organisation=organisation)
-    return qs
 
 
 def assignments(actor: Actor, *, to_organisation: Any = None, from_organisation: Any = None,
