@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from civmil.core import access, approvals, services
+from civmil.core import access, approvals, queries, services
 from civmil.core.choices import MembershipStatus, Role
 from civmil.core.errors import ServiceError
 from civmil.core.models import EmailChangeRequest, Membership, Person, User
@@ -36,18 +36,13 @@ def _require_admin(request: HttpRequest) -> Any:
 
 
 def _visible_account(actor: Any, pk: Any) -> tuple[User, access.Shown[Person] | None]:
-    """An account the reader may know of: its person is visible to them (or it has no person)."""
+    """An account the reader may know of: its person is visible to them (or it has no person);
+    any other id answers like a missing account."""
     try:
-        user = User.objects.get(pk=int(pk))
+        user = queries.visible_accounts(actor).get(pk=int(pk))
     except (User.DoesNotExist, ValueError, TypeError):
         not_found()
-    person = Person.objects.filter(user_id=user.pk).first()
-    if person is None:
-        return user, None
-    try:
-        return user, access.fetch(actor, Person, person.pk)
-    except ServiceError:
-        not_found()
+    return user, queries.person_of_account(actor, user)
 
 
 @login_required
