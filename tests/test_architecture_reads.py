@@ -59,9 +59,9 @@ class _Finder(ast.NodeVisitor):
         self.generic_visit(node)
         self.scope.pop()
 
-    visit_FunctionDef = _scoped  # noqa: N815
-    visit_AsyncFunctionDef = _scoped  # noqa: N815
-    visit_ClassDef = _scoped  # noqa: N815
+    visit_FunctionDef = _scoped
+    visit_AsyncFunctionDef = _scoped
+    visit_ClassDef = _scoped
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         manager = (node.attr == "_default_manager"
