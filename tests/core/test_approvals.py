@@ -277,3 +277,13 @@ def test_the_demo_and_console_admins_still_work() -> None:
     assert user.check_password("console-chosen-77")
     assert Membership.objects.get(person__user=user).status == MembershipStatus.ACTIVE
     assert actor_services  # the liaison services are untouched by approvals
+
+
+def test_a_person_cannot_change_their_own_address_behind_the_administrators() -> None:
+    member = make_member(Component.CIVILIAN)
+    client = signed_in(member)
+    page = client.get("/accounts/email/")
+    assert page.status_code == 403 and "administrators" in page.content.decode()
+    client.post("/accounts/email/", {"action_add": "", "email": "elsewhere@example.org"})
+    member.user.refresh_from_db()
+    assert member.user.email != "elsewhere@example.org"

@@ -6,6 +6,8 @@ from civmil.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    # Before allauth's own page: addresses change only by administrators, with a second one's approval.
+    path("accounts/email/", core_views.email_addresses, name="account_email"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("core/", include("civmil.core.urls")),

@@ -77,6 +77,15 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return _error(request, 404, _("Not found"), _("There is nothing at this address."))
 
 
+@login_required
+def email_addresses(request: HttpRequest) -> HttpResponse:
+    """Stands in for allauth's page of e-mail addresses: an account's address is where links to set
+    a password go, so it changes only by an administrator's request that a second one approves."""
+    return _error(request, 403, _("E-mail address"),
+                  _("Your e-mail address is changed by your mission's administrators: ask one of them. "
+                    "The change applies once a second administrator approves it."))
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     return _error(request, 500, _("Server error"), _("Something went wrong on our side; it has been logged."))
 
