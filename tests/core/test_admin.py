@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.contrib import admin
@@ -150,14 +151,18 @@ def invalid_lookup_answer(client: Client, model: str) -> tuple[int, str]:
     return response.status_code, response.get("Location", "")
 
 
-def answer(client: Client, url: str) -> tuple[Any, ...]:
-    """Everything a probe can observe: status, redirect target, and the page it ends on (its row count and body)."""
+def answer(client: Client, url: str, probe: str = "") -> tuple[Any, ...]:
+    """Everything a probe can observe: status, redirect target, and the page it ends on (its row count
+    and body, where the probed text itself, echoed in the search box, reads PROBE)."""
     first = client.get(url)
     final = client.get(url, follow=True)
     cl = final.context["cl"] if final.context and "cl" in final.context else None
     counts = (cl.result_count, cl.full_result_count) if cl is not None else None
-    return (first.status_code, first.get("Location", ""), final.status_code, counts,
-            _normalised(final.content, final.request["PATH_INFO"]))
+    body = _normalised(final.content, final.request["PATH_INFO"])
+    if probe:  # as typed, and as quoted in links (once, or twice inside _changelist_filters)
+        for form in (probe, quote(probe, safe=""), quote(quote(probe, safe=""), safe="")):
+            body = body.replace(form.encode(), b"PROBE")
+    return (first.status_code, first.get("Location", ""), final.status_code, counts, body)
 
 
 @pytest.mark.parametrize("probe", [f"summary__icontains={MARKER}", "summary__startswith=Protection",
@@ -261,7 +266,8 @@ def test_the_ledger_counts_no_entry_of_a_record_the_reader_may_not_see() -> None
     own = actor_services.record_liaison_contact(reader.actor, actor_services.LiaisonContact(
         occurred_at=timezone.now(), channel="meeting", summary="mine", level=Level.MISSION,
         organisation_ids=[reader.org.pk]))
-    LiaisonLogEntry.objects.filter(pk=own.pk).update(level=Level.MILITARY, owner=soldier.org)
+    LiaisonLogEntry.objects.filter(pk=own.pk).update(level=Level.MILITARY, owner=soldier.org,
+                                                     created_by=soldier.person)
     final = client.get(changelist("core_ledgerentry"))
     assert final.context["cl"].result_count == before.result_count + 2
     assert str(own.pk) not in final.content.decode()
@@ -283,8 +289,8 @@ def test_the_accounts_admin_neither_shows_nor_finds_a_withheld_e_mail() -> None:
     assert CONTACT_MARKER not in client.get(change("core_user", hidden.user.pk)).content.decode()
 
     found = client.get(changelist("core_user") + f"?q={CONTACT_MARKER}")
-    assert answer(client, changelist("core_user") + f"?q={CONTACT_MARKER}") == answer(
-        client, changelist("core_user") + "?q=nobody-4410@aid.example.org")
+    assert answer(client, changelist("core_user") + f"?q={CONTACT_MARKER}", CONTACT_MARKER) == answer(
+        client, changelist("core_user") + "?q=nobody-4410@aid.example.org", "nobody-4410@aid.example.org")
     assert hidden.user.username not in found.content.decode().split("result")[-1]
     assert found.context["cl"].result_count == 0
     for prefix in ("okapi", "aid.example"):
@@ -347,9 +353,12 @@ def test_the_ledger_is_listed_without_content_or_hidden_records() -> None:
     military, civilian = signed_in(admin_of(Component.MILITARY)), signed_in(admin_of(Component.CIVILIAN))
 
     listing = military.get(changelist("core_ledgerentry")).content.decode()
-    assert "liaison.recorded" in listing and str(entry.pk) not in listing
-    page = military.get(change("core_ledgerentry", recorded.seq)).content.decode()
-    assert str(entry.pk) not in page and MARKER not in page
+    assert "liaison.recorded" not in listing and str(entry.pk) not in listing
+    # The entry of a record the reader may not see answers like an entry that does not exist.
+    page, missing = military.get(change("core_ledgerentry", recorded.seq)), military.get(
+        change("core_ledgerentry", 10**9))
+    assert (page.status_code, page["Location"]) == (missing.status_code, missing["Location"])
+    assert MARKER not in military.get(change("core_ledgerentry", recorded.seq), follow=True).content.decode()
     probe = military.get(changelist("core_ledgerentry") + f"?object_id={entry.pk}")
     assert (probe.status_code, probe["Location"]) == invalid_lookup_answer(military, "core_ledgerentry")
 

@@ -30,6 +30,8 @@ class AreaAdmin(ServiceAdmin):
     list_display = ("name", "pcode", "admin_level", "kind", "parent", "responsible")
     list_filter = ("kind", "admin_level")
     search_fields = ("name", "name_alt", "pcode")
+    open_fields = ("kind", "name", "name_alt", "pcode", "admin_level", "parent", "responsible", "source", "version",
+                   "min_lon", "min_lat", "max_lon", "max_lat")
     autocomplete_fields = ("parent", "responsible")
     fields = ("kind", "name", "name_alt", "pcode", "admin_level", "parent", "responsible", "geometry", "source",
               "expected_version")

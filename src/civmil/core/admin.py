@@ -26,10 +26,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, PermissionDenied
-from django.db.models import Q
+from django.db.models import CharField, F, Func, Q
+from django.db.models.constants import LOOKUP_SEP
+from django.db.models.expressions import OrderBy
 from django.forms.models import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -127,8 +130,40 @@ _install(admin.site)
 # Base classes
 
 
+class PolicyChangeList(ChangeList):
+    """A list that filters, orders and drills down by date only on its admin's open fields.
+
+    A lookup outside them answers exactly as Django answers any invalid lookup (a redirect to
+    ``?e=1``), so a refused probe and a probe on a field that does not exist look alike, whatever
+    the database holds. Ordering by anything else is dropped, as Django drops an unknown column.
+    """
+
+    model_admin: PolicyAdmin
+
+    def get_filters(self, request: HttpRequest) -> Any:
+        if self.date_hierarchy and self.model_admin.open_field(self.date_hierarchy) is None:
+            self.date_hierarchy = None
+        for lookup in self.get_filters_params():
+            if not self.model_admin.open_lookup(lookup):
+                raise IncorrectLookupParameters(lookup)
+        return super().get_filters(request)
+
+    def get_ordering(self, request: HttpRequest, queryset: Any) -> list[Any]:
+        ordering = super().get_ordering(request, queryset)
+        return self._get_deterministic_ordering([term for term in ordering if self.model_admin.open_ordering(term)])
+
+
 class PolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Every civmil model admin: permissions come from the acting membership, read-only by default."""
+    """Every civmil model admin: permissions come from the acting membership, read-only by default.
+
+    Lists filter, search, order and drill down by date only on the model's *open fields*
+    (:meth:`get_open_fields`): its own fields that every view of a record shows. No lookup follows
+    a relation into another record; a foreign key among the open fields is compared by its id
+    only, and only when it points at reference data (never at a protected record).
+    """
+
+    #: The model's own fields every reader of a listed record sees (see :meth:`get_open_fields`).
+    open_fields: ClassVar[tuple[str, ...]] = ()
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return is_admin_request(request)
@@ -157,6 +192,118 @@ class PolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
         return None
+
+    # --- What a list may filter, search and order on -------------------------------------------
+
+    def get_open_fields(self) -> frozenset[str]:
+        """Names of the model's own fields a list may filter, search and order on (the primary key
+        always): declared in ``open_fields``. Relations other than a foreign key to reference data
+        never count."""
+        names = {self.model._meta.pk.name}
+        for name in self.open_fields:
+            field = self._own_field(name)
+            if field is not None:
+                names.add(field.name)
+        return frozenset(names)
+
+    def _own_field(self, name: str) -> Any:
+        """The model's own field called ``name`` (or its column name, or ``pk``), if a list may use it:
+        a plain field, or a foreign key to a model that is not a protected record type."""
+        opts = self.model._meta
+        if name == "pk":
+            return opts.pk
+        try:
+            field = opts.get_field(name)
+        except FieldDoesNotExist:
+            return None
+        if not getattr(field, "concrete", False) or field.many_to_many:
+            return None
+        if field.is_relation and (_is_protected(field.related_model) or not (field.many_to_one or field.one_to_one)):
+            return None
+        return field
+
+    def open_field(self, name: str) -> Any:
+        """The open field called ``name`` (or its column name, or ``pk``), else ``None``."""
+        field = self._own_field(name)
+        return field if field is not None and field.name in self.get_open_fields() else None
+
+    def open_lookup(self, lookup: str) -> bool:
+        """May a list filter by ``lookup``? Only on an open field, with its own transforms and lookups;
+        a foreign key compares its id (``owner``, ``owner_id``, ``owner__id__exact``, ``owner__isnull``)."""
+        name, *rest = lookup.split(LOOKUP_SEP)
+        field = self.open_field(name)
+        if field is None:
+            return False
+        if not field.is_relation:
+            return True  # what follows can only be transforms and lookups of this field
+        target = field.target_field
+        if rest and rest[0] in {"pk", target.name, target.attname}:
+            rest = rest[1:]
+            lookups = target.get_lookups()
+        else:
+            lookups = field.get_lookups()
+        return not rest or (len(rest) == 1 and rest[0] in lookups)
+
+    def open_ordering(self, term: Any) -> bool:
+        """May a list be ordered by ``term`` (a name, ``-name``, ``F`` or ``OrderBy``)? Only by an open field."""
+        if isinstance(term, OrderBy):
+            term = term.expression
+        if isinstance(term, F):
+            term = term.name
+        if not isinstance(term, str):
+            return False
+        name = term.removeprefix("-")
+        return LOOKUP_SEP not in name and self.open_field(name) is not None
+
+    def _open_search_field(self, name: str) -> bool:
+        field_name, *rest = str(name).lstrip("^=@").split(LOOKUP_SEP)
+        field = self.open_field(field_name)
+        return field is not None and not field.is_relation
+
+    def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest | None = None) -> bool:
+        return self.open_lookup(lookup)
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        return [f for f in super().get_list_filter(request)
+                if not isinstance(f, type) and self.open_lookup(f[0] if isinstance(f, (list, tuple)) else f)]
+
+    def get_search_fields(self, request: HttpRequest) -> Any:
+        return [name for name in super().get_search_fields(request) if self._open_search_field(name)]
+
+    def search_beyond_own_fields(self, request: HttpRequest, term: str) -> Q | None:
+        """Rows a search also finds through the policy (e.g. a membership by its person's name,
+        among the people the reader may see). ``None``: own open fields only."""
+        return None
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        beyond = self.search_beyond_own_fields(request, search_term.strip()) if search_term.strip() else None
+        if beyond is None:
+            return found, may_have_duplicates
+        if not self.get_search_fields(request):
+            found = queryset.none()
+        return queryset.filter(Q(pk__in=found.values("pk")) | beyond), may_have_duplicates
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return PolicyChangeList
+
+    # --- Columns naming people ---------------------------------------------------------------
+
+    #: Attributes of a row holding a person's id, each shown (by :func:`shown_person`) only as the
+    #: reader's view of that person allows.
+    people_columns: ClassVar[tuple[str, ...]] = ()
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        changelist = super().get_changelist_instance(request)
+        if self.people_columns:
+            label_people(actor_of(request), list(changelist.result_list), self.people_columns)
+        return changelist
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None and self.people_columns:
+            label_people(actor_of(request), [obj], self.people_columns)
+        return obj
 
     def _limit_protected(self, request: HttpRequest, db_field: Any, kwargs: dict[str, Any]) -> None:
         """Choices of a protected type (e.g. a person) list only the records the reader may know exist."""
@@ -294,6 +441,40 @@ def display_value(actor: Actor, obj: Any, name: str) -> str:
     return str(value)
 
 
+_PEOPLE_ATTR = "_civmil_people"
+_ACCOUNT_PERSON_ATTR = "_civmil_person_label"
+_ACCOUNT_EMAIL_ATTR = "_civmil_email"
+
+
+def person_labels(actor: Actor, ids: Iterable[Any]) -> dict[Any, str]:
+    """How each person of ``ids`` is named to ``actor``: their title and name where the reader's view
+    shows them, else "(withheld)" (a person the reader may not know exists among them)."""
+    wanted = {i for i in ids if i is not None}
+    labels = dict.fromkeys(wanted, str(WITHHELD_TEXT))
+    if not wanted:
+        return labels
+    for shown in access.show_all(actor, access.visible(actor, Person.objects.filter(pk__in=wanted))):
+        if shown.view.shows("full_name") and shown.view.shows("title"):
+            labels[shown.record.pk] = str(shown.record)
+    return labels
+
+
+def label_people(actor: Actor, rows: list[Any], attnames: Iterable[str]) -> None:
+    """Name, once for a whole list page, the people ``rows`` hold in ``attnames`` (see :func:`shown_person`)."""
+    names = tuple(attnames)
+    labels = person_labels(actor, [getattr(row, name) for row in rows for name in names])
+    for row in rows:
+        setattr(row, _PEOPLE_ATTR, labels)
+
+
+def shown_person(obj: Any, person_id: Any) -> str:
+    """The person ``person_id`` of a row as its reader may see them; "(withheld)" unless labelled."""
+    if person_id is None:
+        return EMPTY
+    labels: dict[Any, str] = getattr(obj, _PEOPLE_ATTR, {})
+    return labels.get(person_id, str(WITHHELD_TEXT))
+
+
 def _is_protected(model: Any) -> bool:
     try:
         registry.get(model)
@@ -324,16 +505,28 @@ class ProtectedAdmin(PolicyAdmin):
 
     ``shown_fields`` names the model fields the admin may show on a record's page (as
     ``shown_<name>``, only those the reader's view shows); ``list_columns`` those listed (as
-    ``list_<name>``, reading "(withheld)" where the view does not show them). Only face fields
-    (``level``, ``owner``) filter or search the list, so no lookup can probe withheld text.
+    ``list_<name>``, reading "(withheld)" where the view does not show them). The list filters,
+    searches and orders only on the type's face (the fields every view shows: ``level``,
+    ``owner``, a person's name...), so no lookup can probe withheld text.
     """
 
     shown_fields: tuple[str, ...] = ()
     list_columns: tuple[str, ...] = ()
     list_filter: ClassVar[tuple[Any, ...]] = ("level",)
     ordering = ("-created_at",)
-    #: Lookups allowed in the list's query string (face fields only).
-    safe_lookups: frozenset[str] = frozenset({"level", "owner"})
+
+    def get_open_fields(self) -> frozenset[str]:
+        """The face of the record type: every view shows it. A type with a derived face has none
+        (a derived face shows no field of the record itself)."""
+        record_type = registry.get(self.model)
+        if record_type.derive is not None:
+            return frozenset({self.model._meta.pk.name})
+        names = {self.model._meta.pk.name}
+        for name in record_type.face():
+            field = self._own_field(name)
+            if field is not None:
+                names.add(field.name)
+        return frozenset(names)
 
     def __init__(self, model: Any, admin_site: Any) -> None:
         super().__init__(model, admin_site)
@@ -364,13 +557,6 @@ class ProtectedAdmin(PolicyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return access.visible(actor_of(request), super().get_queryset(request))
-
-    def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest | None = None) -> bool:
-        return lookup.split("__")[0] in self.safe_lookups
-
-    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
-        """Searches only fields every view shows (see ``search_fields``)."""
-        return super().get_search_results(request, queryset, search_term)
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
         obj = super().get_object(request, object_id, from_field)
@@ -432,7 +618,6 @@ class PersonAdmin(ProtectedAdmin):
                     "radio_call_sign", "messaging", "created_at", "updated_at", "version")
     list_columns = ("full_name", "title", "owner", "level", "is_active", "email", "phone")
     list_filter = ("level", "is_active")
-    safe_lookups = frozenset({"level", "owner", "is_active"})
     search_fields = ("full_name", "title")
     ordering = ("full_name",)
 
@@ -451,6 +636,8 @@ class OrganisationAdmin(ServiceAdmin):
     list_display = ("name", "acronym", "component", "kind", "parent", "is_active")
     list_filter = ("component", "kind", "is_active")
     search_fields = ("name", "acronym")
+    open_fields = ("name", "acronym", "component", "kind", "parent", "country", "description", "contact_email",
+                   "contact_phone", "website", "is_active", "version", "created_at", "updated_at")
     autocomplete_fields = ("parent",)
     fields = ("name", "acronym", "component", "kind", "parent", "country", "description", "contact_email",
               "contact_phone", "website", "security_focal_point", "is_active", "expected_version")
@@ -470,9 +657,12 @@ class MembershipForm(ModelForm):  # type: ignore[type-arg]
 @admin.register(Membership)
 class MembershipAdmin(ServiceAdmin):
     form = MembershipForm
-    list_display = ("person", "organisation", "role", "status", "starts_on", "ends_on")
+    list_display = ("person_shown", "organisation", "role", "status", "starts_on", "ends_on")
     list_filter = ("status", "role")
-    search_fields = ("person__full_name", "organisation__name", "organisation__acronym")
+    #: The person's name and the organisation's are searched through the policy (see below).
+    search_fields = ("position",)
+    open_fields = ("organisation", "role", "position", "starts_on", "ends_on", "status", "created_at")
+    ordering = ("-starts_on", "-created_at")
     autocomplete_fields = ("person", "organisation")
     actions = ("approve", "refuse", "end_today")
     delete_refusal = gettext_lazy("Memberships are not deleted: end them (set the date they end) so the "
@@ -481,6 +671,20 @@ class MembershipAdmin(ServiceAdmin):
     def get_queryset(self, request: HttpRequest) -> Any:
         people = access.visible(actor_of(request), Person.objects.all()).values("pk")
         return super().get_queryset(request).filter(person__in=people).select_related("person", "organisation")
+
+    people_columns = ("person_id",)
+
+    @admin.display(description=gettext_lazy("person"))
+    def person_shown(self, obj: Membership) -> str:
+        return shown_person(obj, obj.person_id)
+
+    def search_beyond_own_fields(self, request: HttpRequest, term: str) -> Q | None:
+        """A membership by its person's name (among the people the reader may see; a name is on every
+        view of a person) or by its organisation's name or acronym (reference data)."""
+        people = access.visible(actor_of(request), Person.objects.filter(
+            Q(full_name__icontains=term) | Q(title__icontains=term))).values("pk")
+        organisations = Organisation.objects.filter(Q(name__icontains=term) | Q(acronym__icontains=term)).values("pk")
+        return Q(person__in=people) | Q(organisation__in=organisations)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
         fields = ["person", "organisation", "role", "position", "starts_on", "ends_on"]
@@ -550,6 +754,7 @@ class MissionSettingsAdmin(ServiceAdmin):
     form = MissionSettingsForm
     list_display = ("mission_name", "mission_acronym", "time_zone", "projection", "version")
     fields = (*services.SETTINGS_FIELDS, "expected_version")
+    open_fields = (*services.SETTINGS_FIELDS, "version")
     delete_refusal = gettext_lazy("Mission settings are not deleted; change them instead.")
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
@@ -591,17 +796,67 @@ class AccountAdmin(ServiceAdmin):
     account's e-mail page and waits for a second administrator.
     """
 
-    list_display = ("username", "email", "person_name", "is_active", "last_login")
+    list_display = ("username", "email_shown", "person_name", "is_active", "last_login")
     list_filter = ("is_active",)
-    search_fields = ("username", "email")
+    #: An address is searched only where the reader may see it (see ``search_beyond_own_fields``).
+    search_fields = ("username",)
+    open_fields = ("username", "is_active", "last_login", "date_joined")
     ordering = ("username",)
     actions = ("send_password_link",)
     delete_refusal = gettext_lazy("Accounts are not deleted: the ledger refers to them.")
 
     @admin.display(description=gettext_lazy("Person"))
     def person_name(self, obj: User) -> str:
-        person = Person.objects.filter(user=obj).only("full_name", "title").first()
-        return str(person) if person else EMPTY
+        return getattr(obj, _ACCOUNT_PERSON_ATTR, str(WITHHELD_TEXT))
+
+    @admin.display(description=gettext_lazy("e-mail address"))
+    def email_shown(self, obj: User) -> str:
+        if not getattr(obj, _ACCOUNT_EMAIL_ATTR, False):
+            return str(WITHHELD_TEXT)
+        return obj.email or EMPTY
+
+    def _as_seen(self, request: HttpRequest, users: list[User]) -> None:
+        """Each account's person and address as the reader's view of that person shows them: the
+        address is a person's contact detail, withheld unless the view shows ``email``."""
+        actor = actor_of(request)
+        ids = [u.pk for u in users]
+        with_person = set(Person.objects.filter(user__in=ids).values_list("user_id", flat=True))
+        shown = {s.record.user_id: s for s in access.show_all(
+            actor, access.visible(actor, Person.objects.filter(user__in=ids)))}
+        for user in users:
+            person = shown.get(user.pk)
+            if user.pk not in with_person:
+                setattr(user, _ACCOUNT_PERSON_ATTR, EMPTY)
+                setattr(user, _ACCOUNT_EMAIL_ATTR, True)
+                continue
+            named = person is not None and person.view.shows("full_name") and person.view.shows("title")
+            setattr(user, _ACCOUNT_PERSON_ATTR, str(person.record) if person is not None and named
+                    else str(WITHHELD_TEXT))
+            setattr(user, _ACCOUNT_EMAIL_ATTR, person is not None and person.view.shows("email"))
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        changelist = super().get_changelist_instance(request)
+        self._as_seen(request, list(changelist.result_list))
+        return changelist
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            self._as_seen(request, [obj])
+            if not getattr(obj, _ACCOUNT_EMAIL_ATTR):
+                # The page shows the model's field: it reads what the reader may see (no admin page saves
+                # an account: has_change_permission is false).
+                obj.email = str(WITHHELD_TEXT)
+        return obj
+
+    def search_beyond_own_fields(self, request: HttpRequest, term: str) -> Q | None:
+        """Accounts by e-mail address, only where the reader may see the address: accounts of a person
+        whose view shows it, and accounts of no person."""
+        actor = actor_of(request)
+        matching = User.objects.filter(email__icontains=term).values("pk")
+        people = access.visible(actor, Person.objects.filter(user__in=matching))
+        shown = [s.record.user_id for s in access.show_all(actor, people) if s.view.shows("email")]
+        return Q(pk__in=shown) | Q(email__icontains=term, person__isnull=True)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -659,7 +914,9 @@ class AccountAdmin(ServiceAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(PolicyAdmin):
-    """Entries hold hashes, never content; the record an entry names is withheld unless the reader may see it."""
+    """Entries hold hashes, never content. Listed: the entries of records the reader may see, the
+    reader's own acts, and entries that name no protected record (reference data, accounts,
+    settings...). The record an entry names is withheld unless the reader may see it."""
 
     list_display = ("seq", "recorded_at", "action", "object_type", "object_shown", "actor_user_id", "short_hash")
     list_filter = ("action", "object_type")
@@ -667,9 +924,23 @@ class LedgerEntryAdmin(PolicyAdmin):
               "object_shown", "change_hash", "prev_hash", "entry_hash")
     readonly_fields = fields
     ordering = ("-seq",)
+    open_fields = ("seq", "recorded_at", "action", "object_type", "actor_user_id")
 
-    def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest | None = None) -> bool:
-        return lookup.split("__")[0] in {"action", "object_type"}
+    def get_queryset(self, request: HttpRequest) -> Any:
+        """One semi-join per registered record type (the records :func:`access.visible` lets through),
+        so the list, its count, its pages and its filters agree."""
+        actor = actor_of(request)
+        keys = []
+        listed = Q()
+        for record_type in registry.all_types():
+            keys.append(record_type.key)
+            seen = access.visible(actor, record_type.model._default_manager.all()).order_by().values(
+                ledger_object_id=_UUIDText("pk"))
+            listed |= Q(object_type=record_type.key, object_id__in=seen)
+        listed |= ~Q(object_type__in=keys)
+        if actor.user_id is not None:
+            listed |= Q(actor_user_id=actor.user_id)
+        return super().get_queryset(request).filter(listed)
 
     @admin.display(description=gettext_lazy("Hash"))
     def short_hash(self, obj: LedgerEntry) -> str:
@@ -722,6 +993,23 @@ class LedgerEntryAdmin(PolicyAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 
+class _UUIDText(Func):
+    """A UUID column as the ledger writes an id (``str(uuid)``: lower case, with hyphens)."""
+
+    output_field = CharField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        # SQLite stores a UUID as 32 hex digits; put the hyphens back.
+        sql, params = compiler.compile(self.source_expressions[0])
+        pieces = [f"substr({sql}, {start}, {length})" for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))]
+        return "lower(" + " || '-' || ".join(pieces) + ")", list(params) * len(pieces)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        # PostgreSQL's uuid::text is already the canonical form.
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"CAST({sql} AS text)", list(params)
+
+
 def _is_uuid(value: str) -> bool:
     import uuid
 
@@ -736,6 +1024,7 @@ def _is_uuid(value: str) -> bool:
 class CheckpointAdmin(PolicyAdmin):
     list_display = ("tree_size", "root", "signed_at", "public_key")
     fields = ("tree_size", "root", "signed_at", "public_key", "signature")
+    open_fields = ("tree_size", "root", "signed_at", "public_key")
     readonly_fields = fields
     ordering = ("-tree_size",)
 
@@ -765,34 +1054,43 @@ class _RecordLinkMixin:
 
 @admin.register(Release)
 class ReleaseAdmin(_RecordLinkMixin, PolicyAdmin):
-    list_display = ("record_type", "object_id", "target_label", "fields", "created_at", "revoked_at")
-    fields = ("record_type", "object_id", "target_label", "fields", "created_at", "revoked_at")
+    list_display = ("record_type", "object_id", "target_shown", "fields", "created_at", "revoked_at")
+    fields = ("record_type", "object_id", "target_shown", "fields", "created_at", "revoked_at")
     readonly_fields = fields
     ordering = ("-created_at",)
+    open_fields = ("object_id", "target_component", "created_at", "revoked_at")
+    people_columns = ("target_person_id",)
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).filter(_releasable(actor_of(request))).select_related("content_type")
+        return super().get_queryset(request).filter(_releasable(actor_of(request))).select_related(
+            "content_type", "target_organisation")
 
-    def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest | None = None) -> bool:
-        return False
+    @admin.display(description=gettext_lazy("released to"))
+    def target_shown(self, obj: Release) -> str:
+        """An organisation or a component by name; a person only as the reader's view of them shows them."""
+        if obj.target_person_id is not None:
+            return shown_person(obj, obj.target_person_id)
+        return obj.target_label
 
 
 @admin.register(Grant)
 class GrantAdmin(_RecordLinkMixin, PolicyAdmin):
-    list_display = ("record_type", "object_id", "person", "purpose", "created_at", "revoked_at", "recused_at")
-    fields = ("record_type", "object_id", "person", "purpose", "created_at", "revoked_at", "recused_at",
+    list_display = ("record_type", "object_id", "person_shown", "purpose", "created_at", "revoked_at", "recused_at")
+    fields = ("record_type", "object_id", "person_shown", "purpose", "created_at", "revoked_at", "recused_at",
               "recusal_reason")
     readonly_fields = fields
     ordering = ("-created_at",)
+    open_fields = ("object_id", "purpose", "created_at", "revoked_at", "recused_at")
+    people_columns = ("person_id",)
 
     def get_queryset(self, request: HttpRequest) -> Any:
         actor = actor_of(request)
         mine = Q(person_id=actor.person_id) if actor.person_id else Q(pk__in=[])
-        return super().get_queryset(request).filter(_releasable(actor) | mine).select_related("content_type",
-                                                                                                "person")
+        return super().get_queryset(request).filter(_releasable(actor) | mine).select_related("content_type")
 
-    def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest | None = None) -> bool:
-        return False
+    @admin.display(description=gettext_lazy("person"))
+    def person_shown(self, obj: Grant) -> str:
+        return shown_person(obj, obj.person_id)
 
 
 __all__ = ["CivmilAdminSite", "PolicyAdmin", "ProtectedAdmin", "ServiceAdmin", "VersionedForm", "display_value"]
