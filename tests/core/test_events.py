@@ -419,11 +419,12 @@ async def test_a_foreign_or_missing_origin_is_refused(memory_layer: None, cast: 
     session = await session_for(cast.soldier)
     # Another site, another port or host of this machine (even an allowed host), no Origin at all.
     for origin in ("http://evil.example", "https://testserver.evil.example", "null", None,
-                   "http://testserver:8080", "https://localhost:8443", "http://[::1"):
+                   "http://testserver:8080", "https://localhost:8443", "http://[::1",
+                   "https://testserver"):  # the scheme counts too (tests/core/test_consumer_limits.py)
         async with socket(session, origin=origin) as ws:
             connected, _ = await ws.connect(timeout=TIMEOUT)
             assert not connected, origin
-    for origin in ("http://testserver", "https://testserver", "HTTP://TESTSERVER"):
+    for origin in ("http://testserver", "HTTP://TESTSERVER"):
         async with socket(session, origin=origin) as ws:
             connected, _ = await ws.connect(timeout=TIMEOUT)
             assert connected, origin

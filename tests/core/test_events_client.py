@@ -47,7 +47,7 @@ def page_html(after: str | None = "41", status: bool = False) -> str:
     status_el = '<p id="status" data-live-status hidden></p>' if status else ""
     return f"""<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>t</title></head><body><main>{status_el}
 <div id="civmil-i18n" hidden data-live-offline="Hors ligne" data-live-signed-out="Déconnecté"
-     data-live-actor-changed="Autre rôle" data-live-reload="Recharger"></div>
+     data-live-actor-changed="Autre rôle" data-live-too-many="Trop de pages" data-live-reload="Recharger"></div>
 <table><tbody id="log" data-live-stream="{STREAM}"{after_attr} data-live-seen="signed-token"
        data-live-row-url-template="/directory/liaison/{ZERO}/row/">
   <tr data-live-id="rendered-row"><td>rendered</td></tr>
@@ -251,6 +251,25 @@ def test_signed_out_stops_reconnecting_and_says_why(live_page: tuple[Any, Site])
     assert status.is_visible() and "Déconnecté" in status.inner_text()
     assert status.get_by_role("button", name="Recharger").is_visible()
     page.clock.run_for(120_000)
+    assert sockets(page) == 1
+
+
+def test_closed_as_the_oldest_of_too_many_pages_it_stays_closed_and_offers_a_reload(
+        live_page: tuple[Any, Site]) -> None:
+    page, site = live_page
+    site.html = page_html(status=True)
+    page.goto(f"{ORIGIN}/log/")
+    until(page, "window.__sockets.length === 1")
+    ws = socket(page)
+    ws.open()
+    ws.message({"type": "subscribed", "streams": [STREAM]})
+    ws.shut(4429)
+    status = page.locator("#status")
+    assert status.is_visible() and "Trop de pages" in status.inner_text()
+    assert status.get_by_role("button", name="Recharger").is_visible()
+    # Reconnecting would close another page of the session, which would reconnect in turn.
+    page.clock.run_for(120_000)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
     assert sockets(page) == 1
 
 

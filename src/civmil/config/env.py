@@ -6,6 +6,7 @@ Secrets that are absent in development are generated once into ``var/``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import secrets
@@ -50,7 +51,7 @@ def secret_key_weakness(value: str) -> str | None:
     if bits < SECRET_KEY_MIN_BITS:
         return f"it is too predictable (about {bits:.0f} bits of entropy; at least {SECRET_KEY_MIN_BITS} are needed)"
     raw = value.encode("utf-8")
-    steps = sum(1 for a, b in zip(value, value[1:], strict=False) if abs(ord(b) - ord(a)) == 1)
+    steps = sum(1 for a, b in itertools.pairwise(value) if abs(ord(b) - ord(a)) == 1)
     if len(zlib.compress(raw, 9)) * 2 < len(raw) or steps * 3 > len(value):
         return "it is too predictable (it repeats a pattern or runs through a sequence of characters)"
     return None

@@ -169,6 +169,8 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 CIVMIL_LEDGER_SIGNING_KEY = DEPLOY.ledger_signing_key
 CIVMIL_EMBEDDED_WORKER = DEPLOY.embedded_worker
 CIVMIL_MAX_FORM_BYTES = 2 * 1024 * 1024
+#: Live connections one session may hold at once; opening another closes the oldest (code 4429).
+CIVMIL_LIVE_MAX_SOCKETS_PER_SESSION = 3
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

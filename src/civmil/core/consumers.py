@@ -11,16 +11,31 @@ Protocol (JSON text frames; docs/live-events.md):
   account changed, e.g. ``notifications``; sent whether or not the page subscribed), ``pong``,
   ``error`` (``code``, ``message``).
 
-The connection closes with 4401 without a signed-in session and with 4409 when the session
-starts acting as another membership. Every event is filtered by the access policy for this
-subscriber when it is delivered (:mod:`civmil.core.events.delivery`).
+The connection closes with 4401 without a signed-in session, with 4409 when the session
+starts acting as another membership, and with 4429 when the session opened more connections than
+it may hold (``CIVMIL_LIVE_MAX_SOCKETS_PER_SESSION``, default 3): the oldest goes. Every event is
+filtered by the access policy for this subscriber when it is delivered
+(:mod:`civmil.core.events.delivery`).
+
+Whatever a frame holds, the connection answers it (malformed: ``bad_json``) and stays open; and
+whatever ends the connection (a close, an error, the server cancelling it), its poller is
+cancelled and it leaves its channel-layer groups.
+
+Connections of one session find each other through a channel-layer group of the session (named
+from a hash of its key, never the key): a new connection announces itself there with the time it
+opened; a connection that learns of as many newer ones as the session may hold closes itself.
+An announcement from an older connection is answered directly, so two connections opening at
+once still both know which is newer. This needs nothing but groups, so it works alike on the
+in-memory layer (one process) and on Redis (many).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
+import logging
 import time
 from collections import deque
 from importlib import import_module
@@ -41,11 +56,30 @@ from civmil.core.actors import Actor, actor_for_user
 from civmil.core.events.delivery import Seen, Subscription
 from civmil.core.middleware import ACTING_SESSION_KEY
 
+logger = logging.getLogger("civmil.core.live")
+
 MAX_FRAME_CHARS = 16_384
 MAX_STREAMS = 20
 MAX_SEEN_TOKENS = 20
 #: Subscribe messages allowed per connection per minute (each may replay up to 500 events).
 MAX_SUBSCRIBES_PER_MINUTE = 20
+#: Close code: this session opened more connections than it may hold; this one was the oldest.
+CLOSE_TOO_MANY = 4429
+#: Channel-layer message types between the connections of one session.
+SESSION_OPENED_TYPE = "session.opened"
+SESSION_PRESENT_TYPE = "session.present"
+SESSION_CLOSED_TYPE = "session.closed"
+
+
+def max_sockets_per_session() -> int:
+    """How many live connections one session may hold at once (the oldest is closed beyond)."""
+    return max(1, int(getattr(settings, "CIVMIL_LIVE_MAX_SOCKETS_PER_SESSION", 3)))
+
+
+def session_group(session_key: str) -> str:
+    """The channel-layer group of one session's connections (a hash: the key never leaves the server)."""
+    digest = hashlib.sha256(f"civmil.live.session:{session_key}".encode()).hexdigest()[:40]
+    return f"session.{digest}"
 
 
 def _poll_seconds() -> float:
@@ -96,6 +130,9 @@ class LiveEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.language = _language(self.scope)
         self.subscribe_times: deque[float] = deque()
         self.poller: asyncio.Task[None] | None = None
+        self.released = False
+        self.session_peers: set[str] = set()  # newer connections of this session still open
+        self.opened_at = (time.time(), self.channel_name)
         user = self.scope.get("user")
         session = self.scope.get("session")
         actor = None
@@ -111,18 +148,42 @@ class LiveEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.actor_checked = time.monotonic()
         events.note_serving_loop(asyncio.get_running_loop())
         assert actor.user_id is not None
-        for group in (events.space_group(actor.space_id), events.user_group(actor.user_id)):
+        self.session_group = session_group(self.session_key)
+        for group in (events.space_group(actor.space_id), events.user_group(actor.user_id), self.session_group):
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups.append(group)
         await self.accept()
         self.poller = asyncio.create_task(self._poll_forever())
+        await self._tell_session(SESSION_OPENED_TYPE)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Run the connection; whatever ends it (close, error, cancellation), release what it holds."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._release()
 
     async def disconnect(self, code: int) -> None:
-        if self.poller is not None:
-            self.poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.poller
-            self.poller = None
+        await self._release()
+
+    async def _release(self) -> None:
+        """Cancel the poller, leave every group and tell the session's other connections. Idempotent."""
+        if getattr(self, "released", True):
+            return  # never connected, or released already
+        self.released = True
+        self.actor = None
+        self.subscription = None
+        poller, self.poller = self.poller, None
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await poller
+        if getattr(self, "session_group", None):
+            await self._tell_session(SESSION_CLOSED_TYPE)
+        for group in list(self.groups):
+            with contextlib.suppress(Exception):  # an unreachable layer expires the membership itself
+                await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups.clear()
 
     @classmethod
     async def encode_json(cls, content: Any) -> str:
@@ -130,6 +191,11 @@ class LiveEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     # -----------------------------------------------------------------------------------------
     # From the browser
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        text, data = message.get("text"), message.get("bytes")
+        await self.receive(text_data=text if isinstance(text, str) else None,
+                           bytes_data=data if isinstance(data, bytes) else None)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if self.actor is None:
@@ -146,8 +212,18 @@ class LiveEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                     raise BadMessage("unknown_type", _('Unknown message type: send "subscribe" or "ping".'))
         except BadMessage as exc:
             await self.send_json({"type": "error", "code": exc.code, "message": exc.message, **exc.extra})
+        except Exception:
+            # A fault of ours, not the frame's: say so, log it once per connection, stay open.
+            if not getattr(self, "fault_logged", False):
+                self.fault_logged = True
+                logger.exception("live connection: a frame could not be handled")
+            with translation.override(self.language):
+                await self.send_json({"type": "error", "code": "server_error", "message": _(
+                    "This message could not be handled; try again later.")})
 
     def _decode(self, text_data: str | None) -> dict[str, Any]:
+        """The frame's JSON object; any frame that is not valid JSON text is ``bad_json``, whatever
+        breaks on the way (nesting too deep, numbers too long, text that is not Unicode)."""
         with translation.override(self.language):
             if text_data is None:
                 raise BadMessage("binary", _("Send messages as JSON text, not binary frames."))
@@ -155,7 +231,10 @@ class LiveEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 raise BadMessage("too_large", _("This message is too large."))
             try:
                 content = json.loads(text_data)
-            except ValueError:
+                # Lone surrogates (raw, or as \ud800 escapes) are not Unicode text: refuse them now,
+                # before anything of the frame is echoed in an answer that could not be sent.
+                json.dumps(content, ensure_ascii=False).encode("utf-8")
+            except (ValueError, RecursionError, MemoryError, TypeError):
                 raise BadMessage("bad_json", _("This message is not valid JSON.")) from None
             if not isinstance(content, dict):
                 raise BadMessage("bad_message", _('A message is a JSON object with a "type".'))
@@ -244,6 +323,38 @@ class LiveEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if self.actor is not None and isinstance(message.get("topic"), str):
             await self.send_json({"type": "notice", "topic": message["topic"]})
 
+    async def session_opened(self, message: dict[str, Any]) -> None:
+        """Another connection of this session opened (or answers that it is open)."""
+        await self._note_peer(message, answer=True)
+
+    async def session_present(self, message: dict[str, Any]) -> None:
+        await self._note_peer(message, answer=False)
+
+    async def session_closed(self, message: dict[str, Any]) -> None:
+        self.session_peers.discard(str(message.get("channel", "")))
+
+    async def _note_peer(self, message: dict[str, Any], *, answer: bool) -> None:
+        if self.actor is None or self.released:
+            return
+        channel, opened = message.get("channel"), message.get("opened_at")
+        if not isinstance(channel, str) or channel == self.channel_name or not isinstance(opened, (int, float)):
+            return
+        if (float(opened), channel) > self.opened_at:
+            self.session_peers.add(channel)
+            if len(self.session_peers) >= max_sockets_per_session():
+                await self._end(CLOSE_TOO_MANY)
+        elif answer:
+            # An older connection announced itself after this one: tell it that this one is newer.
+            with contextlib.suppress(Exception):
+                await self.channel_layer.send(channel, self._session_message(SESSION_PRESENT_TYPE))
+
+    def _session_message(self, kind: str) -> dict[str, Any]:
+        return {"type": kind, "channel": self.channel_name, "opened_at": self.opened_at[0]}
+
+    async def _tell_session(self, kind: str) -> None:
+        with contextlib.suppress(Exception):  # a full or unreachable layer: the limit holds at the next open
+            await self.channel_layer.group_send(self.session_group, self._session_message(kind))
+
     async def _deliver(self, need: int | None = None) -> None:
         if not await self._actor_still_valid(force=False):
             return
@@ -273,10 +384,7 @@ class LiveEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         return True
 
     async def _end(self, code: int) -> None:
-        self.actor = None
-        self.subscription = None
-        if self.poller is not None:
-            self.poller.cancel()
+        await self._release()
         await self.close(code=code)
 
     async def _poll_forever(self) -> None:

@@ -19,7 +19,8 @@
 // element receives a CustomEvent "civmil:notice" (detail {topic}); htmx refreshes it with
 // hx-trigger="civmil:notice".
 // While disconnected, [data-live-status] (or a banner it creates, role=status) says so; it
-// reconnects with exponential back-off and jitter.
+// reconnects with exponential back-off and jitter. Closed as the oldest of too many connections
+// of the session (4429), it does not reconnect (that would close another page): it offers a reload.
 
 const SOCKET_PATH = "/ws/events/";
 const STORAGE_PREFIX = "civmil.live.last.";
@@ -28,6 +29,7 @@ const MIN_DELAY_MS = 1000;
 const MAX_DELAY_MS = 30000;
 const CLOSE_UNAUTHENTICATED = 4401;
 const CLOSE_ACTOR_CHANGED = 4409;
+const CLOSE_TOO_MANY = 4429;
 
 function strings() {
   return document.getElementById("civmil-i18n")?.dataset ?? {};
@@ -413,6 +415,16 @@ export class LiveConnection {
     if (code === CLOSE_UNAUTHENTICATED) {
       this.stopped = true;
       this.status.show("signed-out", text.liveSignedOut || "You are signed out: live updates have stopped.", {
+        label: text.liveReload || "Reload",
+        run: () => window.location.reload(),
+      });
+      return;
+    }
+    if (code === CLOSE_TOO_MANY) {
+      // The session opened more live pages than it may follow at once and this one is the oldest:
+      // reconnecting would only close another page, so it waits for the person to reload it.
+      this.stopped = true;
+      this.status.show("too-many", text.liveTooMany || "Live updates have stopped on this page: it is the oldest of too many open pages. Reload it to follow changes here again.", {
         label: text.liveReload || "Reload",
         run: () => window.location.reload(),
       });
