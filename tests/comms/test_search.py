@@ -248,6 +248,45 @@ def test_snippets_are_escaped_and_only_matches_are_marked(client: Client) -> Non
     assert "&lt;script&gt;" in html and "<mark>kaya</mark>" in html
 
 
+FORGED = "kaya \ue000decoy\ue001 and \ue000<b>forged</b>\ue001 \U000f0000text\U0010fffd kaya"
+
+
+def _no_forged_marks(html: str) -> None:
+    assert "<mark>kaya</mark>" in html
+    assert "<mark>decoy" not in html and "<mark>&lt;b&gt;" not in html and "<b>forged" not in html
+    assert html.count("<mark>") == html.count("</mark>") == 2
+    assert not any("\ue000" <= c <= "\uf8ff" or ord(c) >= 0xF0000 for c in html)
+
+
+def test_private_use_characters_in_stored_text_cannot_forge_highlights(client: Client) -> None:
+    author = make_member(Component.CIVILIAN)
+    entry = make_entry(author, FORGED)
+    body = SearchDocument.objects.get(object_id=str(entry.pk), field="summary").body
+    assert body == "kaya decoy and <b>forged</b> text kaya"  # the index holds no private-use character
+    html = page(client, author, "kaya").content.decode()
+    _no_forged_marks(html.split('class="snippet"', 1)[1].split("</p>", 1)[0])
+    item = api(client, author, "kaya").json()["items"][0]
+    _no_forged_marks(item["highlighted"])
+    assert item["snippet"] == "kaya decoy and <b>forged</b> text kaya"
+
+
+def test_an_index_row_stored_before_the_cleaning_cannot_forge_highlights_either(client: Client) -> None:
+    author = make_member(Component.CIVILIAN)
+    entry = make_entry(author, "kaya plain")
+    SearchDocument.objects.filter(object_id=str(entry.pk), field="summary").update(body=FORGED)  # as stored before
+    html = page(client, author, "kaya").content.decode()
+    _no_forged_marks(html.split('class="snippet"', 1)[1].split("</p>", 1)[0])
+    _no_forged_marks(api(client, author, "kaya").json()["items"][0]["highlighted"])
+
+
+def test_the_snippet_builder_drops_private_use_characters() -> None:
+    # PostgreSQL's path: the snippet is cut in Python from the stored body.
+    cut = search.snippet(FORGED, ["kaya"])
+    assert cut.count(search.MARK_START) == cut.count(search.MARK_END) == 2
+    assert search.MARK_START + "decoy" not in cut and "\U000f0000" not in cut
+    assert search.mark_matches("\ue000x\ue001 kaya", ["kaya"]) == f"x {search.MARK_START}kaya{search.MARK_END}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Hidden matches take no place among the candidates and are not counted
 

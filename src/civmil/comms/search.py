@@ -56,8 +56,13 @@ CANDIDATE_BATCH = 500
 MAX_CANDIDATE_BATCH = 4000
 #: Private-use characters marking a highlighted match inside a snippet; pages escape the text
 #: first and only then turn these into ``<mark>`` (never trusting the indexed text as HTML).
+#: Stored text cannot forge them: private-use characters are removed from every text the index
+#: holds (:func:`plain_text`) and again from the text a snippet is cut from, and the marks are
+#: placed by :func:`mark_matches` alone, never by the database.
 MARK_START = "\ue000"
 MARK_END = "\ue001"
+#: Every private-use character (Unicode category Co): the BMP area and planes 15 and 16.
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
 #: Words of letters and digits (no underscore: neither index tokenises it as a letter).
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SNIPPET_WORDS = 16
@@ -96,6 +101,12 @@ class Match:
 
 # ---------------------------------------------------------------------------------------------
 # Queries
+
+
+def plain_text(text: str) -> str:
+    """``text`` without private-use characters (which mean nothing in shared text and would pass for
+    the snippet marks)."""
+    return _PRIVATE_USE.sub("", text)
 
 
 def fold(text: str) -> str:
@@ -195,25 +206,40 @@ def match(words: list[str], space_id: uuid.UUID | None, *, scope: Scope | None =
             f"AND {within} "
             "ORDER BY rank, d.id LIMIT %s OFFSET %s"
         )
-        params = [MARK_START, MARK_END, _SNIPPET_WORDS, _fts5_expression(words), space, *within_params,
-                  limit, offset]
+        # The window only, unmarked: the marks are placed below, in Python, on text without
+        # private-use characters, so that no stored character can pass for one.
+        params = ["", "", _SNIPPET_WORDS, _fts5_expression(words), space, *within_params, limit, offset]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     if connection.vendor == "postgresql":
         return [Match(str(t), str(i), str(f), snippet(str(b or ""), words), float(r or 0.0)) for t, i, f, b, r in rows]
-    return [Match(str(t), str(i), str(f), str(s or ""), float(r or 0.0)) for t, i, f, s, r in rows]
+    return [Match(str(t), str(i), str(f), mark_matches(str(s or ""), words), float(r or 0.0))
+            for t, i, f, s, r in rows]
+
+
+def _hit(token: str, words: list[str]) -> bool:
+    folded = fold(token)
+    return any(folded.startswith(w) for w in words)
+
+
+def mark_matches(text: str, words: list[str]) -> str:
+    """``text`` without private-use characters, each word matching a query word (as a prefix) between
+    the mark characters."""
+    text = plain_text(text)
+    return _WORD.sub(lambda m: MARK_START + m.group() + MARK_END if _hit(m.group(), words) else m.group(), text)
 
 
 def snippet(body: str, words: list[str], size: int = _SNIPPET_WORDS) -> str:
-    """About ``size`` words of ``body`` around the first match, matches wrapped in the mark characters."""
+    """About ``size`` words of ``body`` around the first match, matches wrapped in the mark characters
+    (private-use characters of ``body`` removed first)."""
+    body = plain_text(body)
     tokens = list(_WORD.finditer(body))
     if not tokens:
         return body[:200]
 
     def hit(token: str) -> bool:
-        folded = fold(token)
-        return any(folded.startswith(w) for w in words)
+        return _hit(token, words)
 
     first = next((n for n, t in enumerate(tokens) if hit(t.group())), 0)
     start = max(0, min(first - size // 3, len(tokens) - size))
@@ -250,9 +276,10 @@ def indexed_fields(model: type[models.Model]) -> tuple[str, ...]:
 
 
 def _text(value: Any) -> str:
+    """The text the index holds for one field: private-use characters removed (:func:`plain_text`)."""
     if value is None:
         return ""
-    return str(value).strip()
+    return plain_text(str(value)).strip()
 
 
 def index_record(record: models.Model) -> None:
