@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -22,7 +23,7 @@ from civmil.config.asgi import application
 from civmil.core import accounts_services, events
 from civmil.core.actors import Actor
 from civmil.core.choices import Component, Role
-from civmil.core.errors import Forbidden, Invalid
+from civmil.core.errors import Forbidden, Invalid, NotFound
 from civmil.core.models import ApiToken, LedgerEntry, TokenScope, User
 from tests.factories import PASSWORD, Member, make_member
 
@@ -241,6 +242,41 @@ def test_the_page_asks_for_a_reason(member: Any) -> None:
     target.user.refresh_from_db()
     assert target.user.is_active
     assert browser.get(reverse("core:account-deactivate", args=[987654])).status_code == 404
+
+
+def _answer(response: Any, path: str) -> tuple[int, bytes]:
+    """Status and body, without the per-response CSRF token and with the requested path replaced."""
+    body = re.sub(rb'(name="csrfmiddlewaretoken" value=|name="csrf-token" content=)"[^"]*"', rb'\1""',
+                  response.content)
+    return response.status_code, body.replace(path.encode(), b"PATH")
+
+
+def test_account_pages_answer_for_a_hidden_person_as_for_a_missing_account(member: Any) -> None:
+    """A host-nation administrator may not see people of other organisations at contact level
+    MISSION: their accounts are missing to them, on every account page and for every method."""
+    admin = member(Component.HOST_NATION, role=Role.ADMINISTRATOR)
+    hidden = member(Component.CIVILIAN)
+    hidden.person.full_name = "Quintus Hidden"
+    hidden.person.save(update_fields=["full_name"])
+    browser = admin_client(admin)
+    missing = User.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000  # type: ignore[operator]
+    for name in ("core:account-deactivate", "core:account-reactivate"):
+        for method, data in (("get", {}), ("post", {"reason": "Left the mission"})):
+            answers = []
+            for pk in (hidden.user.pk, missing):
+                path = reverse(name, args=[pk])
+                answers.append(_answer(getattr(browser, method)(path, data), path))
+            assert answers[0] == answers[1] and answers[0][0] == 404, (name, method)
+            assert b"Quintus" not in answers[0][1]
+    hidden.user.refresh_from_db()
+    assert hidden.user.is_active
+    assert not LedgerEntry.objects.filter(action="account.deactivated").exists()
+    with pytest.raises(NotFound):
+        accounts_services.account_for(admin.actor, hidden.user.pk)
+    # A person of their own organisation is shown, by name.
+    colleague = member(Component.HOST_NATION, org=admin.membership.organisation)
+    page = browser.get(reverse("core:account-deactivate", args=[colleague.user.pk]))
+    assert page.status_code == 200 and colleague.person.full_name in page.content.decode()
 
 
 def test_reactivation_lets_the_account_sign_in_but_keeps_tokens_revoked(member: Any) -> None:

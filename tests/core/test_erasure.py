@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,9 @@ from civmil.actors.services import LiaisonContact
 from civmil.comms import search
 from civmil.comms.models import SearchDocument
 from civmil.comms.services import attachments
-from civmil.core import erasure, ledger, registry, services
+from civmil.core import access, erasure, ledger, registry, services
 from civmil.core.choices import Component, Level, Role
-from civmil.core.errors import Forbidden, Invalid
+from civmil.core.errors import Forbidden, Invalid, NotFound
 from civmil.core.models import ErasureRequest, LedgerChange, LedgerEntry, OutboxEvent, Person, User
 from tests.factories import PASSWORD, Member, make_member
 
@@ -280,3 +282,75 @@ def test_one_stored_change_is_erased_from_the_console_with_a_second_persons_appr
     with pytest.raises(CommandError, match="already erased"):
         call_command("ledger", "erase", str(changed.entry_id), "--reason", "Again", "--approved-by",
                      admins[0].user.username)
+
+
+# ---------------------------------------------------------------------------------------------
+# People through the policy: a person the administrator may not see is missing to them
+
+
+def _page(response: Any, *ids: Any) -> tuple[int, bytes]:
+    """Status and body, without the per-response CSRF token and with the ids asked for replaced."""
+    body = re.sub(rb'(name="csrfmiddlewaretoken" value=|name="csrf-token" content=)"[^"]*"', rb'\1""',
+                  response.content)
+    for pk in ids:
+        body = body.replace(str(pk).encode(), b"<id>")
+    return response.status_code, body
+
+
+@pytest.fixture
+def host_admin() -> Member:
+    """An administrator of a host-nation organisation: people of other organisations at contact
+    level MISSION do not exist for them."""
+    return make_member(Component.HOST_NATION, role=Role.ADMINISTRATOR)
+
+
+def test_erasure_pages_answer_for_a_hidden_person_as_for_a_missing_one(admins: tuple[Member, Member],
+                                                                       subject: Member, host_admin: Member) -> None:
+    hidden, missing = subject.person.pk, uuid.uuid4()
+    assert not access.visible(host_admin.actor, Person.objects.filter(pk=hidden)).exists()
+    browser = Client()
+    browser.force_login(host_admin.user)
+    new = reverse("core:erasure-new")
+    for method, data in (("get", {}), ("post", {"reason": "Asked by the person"})):
+        answers = [_page(getattr(browser, method)(f"{new}?person={pk}", {**data, "person": str(pk)}
+                                                  if method == "post" else {}), pk) for pk in (hidden, missing)]
+        assert answers[0] == answers[1] and answers[0][0] == 404
+        assert b"Zanzibar" not in answers[0][1]
+    assert not ErasureRequest.objects.exists()
+    with pytest.raises(NotFound):
+        erasure.request_erasure(host_admin.actor, subject.person, "Asked by the person")
+    assert not ErasureRequest.objects.exists()
+
+    # A request another administrator made is missing to them too: not listed, not decided.
+    request = erasure.request_erasure(admins[0].actor, subject.person, "Asked by the person")
+    listing = browser.get(reverse("core:erasure-list")).content.decode()
+    assert "Zanzibar" not in listing and str(request.pk) not in listing and str(hidden) not in listing
+    for decision in ("approve", "refuse"):
+        answers = [_page(browser.post(reverse("core:erasure-decide", args=[pk]), {"decision": decision}), pk)
+                   for pk in (request.pk, uuid.uuid4())]
+        assert answers[0] == answers[1] and answers[0][0] == 404
+    with pytest.raises(NotFound):
+        erasure.approve_erasure(host_admin.actor, request)
+    with pytest.raises(NotFound):
+        erasure.refuse_erasure(host_admin.actor, request)
+    assert ErasureRequest.objects.get(pk=request.pk).is_pending
+    assert Person.objects.get(pk=hidden).full_name == "Zanzibar Quixote"
+
+
+def test_the_erasure_list_names_requesters_through_the_policy(admins: tuple[Member, Member],
+                                                              host_admin: Member) -> None:
+    """A request about a person the host-nation administrator sees (their own organisation's),
+    asked by an administrator they may not see: the requester is "withheld", never named."""
+    colleague = make_member(Component.HOST_NATION, org=host_admin.org)
+    requester = admins[0]
+    assert not access.visible(host_admin.actor, Person.objects.filter(pk=requester.person.pk)).exists()
+    erasure.request_erasure(requester.actor, colleague.person, "Asked by the person")
+    browser = Client()
+    browser.force_login(host_admin.user)
+    listing = browser.get(reverse("core:erasure-list")).content.decode()
+    assert colleague.person.full_name in listing and "withheld" in listing
+    assert requester.person.full_name not in listing and requester.user.username not in listing
+    other = Client()
+    other.force_login(admins[1].user)
+    listing = other.get(reverse("core:erasure-list")).content.decode()
+    assert colleague.person.full_name in listing and requester.person.full_name in listing

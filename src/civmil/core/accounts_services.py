@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
@@ -18,10 +18,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civmil.core import events, ledger
+from civmil.core import access, events, ledger
+from civmil.core.access import Shown
 from civmil.core.choices import Role
 from civmil.core.errors import Forbidden, Invalid, NotFound, required_reason
-from civmil.core.models import ApiToken, Membership, TokenScope, User
+from civmil.core.models import ApiToken, Membership, Person, TokenScope, User
 
 if TYPE_CHECKING:
     from civmil.core.actors import Actor
@@ -44,6 +45,30 @@ def _is_administrator(actor: Actor | None) -> bool:
 
 def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads
+
+
+def account_for(actor: Actor, pk: Any) -> tuple[User, Shown[Person] | None]:
+    """An account and its person as ``actor`` sees them (``None``: an account without a person).
+
+    An account whose person the reader may not see raises the same :class:`NotFound` as a
+    missing account: the administrators' account pages show people only through the policy.
+    """
+    try:
+        account = User.objects.filter(pk=pk).first()
+    except (TypeError, ValueError):
+        account = None
+    if account is None:
+        raise NotFound(_("No such account."))
+    person = Person.objects.filter(user_id=account.pk).first()
+    if person is None:
+        return account, None
+    if not access.visible(actor, Person.objects.filter(pk=person.pk)).exists():
+        raise NotFound(_("No such account."))
+    return account, access.show(actor, person)
 
 
 # ---------------------------------------------------------------------------------------------

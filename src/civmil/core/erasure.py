@@ -22,15 +22,17 @@ The ledger records the request, the approval or refusal, with ids and the reason
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civmil.core import accounts_services, events, ledger
+from civmil.core import access, accounts_services, events, ledger
 from civmil.core.actors import Actor, actor_for_user
 from civmil.core.choices import PRIVILEGED_ROLES, Role
 from civmil.core.errors import Forbidden, Invalid, NotFound, required_reason
@@ -61,6 +63,74 @@ def is_erased(person: Person) -> bool:
     return ErasureRequest.objects.filter(person=person, carried_out_at__isnull=False).exists()
 
 
+# ---------------------------------------------------------------------------------------------
+# Reads: every person comes through the policy. A request about a person the reader may not see
+# is missing to them, and the accounts that asked or approved are named as the reader's view of
+# their person shows them.
+
+
+def _may_see(actor: Actor | None, person_id: Any) -> bool:
+    """May ``actor`` know that the person exists? (``None``, the operator at the console, may.)"""
+    return actor is None or access.visible(actor, Person.objects.filter(pk=person_id)).exists()
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """An erasure request as one reader sees it."""
+
+    request: ErasureRequest
+    person: access.Shown[Person]
+    #: Who asked and who approved: a name, "console", "withheld" or "" (nobody yet).
+    requested_by: str
+    approved_by: str
+
+
+def account_names(actor: Actor, user_ids: set[Any]) -> dict[Any, str]:
+    """Accounts by id, named as ``actor``'s view of their person shows the name; an account whose
+    person the reader may not see is "withheld", one without a person its username."""
+    if not user_ids:
+        return {}
+    names: dict[Any, str] = {pk: name for pk, name in User.objects.filter(pk__in=user_ids, person__isnull=True)
+                             .values_list("pk", "username")}
+    people = Person.objects.filter(user_id__in=user_ids)
+    names.update({pk: _("withheld") for pk in people.values_list("user_id", flat=True)})
+    for shown in access.show_all(actor, access.visible(actor, people)):
+        if shown.full_name:
+            names[shown.record.user_id] = str(shown.full_name)
+    return names
+
+
+def requests_for(actor: Actor, limit: int = 200) -> list[RequestRow]:
+    """The newest erasure requests about people ``actor`` may see (the others do not exist to them)."""
+    visible = access.visible(actor, Person.objects.all()).values("pk")
+    found = list(ErasureRequest.objects.filter(person__in=visible).select_related("person")[:limit])
+    names = account_names(actor, {pk for r in found for pk in (r.requested_by_id, r.approved_by_id) if pk})
+    shown = {s.record.pk: s for s in access.show_all(actor, [r.person for r in found])}
+
+    def who(user_id: Any, *, console: bool) -> str:
+        if user_id is None:
+            return _("console") if console else ""
+        return names.get(user_id, _("withheld"))
+
+    return [RequestRow(r, shown[r.person_id], who(r.requested_by_id, console=True),
+                       who(r.approved_by_id, console=False)) for r in found]
+
+
+def request_for(actor: Actor, pk: Any) -> ErasureRequest:
+    """One erasure request; :class:`NotFound` alike for a missing one and one about a hidden person."""
+    try:
+        found = ErasureRequest.objects.select_related("person").filter(pk=pk).first()
+    except (TypeError, ValueError, ValidationError):
+        found = None
+    if found is None or not _may_see(actor, found.person_id):
+        raise NotFound(_("No such erasure request."))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Writes
+
+
 def request_erasure(actor: Actor | None, person: Person, reason: str) -> ErasureRequest:
     """Ask for the erasure of ``person``'s personal data. Administrators only; a second person approves."""
     if not _is_administrator(actor):
@@ -68,7 +138,7 @@ def request_erasure(actor: Actor | None, person: Person, reason: str) -> Erasure
     reason = _clean_reason(reason)
     with transaction.atomic():
         locked = Person.objects.select_for_update().filter(pk=person.pk).first()
-        if locked is None:
+        if locked is None or not _may_see(actor, locked.pk):
             raise NotFound(_("No such person."))
         if is_erased(locked):
             raise Invalid(_("This person's personal data were already erased."))
@@ -102,9 +172,9 @@ def _requester(request: ErasureRequest) -> Actor | None:
     return actor_for_user(admin.person.user, admin.pk)
 
 
-def _locked_pending(request: ErasureRequest) -> ErasureRequest:
+def _locked_pending(request: ErasureRequest, actor: Actor | None) -> ErasureRequest:
     locked = ErasureRequest.objects.select_for_update().filter(pk=request.pk).first()
-    if locked is None:
+    if locked is None or not _may_see(actor, locked.person_id):
         raise NotFound(_("No such erasure request."))
     if locked.approved_at is not None:
         raise Invalid(_("This erasure was already approved and carried out."))
@@ -128,7 +198,7 @@ def approve_erasure(actor: Actor, request: ErasureRequest) -> ErasureRequest:
     """
     _check_approver(actor, request)
     with transaction.atomic():
-        locked = _locked_pending(request)
+        locked = _locked_pending(request, actor)
         requester = _requester(locked)
         person = Person.objects.select_for_update().get(pk=locked.person_id)
         user = User.objects.filter(pk=person.user_id).first() if person.user_id else None
@@ -188,7 +258,7 @@ def refuse_erasure(actor: Actor | None, request: ErasureRequest) -> ErasureReque
     if actor is not None and actor.role not in PRIVILEGED_ROLES:
         raise Forbidden(_("Only administrators, mission leadership or oversight may refuse an erasure."))
     with transaction.atomic():
-        locked = _locked_pending(request)
+        locked = _locked_pending(request, actor)
         locked.refused_at = timezone.now()
         locked.save(update_fields=["refused_at"])
         ledger.append(actor, "erasure.refused", REQUEST_TYPE, locked.pk, {"person": locked.person_id})

@@ -8,8 +8,8 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,8 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from civmil.core import accounts_services
 from civmil.core.choices import Role
-from civmil.core.errors import MAX_REASON, ServiceError
-from civmil.core.models import Person, User
+from civmil.core.errors import MAX_REASON, NotFound, ServiceError
 
 
 class ReasonForm(forms.Form):
@@ -31,8 +30,10 @@ def _account_page(request: HttpRequest, pk: int, *, deactivate: bool) -> HttpRes
     actor = request.actor  # type: ignore[attr-defined]
     if actor.role != Role.ADMINISTRATOR:
         raise PermissionDenied
-    account = get_object_or_404(User, pk=pk)
-    person = Person.objects.filter(user_id=account.pk).first()
+    try:
+        account, person = accounts_services.account_for(actor, pk)
+    except NotFound as exc:
+        raise Http404 from exc  # a hidden person's account answers like a missing one
     form = ReasonForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -40,6 +41,8 @@ def _account_page(request: HttpRequest, pk: int, *, deactivate: bool) -> HttpRes
             service = accounts_services.deactivate_account if deactivate else accounts_services.reactivate_account
             try:
                 service(actor, account, form.cleaned_data["reason"])
+            except NotFound as exc:
+                raise Http404 from exc
             except ServiceError as exc:
                 for error in exc.errors.get("reason", []) or [exc.message]:
                     form.add_error("reason" if exc.errors.get("reason") else None, error)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django import forms
@@ -16,9 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from civmil.core import erasure
+from civmil.core import access, erasure
 from civmil.core.choices import PRIVILEGED_ROLES, Role
-from civmil.core.errors import MAX_REASON, ServiceError
+from civmil.core.errors import MAX_REASON, NotFound, ServiceError
 from civmil.core.models import ErasureRequest, Person
 
 
@@ -29,22 +28,19 @@ class ErasureForm(forms.Form):
                                                     "personal data being erased."))
 
 
-def _person_or_404(value: Any) -> Person:
+def _person_or_404(actor: Any, value: Any) -> access.Shown[Person]:
+    """The person as ``actor`` sees them; a hidden person is the 404 of a missing one."""
     try:
-        pk = uuid.UUID(str(value))
-    except (TypeError, ValueError) as exc:
+        return access.fetch(actor, Person, value)
+    except NotFound as exc:
         raise Http404 from exc
-    person = Person.objects.filter(pk=pk).first()
-    if person is None:
-        raise Http404
-    return person
 
 
-def _request_or_404(value: Any) -> ErasureRequest:
-    found = ErasureRequest.objects.select_related("person", "requested_by", "approved_by").filter(pk=value).first()
-    if found is None:
-        raise Http404
-    return found
+def _request_or_404(actor: Any, value: Any) -> ErasureRequest:
+    try:
+        return erasure.request_for(actor, value)
+    except NotFound as exc:
+        raise Http404 from exc
 
 
 @login_required
@@ -53,10 +49,10 @@ def erasure_list(request: HttpRequest) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
     if actor.role not in PRIVILEGED_ROLES:
         raise PermissionDenied
-    requests = list(ErasureRequest.objects.select_related("person", "requested_by", "approved_by")[:200])
+    rows = erasure.requests_for(actor)
     return render(request, "core/erasure/list.html", {
-        "pending": [r for r in requests if r.is_pending],
-        "done": [r for r in requests if not r.is_pending],
+        "pending": [r for r in rows if r.request.is_pending],
+        "done": [r for r in rows if not r.request.is_pending],
         "actor_user_id": actor.user_id,
         "is_administrator": actor.role == Role.ADMINISTRATOR,
     })
@@ -68,13 +64,15 @@ def erasure_new(request: HttpRequest) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
     if actor.role != Role.ADMINISTRATOR:
         raise PermissionDenied
-    person = _person_or_404(request.GET.get("person") or request.POST.get("person"))
+    person = _person_or_404(actor, request.GET.get("person") or request.POST.get("person"))
     form = ErasureForm(request.POST or None)
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
-                erasure.request_erasure(actor, person, form.cleaned_data["reason"])
+                erasure.request_erasure(actor, person.record, form.cleaned_data["reason"])
+            except NotFound as exc:
+                raise Http404 from exc
             except ServiceError as exc:
                 for error in exc.errors.get("reason", []) or [exc.message]:
                     form.add_error("reason" if exc.errors.get("reason") else None, error)
@@ -92,7 +90,7 @@ def erasure_decide(request: HttpRequest, pk: Any) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
     if actor.role not in PRIVILEGED_ROLES:
         raise PermissionDenied
-    found = _request_or_404(pk)
+    found = _request_or_404(actor, pk)
     decision = request.POST.get("decision")
     try:
         if decision == "approve":
@@ -104,6 +102,8 @@ def erasure_decide(request: HttpRequest, pk: Any) -> HttpResponse:
         else:
             return render(request, "error.html", {"title": _("Not allowed"),
                                                   "message": _("Choose to approve or to refuse.")}, status=422)
+    except NotFound as exc:
+        raise Http404 from exc
     except ServiceError as exc:
         return render(request, "error.html", {"title": _("Not allowed"), "message": exc.message}, status=exc.status)
     return HttpResponseRedirect(reverse("core:erasure-list"))
