@@ -234,7 +234,8 @@ def test_map_picker_coordinates_without_typed_location(client: Client) -> None:
     ({"organisations": ["not-an-id"]}, "organisations", "not-an-id"),
     ({"channel": "pigeon"}, "channel", "pigeon"),
     ({"occurred_at": "yesterday"}, "occurred_at", "valid date"),
-    ({"occurred_at": "2999-01-01T10:00"}, "occurred_at", "future"),
+    ({"occurred_at": f"{dt.date.today().year + 1}-01-01T10:00"}, "occurred_at", "future"),
+    ({"occurred_at": "2999-01-01T10:00"}, "occurred_at", "Give a date between"),
 ])
 def test_bad_input_gets_a_field_message_and_nothing_is_recorded(
         client: Client, overrides: dict[str, Any], field: str, expected: str) -> None:
@@ -302,11 +303,250 @@ def test_stale_edit_is_refused_with_the_new_version_and_nothing_is_overwritten(c
     assert "version 2" in text and "version 1" in text
     entry.refresh_from_db()
     assert (entry.summary, entry.version) == ("Colleague's update", 2)
-    # The form keeps the editor's text, now over version 2, and lists the current values.
+    # Both changed the summary: the form keeps the editor's text, over version 2, with theirs beside it.
     assert response.context["form"]["summary"].value() == "My stale update"
     assert response.context["form"]["version"].value() == "2"
     assert "Colleague&#x27;s update" in text or "Colleague's update" in text
-    assert [c["label"] for c in response.context["conflicts"]] == ["Summary"]
+    assert response.context["merge"]["conflicts"] == ["Summary"]
+    assert 'name="merge_summary" value="theirs"' in text and 'name="merge_summary" value="mine"' in text
+
+
+# -- the three-way merge of a stale edit --------------------------------------------------------
+
+
+def edit_page_data(m: Member, entry: LiaisonLogEntry, client: Client) -> dict[str, Any]:
+    """What the edit form holds when ``m`` opens it: every field as the page renders it."""
+    page = signed_in(client, m).get(reverse("actors:liaison-edit", args=[entry.pk]))
+    assert page.status_code == 200
+    form = page.context["form"]
+    data: dict[str, Any] = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if name in ("organisations", "people"):
+            data[name] = [str(v) for v in value or []]
+        else:
+            data[name] = "" if value is None else field.widget.format_value(value) \
+                if name == "occurred_at" else str(value)
+    return data
+
+
+def resubmission(response: Any, **choices: str) -> dict[str, Any]:
+    """The merged form as the browser would send it back, with the editor's choices."""
+    data = response.context["form"].data
+    out: dict[str, Any] = {k: data.getlist(k) for k in data if k != "csrfmiddlewaretoken"}
+    out.update({f"merge_{unit}": choice for unit, choice in choices.items()})
+    return out
+
+
+def save(m: Member, entry: LiaisonLogEntry, data: dict[str, Any]) -> Any:
+    client = Client()
+    return signed_in(client, m).post(reverse("actors:liaison-edit", args=[entry.pk]), data)
+
+
+def test_a_stale_edit_keeps_their_change_and_mine(client: Client) -> None:
+    """A and B open the form; A changes the follow-ups and saves; B changes the place and saves: B
+    gets a merge holding both, and saving it keeps A's change (the old form silently reverted it)."""
+    a = make_member()
+    b = make_member(org=a.org)
+    entry = make_entry(a, summary="Original", follow_ups="", place_name="Kaya")
+    seen_by_a, seen_by_b = edit_page_data(a, entry, Client()), edit_page_data(b, entry, Client())
+    assert save(a, entry, {**seen_by_a, "follow_ups": "A: call the district office"}).status_code == 302
+
+    merged = save(b, entry, {**seen_by_b, "place_name": "Kaya market"})
+
+    assert merged.status_code == 409
+    form = merged.context["form"]
+    assert form["follow_ups"].value() == "A: call the district office"
+    assert form["place_name"].value() == "Kaya market"
+    assert form["version"].value() == "2"
+    assert merged.context["merge"]["taken"] == ["Follow-ups"]
+    assert merged.context["merge"]["kept"] == ["Place"]
+    assert merged.context["merge"]["conflicts"] == []
+    entry.refresh_from_db()
+    assert (entry.follow_ups, entry.place_name, entry.version) == ("A: call the district office", "Kaya", 2)
+
+    assert save(b, entry, resubmission(merged)).status_code == 302
+    entry.refresh_from_db()
+    assert (entry.follow_ups, entry.place_name, entry.version) == ("A: call the district office", "Kaya market", 3)
+
+
+def test_a_field_both_changed_waits_for_a_choice(client: Client) -> None:
+    a = make_member()
+    b = make_member(org=a.org)
+    entry = make_entry(a, summary="Original")
+    seen_by_a, seen_by_b = edit_page_data(a, entry, Client()), edit_page_data(b, entry, Client())
+    assert save(a, entry, {**seen_by_a, "summary": "A's summary", "place_name": "Kaya"}).status_code == 302
+    merged = save(b, entry, {**seen_by_b, "summary": "B's summary", "follow_ups": "B's follow-up"})
+    assert merged.status_code == 409
+    assert merged.context["merge"]["conflicts"] == ["Summary"]
+    panel = merged.context["merge"]["panels"]["summary"]
+    assert (panel["theirs"], panel["mine"], panel["version"]) == ("A's summary", "B's summary", 2)
+
+    # Saved without choosing: refused beside the field, nothing written, the panel still there.
+    unchosen = save(b, entry, resubmission(merged))
+    assert unchosen.status_code == 422
+    assert field_errors(unchosen, "summary")
+    assert unchosen.context["merge"]["panels"]["summary"]["theirs"] == "A's summary"
+    entry.refresh_from_db()
+    assert (entry.summary, entry.version) == ("A's summary", 2)
+
+    # Choosing theirs keeps A's summary and applies B's other change.
+    assert save(b, entry, resubmission(merged, summary="theirs")).status_code == 302
+    entry.refresh_from_db()
+    assert (entry.summary, entry.follow_ups, entry.place_name) == ("A's summary", "B's follow-up", "Kaya")
+
+
+def test_choosing_mine_in_the_merge_saves_my_value(client: Client) -> None:
+    a = make_member()
+    b = make_member(org=a.org)
+    entry = make_entry(a, summary="Original")
+    seen_by_a, seen_by_b = edit_page_data(a, entry, Client()), edit_page_data(b, entry, Client())
+    save(a, entry, {**seen_by_a, "summary": "A's summary"})
+    merged = save(b, entry, {**seen_by_b, "summary": "B's summary"})
+    assert save(b, entry, resubmission(merged, summary="mine")).status_code == 302
+    entry.refresh_from_db()
+    assert (entry.summary, entry.version) == ("B's summary", 3)
+
+
+def test_organisations_people_and_location_merge_too(client: Client) -> None:
+    a = make_member()
+    b = make_member(org=a.org)
+    other, third = make_org(Component.HUMANITARIAN), make_org(Component.MILITARY)
+    entry = make_entry(a, summary="Original", latitude=4.85, longitude=31.6)
+    seen_by_a, seen_by_b = edit_page_data(a, entry, Client()), edit_page_data(b, entry, Client())
+    # A adds an organisation and moves the point; B names a person and sets the place.
+    assert save(a, entry, {**seen_by_a, "organisations": [str(a.org.pk), str(other.pk)],
+                           "latitude": "4.9", "longitude": "31.7"}).status_code == 302
+    merged = save(b, entry, {**seen_by_b, "people": [str(b.person.pk)], "place_name": "Kaya"})
+    assert merged.status_code == 409
+    assert sorted(merged.context["merge"]["taken"]) == ["Location", "Organisations"]
+    assert merged.context["merge"]["kept"] == ["People", "Place"]
+    assert save(b, entry, resubmission(merged)).status_code == 302
+    entry.refresh_from_db()
+    assert {o.pk for o in entry.organisations.all()} == {a.org.pk, other.pk}
+    assert [p.pk for p in entry.people.all()] == [b.person.pk]
+    assert (entry.latitude, entry.longitude, entry.place_name) == (4.9, 31.7, "Kaya")
+
+    # Both change the organisations and the location: both are theirs-or-mine choices.
+    seen_by_a, seen_by_b = edit_page_data(a, entry, Client()), edit_page_data(b, entry, Client())
+    save(a, entry, {**seen_by_a, "organisations": [str(a.org.pk)], "location": "4.5, 31.5"})
+    merged = save(b, entry, {**seen_by_b, "organisations": [str(a.org.pk), str(third.pk)],
+                             "latitude": "5.0", "longitude": "32.0"})
+    assert merged.status_code == 409
+    assert merged.context["merge"]["conflicts"] == ["Organisations", "Location"]
+    panels = merged.context["merge"]["panels"]
+    assert panels["organisations"]["theirs"] == a.org.label
+    assert panels["location"]["theirs"] == "4.50000, 31.50000"
+    assert panels["location"]["mine"] == "5.00000, 32.00000"
+    assert save(b, entry, resubmission(merged, organisations="mine", location="theirs")).status_code == 302
+    entry.refresh_from_db()
+    assert {o.pk for o in entry.organisations.all()} == {a.org.pk, third.pk}
+    assert (entry.latitude, entry.longitude) == (4.5, 31.5)
+
+
+def test_a_merge_that_goes_stale_again_merges_again(client: Client) -> None:
+    a = make_member()
+    b = make_member(org=a.org)
+    c = make_member(org=a.org)
+    entry = make_entry(a, summary="Original")
+    seen_by_a, seen_by_b = edit_page_data(a, entry, Client()), edit_page_data(b, entry, Client())
+    save(a, entry, {**seen_by_a, "summary": "A's summary"})
+    merged = save(b, entry, {**seen_by_b, "summary": "B's summary", "place_name": "Kaya"})
+    # B chooses theirs, but C saves a new summary and follow-ups before B's save arrives.
+    save(c, entry, {**edit_page_data(c, entry, Client()), "summary": "C's summary", "follow_ups": "C"})
+    again = save(b, entry, resubmission(merged, summary="theirs"))
+    assert again.status_code == 409
+    assert again.context["form"]["version"].value() == "3"
+    assert again.context["form"]["summary"].value() == "C's summary"  # B took "theirs": C's is newer
+    assert again.context["merge"]["conflicts"] == []
+    assert save(b, entry, resubmission(again)).status_code == 302
+    entry.refresh_from_db()
+    assert (entry.summary, entry.follow_ups, entry.place_name, entry.version) == ("C's summary", "C", "Kaya", 4)
+
+
+def test_seconds_nobody_touched_are_not_reverted(client: Client) -> None:
+    a = make_member()
+    b = make_member(org=a.org)
+    when = dt.datetime(2025, 1, 10, 9, 30, 42, tzinfo=dt.UTC)
+    entry = make_entry(a, summary="Original", occurred_at=when)
+    seen_by_b = edit_page_data(b, entry, Client())
+    services.edit_liaison_contact(a.actor, entry.pk, 1, services.LiaisonContact(
+        occurred_at=when, channel="meeting", summary="A's summary", level=Level.MISSION,
+        organisation_ids=[a.org.pk]))
+    merged = save(b, entry, {**seen_by_b, "place_name": "Kaya"})
+    assert merged.context["merge"]["kept"] == ["Place"]
+    assert save(b, entry, resubmission(merged)).status_code == 302
+    entry.refresh_from_db()
+    assert (entry.occurred_at, entry.summary, entry.place_name) == (when, "A's summary", "Kaya")
+
+
+# -- the accepted date window (civmil.core.dates): the same on every channel ----------------------
+
+TEN_YEARS_AHEAD = dt.date.today().replace(year=dt.date.today().year + 10, day=1)
+BEYOND = dt.date(dt.date.today().year + 11, 1, 1)
+WINDOW = f"Give a date between 1 January 1990 and 31 December {dt.date.today().year + 10}."
+
+
+@pytest.mark.parametrize(("when", "refusal"), [
+    ("0001-01-01T00:30", WINDOW),   # east of UTC, year 1 cannot even be converted (was a 500)
+    ("0001-06-01T10:00", WINDOW),   # was saved
+    ("1900-01-01T10:00", WINDOW),   # was saved
+    ("1989-12-31T23:59", WINDOW),
+    ("1990-01-01T00:00", None),
+    (f"{TEN_YEARS_AHEAD.isoformat()}T10:00", "future"),  # in the window, but a contact is never ahead
+    (f"{BEYOND.isoformat()}T10:00", WINDOW),
+    ("9999-12-31T23:59", WINDOW),
+])
+def test_the_liaison_form_takes_dates_in_the_window_only(client: Client, when: str, refusal: str | None) -> None:
+    core_services.update_mission_settings(None, Space.live(), {"time_zone": "Africa/Juba"})
+    m = make_member()
+    client.raise_request_exception = False
+    response = signed_in(client, m).post(reverse("actors:liaison-new"), form_data(m, occurred_at=when))
+    if refusal is None:
+        assert response.status_code == 302
+        assert LiaisonLogEntry.objects.get().occurred_at == dt.datetime(1989, 12, 31, 22, 0, tzinfo=dt.UTC)
+        return
+    assert response.status_code == 422
+    assert any(refusal in message for message in field_errors(response, "occurred_at"))
+    assert not LiaisonLogEntry.objects.exists()
+
+
+def test_the_window_is_a_mission_setting(client: Client) -> None:
+    core_services.update_mission_settings(None, Space.live(), {"earliest_year": 1950, "years_ahead": 2})
+    m = make_member()
+    signed_in(client, m)
+    assert client.post(reverse("actors:liaison-new"), form_data(m, occurred_at="1960-05-01T10:00")).status_code == 302
+    refused = client.post(reverse("actors:liaison-new"), form_data(m, occurred_at="1949-12-31T10:00"))
+    assert field_errors(refused, "occurred_at") == [
+        f"Give a date between 1 January 1950 and 31 December {dt.date.today().year + 2}."]
+
+
+def test_editing_checks_the_window_too(client: Client) -> None:
+    m = make_member()
+    entry = make_entry(m, summary="Original")
+    response = signed_in(client, m).post(reverse("actors:liaison-edit", args=[entry.pk]),
+                                         form_data(m, occurred_at="0001-01-01T00:00", version="1"))
+    assert response.status_code == 422
+    assert field_errors(response, "occurred_at") == [WINDOW]
+    entry.refresh_from_db()
+    assert entry.version == 1
+
+
+@pytest.mark.parametrize(("day", "accepted"), [
+    ("0001-01-01", False), ("1900-01-01", False), ("1989-12-31", False), ("1990-01-01", True),
+    (TEN_YEARS_AHEAD.isoformat(), True), (BEYOND.isoformat(), False),
+])
+def test_the_log_filters_take_dates_in_the_window_only(client: Client, day: str, accepted: bool) -> None:
+    core_services.update_mission_settings(None, Space.live(), {"time_zone": "Africa/Juba"})
+    m = make_member()
+    client.raise_request_exception = False
+    for name in ("since", "until"):
+        response = signed_in(client, m).get(reverse("actors:liaison-log"), {name: day})
+        assert response.status_code == (200 if accepted else 422), (name, day)
+        if not accepted:
+            assert response.context["form"].errors[name] == [WINDOW]
+        export = client.get(reverse("actors:liaison-export"), {name: day})
+        assert export.status_code == (200 if accepted else 422)
 
 
 def test_a_reader_who_is_not_the_owner_may_not_edit(client: Client) -> None:
@@ -596,6 +836,26 @@ def test_bad_assignment_input_gets_a_field_message(client: Client, overrides: di
     assert response.status_code == 422
     assert field_errors(response, field)
     assert not LiaisonAssignment.objects.exists()
+
+
+@pytest.mark.parametrize(("day", "accepted"), [
+    ("0001-01-01", False), ("1900-01-01", False), ("1989-12-31", False), ("1990-01-01", True),
+    (TEN_YEARS_AHEAD.isoformat(), True), (BEYOND.isoformat(), False),
+])
+def test_assignment_dates_are_in_the_window(client: Client, day: str, accepted: bool) -> None:
+    m = make_member(Component.MILITARY)
+    target = make_org(Component.HUMANITARIAN)
+    data = {"officer": str(m.person.pk), "to_organisation": str(target.pk), "community": "", "area": "",
+            "location": "", "starts_on": "1990-01-01", "ends_on": "", "level": Level.MISSION, "notes": ""}
+    signed_in(client, m)
+    for name in ("starts_on", "ends_on"):
+        response = client.post(reverse("actors:assignment-new"), {**data, name: day})
+        if accepted:
+            assert response.status_code == 302, (name, day)
+        else:
+            assert response.status_code == 422, (name, day)
+            assert field_errors(response, name) == [WINDOW]
+    assert LiaisonAssignment.objects.count() == (2 if accepted else 0)
 
 
 def test_assignment_list_filters(client: Client) -> None:

@@ -20,9 +20,10 @@ from civmil.actors import queries, services
 from civmil.actors.choices import ContactChannel
 from civmil.actors.models import LiaisonAssignment, LiaisonLogEntry
 from civmil.actors.records import LIAISON_LEVELS
-from civmil.core import access, registry
+from civmil.core import access, dates, geo, registry
+from civmil.core import merge as merging
 from civmil.core.choices import Component, Level, OrganisationKind, Role
-from civmil.core.errors import ServiceError
+from civmil.core.errors import Invalid, ServiceError
 from civmil.core.models import Organisation, Person
 from civmil.core.pages import mission_tz
 
@@ -53,22 +54,63 @@ class ServiceErrorsMixin(forms.Form):
 
 
 class MissionDateTimeField(forms.DateTimeField):
-    """A ``datetime-local`` input read and shown in the mission's time zone."""
+    """A ``datetime-local`` input read and shown in the mission's time zone.
+
+    With ``space_id`` it accepts only the space's date window (:mod:`civmil.core.dates`), with the
+    window's message beside the field; a time Python cannot place in the zone (year 1 east of
+    UTC) is outside the window, never an error page.
+    """
 
     input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 
-    def __init__(self, *, tz: dt.tzinfo, **kwargs: Any) -> None:
+    def __init__(self, *, tz: dt.tzinfo, space_id: Any = None, **kwargs: Any) -> None:
         self.tz = tz
+        self.space_id = space_id
         kwargs.setdefault("widget", forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
         super().__init__(**kwargs)
 
     def prepare_value(self, value: Any) -> Any:
-        with timezone.override(self.tz):
-            return super().prepare_value(value)
+        """Minutes, or seconds when the stored time has them (so saving a form never drops them)."""
+        try:
+            with timezone.override(self.tz):
+                value = super().prepare_value(value)
+        except (OverflowError, ValueError):
+            return value
+        if isinstance(value, dt.datetime):
+            return value.strftime("%Y-%m-%dT%H:%M:%S" if value.second else "%Y-%m-%dT%H:%M")
+        return value
 
     def to_python(self, value: Any) -> dt.datetime | None:
-        with timezone.override(self.tz):
-            return super().to_python(value)
+        try:
+            with timezone.override(self.tz):
+                return super().to_python(value)
+        except (OverflowError, ValueError) as exc:
+            message = dates.window_message(dates.accepted_window(self.space_id)) if self.space_id else \
+                _("Enter a valid date/time.")
+            raise ValidationError(message, code="out_of_window") from exc
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if self.space_id is not None and value is not None:
+            message = dates.out_of_window(value, self.space_id)
+            if message:
+                raise ValidationError(message, code="out_of_window")
+
+
+class WindowDateField(forms.DateField):
+    """A date (``<input type="date">``) in the space's accepted window (:mod:`civmil.core.dates`)."""
+
+    def __init__(self, *, space_id: Any = None, **kwargs: Any) -> None:
+        self.space_id = space_id
+        kwargs.setdefault("widget", forms.DateInput(attrs={"type": "date"}))
+        super().__init__(**kwargs)
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if self.space_id is not None and value is not None:
+            message = dates.out_of_window(value, self.space_id)
+            if message:
+                raise ValidationError(message, code="out_of_window")
 
 
 def field_label(model: type[models.Model], name: str) -> str:
@@ -93,8 +135,50 @@ class OrganisationsChoiceField(forms.ModelMultipleChoiceField):  # type: ignore[
         return str(obj)
 
 
+#: The units a stale edit of a liaison entry is merged in, in the form's order: each a form field
+#: and the stored fields it carries (latitude and longitude only make sense together).
+LIAISON_MERGE_UNITS: dict[str, tuple[str, ...]] = {
+    "occurred_at": ("occurred_at",), "channel": ("channel",), "organisations": ("organisations",),
+    "people": ("people",), "summary": ("summary",), "follow_ups": ("follow_ups",),
+    "location": ("latitude", "longitude"), "place_name": ("place_name",), "level": ("level",),
+}
+#: The stored fields behind the units.
+LIAISON_MERGE_FIELDS = tuple(f for fields in LIAISON_MERGE_UNITS.values() for f in fields)
+
+
+def pack_units(side: dict[str, Any]) -> dict[str, Any]:
+    """One side of a merge (stored fields) as merge units; a unit with an unknown part is unknown."""
+    out: dict[str, Any] = {}
+    for unit, names in LIAISON_MERGE_UNITS.items():
+        present = [n for n in names if n in side]
+        if not present:
+            continue
+        if len(present) < len(names) or any(side[n] is merging.UNKNOWN for n in names):
+            out[unit] = merging.UNKNOWN
+        else:
+            out[unit] = side[names[0]] if len(names) == 1 else tuple(side[n] for n in names)
+    return out
+
+
+def _minute(value: Any) -> Any:
+    """A stored time as the form writes it: to the minute (the form never shows seconds it did not get)."""
+    comparable = merging.comparable(value)
+    if not isinstance(comparable, str):
+        return comparable
+    try:
+        when = dt.datetime.fromisoformat(comparable)
+    except ValueError:
+        return comparable
+    return when.replace(second=0, microsecond=0).isoformat()
+
+
 class LiaisonEntryForm(ServiceErrorsMixin):
-    """Record or edit one liaison contact."""
+    """Record or edit one liaison contact.
+
+    After a stale edit the form comes back merged (:meth:`merged_data`): ``merge_conflicts`` lists
+    the fields both editors changed, and each needs ``merge_<field>`` = ``theirs`` or ``mine``
+    before the form saves; ``theirs`` takes the value of the version the form carries.
+    """
 
     occurred_at = forms.DateTimeField(label=gettext_lazy("When"))  # replaced per actor in __init__
     channel = forms.ChoiceField(label=gettext_lazy("Channel"), choices=ContactChannel.choices)
@@ -134,16 +218,18 @@ class LiaisonEntryForm(ServiceErrorsMixin):
     place_name = forms.CharField(label=gettext_lazy("Place"), required=False, max_length=200,
                                  help_text=gettext_lazy("A name people will recognise (optional)."))
     version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+    merge_conflicts = forms.CharField(widget=forms.HiddenInput, required=False, max_length=500)
 
     def __init__(self, actor: Actor, *args: Any, editing: LiaisonLogEntry | None = None, **kwargs: Any) -> None:
         self.actor = actor
         self.editing = editing
+        self.merge_choices: dict[str, merging.Choice] = {}
         self.tz = mission_tz(actor)
         if editing is not None:
             kwargs.setdefault("initial", self.initial_from(editing))
         super().__init__(*args, **kwargs)
         self.fields["occurred_at"] = MissionDateTimeField(
-            tz=self.tz, label=_("When"),
+            tz=self.tz, space_id=actor.space_id, label=_("When"),
             help_text=_("Date and time of the contact, in the mission's time zone (%(tz)s).") % {"tz": str(self.tz)},
         )
         self.fields["organisations"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
@@ -151,12 +237,124 @@ class LiaisonEntryForm(ServiceErrorsMixin):
         self.fields["level"].choices = _level_choices(  # type: ignore[attr-defined]
             actor, LiaisonLogEntry, editing.level if editing is not None else None)
 
+    def clean_merge_conflicts(self) -> list[str]:
+        """The fields a merge left to the editor (unknown names are ignored)."""
+        names = (self.cleaned_data.get("merge_conflicts") or "").split(",")
+        return [n for n in dict.fromkeys(n.strip() for n in names) if n in LIAISON_MERGE_UNITS]
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if self.editing is not None and not data.get("version"):
             raise ValidationError(_("The form does not say which version of the entry you edited; "
                                     "reload the page and make your changes again."))
+        for unit in data.get("merge_conflicts") or []:
+            choice = self.data.get(f"merge_{unit}")
+            if choice in merging.CHOICES:
+                self.merge_choices[unit] = choice
+            else:
+                self.add_error(unit, _("You and someone else both changed this field: choose which value to keep."))
         return data
+
+    # -- merging a stale edit ------------------------------------------------------------------
+
+    def same(self, unit: str, a: Any, b: Any) -> bool:
+        """Equal as this form reads and writes them: times to the minute, only people the editor may see."""
+        if unit == "occurred_at":
+            return bool(_minute(a) == _minute(b))
+        if unit == "people":
+            mine, theirs = merging.comparable(a) or frozenset(), merging.comparable(b) or frozenset()
+            visible = self._visible_people(mine | theirs)
+            return bool(mine & visible == theirs & visible)
+        return merging.same_value(unit, a, b)
+
+    def _visible_people(self, ids: frozenset[str]) -> frozenset[str]:
+        people = self.fields["people"].queryset  # type: ignore[attr-defined]
+        try:
+            return frozenset(str(pk) for pk in people.filter(pk__in=list(ids)).values_list("pk", flat=True))
+        except (ValidationError, ValueError):
+            return frozenset()
+
+    def merge_of(self, stale: merging.Merge) -> merging.Merge:
+        """The service's field-by-field merge, again in this form's units and comparisons."""
+        return stale.remerge(pack=pack_units, same=self.same)
+
+    def unit_as_data(self, unit: str, value: Any) -> dict[str, Any]:
+        """The form data (``{name: str or list}``) that shows ``value`` (the ledger's JSON form) in ``unit``."""
+        if unit in ("organisations", "people"):
+            return {unit: [str(v) for v in value or []]}
+        if unit == "location":
+            lat, lon = value if isinstance(value, tuple | list) else (None, None)
+            return {"location": "", "latitude": "" if lat is None else repr(float(lat)),
+                    "longitude": "" if lon is None else repr(float(lon))}
+        if unit == "occurred_at":
+            when = _parse_time(value)
+            if when is None:
+                return {unit: ""}
+            local = timezone.localtime(when, self.tz)
+            return {unit: local.strftime("%Y-%m-%dT%H:%M:%S" if local.second else "%Y-%m-%dT%H:%M")}
+        return {unit: "" if value is None else str(value)}
+
+    def merged_data(self, merged: merging.Merge) -> Any:
+        """The submitted data merged over version ``merged.current_version``: theirs where only
+        they changed a field, the editor's where only the editor did, and both to choose from
+        where both did. The next save applies on top of that version."""
+        data = self.data.copy()  # type: ignore[attr-defined]
+        for key in [k for k in data if k.startswith("merge_")]:
+            data.pop(key)
+        for unit, f in merged.fields.items():
+            if f.outcome == "theirs":
+                value = f.theirs
+            elif self.merge_choices.get(unit) == "theirs":
+                value = f.mine  # this submission took their value then: the field shows what it sent
+            else:
+                continue
+            for key, shown in self.unit_as_data(unit, value).items():
+                if isinstance(shown, list):
+                    data.setlist(key, shown)
+                else:
+                    data[key] = shown
+        data["version"] = str(merged.current_version)
+        data["merge_conflicts"] = ",".join(merged.conflicts)
+        return data
+
+    def submitted(self, unit: str) -> Any:
+        """The cleaned value of ``unit`` in the ledger's JSON form (``None`` when it did not clean)."""
+        d = getattr(self, "cleaned_data", {})
+        names = LIAISON_MERGE_UNITS[unit]
+        if unit == "location" and d.get("location"):
+            try:
+                return geo.parse_point(d["location"])
+            except Invalid:
+                return None
+        if any(n not in d for n in names):
+            return None
+        packed = merging.json_values({n: d[n] for n in names if n not in ("organisations", "people")},
+                                     {n: d[n] for n in names if n in ("organisations", "people")})
+        return packed[names[0]] if len(names) == 1 else tuple(packed[n] for n in names)
+
+    def apply_theirs(self, values: dict[str, Any]) -> bool:
+        """Put the value of the carried version (``values``: stored fields, JSON) in each field the
+        editor chose "theirs" for. ``False`` (with an error on the field) when a value is unknown."""
+        d = self.cleaned_data
+        ok = True
+        for unit, choice in self.merge_choices.items():
+            if choice != "theirs":
+                continue
+            names = LIAISON_MERGE_UNITS[unit]
+            if not all(n in values for n in names):
+                self.add_error(unit, _("Their value can no longer be read: enter the value to keep, and choose yours."))
+                ok = False
+                continue
+            if unit in ("organisations", "people"):
+                field = self.fields[unit]
+                d[unit] = list(field.queryset.filter(pk__in=values[unit] or []))  # type: ignore[attr-defined]
+            elif unit == "location":
+                d["location"], d["latitude"], d["longitude"] = "", values["latitude"], values["longitude"]
+            elif unit == "occurred_at":
+                d[unit] = _parse_time(values[unit])
+            else:
+                d[unit] = values[unit] if values[unit] is not None else ""
+        return ok
 
     @staticmethod
     def initial_from(entry: LiaisonLogEntry) -> dict[str, Any]:
@@ -178,6 +376,15 @@ class LiaisonEntryForm(ServiceErrorsMixin):
             follow_ups=d.get("follow_ups") or "", latitude=d.get("latitude"), longitude=d.get("longitude"),
             location=d.get("location") or "", place_name=d.get("place_name") or "",
         )
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 class ReleaseForm(ServiceErrorsMixin):
@@ -245,9 +452,8 @@ class AssignmentForm(ServiceErrorsMixin):
         label=gettext_lazy("Location"), required=False, max_length=80,
         help_text=gettext_lazy("'latitude, longitude' or an MGRS reference (optional)."),
     )
-    starts_on = forms.DateField(label=gettext_lazy("Starts on"), widget=forms.DateInput(attrs={"type": "date"}))
-    ends_on = forms.DateField(label=gettext_lazy("Ends on"), required=False,
-                              widget=forms.DateInput(attrs={"type": "date"}))
+    starts_on = WindowDateField(label=gettext_lazy("Starts on"))
+    ends_on = WindowDateField(label=gettext_lazy("Ends on"), required=False)
     level = forms.ChoiceField(label=gettext_lazy("Releasability"))
     notes = forms.CharField(label=gettext_lazy("Notes"), required=False, max_length=SUMMARY_MAX,
                             widget=forms.Textarea(attrs={"rows": 3}))
@@ -258,6 +464,8 @@ class AssignmentForm(ServiceErrorsMixin):
         self.fields["officer"].queryset = queries.people(actor)  # type: ignore[attr-defined]
         self.fields["to_organisation"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
         self.fields["level"].choices = _level_choices(actor, LiaisonAssignment)  # type: ignore[attr-defined]
+        for name in ("starts_on", "ends_on"):
+            self.fields[name].space_id = actor.space_id  # type: ignore[attr-defined]
 
     def clean_area(self) -> Any:
         code = (self.cleaned_data.get("area") or "").strip()
@@ -308,14 +516,15 @@ class LiaisonFilterForm(forms.Form):
                                 choices=BLANK + list(ContactChannel.choices))
     level = forms.ChoiceField(label=gettext_lazy("Releasability"), required=False,
                               choices=BLANK + [(lv.value, lv.label) for lv in LIAISON_LEVELS])
-    since = forms.DateField(label=gettext_lazy("From"), required=False,
-                            widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = WindowDateField(label=gettext_lazy("From"), required=False)
+    until = WindowDateField(label=gettext_lazy("To"), required=False)
 
     def __init__(self, actor: Actor, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.tz = mission_tz(actor)
         self.fields["organisation"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
+        for name in ("since", "until"):
+            self.fields[name].space_id = actor.space_id  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
@@ -21,6 +22,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from civmil.actors import queries, services
 from civmil.actors.forms import (
+    LIAISON_MERGE_FIELDS,
+    LIAISON_MERGE_UNITS,
     AssignmentFilterForm,
     AssignmentForm,
     LiaisonEntryForm,
@@ -28,6 +31,7 @@ from civmil.actors.forms import (
     MyLiaisonForm,
     ReleaseForm,
     field_label,
+    pack_units,
 )
 from civmil.actors.models import LiaisonLogEntry
 from civmil.actors.views import (
@@ -48,6 +52,7 @@ from civmil.actors.views import (
     render_page,
 )
 from civmil.core import access, events
+from civmil.core import merge as core_merge
 from civmil.core import services as core_services
 from civmil.core.choices import Component, Level
 from civmil.core.errors import Forbidden, NotFound, ServiceError, StaleEdit
@@ -287,11 +292,11 @@ def liaison_entry(request: HttpRequest, pk: Any) -> HttpResponse:
 
 def _form_page(request: HttpRequest, form: LiaisonEntryForm, *, status: int = 200,
                entry: access.Shown[LiaisonLogEntry] | None = None,
-               conflicts: list[dict[str, Any]] | None = None) -> HttpResponse:
+               merge: dict[str, Any] | None = None) -> HttpResponse:
     actor = actor_of(request)
     settings = core_services.mission_settings(actor.space_id)
     return render_page(request, "actors/liaison/form.html", {
-        "form": form, "entry": entry, "conflicts": conflicts or [],
+        "form": form, "entry": entry, "merge": merge,
         "map_center": f"{settings.map_center_lat},{settings.map_center_lon}", "map_zoom": settings.map_zoom,
     }, status=status)
 
@@ -324,31 +329,73 @@ def liaison_new(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(reverse("actors:liaison-entry", args=[entry.pk]))
 
 
-def _conflicts(actor: Actor, current: access.Shown[LiaisonLogEntry], submitted: dict[str, Any],
-               tz: dt.tzinfo) -> list[dict[str, Any]]:
-    """The fields where the record now differs from what the editor submitted, with current values."""
-    now = LiaisonEntryForm.initial_from(current.record)
-    cells = entry_cells(actor, current, tz, _people_names(actor, [current]))
-    out = []
-    for name in ("occurred_at", "channel", "organisations", "people", "summary", "follow_ups", "level",
-                 "latitude", "longitude", "place_name"):
-        if name not in submitted:
-            continue
-        mine = submitted[name]
-        if name in ("organisations", "people"):
-            differs = {str(o.pk) for o in mine} != {str(pk) for pk in now[name]}
+# ---------------------------------------------------------------------------------------------
+# Editing, and the three-way merge of a stale edit (civmil.core.merge)
+
+
+def _unit_label(form: LiaisonEntryForm, unit: str) -> str:
+    return str(form.fields[unit].label)
+
+
+def _merge_texts(actor: Actor, values: dict[str, Any], tz: dt.tzinfo) -> dict[str, str]:
+    """Each merge unit's value (the ledger's JSON form) as the reader reads it."""
+    org_ids = {str(v) for v in values.get("organisations") or []}
+    person_ids = {str(v) for v in values.get("people") or []}
+    orgs = queries.organisations_by_id(actor, org_ids)
+    people = queries.people_names(actor, person_ids)
+    out = {}
+    for unit, value in values.items():
+        if unit == "location":
+            lat, lon = value if isinstance(value, tuple | list) else (None, None)
+            out[unit] = "—" if lat is None or lon is None else f"{float(lat):.5f}, {float(lon):.5f}"
         else:
-            differs = (mine or None) != (now[name] or None)
-        if differs:
-            label = field_label(LiaisonLogEntry, name)
-            out.append({"label": label, "cell": cells.get(name, Cell(text=str(now[name])))})
+            out[unit] = _readable_change(actor, unit, value, tz, orgs, people)
     return out
+
+
+def _merge_context(actor: Actor, form: LiaisonEntryForm, *, version: int, theirs: dict[str, Any],
+                   mine: dict[str, Any], conflicts: list[str], taken: Sequence[str] = (),
+                   kept: Sequence[str] = ()) -> dict[str, Any]:
+    """What the form page shows of a merge: the fields taken from version ``version``, the editor's
+    kept, and a panel beside each field both changed (their value, the editor's, a choice)."""
+    tz = form.tz
+    their_texts = _merge_texts(actor, {u: theirs.get(u) for u in conflicts}, tz)
+    my_texts = _merge_texts(actor, {u: mine.get(u) for u in conflicts}, tz)
+    panels = {unit: {
+        "unit": unit, "label": _unit_label(form, unit), "version": version,
+        "theirs": their_texts[unit], "mine": my_texts[unit],
+        "choice": form.data.get(f"merge_{unit}", ""),
+    } for unit in conflicts}
+    return {
+        "version": version, "panels": panels,
+        "conflicts": [panels[u]["label"] for u in conflicts],
+        "taken": [_unit_label(form, u) for u in taken], "kept": [_unit_label(form, u) for u in kept],
+    }
+
+
+def _carried_version(form: LiaisonEntryForm) -> int | None:
+    try:
+        return int(form.cleaned_data.get("version") or form.data.get("version") or 0) or None
+    except (TypeError, ValueError):
+        return None
+
+
+def _pending_merge(actor: Actor, form: LiaisonEntryForm, current: LiaisonLogEntry) -> dict[str, Any] | None:
+    """The panels of a merged form sent back with errors (a choice missing, say), rebuilt from the
+    version it carries and what it holds now."""
+    units = form.cleaned_data.get("merge_conflicts") if hasattr(form, "cleaned_data") else None
+    version = _carried_version(form)
+    if not units or version is None:
+        return None
+    theirs = pack_units(core_merge.version_values(current, version, LIAISON_MERGE_FIELDS))
+    mine = {unit: form.submitted(unit) for unit in units}
+    return _merge_context(actor, form, version=version, theirs=theirs, mine=mine, conflicts=units)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def liaison_edit(request: HttpRequest, pk: Any) -> HttpResponse:
-    """Edit an entry. A stale edit is refused: the form comes back with the record's current values."""
+    """Edit an entry. A stale edit is never saved: it comes back merged with the newer version."""
     actor = actor_of(request)
     shown = _entry_or_404(actor, pk)
     if not access.may(actor, access.Action.EDIT, shown.record, shown.view):
@@ -357,8 +404,14 @@ def liaison_edit(request: HttpRequest, pk: Any) -> HttpResponse:
     if request.method != "POST":
         return _form_page(request, LiaisonEntryForm(actor, editing=shown.record), entry=shown)
     form = LiaisonEntryForm(actor, request.POST, editing=shown.record)
-    if not form.is_valid():
-        return _form_page(request, form, status=FORM_ERROR_STATUS, entry=shown)
+    valid = form.is_valid()
+    if valid and any(choice == "theirs" for choice in form.merge_choices.values()):
+        # "Theirs" is the value of the version the merged form carries, read back from the ledger.
+        carried = core_merge.version_values(shown.record, form.cleaned_data["version"], LIAISON_MERGE_FIELDS)
+        valid = form.apply_theirs(carried)
+    if not valid:
+        return _form_page(request, form, status=FORM_ERROR_STATUS, entry=shown,
+                          merge=_pending_merge(actor, form, shown.record))
     try:
         entry = services.edit_liaison_contact(actor, shown.record.pk, form.cleaned_data["version"], form.to_contact())
     except StaleEdit as exc:
@@ -367,28 +420,44 @@ def liaison_edit(request: HttpRequest, pk: Any) -> HttpResponse:
         if isinstance(exc, NotFound):
             not_found()
         form.add_service_error(exc)
-        return _form_page(request, form, status=exc.status, entry=shown)
+        return _form_page(request, form, status=exc.status, entry=shown,
+                          merge=_pending_merge(actor, form, shown.record))
     messages.success(request, _("The entry was saved (version %(v)s).") % {"v": entry.version})
     return HttpResponseRedirect(reverse("actors:liaison-entry", args=[entry.pk]))
 
 
 def _stale(request: HttpRequest, form: LiaisonEntryForm, exc: StaleEdit) -> HttpResponse:
-    """Nothing was saved: show the editor's input again over the current version, and what changed."""
+    """Nothing was saved. The form comes back as a three-way merge over the current version: their
+    values where only they changed a field, the editor's where only the editor did, and both side
+    by side where both did, for the editor to choose. Saving it applies on top of that version."""
     actor = actor_of(request)
     current = _entry_or_404(actor, form.editing.pk if form.editing is not None else None)
     yours = form.cleaned_data["version"]
-    now = current.record.version
-    conflicts = _conflicts(actor, current, form.cleaned_data, form.tz)
-    data = request.POST.copy()
-    data["version"] = str(now)
-    again = LiaisonEntryForm(actor, data, editing=current.record)
+    stale = exc.merge if isinstance(exc.merge, core_merge.Merge) else core_merge.Merge(
+        base_version=yours, current_version=current.record.version)
+    merged = form.merge_of(stale)
+    if not merged.fields:  # no merge from the service: every unit differing is the editor's to choose
+        theirs = pack_units(core_merge.version_values(current.record, current.record.version, LIAISON_MERGE_FIELDS))
+        mine = {unit: form.submitted(unit) for unit in LIAISON_MERGE_UNITS}
+        merged = core_merge.three_way(None, mine, theirs, base_version=yours,
+                                      current_version=current.record.version, same=form.same)
+    now = merged.current_version
+    again = LiaisonEntryForm(actor, form.merged_data(merged), editing=current.record)
     again.is_valid()
     again.add_error(None, _(
         "Nothing was saved: someone else changed this entry while you were editing it. It is now at "
-        "version %(now)s; you edited version %(yours)s. Its current values are listed below the form. "
-        "Check them, adjust your changes, then save again to apply them on top of version %(now)s."
+        "version %(now)s; you edited version %(yours)s. The form now holds their changes in the fields "
+        "you did not touch, and yours in the fields you changed. Where you both changed a field, both "
+        "values are shown beside it: choose one. Then save to apply your changes on top of version %(now)s."
     ) % {"now": now, "yours": yours})
-    return _form_page(request, again, status=exc.status, entry=current, conflicts=conflicts)
+    theirs_now = {unit: f.theirs for unit, f in merged.fields.items()}
+    mine_now = {unit: f.mine for unit, f in merged.fields.items()}
+    context = _merge_context(
+        actor, again, version=now, theirs=theirs_now, mine=mine_now, conflicts=merged.conflicts,
+        taken=[u for u, f in merged.fields.items() if f.outcome == "theirs"],
+        kept=[u for u, f in merged.fields.items() if f.outcome == "mine"],
+    )
+    return _form_page(request, again, status=exc.status, entry=current, merge=context)
 
 
 # ---------------------------------------------------------------------------------------------
