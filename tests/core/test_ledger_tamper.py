@@ -295,3 +295,200 @@ def test_verify_on_a_database_without_a_ledger_says_so(tmp_path: Any) -> None:
     assert done.returncode == 2, done.stderr
     assert 'holds no ledger yet: run "civmil migrate" first' in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# -- garbled, missing and extra stored values: named, never a traceback ---------------------------
+
+ENTRY = "core_ledgerentry"
+CHANGE = "core_ledgerchange"
+ENTRY_TEXT_COLUMNS = ("action", "object_type", "object_id", "change_hash", "prev_hash", "entry_hash")
+
+
+class _Undone(Exception):
+    """Raised to roll one tampering case back, schema changes included."""
+
+
+@pytest.fixture
+def signed(db: Any, member: Any) -> LedgerEntry:
+    """Entries with a checkpoint; the one returned, in the middle, written by a member acting in
+    the live space, so every one of its columns holds a value."""
+    m = member()
+    append_entries(2, marker="before-")
+    with transaction.atomic():
+        entry = ledger.append(m.actor, "test.recorded", "tests.thing", "thing-by-member",
+                              {"n": 3, "note": "by a member"})
+    append_entries(7, marker="after-")
+    ledger.checkpoint()
+    assert entry.space_id and entry.actor_user_id and entry.actor_membership_id
+    assert 1 < entry.seq < LedgerEntry.objects.count()
+    return entry
+
+
+def _nulls_allowed(table: str) -> None:
+    """Let every column of ``table`` hold NULL, as the database's owner could (inside the block)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for column in ("recorded_at", *ENTRY_TEXT_COLUMNS) if table == ENTRY else ():
+                cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL")
+            return
+        cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [table])
+        create = cursor.fetchone()[0]
+        loose = f"{table}__loose"
+        cursor.execute(create.replace(f'"{table}"', f'"{loose}"', 1).replace(" NOT NULL", ""))
+        cursor.execute(f'INSERT INTO "{loose}" SELECT * FROM "{table}"')  # noqa: S608
+        cursor.execute(f'DROP TABLE "{table}"')
+        cursor.execute(f'ALTER TABLE "{loose}" RENAME TO "{table}"')
+
+
+def _unchecked(sql: str) -> None:
+    """Run ``sql`` with SQLite's CHECK constraints lifted (text that is no JSON), as its owner could."""
+    raw("PRAGMA ignore_check_constraints = ON")
+    try:
+        raw(sql)
+    finally:
+        raw("PRAGMA ignore_check_constraints = OFF")
+
+
+Tamper = Any  # a function of the tampered entry's seq
+
+
+def _set(table: str, column: str, value: str) -> Tamper:
+    return lambda seq: raw(f"UPDATE {table} SET {column} = {value} WHERE seq = {seq:d}")  # noqa: S608
+
+
+def _both_seqs(value: str) -> Tamper:
+    """Change the key of the entry and of its stored change alike (no row is left without the other)."""
+    def tamper(seq: int) -> None:
+        raw(f"UPDATE {CHANGE} SET seq = {value} WHERE seq = {seq:d}")  # noqa: S608
+        raw(f"UPDATE {ENTRY} SET seq = {value} WHERE seq = {seq:d}")  # noqa: S608
+    return tamper
+
+
+def _null_seq(seq: int) -> None:
+    raw(f"DELETE FROM {CHANGE} WHERE seq = {seq:d}")  # noqa: S608
+    _nulls_allowed(ENTRY)
+    raw(f"UPDATE {ENTRY} SET seq = NULL WHERE seq = {seq:d}")  # noqa: S608
+
+
+def _null(column: str) -> Tamper:
+    def tamper(seq: int) -> None:
+        _nulls_allowed(ENTRY)
+        raw(f"UPDATE {ENTRY} SET {column} = NULL WHERE seq = {seq:d}")  # noqa: S608
+    return tamper
+
+
+def _extra_entry(seq: int) -> None:
+    raw(f"INSERT INTO {ENTRY} (seq, recorded_at, space_id, actor_user_id, actor_membership_id, action, "  # noqa: S608
+        f"object_type, object_id, change_hash, prev_hash, entry_hash) SELECT seq + 1000, recorded_at, space_id, "
+        f"actor_user_id, actor_membership_id, action, object_type, object_id, change_hash, prev_hash, "
+        f"'{'e' * 64}' FROM {ENTRY} WHERE seq = {seq:d}")
+
+
+def _extra_change(seq: int) -> None:
+    raw(f"INSERT INTO {CHANGE} (seq, data, erased_by_seq) VALUES ({seq + 1000:d}, '{{}}', NULL)")  # noqa: S608
+
+
+def _text(column: str, suffix: str) -> str:
+    return f"{column} || '{suffix}'"
+
+
+#: Values only SQLite stores (PostgreSQL's column types refuse them).
+_SQLITE_ONLY = ("text is no number", "a fraction", "text is no JSON", "text is no id", "bytes", "no such month",
+                "a number in a time", "after the time", "after the id", "nested beyond")
+LAST = "the entry after the last"
+EXTRA = "the extra change's number"
+
+# (column, what, tampering, the entry the first problem names). ``what``: garbled, missing or extra.
+CASES: list[tuple[str, str, Tamper, str]] = [
+    # the entry
+    ("seq", "garbled: text is no number", _both_seqs("'three'"), "it"),
+    ("seq", "garbled: a fraction", _both_seqs("seq + 0.5"), "it"),
+    ("seq", "missing", _null_seq, "it"),
+    ("seq", "extra: another entry under a number after the end", _extra_entry, LAST),
+    ("recorded_at", "garbled: no such month", _set(ENTRY, "recorded_at", "'2025-13-45 00:00:00'"), "it"),
+    ("recorded_at", "garbled: a number in a time", _set(ENTRY, "recorded_at", "12345"), "it"),
+    ("recorded_at", "missing", _null("recorded_at"), "it"),
+    ("recorded_at", "extra: text after the time", _set(ENTRY, "recorded_at", _text("recorded_at", " and more")),
+     "it"),
+    ("space_id", "garbled: text is no id", _set(ENTRY, "space_id", "'not-a-uuid'"), "it"),
+    ("space_id", "missing", _set(ENTRY, "space_id", "NULL"), "it"),
+    ("space_id", "extra: characters after the id", _set(ENTRY, "space_id", _text("space_id", "ff")), "it"),
+    ("actor_user_id", "garbled: text is no number", _set(ENTRY, "actor_user_id", "'abc'"), "it"),
+    ("actor_user_id", "missing", _set(ENTRY, "actor_user_id", "NULL"), "it"),
+    ("actor_user_id", "extra: digits beyond any id", _set(ENTRY, "actor_user_id", "9007199254740993"), "it"),
+    ("actor_membership_id", "garbled: text is no id", _set(ENTRY, "actor_membership_id", "'zz'"), "it"),
+    ("actor_membership_id", "missing", _set(ENTRY, "actor_membership_id", "NULL"), "it"),
+    ("actor_membership_id", "extra: characters after the id",
+     _set(ENTRY, "actor_membership_id", _text("actor_membership_id", "0")), "it"),
+    *[(column, "garbled: bytes that are no text", _set(ENTRY, column, "x'ff00fe'"), "it")
+      for column in ENTRY_TEXT_COLUMNS],
+    *[(column, "missing", _null(column), "it") for column in ENTRY_TEXT_COLUMNS],
+    *[(column, "extra: a character appended", _set(ENTRY, column, _text(column, "0")), "it")
+      for column in ENTRY_TEXT_COLUMNS],
+    ("object_id", "garbled: a digit that is no number", _set(ENTRY, "object_id", "'²'"), "it"),
+    # the stored change
+    ("change seq", "garbled: text is no number", _set(CHANGE, "seq", "'three'"), "it"),
+    ("change seq", "missing: the row is gone", lambda seq: raw(f"DELETE FROM {CHANGE} WHERE seq = {seq:d}"),  # noqa: S608
+     "it"),
+    ("change seq", "extra: a change with no entry", _extra_change, EXTRA),
+    ("data", "garbled: text is no JSON", lambda seq: _unchecked(
+        f"UPDATE {CHANGE} SET data = '{{not json' WHERE seq = {seq:d}"), "it"),  # noqa: S608
+    ("data", "garbled: nested beyond any reader", lambda seq: _unchecked(
+        f"UPDATE {CHANGE} SET data = '{'[' * 5000}{']' * 5000}' WHERE seq = {seq:d}"), "it"),  # noqa: S608
+    ("data", "garbled: a number beyond JSON's range",
+     _set(CHANGE, "data", "'{\"n\": 123456789012345678901234567890}'"), "it"),
+    ("data", "missing", _set(CHANGE, "data", "NULL"), "it"),
+    ("data", "extra: a key added", _set(CHANGE, "data", "'{\"n\": 3, \"note\": \"by a member\", \"extra\": 1}'"),
+     "it"),
+    ("erased_by_seq", "garbled: text is no number", _set(CHANGE, "erased_by_seq", "'abc'"), "it"),
+    ("erased_by_seq", "extra: marked erased but still holding its data", _set(CHANGE, "erased_by_seq", "1"), "it"),
+]
+
+
+@pytest.mark.parametrize(("column", "what", "tamper", "named"), CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
+def test_a_garbled_missing_or_extra_stored_value_is_named_without_a_traceback(
+        signed: LedgerEntry, column: str, what: str, tamper: Tamper, named: str) -> None:
+    if connection.vendor != "sqlite" and any(word in what for word in _SQLITE_ONLY):
+        pytest.skip("PostgreSQL's column types refuse this value")
+    last = LedgerEntry.objects.count()
+    expected = {"it": signed.seq, LAST: last + 1, EXTRA: signed.seq + 1000}[named]
+    with pytest.raises(_Undone), transaction.atomic():
+        with ledger_triggers_dropped():
+            tamper(signed.seq)
+        result = ledger.verify()
+        assert result.first_bad_seq == expected, [str(p) for p in result.problems]
+        with pytest.raises(CommandError) as failed:
+            call_command("ledger", "verify")
+        assert failed.value.returncode == 1
+        assert f"first bad entry #{expected}:" in str(failed.value)
+        raise _Undone
+    assert ledger.verify().ok  # undone, schema and all
+
+
+def test_an_erased_changes_missing_erasure_mark_is_named(signed: LedgerEntry, member: Any) -> None:
+    from civmil.core.choices import Role
+
+    ledger.erase_change(member(role=Role.ADMINISTRATOR).actor, signed.seq, "personal data on request",
+                        member(role=Role.OVERSIGHT).actor)
+    assert ledger.verify().ok
+    with ledger_triggers_dropped():
+        raw(f"UPDATE {CHANGE} SET erased_by_seq = NULL WHERE seq = {signed.seq:d}")  # noqa: S608
+    result = ledger.verify()
+    assert result.first_bad_seq == signed.seq
+    assert "erasure" in result.first.reason  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'")
+def test_a_garbled_key_is_named_by_its_place_in_the_chain_with_its_column(signed: LedgerEntry,
+                                                                          tmp_path: Path) -> None:
+    kept = tmp_path / "kept.json"
+    call_command("ledger", "checkpoint", "--output", str(kept))
+    with ledger_triggers_dropped():
+        _both_seqs("'three'")(signed.seq)
+        raw(f"UPDATE {ENTRY} SET actor_membership_id = 'zz' WHERE seq = 'three'")  # noqa: S608
+    mine = [str(p) for p in ledger.verify().problems if p.seq == signed.seq]
+    assert any("seq" in r and "'three'" in r for r in mine), mine
+    assert any("actor_membership_id" in r and "'zz'" in r for r in mine), mine
+    with pytest.raises(CommandError) as failed:  # a kept checkpoint is checked as well, without a traceback
+        call_command("ledger", "verify", "--against", str(kept))
+    assert failed.value.returncode == 1

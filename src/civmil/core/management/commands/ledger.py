@@ -2,8 +2,9 @@
 ``civmil ledger rotate-key`` and ``civmil ledger erase SEQ --reason R --approved-by USERNAME``.
 
 Exit status: 0 when the ledger verifies (or the checkpoint is signed, the change erased), 1 when
-it does not verify or the erasure is refused, 2 when the command cannot run (unreadable
-checkpoint file, empty ledger).
+it does not verify or the erasure is refused (a garbled, missing or extra stored value included:
+its entry is named), 2 when the command cannot run (unreadable checkpoint file, empty ledger, a
+database that cannot be read).
 """
 
 from __future__ import annotations
@@ -79,10 +80,15 @@ class Command(BaseCommand):
                           % {"seq": seq, "by": erased.seq})
 
     def _verify(self, against: str | None) -> None:
+        from django.db import DatabaseError
+
         kept = _read_checkpoint(Path(against)) if against else None
-        result = ledger.verify()
-        if kept is not None:
-            result = result.merge(ledger.verify_against(kept))
+        try:  # a garbled stored value is named by verify(); only a database that cannot be read lands here
+            result = ledger.verify()
+            if kept is not None:
+                result = result.merge(ledger.verify_against(kept))
+        except DatabaseError as exc:
+            raise CommandError(_("The ledger cannot be read: %(error)s") % {"error": exc}, returncode=2) from exc
         if result.ok:
             self.stdout.write(_("ledger intact: %(entries)d entries, %(cps)d checkpoints verified, root %(root)s")
                               % {"entries": result.entries, "cps": result.checkpoints, "root": result.root})
