@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,131 @@ def test_the_size_in_the_refusal_is_written_as_the_readers_language_writes_numbe
     with translation.override("fr"), pytest.raises(Invalid) as refused:
         service.inspect_upload("big.txt", eleven)
     assert refused.value.message == "Le fichier est trop volumineux (11,0 Mo) ; 10 Mo au plus."
+
+
+# ---------------------------------------------------------------------------------------------
+# Images: a memory budget read from the header, a few re-encodes at once
+
+
+def bomb_png(width: int, height: int, colour_type: int = 2) -> bytes:
+    """A valid PNG of ``width`` x ``height`` black pixels, built without ever holding the picture:
+    a few hundred KB that would decode to hundreds of MB (colour type 2: RGB, 6: RGBA, 0: grey)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    channels = {0: 1, 2: 3, 6: 4}[colour_type]
+    row = b"\x00" * (1 + width * channels)  # filter byte, then the pixels
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_a_decompression_bomb_is_refused_from_its_header_before_any_pixel_is_decoded(
+        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    bomb = bomb_png(6300, 6300)
+    assert len(bomb) < 200 * 1024  # 154 KB in the report; this one is smaller still
+    from PIL import ImageFile
+
+    decoded: list[Any] = []
+    real_load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self.size) or real_load(self))
+    author = make_member(Component.CIVILIAN)
+    entry = make_entry(author)
+    response = post(client, author, entry, "big.png", bomb)
+    assert response.status_code == 422
+    text = " ".join(html.unescape(response.content.decode()).split())
+    assert "6300 by 6300 pixels would take 151.4 MB of memory; at most 96.0 MB" in text, text
+    assert "Scale the image down" in text
+    assert not decoded  # refused before decoding
+    assert not Attachment.objects.exists()
+
+
+@pytest.mark.parametrize(("width", "height", "colour_type", "fits"), [
+    (6000, 4000, 2, True),  # a 24 megapixel photo: 96 MB decoded
+    (6300, 6300, 0, True),  # the same size in grey takes a quarter
+    (4900, 4900, 6, True),
+    (5200, 5200, 6, False),  # RGBA held as four bytes a pixel
+    (6300, 6300, 2, False),
+])
+def test_the_budget_counts_the_bytes_per_pixel_of_the_mode(width: int, height: int, colour_type: int,
+                                                          fits: bool) -> None:
+    mode = {0: "L", 2: "RGB", 6: "RGBA"}[colour_type]
+    need = service.reencode_memory(width, height, mode, "png")
+    assert (need <= service.IMAGE_MEMORY_BUDGET) is fits
+    # JPEG takes no alpha: an RGBA picture is converted, and the converted copy counts too.
+    assert service.reencode_memory(100, 100, "RGBA", "jpeg") == 100 * 100 * 8
+    assert service.reencode_memory(100, 100, "L", "png", rotated=True) == 100 * 100 * 2
+
+
+def test_an_image_over_the_budget_is_refused_and_one_within_is_stored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "IMAGE_MEMORY_BUDGET", 64 * 64 * 4)
+    with pytest.raises(Invalid, match="65 by 64 pixels would take") as refused:
+        service.inspect_upload("a.png", bomb_png(65, 64))
+    assert "at most 0.0 MB" in refused.value.message  # (a budget of 16 KB, in MB with one decimal)
+    _name, kind, stored = service.inspect_upload("b.png", bomb_png(64, 64))
+    assert kind == "png"
+    with Image.open(io.BytesIO(stored)) as img:
+        assert img.size == (64, 64)
+
+
+def test_a_photo_turned_by_its_exif_is_stored_upright_without_the_tag() -> None:
+    img = Image.new("RGB", (40, 30), (10, 200, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to view
+    out = io.BytesIO()
+    img.save(out, format="JPEG", exif=exif.tobytes())
+    _name, _kind, stored = service.inspect_upload("turned.jpg", out.getvalue())
+    with Image.open(io.BytesIO(stored)) as upright:
+        assert upright.size == (30, 40)
+        assert not upright.getexif()
+
+
+def test_at_most_two_images_are_re_encoded_at_once_and_a_long_wait_is_refused_as_busy(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    running, most = [0], [0]
+    lock = threading.Lock()
+    real = service._decode_and_save
+
+    def slow(img: Any, kind: str, *, rotated: bool) -> bytes:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.2)
+        with lock:
+            running[0] -= 1
+        return real(img, kind, rotated=rotated)
+
+    monkeypatch.setattr(service, "_decode_and_save", slow)
+    results: list[Any] = []
+
+    def upload() -> None:
+        try:
+            results.append(service.inspect_upload("p.png", png_bytes())[1])
+        except Invalid as exc:
+            results.append(exc.message)
+
+    threads = [threading.Thread(target=upload) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == ["png"] * 6 and most[0] == service.MAX_CONCURRENT_REENCODES == 2
+
+    monkeypatch.setattr(service, "REENCODE_WAIT_SECONDS", 0.05)
+    assert service._reencode_slots.acquire(timeout=1) and service._reencode_slots.acquire(timeout=1)
+    try:
+        with pytest.raises(Invalid, match="busy processing other images"):
+            service.inspect_upload("p.png", png_bytes())
+    finally:
+        service._reencode_slots.release()
+        service._reencode_slots.release()
 
 
 def test_download_is_404_without_the_full_view_exactly_like_a_missing_file(client: Client) -> None:

@@ -15,10 +15,12 @@ derived from a file (no thumbnail, no preview), so the stored file is the only c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
 import secrets
+import threading
 import unicodedata
 import warnings
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from civmil.comms import live
 from civmil.comms.models import Attachment
@@ -52,6 +54,16 @@ REMOVED_ACTION = "attachment.removed"
 MAX_SIZE = 10 * 1024 * 1024
 #: Largest image accepted, in pixels (guards against decompression bombs).
 MAX_PIXELS = 40_000_000
+#: Memory one image re-encode may take, in bytes: the decoded picture (width x height x the bytes
+#: per pixel of its mode, as Pillow holds it) plus the one working copy a rotation or a change of
+#: mode needs, reckoned from the image's header before anything is decoded. 96 MB: a 24
+#: megapixel photo fits; a 6,300 x 6,300 colour PNG (a 154 KB file can hold one) does not.
+IMAGE_MEMORY_BUDGET = 96 * 1024 * 1024
+#: Image re-encodes running at once in one process (each may take IMAGE_MEMORY_BUDGET); more wait
+#: up to REENCODE_WAIT_SECONDS for a free slot, then are refused as "busy".
+MAX_CONCURRENT_REENCODES = 2
+REENCODE_WAIT_SECONDS = 30.0
+_reencode_slots = threading.BoundedSemaphore(MAX_CONCURRENT_REENCODES)
 MAX_FILENAME = 120
 
 
@@ -137,38 +149,113 @@ def _refuse(message: str, hint: str) -> Invalid:
     return Invalid(message, errors={"file": [hint]})
 
 
+def _bytes_per_pixel(mode: str) -> int:
+    """Bytes per pixel of an image of ``mode`` as Pillow holds it decoded (RGB takes four, as RGBA)."""
+    if mode in ("1", "L", "P"):
+        return 1
+    if mode.startswith(("I;16", "BGR;15", "BGR;16")):
+        return 2
+    return 4
+
+
+def _target_mode(kind: str, mode: str) -> str:
+    """The mode an image of ``mode`` is stored in as ``kind`` (its own when the format takes it)."""
+    if kind == "jpeg" and mode not in ("RGB", "L"):
+        return "RGB"
+    if kind in ("png", "webp") and mode not in ("RGB", "RGBA", "L", "LA", "P"):
+        return "RGBA"
+    return mode
+
+
+def reencode_memory(width: int, height: int, mode: str, kind: str, *, rotated: bool = False) -> int:
+    """Bytes a re-encode of such an image holds at its peak: the decoded picture, plus one working
+    copy when it must be rotated upright or changed to another mode (never both at once)."""
+    pixels = width * height
+    target = _target_mode(kind, mode)
+    extra = max(_bytes_per_pixel(mode) if rotated else 0, _bytes_per_pixel(target) if target != mode else 0)
+    return pixels * (_bytes_per_pixel(mode) + extra)
+
+
+def _unreadable() -> Invalid:
+    return _refuse(_("The file looks like an image but cannot be read: it may be damaged."),
+                   _("Open it in an image editor, save it again and upload the result."))
+
+
+def _header_rotated(img: Image.Image) -> bool:
+    """Whether the EXIF read with the header asks for the picture to be turned upright.
+
+    Read from what opening the file parsed (``info``): a PNG's ``getexif()`` would decode the whole
+    picture to look for an EXIF chunk after it. One found only after decoding is checked then.
+    """
+    exif = Image.Exif()
+    raw = img.info.get("exif")
+    if isinstance(raw, bytes):
+        with contextlib.suppress(Exception):  # unreadable EXIF: nothing to turn by
+            exif.load(raw)
+    return exif.get(ExifTags.Base.Orientation, 1) not in (None, 1)
+
+
+def _check_size(img: Image.Image, kind: str, *, rotated: bool) -> None:
+    """Refuse an image too large to decode (pixels, then memory), from its header alone."""
+    if img.width * img.height > MAX_PIXELS:
+        raise _refuse(_("The image is too large (%(w)d by %(h)d pixels); at most %(max)d million pixels.")
+                      % {"w": img.width, "h": img.height, "max": MAX_PIXELS // 1_000_000},
+                      _("Scale the image down and upload it again."))
+    need = reencode_memory(img.width, img.height, img.mode, kind, rotated=rotated)
+    if need > IMAGE_MEMORY_BUDGET:
+        raise _refuse(
+            _("The image is too large to process: %(w)d by %(h)d pixels would take %(need)s MB of memory; "
+              "at most %(max)s MB.")
+            % {"w": img.width, "h": img.height, "need": megabytes(need), "max": megabytes(IMAGE_MEMORY_BUDGET)},
+            _("Scale the image down (fewer pixels) and upload it again."))
+
+
 def _reencode(data: bytes, kind: str) -> bytes:
-    """Decode and re-encode an image so that no metadata (EXIF, GPS, XMP, comments) survives."""
+    """Decode and re-encode an image so that no metadata (EXIF, GPS, XMP, comments) survives.
+
+    Its size is checked from the header before any pixel is decoded (:func:`_check_size`); at most
+    :data:`MAX_CONCURRENT_REENCODES` run at once; and it holds one decoded copy of the picture, plus
+    one more only while it is rotated upright or changed to a mode the format takes.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as probe:
                 probe.verify()
             with Image.open(io.BytesIO(data)) as img:
-                if img.width * img.height > MAX_PIXELS:
-                    raise _refuse(_("The image is too large (%(w)d by %(h)d pixels); at most %(max)d million pixels.")
-                                  % {"w": img.width, "h": img.height, "max": MAX_PIXELS // 1_000_000},
-                                  _("Scale the image down and upload it again."))
-                img.load()
-                upright = ImageOps.exif_transpose(img)  # keep the picture the right way up, drop the tag
+                rotated = _header_rotated(img)
+                _check_size(img, kind, rotated=rotated)
+                if not _reencode_slots.acquire(timeout=REENCODE_WAIT_SECONDS):
+                    raise _refuse(_("The server is busy processing other images; try again in a minute."),
+                                  _("Upload the file again in a minute."))
+                try:
+                    return _decode_and_save(img, kind, rotated=rotated)
+                finally:
+                    _reencode_slots.release()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
             Image.DecompressionBombWarning) as exc:
-        raise _refuse(_("The file looks like an image but cannot be read: it may be damaged."),
-                      _("Open it in an image editor, save it again and upload the result.")) from exc
-    mode = upright.mode
-    if kind == "jpeg" and mode not in ("RGB", "L"):
-        upright = upright.convert("RGB")
-    elif kind in ("png", "webp") and mode not in ("RGB", "RGBA", "L", "LA", "P"):
-        upright = upright.convert("RGBA")
-    clean = Image.new(upright.mode, upright.size)
-    if upright.mode == "P":
-        palette = upright.getpalette()
-        if palette is not None:
-            clean.putpalette(palette)
-    clean.paste(upright)
-    out = io.BytesIO()
+        raise _unreadable() from exc
+
+
+def _decode_and_save(img: Image.Image, kind: str, *, rotated: bool) -> bytes:
+    transparency = img.info.get("transparency")
+    img.load()
+    if not rotated and img.getexif().get(ExifTags.Base.Orientation, 1) not in (None, 1):
+        _check_size(img, kind, rotated=True)  # an orientation found only now (after a PNG's picture)
+    ImageOps.exif_transpose(img, in_place=True)  # the right way up, the tag gone; no copy kept
+    picture = img
+    target = _target_mode(kind, img.mode)
+    if target != img.mode:
+        picture = img.convert(target)
+        img.close()  # the decoded original goes before encoding
+        transparency = None
+    # Nothing the file carried goes out again: no EXIF, XMP, ICC profile, comment or text chunk.
+    picture.info = {}
     options: dict[str, Any] = {"quality": 90} if kind in ("jpeg", "webp") else {}
-    clean.save(out, format=_PIL_FORMAT[kind], **options)
+    if transparency is not None and kind == "png":
+        options["transparency"] = transparency
+    out = io.BytesIO()
+    picture.save(out, format=_PIL_FORMAT[kind], **options)
     return out.getvalue()
 
 
