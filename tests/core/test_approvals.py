@@ -287,3 +287,21 @@ def test_a_person_cannot_change_their_own_address_behind_the_administrators() ->
     client.post("/accounts/email/", {"action_add": "", "email": "elsewhere@example.org"})
     member.user.refresh_from_db()
     assert member.user.email != "elsewhere@example.org"
+
+
+def test_an_invitation_expires(django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from allauth.account.forms import default_token_generator
+    from django.conf import settings
+
+    adm = admin_of()
+    person = services.save_person(None, Person(full_name="Late", owner=adm.org, level=Level.MISSION,
+                                               email="late@example.org"))
+    with django_capture_on_commit_callbacks(execute=True):
+        approvals.invite_account(adm.actor, username="late", person=person)
+    link = _link_in(mail.outbox[0].body)
+    assert "password1" in Client().get(link, follow=True).content.decode()  # valid today
+    later = dt.datetime.now() + dt.timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT + 60)
+    monkeypatch.setattr(type(default_token_generator), "_now", lambda self: later)
+    assert "password1" not in Client().get(link, follow=True).content.decode()
