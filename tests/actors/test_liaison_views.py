@@ -444,6 +444,25 @@ def test_organisations_people_and_location_merge_too(client: Client) -> None:
     assert (entry.latitude, entry.longitude) == (4.5, 31.5)
 
 
+def test_a_merge_never_names_a_person_the_editor_may_not_see(client: Client) -> None:
+    # Host-nation users see only the people of their own organisation (and what is released to it).
+    a = make_member(Component.HOST_NATION)
+    b = make_member(org=a.org)
+    hidden, seen = make_member(org=a.org).person, make_member(org=a.org).person
+    entry = make_entry(a, level=Level.RESTRICTED, summary="Original")
+    seen_by_a, seen_by_b = edit_page_data(a, entry, Client()), edit_page_data(b, entry, Client())
+    assert save(a, entry, {**seen_by_a, "people": [str(hidden.pk), str(seen.pk)]}).status_code == 302
+    hidden.owner = make_org(Component.HOST_NATION)  # from now on hidden from a and b
+    core_services.save_person(None, hidden)
+
+    merged = save(b, entry, {**seen_by_b, "place_name": "Kaya"})
+
+    assert merged.status_code == 409
+    assert merged.context["form"]["people"].value() == [str(seen.pk)]
+    assert str(hidden.pk) not in merged.content.decode()
+    assert hidden.full_name not in merged.content.decode()
+
+
 def test_a_merge_that_goes_stale_again_merges_again(client: Client) -> None:
     a = make_member()
     b = make_member(org=a.org)

@@ -186,6 +186,144 @@ def test_stale_update_is_a_conflict_and_overwrites_nothing(signed_in) -> None:
     assert entry.summary == "First edit" and entry.version == 2
 
 
+def test_a_stale_update_lists_the_fields_that_differ_and_who_changed_them(signed_in) -> None:
+    a = make_member(Component.CIVILIAN)
+    b = make_member(org=a.org)
+    other = make_org(Component.HUMANITARIAN)
+    entry = record_entry(a, summary="Original", follow_ups="")
+    loaded = signed_in(b).get(f"/liaison-log/{entry.pk}").json()
+    mine = entry_body(b, occurred_at=loaded["occurred_at"], summary="Original", version=1)
+    assert signed_in(a).put(f"/liaison-log/{entry.pk}", {
+        **mine, "summary": "A's summary", "organisations": [str(a.org.pk), str(other.pk)]}).status_code == 200
+
+    r = signed_in(b).put(f"/liaison-log/{entry.pk}", {**mine, "follow_ups": "B's follow-up"})
+
+    assert r.status_code == 409
+    body = r.json()
+    assert body["current_version"] == 2 and body["errors"] == {}
+    assert body["differences"] == [
+        {"field": "summary", "theirs": "A's summary", "yours": "Original", "changed_by": "them"},
+        {"field": "organisations", "theirs": sorted([str(a.org.pk), str(other.pk)]), "yours": [str(a.org.pk)],
+         "changed_by": "them"},
+        {"field": "follow_ups", "theirs": "", "yours": "B's follow-up", "changed_by": "you"},
+    ]
+    entry.refresh_from_db()
+    assert (entry.summary, entry.follow_ups, entry.version) == ("A's summary", "", 2)
+
+    # Applying the differences as they advise, on top of version 2, keeps both changes.
+    r = signed_in(b).put(f"/liaison-log/{entry.pk}", {
+        **mine, "summary": "A's summary", "organisations": [str(a.org.pk), str(other.pk)],
+        "follow_ups": "B's follow-up", "version": 2})
+    assert r.status_code == 200, r.content
+    entry.refresh_from_db()
+    assert (entry.summary, entry.follow_ups, entry.version) == ("A's summary", "B's follow-up", 3)
+    assert {o.pk for o in entry.organisations.all()} == {a.org.pk, other.pk}
+
+
+def test_a_stale_update_of_a_field_both_changed_says_both(signed_in) -> None:
+    a = make_member(Component.CIVILIAN)
+    entry = record_entry(a, summary="Original")
+    body = entry_body(a, occurred_at=entry.occurred_at.isoformat(), summary="Original", version=1)
+    assert signed_in(a).put(f"/liaison-log/{entry.pk}", {**body, "summary": "Theirs",
+                                                         "location": "4.85, 31.6"}).status_code == 200
+    r = signed_in(a).put(f"/liaison-log/{entry.pk}", {**body, "summary": "Mine", "latitude": 5.0,
+                                                      "longitude": 31.6})
+    assert r.status_code == 409
+    assert r.json()["differences"] == [
+        {"field": "summary", "theirs": "Theirs", "yours": "Mine", "changed_by": "both"},
+        {"field": "latitude", "theirs": 4.85, "yours": 5.0, "changed_by": "both"},
+    ]
+
+
+def test_a_stale_update_never_names_a_person_the_sender_may_not_see(signed_in) -> None:
+    # Host-nation users see only the people of their own organisation (and what is released to it).
+    a = make_member(Component.HOST_NATION)
+    b = make_member(org=a.org)
+    hidden = make_member(org=a.org).person
+    entry = record_entry(a, summary="Original", level=Level.RESTRICTED)
+    body = entry_body(a, occurred_at=entry.occurred_at.isoformat(), summary="Original", level="restricted",
+                      version=1)
+    assert signed_in(a).put(f"/liaison-log/{entry.pk}", {**body, "people": [str(hidden.pk)]}).status_code == 200
+    hidden.owner = make_org(Component.HOST_NATION)  # from now on hidden from a and b
+    services.save_person(None, hidden)
+    assert signed_in(b).get(f"/people/{hidden.pk}").status_code == 404
+
+    r = signed_in(b).put(f"/liaison-log/{entry.pk}", {**body, "summary": "B's summary"})
+
+    assert r.status_code == 409
+    assert r.json()["differences"] == [
+        {"field": "summary", "theirs": "Original", "yours": "B's summary", "changed_by": "you"}]
+    assert str(hidden.pk) not in r.content.decode()
+
+
+# -- the accepted date window (civmil.core.dates), as on the forms ---------------------------------
+
+WINDOW = f"Give a date between 1 January 1990 and 31 December {dt.date.today().year + 10}."
+TEN_YEARS_AHEAD = dt.date.today().replace(year=dt.date.today().year + 10, day=1)
+BEYOND = dt.date(dt.date.today().year + 11, 1, 1)
+
+
+@pytest.mark.parametrize(("when", "refusal"), [
+    ("0001-01-01T00:00:00+14:00", WINDOW),
+    ("0001-01-01T00:00:00Z", WINDOW),
+    ("1900-01-01T10:00:00Z", WINDOW),
+    ("1989-12-31T23:59:00Z", WINDOW),
+    ("1989-12-31T23:30:00-01:00", None),  # 1 January 1990 in the mission's zone (UTC)
+    ("1990-01-01T00:00:00Z", None),
+    (f"{TEN_YEARS_AHEAD.isoformat()}T10:00:00Z", "future"),  # in the window, but a contact is never ahead
+    (f"{BEYOND.isoformat()}T10:00:00Z", WINDOW),
+])
+def test_the_log_takes_times_in_the_window_only(signed_in, when: str, refusal: str | None) -> None:
+    m = make_member(Component.CIVILIAN)
+    api = signed_in(m)
+    entry = record_entry(m, summary="Original")
+    created = api.post("/liaison-log", entry_body(m, occurred_at=when))
+    updated = api.put(f"/liaison-log/{entry.pk}", entry_body(m, occurred_at=when, version=1))
+    for r in (created, updated):
+        if refusal is None:
+            assert r.status_code in (200, 201), r.content
+        else:
+            assert r.status_code == 422, r.content
+            assert any(refusal in message for message in r.json()["errors"]["occurred_at"])
+    if refusal is not None:
+        assert LiaisonLogEntry.objects.count() == 1
+        entry.refresh_from_db()
+        assert entry.version == 1
+
+
+@pytest.mark.parametrize(("when", "accepted"), [
+    ("0001-01-01T00:00:00Z", False), ("1900-01-01T00:00:00Z", False), ("1989-12-31T12:00:00Z", False),
+    ("1990-01-01T00:00:00Z", True), (f"{TEN_YEARS_AHEAD.isoformat()}T00:00:00Z", True),
+    (f"{BEYOND.isoformat()}T00:00:00Z", False),
+])
+def test_the_log_filters_take_times_in_the_window_only(signed_in, when: str, accepted: bool) -> None:
+    api = signed_in(make_member(Component.CIVILIAN))
+    for name in ("since", "until"):
+        r = api.get("/liaison-log", {name: when})
+        assert r.status_code == (200 if accepted else 422)
+        if not accepted:
+            assert r.json()["errors"] == {name: [WINDOW]}
+
+
+@pytest.mark.parametrize(("day", "accepted"), [
+    ("0001-01-01", False), ("1900-01-01", False), ("1989-12-31", False), ("1990-01-01", True),
+    (TEN_YEARS_AHEAD.isoformat(), True), (BEYOND.isoformat(), False),
+])
+def test_assignment_dates_are_in_the_window(signed_in, day: str, accepted: bool) -> None:
+    cimic = make_member(Component.MILITARY)
+    partner = make_org(Component.HUMANITARIAN)
+    api = signed_in(cimic)
+    body = {"officer": str(cimic.person.pk), "level": "mission", "starts_on": "1990-01-01",
+            "to_organisation": str(partner.pk)}
+    for name in ("starts_on", "ends_on"):
+        r = api.post("/liaison-assignments", {**body, name: day})
+        if accepted:
+            assert r.status_code == 201, r.content
+        else:
+            assert r.status_code == 422
+            assert r.json() == {"detail": "Some fields are not valid; see errors.", "errors": {name: [WINDOW]}}
+
+
 def test_a_reader_who_may_not_edit_gets_403(signed_in) -> None:
     m = make_member(Component.CIVILIAN)
     entry = record_entry(m)

@@ -20,6 +20,7 @@ from civmil.actors.schemas import (
     AreaLookupOut,
     AreaPage,
     AreaQuery,
+    AssignmentDecisionIn,
     AssignmentIn,
     AssignmentOut,
     AssignmentPage,
@@ -29,6 +30,7 @@ from civmil.actors.schemas import (
     LiaisonEntryPage,
     LiaisonIn,
     LiaisonQuery,
+    LiaisonStaleOut,
     LiaisonUpdateIn,
     LookupQuery,
     MembershipQuery,
@@ -44,11 +46,12 @@ from civmil.actors.schemas import (
     point_out,
     release_out,
 )
-from civmil.core import access, geo
+from civmil.core import access, dates, geo
+from civmil.core import merge as core_merge
 from civmil.core import services as core_services
 from civmil.core.actors import Actor
 from civmil.core.api import actor_of, page_of
-from civmil.core.errors import Forbidden, Invalid, NotFound
+from civmil.core.errors import Forbidden, Invalid, NotFound, StaleEdit
 from civmil.core.models import Organisation, Person
 from civmil.core.schemas import (
     ERROR_RESPONSES,
@@ -57,7 +60,6 @@ from civmil.core.schemas import (
     OrganisationPage,
     PersonOut,
     PersonPage,
-    StaleEditOut,
     membership_out,
     organisation_out,
     person_out,
@@ -75,6 +77,13 @@ router.add_router("", liaison)
 
 def _page(items: list[dict[str, Any]], total: int, page: Any) -> dict[str, Any]:
     return {"count": total, "limit": page.limit, "offset": page.offset, "items": items}
+
+
+def _in_window(actor: Actor, **values: Any) -> None:
+    """422 naming each date outside the mission's accepted window (``civmil.core.dates``), as forms do."""
+    errors = dates.window_errors(values, actor.space_id)
+    if errors:
+        raise Invalid(_("Some fields are not valid; see errors."), errors=errors)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +180,9 @@ def get_area(request: HttpRequest, area_id: uuid.UUID) -> dict[str, Any]:
 
 
 def _assignments_out(actor: Actor, shown: list[access.Shown[Any]]) -> list[dict[str, Any]]:
-    names = queries.people_names(actor, [s.record.officer_id for s in shown if s.view.shows("officer")])
+    named = [s.record.officer_id for s in shown if s.view.shows("officer")]
+    named += [s.record.decided_by_id for s in shown if s.record.decided_by_id and s.view.shows("decided_by")]
+    names = queries.people_names(actor, named)
     return [assignment_out(s, names) for s in shown]
 
 
@@ -181,6 +192,11 @@ def list_assignments(request: HttpRequest, filters: Query[AssignmentQuery]) -> d
     """Liaison officers between organisations and with communities, as your view shows them."""
     actor = actor_of(request)
     found = queries.assignment_list(actor, organisation=filters.organisation, current_only=filters.current)
+    if filters.to_decide:
+        deciding = {s.record.pk for s in queries.assignments_to_decide(actor)}
+        found = [s for s in found if s.record.pk in deciding]
+    if filters.status:
+        found = [s for s in found if s.record.status == filters.status]
     shown, total = page_of(found, filters)
     return _page(_assignments_out(actor, shown), total, filters)
 
@@ -188,8 +204,14 @@ def list_assignments(request: HttpRequest, filters: Query[AssignmentQuery]) -> d
 @liaison.post("/liaison-assignments", response={201: AssignmentOut, **ERROR_RESPONSES}, url_name="assignment-create",
               exclude_unset=True)
 def create_assignment(request: HttpRequest, payload: AssignmentIn) -> Status[dict[str, Any]]:
-    """Assign a liaison officer of your organisation to another organisation or a community."""
+    """Assign a liaison officer to another organisation or a community, for your organisation.
+
+    An officer of your own organisation is assigned at once (``status``: confirmed). An officer of
+    another organisation is assigned only with that organisation's confirmation: the assignment is
+    ``pending`` (and does not count as a liaison) until one of its members confirms or refuses it.
+    """
     actor = actor_of(request)
+    _in_window(actor, starts_on=payload.starts_on, ends_on=payload.ends_on)
     created = services.assign_liaison(actor, services.Assignment(
         officer_id=payload.officer, starts_on=payload.starts_on, level=payload.level,
         to_organisation_id=payload.to_organisation, community=payload.community, area_id=payload.area,
@@ -203,6 +225,30 @@ def create_assignment(request: HttpRequest, payload: AssignmentIn) -> Status[dic
 def get_assignment(request: HttpRequest, assignment_id: uuid.UUID) -> dict[str, Any]:
     actor = actor_of(request)
     return _assignments_out(actor, [queries.assignment(actor, assignment_id)])[0]
+
+
+def _decide(request: HttpRequest, assignment_id: uuid.UUID, payload: AssignmentDecisionIn,
+            confirm: bool) -> dict[str, Any]:
+    actor = actor_of(request)
+    services.decide_assignment(actor, assignment_id, confirm=confirm, reason=payload.reason)
+    return _assignments_out(actor, [queries.assignment(actor, assignment_id)])[0]
+
+
+@liaison.post("/liaison-assignments/{assignment_id}/confirm", response={200: AssignmentOut, **ERROR_RESPONSES},
+              url_name="assignment-confirm", exclude_unset=True)
+def confirm_assignment(request: HttpRequest, assignment_id: uuid.UUID, payload: AssignmentDecisionIn) -> dict[str, Any]:
+    """Confirm, for the officer's organisation, an assignment another organisation recorded (send ``{}``
+    or a ``reason``). Members of the officer's organisation only, not the officer nor who asked (403);
+    an assignment that is not pending answers 422. Ledgered."""
+    return _decide(request, assignment_id, payload, confirm=True)
+
+
+@liaison.post("/liaison-assignments/{assignment_id}/refuse", response={200: AssignmentOut, **ERROR_RESPONSES},
+              url_name="assignment-refuse", exclude_unset=True)
+def refuse_assignment(request: HttpRequest, assignment_id: uuid.UUID, payload: AssignmentDecisionIn) -> dict[str, Any]:
+    """Refuse, for the officer's organisation, an assignment another organisation recorded: it never
+    counts as a liaison. The same rules as confirming. Ledgered."""
+    return _decide(request, assignment_id, payload, confirm=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,6 +282,7 @@ def _contact(payload: LiaisonIn) -> services.LiaisonContact:
 def list_liaison_entries(request: HttpRequest, filters: Query[LiaisonQuery]) -> dict[str, Any]:
     """Contacts between organisations, newest first. Filters match only what your view shows."""
     actor = actor_of(request)
+    _in_window(actor, since=filters.since, until=filters.until)
     qs = queries.liaison_log(actor, queries.LiaisonFilter(
         q=filters.q, organisation=filters.organisation, channel=filters.channel or "", level=filters.level or "",
         since=filters.since, until=filters.until,
@@ -249,6 +296,7 @@ def list_liaison_entries(request: HttpRequest, filters: Query[LiaisonQuery]) -> 
 def create_liaison_entry(request: HttpRequest, payload: LiaisonIn) -> Status[dict[str, Any]]:
     """Record a contact, owned by the organisation you act for, at a level it may see."""
     actor = actor_of(request)
+    _in_window(actor, occurred_at=payload.occurred_at)
     entry = services.record_liaison_contact(actor, _contact(payload))
     return Status(201, _entry(actor, entry.pk))
 
@@ -259,13 +307,49 @@ def get_liaison_entry(request: HttpRequest, entry_id: uuid.UUID) -> dict[str, An
     return _entry(actor_of(request), entry_id)
 
 
-@liaison.put("/liaison-log/{entry_id}", response={200: LiaisonEntryOut, 409: StaleEditOut, **ERROR_RESPONSES},
+#: The fields of an entry a stale PUT reports, in the order of the body.
+_UPDATE_FIELDS = ("occurred_at", "channel", "level", "summary", "organisations", "people", "follow_ups",
+                  "latitude", "longitude", "place_name")
+
+
+def _stale_out(actor: Actor, exc: StaleEdit) -> dict[str, Any]:
+    """The 409 body: every field where the sender's edit and the entry now differ, with both values
+    and who changed it since the sender's version. People the sender may not see count nowhere."""
+    body: dict[str, Any] = {"detail": exc.message, "errors": {}, "current_version": exc.current_version,
+                            "differences": []}
+    if not isinstance(exc.merge, core_merge.Merge):
+        return body
+    named = {str(p) for f in exc.merge.fields.values() if f.name == "people"
+             for side in (f.base, f.mine, f.theirs) if isinstance(side, list) for p in side}
+    visible = set(queries.people_names(actor, named))
+
+    def seen(name: str, value: Any) -> Any:
+        return sorted(p for p in value if p in visible) if name == "people" and isinstance(value, list) else value
+
+    def same(name: str, a: Any, b: Any) -> bool:
+        return core_merge.same_value(name, seen(name, a), seen(name, b))
+
+    merged = exc.merge.remerge(same=same)
+    body["differences"] = [
+        {"field": f.name, "theirs": seen(f.name, f.theirs), "yours": seen(f.name, f.mine), "changed_by": f.changed_by}
+        for name in _UPDATE_FIELDS if (f := merged.fields.get(name)) is not None and f.differs
+    ]
+    return body
+
+
+@liaison.put("/liaison-log/{entry_id}", response={200: LiaisonEntryOut, 409: LiaisonStaleOut, **ERROR_RESPONSES},
              url_name="liaison-update", exclude_unset=True)
-def update_liaison_entry(request: HttpRequest, entry_id: uuid.UUID, payload: LiaisonUpdateIn) -> dict[str, Any]:
-    """Replace an entry. Send the ``version`` you loaded: if someone changed it since, the answer is
-    409 with ``current_version`` and nothing is overwritten."""
+def update_liaison_entry(request: HttpRequest, entry_id: uuid.UUID,
+                         payload: LiaisonUpdateIn) -> dict[str, Any] | Status[dict[str, Any]]:
+    """Replace an entry. Send the ``version`` you loaded: if someone changed it since, nothing is
+    overwritten and the answer is 409 with ``current_version`` and ``differences``, the fields where
+    your edit and the entry now differ (their value, yours, and who changed it since your version)."""
     actor = actor_of(request)
-    services.edit_liaison_contact(actor, entry_id, payload.version, _contact(payload))
+    _in_window(actor, occurred_at=payload.occurred_at)
+    try:
+        services.edit_liaison_contact(actor, entry_id, payload.version, _contact(payload))
+    except StaleEdit as exc:
+        return Status(409, _stale_out(actor, exc))
     return _entry(actor, entry_id)
 
 

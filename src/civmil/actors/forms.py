@@ -280,7 +280,11 @@ class LiaisonEntryForm(ServiceErrorsMixin):
 
     def unit_as_data(self, unit: str, value: Any) -> dict[str, Any]:
         """The form data (``{name: str or list}``) that shows ``value`` (the ledger's JSON form) in ``unit``."""
-        if unit in ("organisations", "people"):
+        if unit == "people":  # only people the editor may see: the others are not choices of the field
+            ids = [str(v) for v in value or []]
+            visible = self._visible_people(frozenset(ids))
+            return {unit: [i for i in ids if i in visible]}
+        if unit == "organisations":
             return {unit: [str(v) for v in value or []]}
         if unit == "location":
             lat, lon = value if isinstance(value, tuple | list) else (None, None)

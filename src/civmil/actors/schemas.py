@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Field, Schema
+from pydantic import AwareDatetime
 
-from civmil.actors.choices import AreaKind, ContactChannel
+from civmil.actors.choices import AreaKind, AssignmentStatus, ContactChannel
 from civmil.core import geo
 from civmil.core.access import Shown
 from civmil.core.choices import Component, OrganisationKind, Role
 from civmil.core.schemas import (
-    ApiDate,
-    ApiDatetime,
     CleanStr,
     Latitude,
     Longitude,
@@ -26,6 +25,7 @@ from civmil.core.schemas import (
     PageQuery,
     PersonRef,
     RecordOut,
+    StaleEditOut,
     Version,
     organisation_ref,
     record_out,
@@ -36,6 +36,14 @@ if TYPE_CHECKING:
     from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
     from civmil.actors.queries import Version as HistoryVersion
     from civmil.core.models import Organisation, Release
+
+_WINDOW = ("The mission's accepted date window applies (a mission setting, by default 1 January 1990 to "
+           "31 December ten years ahead); outside it the answer is 422 naming the window.")
+#: A time with its offset, checked against the mission's date window by the endpoint (``civmil.core.dates``),
+#: so that the API refuses exactly what the forms and imports refuse, with the same message.
+WindowDatetime = Annotated[AwareDatetime, Field(description=_WINDOW)]
+#: A date, checked against the mission's date window by the endpoint.
+WindowDate = Annotated[dt.date, Field(description=_WINDOW)]
 
 #: The levels a liaison record may have (``civmil.actors.records.LIAISON_LEVELS``; a test keeps them equal).
 LiaisonLevel = Literal["mission", "humanitarian", "military", "restricted"]
@@ -154,8 +162,8 @@ def point_out(lat: float, lon: float) -> dict[str, Any]:
 class AssignmentIn(Schema):
     officer: uuid.UUID = Field(description="The liaison officer (a person you may see).")
     level: LiaisonLevel
-    starts_on: ApiDate
-    ends_on: ApiDate | None = None
+    starts_on: WindowDate
+    ends_on: WindowDate | None = None
     to_organisation: uuid.UUID | None = Field(None, description="Give this, or a community, or both.")
     community: CleanStr = Field("", max_length=200)
     area: uuid.UUID | None = None
@@ -174,6 +182,15 @@ class AssignmentOut(RecordOut):
     starts_on: dt.date = withholdable()
     ends_on: dt.date | None = withholdable()
     notes: str = withholdable()
+    status: AssignmentStatus = Field(description=(
+        "confirmed: recorded by the officer's own organisation, or confirmed by it; pending: recorded by "
+        "another organisation and waiting for the officer's organisation to confirm it (it does not count "
+        "as a liaison meanwhile); refused: the officer's organisation refused it."))
+    decided_by: PersonRef | None = withholdable(
+        "Who confirmed or refused it for the officer's organisation; null when no one did, or when you may "
+        "not see that person.")
+    decided_at: dt.datetime | None = withholdable()
+    decision_reason: str = withholdable()
 
 
 class AssignmentPage(Page):
@@ -183,6 +200,13 @@ class AssignmentPage(Page):
 class AssignmentQuery(PageQuery):
     organisation: uuid.UUID | None = Field(None, description="Assignments from or to this organisation.")
     current: bool = Field(False, description="Only assignments running today.")
+    status: AssignmentStatus | None = Field(None, description="Only assignments with this status.")
+    to_decide: bool = Field(False, description=(
+        "Only pending assignments of officers of your organisation that you may confirm or refuse."))
+
+
+class AssignmentDecisionIn(Schema):
+    reason: CleanStr = Field("", max_length=2000, description="Why (optional); kept in the ledger.")
 
 
 def assignment_out(shown: Shown[LiaisonAssignment], names: dict[str, str]) -> dict[str, Any]:
@@ -203,6 +227,15 @@ def assignment_out(shown: Shown[LiaisonAssignment], names: dict[str, str]) -> di
     for name in ("community", "latitude", "longitude", "starts_on", "ends_on", "notes"):
         if show(name):
             out[name] = getattr(a, name)
+    out["status"] = a.status
+    for name in ("decided_by", "decided_at", "decision_reason"):
+        if not show(name):
+            out["withheld"].append(name)
+        elif name == "decided_by":
+            decider = str(a.decided_by_id) if a.decided_by_id else ""
+            out[name] = {"id": a.decided_by_id, "full_name": names[decider]} if decider in names else None
+        else:
+            out[name] = getattr(a, name)
     return out
 
 
@@ -211,7 +244,7 @@ def assignment_out(shown: Shown[LiaisonAssignment], names: dict[str, str]) -> di
 
 
 class LiaisonIn(Schema):
-    occurred_at: ApiDatetime = Field(description="When the contact took place, with its offset.")
+    occurred_at: AwareDatetime = Field(description="When the contact took place, with its offset. " + _WINDOW)
     channel: ContactChannel
     level: LiaisonLevel
     summary: CleanStr = Field(max_length=10_000)
@@ -227,6 +260,26 @@ class LiaisonIn(Schema):
 
 class LiaisonUpdateIn(LiaisonIn):
     version: Version
+
+
+class FieldDifference(Schema):
+    """One field where your edit and the record now differ."""
+
+    field: str = Field(description="The field's name, as this endpoint takes it.")
+    theirs: Any = Field(description="Its value now (``current_version``), in the form you send it.")
+    yours: Any = Field(description="The value you sent.")
+    changed_by: Literal["them", "you", "both"] = Field(description=(
+        "Who changed it since the version you loaded: 'them' (sending yours would revert their change), "
+        "'you' (yours is a change of your own), or 'both' (choose)."))
+
+
+class LiaisonStaleOut(StaleEditOut):
+    """409: the entry changed since the version you sent, and nothing was written. ``differences``
+    lists every field where your edit and the entry now differ; to apply your changes on top of the
+    new version, take theirs where ``changed_by`` is 'them', keep yours where it is 'you', decide
+    where it is 'both', and send again with ``current_version``."""
+
+    differences: list[FieldDifference]
 
 
 class LiaisonEntryOut(RecordOut):
@@ -254,8 +307,8 @@ class LiaisonQuery(PageQuery):
     organisation: uuid.UUID | None = Field(None, description="Entries owned by or naming this organisation.")
     channel: ContactChannel | None = None
     level: LiaisonLevel | None = None
-    since: ApiDatetime | None = Field(None, description="Contacts at or after this time (with its offset).")
-    until: ApiDatetime | None = Field(None, description="Contacts at or before this time (with its offset).")
+    since: WindowDatetime | None = Field(None, description="Contacts at or after this time (with its offset).")
+    until: WindowDatetime | None = Field(None, description="Contacts at or before this time (with its offset).")
 
 
 def entry_out(shown: Shown[LiaisonLogEntry], names: dict[str, str], *, may_edit: bool,
