@@ -24,7 +24,9 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from civmil.actors import services as actor_services
 from civmil.actors.models import LiaisonLogEntry
 from civmil.core import services
 from civmil.core.choices import Component, Level, SpaceKind
@@ -138,9 +140,6 @@ def test_a_hidden_authors_change_and_a_hidden_grantee_are_withheld() -> None:
     grant is checked as an owner who may not see the grantee (a person of an exercise space)."""
     owner = make_member(Component.CIVILIAN)
     host = make_member(Component.HOST_NATION)
-    from civmil.actors import services as actor_services
-    from django.utils import timezone
-
     entry = actor_services.record_liaison_contact(owner.actor, actor_services.LiaisonContact(
         occurred_at=timezone.now(), channel="meeting", summary="history of a released entry", level=Level.MISSION,
         organisation_ids=[owner.org.pk]))

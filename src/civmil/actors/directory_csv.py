@@ -592,8 +592,8 @@ def plan_people(actor: Actor | None, data: bytes) -> DirectoryPlan:
             seen_name.setdefault(name_key, row.number)
         # Match, through the importer's view: a person they may not see, or whose e-mail they may
         # not see, is matched by nothing they cannot see, so the row reads as for a new person.
-        current, shadowed, why = _match_person(actor, v["email"], name, org)
-        reasons.extend(why)
+        current, shadowed, match_problems = _match_person(actor, v["email"], name, org)
+        reasons.extend(match_problems)
         if current is not None and actor is not None and access.view_for(actor, current).kind != access.ViewKind.FULL:
             reasons.append(_("You may not see this person's contact details, so you may not update them."))
         owner = current.owner if current is not None else org

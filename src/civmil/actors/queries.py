@@ -211,7 +211,7 @@ def _people_through_policy(value: Any, visible: set[str]) -> Any:
     replaced by one :data:`WITHHELD_PERSON` marker."""
     if isinstance(value, list | tuple):
         shown = [str(v) for v in value if v and str(v) in visible]
-        return shown + [WITHHELD_PERSON] if any(v and str(v) not in visible for v in value) else shown
+        return [*shown, WITHHELD_PERSON] if any(v and str(v) not in visible for v in value) else shown
     if not value:
         return value
     return str(value) if str(value) in visible else WITHHELD_PERSON
