@@ -71,7 +71,9 @@ def test_every_operation_documents_its_errors(anonymous) -> None:
                 assert ref == "#/components/schemas/ErrorOut", (method, path, status)
             assert operation["security"], (method, path)
     assert doc["paths"][f"{API}/liaison-log/{{entry_id}}"]["put"]["responses"]["409"]["content"][
-        "application/json"]["schema"]["$ref"] == "#/components/schemas/StaleEditOut"
+        "application/json"]["schema"]["$ref"] == "#/components/schemas/LiaisonStaleOut"
+    stale = doc["components"]["schemas"]["LiaisonStaleOut"]
+    assert {"detail", "errors", "current_version", "differences"} <= set(stale["required"])
 
 
 def test_withheld_fields_are_optional_in_the_document(anonymous) -> None:
