@@ -74,3 +74,19 @@ def test_window_errors_checks_several_fields_at_once() -> None:
     assert dates.window_errors({"a": dt.date(1900, 1, 1), "b": dt.date(2000, 1, 1),
                                 "c": dt.datetime(1, 1, 1, tzinfo=PLUS_14)}, live().pk) == {
         "a": [WINDOW], "c": [WINDOW]}
+
+
+def test_the_imports_carry_no_dates_today() -> None:
+    """The directory CSV and the boundary import take no date (checked: their columns and the
+    properties they read). A date added to either must pass civmil.core.dates like the forms and
+    the API: this test is the reminder."""
+    from dataclasses import fields
+
+    from civmil.actors import boundaries, directory_csv
+
+    def datelike(name: str) -> bool:
+        return name.endswith(("_on", "_at", "date", "since", "until", "year"))
+
+    assert not [c for columns in directory_csv.COLUMNS.values() for c in columns if datelike(c)]
+    assert not [f.name for f in fields(boundaries.ImportOptions) if datelike(f.name)]
+    assert not [f.name for f in fields(boundaries.PlannedArea) if datelike(f.name)]
