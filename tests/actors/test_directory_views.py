@@ -195,3 +195,91 @@ def test_hidden_person_is_not_listed(client: Client) -> None:
     hidden = client.get(reverse("actors:person", args=[person.pk]))
     missing = client.get(reverse("actors:person", args=[missing_pk]))
     assert normalised(hidden.content, person.pk) == normalised(missing.content, missing_pk)
+
+
+# ---------------------------------------------------------------------------------------------
+# Liaison assignments: an officer is assigned by their own organisation, or with its confirmation
+
+
+def _assign_on_the_page(client: Client, asking: Member, officer: Member, to: Any) -> Any:
+    from django.utils import timezone
+
+    from civmil.actors.models import LiaisonAssignment
+
+    response = signed_in(client, asking).post(reverse("actors:assignment-new"), {
+        "officer": str(officer.person.pk), "to_organisation": str(to.pk), "community": "", "area": "",
+        "location": "", "starts_on": timezone.localdate().isoformat(), "ends_on": "", "level": Level.MISSION,
+        "notes": "Weekly coordination",
+    }, follow=True)
+    assert response.status_code == 200
+    return LiaisonAssignment.objects.get(officer=officer.person), response.content.decode()
+
+
+def _my_liaisons(client: Client, m: Member, target: Any) -> list[Any]:
+    page = signed_in(client, m).get(reverse("actors:my-liaison"), {"to": str(target.pk)})
+    return [row["pk"] for row in page.context["rows"]]
+
+
+def test_an_assignment_of_another_organisations_officer_is_pending_until_it_confirms(client: Client) -> None:
+    from civmil.core.models import LedgerEntry
+
+    ngo = make_member(Component.HUMANITARIAN)
+    unit = make_org(Component.MILITARY)
+    officer, staff = make_member(org=unit), make_member(org=unit)
+    assignment, page = _assign_on_the_page(client, ngo, officer, unit)
+    assert assignment.status == "pending"
+    assert "waits for that organisation&#x27;s confirmation" in page
+    assert "Waiting for the officer&#x27;s organisation" in page
+    assert reverse("actors:assignment-confirm", args=[assignment.pk]) not in page  # the asker may not decide
+    assert _my_liaisons(client, ngo, unit) == []
+
+    listing = signed_in(client, staff).get(reverse("actors:assignments"))
+    assert [row["pk"] for row in listing.context["to_decide"]] == [assignment.pk]
+    assert "Waiting for your organisation" in listing.content.decode()
+    detail = client.get(reverse("actors:assignment", args=[assignment.pk])).content.decode()
+    assert reverse("actors:assignment-confirm", args=[assignment.pk]) in detail
+    assert reverse("actors:assignment-refuse", args=[assignment.pk]) in detail
+    done = client.post(reverse("actors:assignment-confirm", args=[assignment.pk]), {"reason": ""})
+    assert done.status_code == 302 and done["Location"] == reverse("actors:assignment", args=[assignment.pk])
+    assignment.refresh_from_db()
+    assert (assignment.status, assignment.decided_by) == ("confirmed", staff.person)
+    assert _my_liaisons(client, ngo, unit) == [assignment.pk]
+    assert LedgerEntry.objects.filter(object_id=str(assignment.pk), action="liaison.assignment_confirmed").exists()
+    shown = signed_in(client, ngo).get(reverse("actors:assignment", args=[assignment.pk])).content.decode()
+    assert "Confirmed by" in shown and staff.person.full_name in shown
+
+
+def test_a_refusal_on_the_page_keeps_its_reason_and_a_too_long_one_is_refused_beside_the_field(
+        client: Client) -> None:
+    police = make_member(Component.POLICE)
+    unit = make_org(Component.MILITARY)
+    officer, staff = make_member(org=unit), make_member(org=unit)
+    assignment, _page = _assign_on_the_page(client, police, officer, unit)
+    signed_in(client, staff)
+    refuse = reverse("actors:assignment-refuse", args=[assignment.pk])
+    too_long = client.post(refuse, {"reason": "x" * 2001})
+    assert too_long.status_code == 422
+    assert "at most 2000 characters" in too_long.content.decode()
+    assert client.post(refuse, {"reason": "Not our officer any more."}).status_code == 302
+    assignment.refresh_from_db()
+    assert (assignment.status, assignment.decision_reason) == ("refused", "Not our officer any more.")
+    shown = signed_in(client, police).get(reverse("actors:assignment", args=[assignment.pk])).content.decode()
+    assert "Refused by" in shown and "Not our officer any more." in shown
+    assert _my_liaisons(client, police, unit) == []
+
+
+def test_who_may_not_decide_is_refused_and_a_hidden_assignment_answers_404(client: Client) -> None:
+    ngo = make_member(Component.HUMANITARIAN)
+    unit = make_org(Component.MILITARY)
+    officer = make_member(org=unit)
+    assignment, _page = _assign_on_the_page(client, ngo, officer, unit)
+    confirm = reverse("actors:assignment-confirm", args=[assignment.pk])
+    for who in (officer, ngo, make_member(Component.MILITARY)):
+        response = signed_in(client, who).post(confirm)
+        assert response.status_code == 403, who
+        assert "own organisation" in response.content.decode()
+    assert signed_in(client, make_member(org=unit)).get(confirm).status_code == 405
+    missing = client.post(reverse("actors:assignment-confirm", args=[uuid.uuid4()]))
+    assert missing.status_code == 404
+    assignment.refresh_from_db()
+    assert assignment.status == "pending"

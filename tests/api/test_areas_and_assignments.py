@@ -143,3 +143,134 @@ def test_hidden_assignment_answers_like_a_missing_one(signed_in) -> None:
     hidden, missing = api.get(f"/liaison-assignments/{a.pk}"), api.get(f"/liaison-assignments/{uuid.uuid4()}")
     assert hidden.status_code == missing.status_code == 404 and hidden.content == missing.content
     assert api.get("/liaison-assignments").json()["count"] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# An officer is assigned by their own organisation, or with its confirmation
+
+
+def _pending(api: Any, officer: Any, to: Any, **overrides: Any) -> dict[str, Any]:
+    r = api.post("/liaison-assignments", _assignment_body(officer, to_organisation=str(to.pk),
+                                                          starts_on=dt.date.today().isoformat(), **overrides))
+    assert r.status_code == 201, r.content
+    return dict(r.json())
+
+
+def _liaisons(api: Any, target: Any) -> list[str]:
+    """The assignments "who is my liaison to ``target``" answers with (the page's rows)."""
+    from django.urls import reverse
+
+    page = api.client.get(reverse("actors:my-liaison"), {"to": str(target.pk)})
+    assert page.status_code == 200
+    return [str(row["pk"]) for row in page.context["rows"]]
+
+
+def test_another_organisations_officer_waits_for_that_organisations_confirmation(signed_in) -> None:
+    from civmil.core.models import LedgerEntry
+
+    ngo = make_member(Component.HUMANITARIAN)
+    battalion = make_org(Component.MILITARY)
+    officer = make_member(org=battalion)
+    commander = make_member(org=battalion)
+    asking = signed_in(ngo)
+    created = _pending(asking, officer, battalion, notes="Our focal point at the battalion")
+    assert created["status"] == "pending" and created["decided_by"] is None
+    assert _liaisons(asking, battalion) == []  # pending: not "my liaison" yet
+    deciding = signed_in(commander)
+    listed = deciding.get("/liaison-assignments", {"to_decide": "true"}).json()
+    assert [a["id"] for a in listed["items"]] == [created["id"]]
+    assert asking.get("/liaison-assignments", {"to_decide": "true"}).json()["count"] == 0
+    assert [a["id"] for a in asking.get("/liaison-assignments", {"status": "pending"}).json()["items"]] == [
+        created["id"]]
+
+    confirmed = deciding.post(f"/liaison-assignments/{created['id']}/confirm", {})
+    assert confirmed.status_code == 200, confirmed.content
+    assert confirmed.json()["status"] == "confirmed"
+    assert confirmed.json()["decided_by"] == {"id": str(commander.person.pk), "full_name": commander.person.full_name}
+    assert _liaisons(asking, battalion) == [created["id"]]
+    again = deciding.post(f"/liaison-assignments/{created['id']}/refuse", {})
+    assert again.status_code == 422 and "not waiting" in again.json()["detail"]
+    actions = list(LedgerEntry.objects.filter(object_id=created["id"]).values_list("action", flat=True))
+    assert actions == ["liaison.assigned", "liaison.assignment_confirmed"]
+
+
+def test_a_refusal_is_ledgered_with_its_reason_and_never_counts(signed_in) -> None:
+    from civmil.core.models import LedgerEntry
+
+    police = make_member(Component.POLICE)
+    unit = make_org(Component.MILITARY)
+    officer, staff = make_member(org=unit), make_member(org=unit)
+    asking = signed_in(police)
+    created = _pending(asking, officer, unit)
+    refused = signed_in(staff).post(f"/liaison-assignments/{created['id']}/refuse",
+                                    {"reason": "He left for another sector."})
+    assert refused.status_code == 200 and refused.json()["status"] == "refused"
+    assert asking.get(f"/liaison-assignments/{created['id']}").json()["decision_reason"] == "He left for another sector."
+    assert _liaisons(asking, unit) == []
+    entry = LedgerEntry.objects.get(object_id=created["id"], action="liaison.assignment_refused")
+    assert entry.change.data["reason"] == "He left for another sector."  # type: ignore[attr-defined]
+    assert entry.change.data["decided_by"] == str(staff.person.pk)  # type: ignore[attr-defined]
+    assert asking.get("/liaison-assignments", {"status": "refused"}).json()["count"] == 1
+
+
+def test_only_a_member_of_the_officers_organisation_decides_not_the_officer_nor_who_asked(signed_in) -> None:
+    from civmil.core import services as core_services
+    from civmil.core.choices import Role
+
+    unit = make_org(Component.MILITARY)
+    officer = make_member(org=unit)
+    outsider = make_member(Component.MILITARY)
+    trainer = make_member(org=unit, role=Role.TRAINER)
+    dual = make_member(Component.CIVILIAN)  # also a member of the unit: asks as civilian, would confirm as unit
+    second = core_services.add_membership(None, person=dual.person, organisation=unit, role=Role.MILITARY_STAFF)
+    created = _pending(signed_in(dual), officer, unit)
+    for who in (officer, outsider, trainer):
+        r = signed_in(who).post(f"/liaison-assignments/{created['id']}/confirm", {})
+        assert r.status_code == 403, (who, r.content)
+        assert "own organisation" in r.json()["detail"]
+    as_unit = signed_in(dual)
+    session = as_unit.client.session
+    session["civmil.acting_membership"] = str(second.pk)
+    session.save()
+    assert as_unit.get("/me").json()["acting_membership"]["id"] == str(second.pk)
+    assert as_unit.post(f"/liaison-assignments/{created['id']}/confirm", {}).status_code == 403
+    missing = signed_in(make_member(org=unit)).post(f"/liaison-assignments/{uuid.uuid4()}/confirm", {})
+    assert missing.status_code == 404
+    assert LiaisonAssignment.objects.get(pk=created["id"]).status == "pending"
+
+
+def test_the_officers_organisation_is_shown_what_it_must_confirm_even_above_its_level(signed_in) -> None:
+    ngo = make_member(Component.HUMANITARIAN)
+    unit = make_org(Component.MILITARY)
+    officer, staff = make_member(org=unit), make_member(org=unit)
+    created = _pending(signed_in(ngo), officer, unit, level="humanitarian", notes="Camp security contacts")
+    deciding = signed_in(staff)
+    seen = deciding.get(f"/liaison-assignments/{created['id']}").json()
+    assert seen["view"] == "reduced" and seen["status"] == "pending"
+    assert seen["officer"]["id"] == str(officer.person.pk) and "notes" in seen["withheld"]
+    assert deciding.post(f"/liaison-assignments/{created['id']}/confirm", {}).json()["status"] == "confirmed"
+    # Another military unit still sees nothing of it.
+    other = signed_in(make_member(Component.MILITARY)).get(f"/liaison-assignments/{created['id']}")
+    assert other.status_code == 404
+
+
+def test_an_officer_without_a_current_membership_cannot_be_assigned(signed_in) -> None:
+    import datetime as _dt
+
+    from civmil.core import services as core_services
+
+    cimic = make_member(Component.MILITARY)
+    gone = make_member(Component.MILITARY)
+    core_services.end_membership(None, gone.membership, on=_dt.date.today() - _dt.timedelta(days=1))
+    r = signed_in(cimic).post("/liaison-assignments", _assignment_body(gone, community="Hilltop"))
+    assert r.status_code == 422 and "officer" in r.json()["errors"]
+    assert not LiaisonAssignment.objects.exists()
+
+
+def test_ones_own_officer_is_assigned_at_once(signed_in) -> None:
+    cimic = make_member(Component.MILITARY)
+    colleague = make_member(org=cimic.org)
+    partner = make_org(Component.HUMANITARIAN)
+    created = _pending(signed_in(cimic), colleague, partner)
+    assert created["status"] == "confirmed"
+    assert _liaisons(signed_in(cimic), partner) == [created["id"]]

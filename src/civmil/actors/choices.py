@@ -13,3 +13,11 @@ class ContactChannel(models.TextChoices):
 class AreaKind(models.TextChoices):
     ADMINISTRATIVE = "admin", _("Administrative area")
     RESPONSIBILITY = "aor", _("Area of responsibility")
+
+
+class AssignmentStatus(models.TextChoices):
+    """Where a liaison assignment stands: its officer's own organisation assigns or confirms it."""
+
+    CONFIRMED = "confirmed", _("Confirmed")
+    PENDING = "pending", _("Waiting for the officer's organisation")
+    REFUSED = "refused", _("Refused by the officer's organisation")

@@ -7,7 +7,7 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from civmil.actors.choices import AreaKind, ContactChannel
+from civmil.actors.choices import AreaKind, AssignmentStatus, ContactChannel
 from civmil.core.models import Organisation, Person, ProtectedRecord
 
 
@@ -43,7 +43,13 @@ class Area(models.Model):
 
 
 class LiaisonAssignment(ProtectedRecord):
-    """A liaison officer from organisation A to organisation B, or embedded in a community."""
+    """A liaison officer from organisation A to organisation B, or embedded in a community.
+
+    The officer's own organisation (one of their current memberships) assigns them: an
+    assignment recorded by another organisation is ``PENDING`` until a member of the officer's
+    organisation confirms or refuses it (``decided_by``, ``decided_at``, ``decision_reason``),
+    and only a ``CONFIRMED`` one says who liaises with whom.
+    """
 
     officer = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="liaison_assignments",
                                 verbose_name=_("liaison officer"))
@@ -59,6 +65,12 @@ class LiaisonAssignment(ProtectedRecord):
     starts_on = models.DateField(_("starts on"))
     ends_on = models.DateField(_("ends on"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=AssignmentStatus.choices,
+                              default=AssignmentStatus.CONFIRMED, db_index=True)
+    decided_by = models.ForeignKey(Person, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                   verbose_name=_("confirmed or refused by"))
+    decided_at = models.DateTimeField(_("confirmed or refused at"), null=True, blank=True)
+    decision_reason = models.TextField(_("reason given"), blank=True, max_length=2000)
 
     class Meta:
         ordering = ["-starts_on"]
@@ -74,6 +86,11 @@ class LiaisonAssignment(ProtectedRecord):
                 name="liaison_assignment_period_ordered",
             ),
         ]
+
+    @property
+    def counts(self) -> bool:
+        """Whether the assignment says who liaises with whom (its officer's organisation agreed)."""
+        return bool(self.status == AssignmentStatus.CONFIRMED)
 
     def __str__(self) -> str:
         target = self.to_organisation.label if self.to_organisation else self.community

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from civmil.actors import boundaries
+from civmil.actors.choices import AssignmentStatus
 from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
 from civmil.core import access, geo
 from civmil.core.errors import NotFound
@@ -125,14 +126,29 @@ def assignments(actor: Actor, *, to_organisation: Any = None, from_organisation:
 
 
 def my_liaisons_to(actor: Actor, target: Organisation) -> list[access.Shown[LiaisonAssignment]]:
-    """Who liaises between the actor's organisation and ``target``, in either direction."""
+    """Who liaises between the actor's organisation and ``target``, in either direction.
+
+    Only confirmed assignments count: one another organisation recorded for an officer who is not
+    its own says nothing until the officer's organisation confirms it.
+    """
     if actor.organisation_id is None:
         return []
-    qs = assignments(actor, current_only=True).filter(
+    qs = assignments(actor, current_only=True).filter(status=AssignmentStatus.CONFIRMED).filter(
         Q(from_organisation_id=actor.organisation_id, to_organisation=target)
         | Q(from_organisation=target, to_organisation_id=actor.organisation_id)
     )
     return access.show_all(actor, qs)
+
+
+def assignments_to_decide(actor: Actor) -> list[access.Shown[LiaisonAssignment]]:
+    """Pending assignments of officers of the actor's organisation that the actor may confirm or refuse."""
+    from civmil.actors.services import may_decide
+
+    if actor.organisation_id is None:
+        return []
+    officers = Membership.objects.current().filter(organisation_id=actor.organisation_id).values("person_id")
+    qs = assignments(actor).filter(status=AssignmentStatus.PENDING, officer__in=officers).order_by("created_at", "id")
+    return [s for s in access.show_all(actor, qs) if may_decide(actor, s.record)]
 
 
 def areas(actor: Actor, q: str = "", admin_level: int | None = None) -> models.QuerySet[Area]:

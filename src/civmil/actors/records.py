@@ -29,6 +29,8 @@ def register() -> None:
             levels=LIAISON_LEVELS,
             release_fields=("officer", "from_organisation", "to_organisation", "community", "area",
                             "starts_on", "ends_on"),
+            # Whether the officer's organisation confirmed it shows with every view of it.
+            face_fields=("status",),
             search_fields=("community", "notes"),
             detail_url_name="actors:assignment",
         )

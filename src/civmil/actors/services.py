@@ -14,11 +14,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from civmil.actors import boundaries
-from civmil.actors.choices import AreaKind, ContactChannel
+from civmil.actors.choices import AreaKind, AssignmentStatus, ContactChannel
 from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
-from civmil.core import access, geo, ledger, services
-from civmil.core.errors import Invalid, ServiceError, StaleEdit
-from civmil.core.models import Organisation, Person
+from civmil.core import access, events, geo, ledger, services
+from civmil.core.choices import Role
+from civmil.core.errors import Forbidden, Invalid, ServiceError, StaleEdit
+from civmil.core.models import Membership, Organisation, Person
 
 if TYPE_CHECKING:
     from civmil.core.actors import Actor
@@ -26,7 +27,19 @@ if TYPE_CHECKING:
 LIAISON_FIELDS = ("occurred_at", "channel", "summary", "follow_ups", "latitude", "longitude", "place_name",
                   "level", "owner")
 ASSIGNMENT_FIELDS = ("officer", "from_organisation", "to_organisation", "community", "area", "latitude",
-                     "longitude", "starts_on", "ends_on", "notes", "level", "owner")
+                     "longitude", "starts_on", "ends_on", "notes", "level", "owner", "status")
+#: What the officer's organisation is shown of an assignment it is asked to confirm (released to
+#: it, by the asking organisation, when the assignment's level does not already open it).
+CONFIRMATION_FIELDS = ("officer", "from_organisation", "to_organisation", "community", "starts_on", "ends_on")
+#: Roles whose members may confirm or refuse, for their organisation, the assignment of one of its
+#: officers by another organisation (not trainers, oversight or administrators: it is not theirs).
+CONFIRMING_ROLES = frozenset({
+    Role.LEADERSHIP, Role.MILITARY_STAFF, Role.MILITARY_LIAISON, Role.POLICE, Role.CIVILIAN_STAFF, Role.CMCOORD,
+    Role.NGO_STAFF, Role.HOST_NATION_LIAISON, Role.COMMUNITY_LIAISON,
+})
+CONFIRMED_ACTION = "liaison.assignment_confirmed"
+REFUSED_ACTION = "liaison.assignment_refused"
+DECISION_REASON_MAX = 2000
 AREA_FIELDS = ("kind", "name", "name_alt", "pcode", "admin_level", "parent", "responsible", "source", "min_lon",
                "min_lat", "max_lon", "max_lat")
 
@@ -118,14 +131,31 @@ class Assignment:
     notes: str = ""
 
 
+def officer_organisations(officer: Person) -> list[Organisation]:
+    """The organisations of the officer's current memberships: the ones that assign or confirm them."""
+    current = Membership.objects.current().filter(person=officer).values("organisation_id")
+    return list(Organisation.objects.filter(pk__in=current).order_by("name"))
+
+
 def assign_liaison(actor: Actor, data: Assignment) -> LiaisonAssignment:
-    """Assign a liaison officer of the actor's organisation to an organisation or a community."""
+    """Assign a liaison officer to an organisation or a community, on behalf of the actor's organisation.
+
+    An officer is assigned by their own organisation (one of their current memberships): then the
+    assignment stands at once. Recorded by another organisation, it is ``PENDING`` until a member
+    of the officer's organisation confirms or refuses it (:func:`decide_assignment`), and it does
+    not say who liaises with whom meanwhile; the officer's organisation is released what it needs
+    to decide (:data:`CONFIRMATION_FIELDS`) where the level would not show it.
+    """
     if actor.organisation is None:
         raise Invalid(_("You need a current membership of an organisation to assign liaison officers."))
     errors: dict[str, list[str]] = {}
     officer = access.visible(actor, Person.objects.filter(pk=data.officer_id)).first()
+    officer_orgs = officer_organisations(officer) if officer is not None else []
     if officer is None:
         errors["officer"] = [_("No such person.")]
+    elif not officer_orgs:
+        errors["officer"] = [_("This person has no current membership of an organisation, so no organisation can "
+                               "assign or confirm them as a liaison officer.")]
     if not data.to_organisation_id and not data.community.strip():
         errors["to_organisation"] = [_("Name the organisation or the community the officer liaises with.")]
     to_org = Organisation.objects.filter(pk=data.to_organisation_id).first() if data.to_organisation_id else None
@@ -144,12 +174,72 @@ def assign_liaison(actor: Actor, data: Assignment) -> LiaisonAssignment:
         errors["ends_on"] = [_("The assignment cannot end before it starts.")]
     if errors:
         raise Invalid(_("The liaison assignment has errors; see each field."), errors=errors)
+    own = any(org.pk == actor.organisation_id for org in officer_orgs)
     assignment = LiaisonAssignment(
         owner=actor.organisation, level=data.level, officer=officer, from_organisation=actor.organisation,
         to_organisation=to_org, community=data.community.strip(), area=area, latitude=lat, longitude=lon,
         starts_on=data.starts_on, ends_on=data.ends_on, notes=data.notes.strip(),
+        status=AssignmentStatus.CONFIRMED if own else AssignmentStatus.PENDING,
     )
-    return services.create_record(actor, assignment, action="liaison.assigned", fields=ASSIGNMENT_FIELDS)
+    with transaction.atomic():
+        created = services.create_record(actor, assignment, action="liaison.assigned", fields=ASSIGNMENT_FIELDS)
+        if not own:
+            for org in officer_orgs:
+                if not access.level_opens_to(created.level, org.component, None):
+                    services.release_record(actor, created, organisation=org, fields=list(CONFIRMATION_FIELDS))
+    return created
+
+
+def may_decide(actor: Actor, assignment: LiaisonAssignment) -> bool:
+    """Whether ``actor`` may confirm or refuse ``assignment`` for the officer's organisation.
+
+    A pending assignment, decided by a member of one of the officer's current organisations (acting
+    as that membership) in a :data:`CONFIRMING_ROLES` role, who is neither the officer nor the
+    person who asked.
+    """
+    if (assignment.status != AssignmentStatus.PENDING or actor.membership is None or actor.person_id is None
+            or actor.organisation_id is None):
+        return False
+    if actor.role not in CONFIRMING_ROLES or actor.person_id in (assignment.officer_id, assignment.created_by_id):
+        return False
+    return Membership.objects.current().filter(person_id=assignment.officer_id,
+                                               organisation_id=actor.organisation_id).exists()
+
+
+def decide_assignment(actor: Actor, pk: Any, *, confirm: bool, reason: str = "") -> LiaisonAssignment:
+    """Confirm or refuse, for the officer's organisation, an assignment another organisation recorded.
+
+    A hidden or missing assignment is :class:`NotFound`; one that is not pending, or a decider who
+    may not decide (:func:`may_decide`), is refused with the reason. Ledgered (who decided, and the
+    reason given) and published live.
+    """
+    shown = access.fetch(actor, LiaisonAssignment, pk)
+    reason = (reason or "").strip()
+    if len(reason) > DECISION_REASON_MAX:
+        message = _("Give the reason in at most %(n)s characters.") % {"n": DECISION_REASON_MAX}
+        raise Invalid(message, errors={"reason": [message]})
+    with transaction.atomic():
+        assignment = LiaisonAssignment.objects.select_for_update().get(pk=shown.record.pk)
+        if assignment.status != AssignmentStatus.PENDING:
+            raise Invalid(_("This assignment is not waiting for confirmation (it is %(status)s).")
+                          % {"status": assignment.get_status_display()})
+        if not may_decide(actor, assignment):
+            raise Forbidden(_("Only a member of the liaison officer's own organisation may confirm or refuse this "
+                              "assignment (not the officer, nor the person who asked)."))
+        assignment.status = AssignmentStatus.CONFIRMED if confirm else AssignmentStatus.REFUSED
+        assignment.decided_by = actor.person
+        assignment.decided_at = timezone.now()
+        assignment.decision_reason = reason
+        assignment.version += 1
+        assignment.save(update_fields=["status", "decided_by", "decided_at", "decision_reason", "version",
+                                       "updated_at"])
+        action = CONFIRMED_ACTION if confirm else REFUSED_ACTION
+        ledger.append(actor, action, services.object_type(assignment), assignment.pk, {
+            "version": assignment.version, "status": assignment.status, "decided_by": actor.person_id,
+            "organisation": actor.organisation_id, "reason": reason,
+        })
+        events.publish(action, assignment)
+    return assignment
 
 
 def save_area(actor: Actor | None, area: Area, geometry: Any, expected_version: int | None = None) -> Area:

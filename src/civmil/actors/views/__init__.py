@@ -138,7 +138,9 @@ def point_features(shown: access.Shown[Any], name: str) -> dict[str, Any] | None
 def assignment_rows(actor: Actor, assignments: Iterable[access.Shown[LiaisonAssignment]]) -> list[dict[str, Any]]:
     """Table rows of liaison assignments as the reader sees them."""
     assignments = list(assignments)
-    visible_people = queries.visible_person_ids(actor, [a.record.officer_id for a in assignments])
+    visible_people = queries.visible_person_ids(
+        actor, [pk for a in assignments for pk in (a.record.officer_id, a.record.decided_by_id) if pk])
+    tz = mission_tz(actor)
     rows = []
     for a in assignments:
         rows.append({
@@ -146,6 +148,9 @@ def assignment_rows(actor: Actor, assignments: Iterable[access.Shown[LiaisonAssi
             "url": reverse("actors:assignment", args=[a.record.pk]),
             "level": a.record.level,
             "owner": organisation_cell(a.record.owner),
+            # Confirmed by the officer's organisation, waiting for it, or refused by it (every view shows it).
+            "status": a.record.status,
+            "status_label": a.record.get_status_display(),
             "cells": {
                 "officer": cell(a, "officer", lambda p: person_cell(p, visible_people)),
                 "from_organisation": cell(a, "from_organisation", organisation_cell),
@@ -156,6 +161,9 @@ def assignment_rows(actor: Actor, assignments: Iterable[access.Shown[LiaisonAssi
                 "starts_on": cell(a, "starts_on", format_date),
                 "ends_on": cell(a, "ends_on", format_date),
                 "notes": cell(a, "notes", str),
+                "decided_by": cell(a, "decided_by", lambda p: person_cell(p, visible_people)),
+                "decided_at": cell(a, "decided_at", lambda when: format_datetime(when, tz) if when else ""),
+                "decision_reason": cell(a, "decision_reason", str),
                 **location_cells(a),
             },
         })

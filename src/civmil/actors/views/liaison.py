@@ -583,6 +583,7 @@ def assignment_list(request: HttpRequest) -> HttpResponse:
         rows = assignment_rows(actor, page_obj.object_list)
     return render_page(request, "actors/assignments/list.html", {
         "form": form, "page_obj": page_obj, "rows": rows, "may_assign": actor.organisation is not None,
+        "to_decide": assignment_rows(actor, queries.assignments_to_decide(actor)),
     }, status=200 if form.is_valid() else FORM_ERROR_STATUS)
 
 
@@ -594,11 +595,39 @@ def assignment_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         shown = queries.assignment(actor, pk)
     except NotFound:
         not_found()
+    return _assignment_page(request, shown)
+
+
+def _assignment_page(request: HttpRequest, shown: access.Shown[Any], *, reason_error: str = "",
+                     status: int = 200) -> HttpResponse:
+    actor = actor_of(request)
     row = assignment_rows(actor, [shown])[0]
     name = row["cells"]["officer"].text or row["cells"]["community"].text
     return render_page(request, "actors/assignments/detail.html", {
         "assignment": shown, "row": row, "cells": row["cells"], "geojson": point_features(shown, name),
-    })
+        "may_decide": services.may_decide(actor, shown.record), "reason_error": reason_error,
+        "reason_max": services.DECISION_REASON_MAX,
+    }, status=status)
+
+
+@login_required
+@require_POST
+def assignment_decide(request: HttpRequest, pk: Any, decision: str) -> HttpResponse:
+    """Confirm or refuse, for the officer's organisation, an assignment another organisation recorded."""
+    actor = actor_of(request)
+    try:
+        services.decide_assignment(actor, pk, confirm=decision == "confirm", reason=request.POST.get("reason", ""))
+    except ServiceError as exc:
+        if isinstance(exc, NotFound):
+            not_found()
+        if "reason" in exc.errors:
+            return _assignment_page(request, queries.assignment(actor, pk), reason_error=exc.errors["reason"][0],
+                                    status=exc.status)
+        return refuse(request, exc)
+    confirmed = decision == "confirm"
+    messages.success(request, _("You confirmed the assignment: the officer now liaises for it.") if confirmed
+                     else _("You refused the assignment: it does not count as a liaison."))
+    return HttpResponseRedirect(reverse("actors:assignment", args=[pk]))
 
 
 @login_required
@@ -625,7 +654,11 @@ def assignment_new(request: HttpRequest) -> HttpResponse:
             not_found()
         form.add_service_error(exc)
         return _assignment_form_page(request, form, status=exc.status)
-    messages.success(request, _("The liaison officer was assigned."))
+    if assignment.counts:
+        messages.success(request, _("The liaison officer was assigned."))
+    else:
+        messages.warning(request, _("The officer belongs to another organisation: the assignment waits for that "
+                                    "organisation's confirmation, and counts only once it is confirmed."))
     return HttpResponseRedirect(reverse("actors:assignment", args=[assignment.pk]))
 
 
