@@ -113,7 +113,7 @@ def _path_to_log(first: Any) -> str | None:
         for path, model in frontier:
             if model is LiaisonLogEntry:
                 return "__".join(path)
-        frontier = [(path + [r.name], r.related_model) for path, model in frontier for r in _relations(model)]
+        frontier = [([*path, r.name], r.related_model) for path, model in frontier for r in _relations(model)]
     return None
 
 
@@ -269,7 +269,7 @@ def _check_lists(matrix: Matrix, client: Client, failures: list[str]) -> None:
     for item in matrix.planted:
         withheld = [m for m, hidden in ((item.summary_marker, item.expected == "N"),
                                         (item.follow_marker, item.expected in ("N", "R"))) if hidden]
-        if str(item.pk) in log.content.decode() and item.expected == "N" or any(m in pages for m in withheld):
+        if (str(item.pk) in log.content.decode() and item.expected == "N") or any(m in pages for m in withheld):
             failures.append(f"{matrix.reader.profile} {item.relation}/{item.level}: shown in an admin list")
         if item.expected in ("F", "R") and item.summary_marker not in log.content.decode():
             failures.append(f"{matrix.reader.profile} {item.relation}/{item.level}: missing from the liaison list")

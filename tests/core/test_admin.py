@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import pytest
 from django.contrib import admin
@@ -160,7 +160,8 @@ def answer(client: Client, url: str, probe: str = "") -> tuple[Any, ...]:
     counts = (cl.result_count, cl.full_result_count) if cl is not None else None
     body = _normalised(final.content, final.request["PATH_INFO"])
     if probe:  # as typed, and as quoted in links (once, or twice inside _changelist_filters)
-        for form in (probe, quote(probe, safe=""), quote(quote(probe, safe=""), safe="")):
+        for form in (probe, quote(probe, safe=""), quote(quote(probe, safe=""), safe=""), quote_plus(probe),
+                     quote(quote_plus(probe), safe="")):
             body = body.replace(form.encode(), b"PROBE")
     return (first.status_code, first.get("Location", ""), final.status_code, counts, body)
 
@@ -316,6 +317,36 @@ def test_release_and_grant_targets_are_shown_through_the_policy() -> None:
     colleague = make_member(Component.HOST_NATION, org=host_admin.org)
     services.release_record(host_admin.actor, entry, person=colleague.person)
     assert colleague.person.full_name in client.get(changelist("core_release")).content.decode()
+
+
+def test_memberships_are_found_by_the_names_of_people_the_reader_may_see_only() -> None:
+    host_admin = admin_of(Component.HOST_NATION)
+    colleague = make_member(Component.HOST_NATION, org=host_admin.org)
+    stranger = make_member(Component.CIVILIAN)  # contact level MISSION: unknown to host-nation users
+    client = signed_in(host_admin)
+    found = client.get(changelist("core_membership") + f"?q={colleague.person.full_name}").context["cl"]
+    assert [m.pk for m in found.result_list] == [colleague.membership.pk]
+    by_org = client.get(changelist("core_membership") + f"?q={host_admin.org.acronym}").context["cl"]
+    assert {m.pk for m in by_org.result_list} == {host_admin.membership.pk, colleague.membership.pk}
+    assert answer(client, changelist("core_membership") + f"?q={stranger.person.full_name}",
+                  stranger.person.full_name) == answer(client, changelist("core_membership") + "?q=Nobody 999999",
+                                                       "Nobody 999999")
+    assert client.get(changelist("core_membership") + f"?person__full_name={stranger.person.full_name}"
+                      )["Location"].endswith("?e=1")
+
+
+def test_an_organisation_s_hidden_focal_point_is_withheld_and_kept_on_save() -> None:
+    host_admin = admin_of(Component.HOST_NATION)
+    stranger = make_member(Component.CIVILIAN)  # unknown to host-nation users
+    org = make_org(Component.CIVILIAN, name="Civil Affairs", security_focal_point=stranger.person)
+    client = signed_in(host_admin)
+    page = client.get(change("core_organisation", org.pk)).content.decode()
+    assert stranger.person.full_name not in page and str(stranger.person.pk) not in page and "(withheld)" in page
+    data = _org_form(org, name="Civil Affairs Section")
+    data.pop("security_focal_point")
+    assert client.post(change("core_organisation", org.pk), data).status_code == 302
+    org.refresh_from_db()
+    assert org.name == "Civil Affairs Section" and org.security_focal_point_id == stranger.person.pk
 
 
 def test_every_admin_list_filters_searches_and_orders_on_open_own_fields_only() -> None:

@@ -150,7 +150,8 @@ class PolicyChangeList(ChangeList):
 
     def get_ordering(self, request: HttpRequest, queryset: Any) -> list[Any]:
         ordering = super().get_ordering(request, queryset)
-        return self._get_deterministic_ordering([term for term in ordering if self.model_admin.open_ordering(term)])
+        kept = [term for term in ordering if self.model_admin.open_ordering(term)]
+        return list(self._get_deterministic_ordering(kept))  # type: ignore[attr-defined]
 
 
 class PolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -256,16 +257,20 @@ class PolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return LOOKUP_SEP not in name and self.open_field(name) is not None
 
     def _open_search_field(self, name: str) -> bool:
-        field_name, *rest = str(name).lstrip("^=@").split(LOOKUP_SEP)
-        field = self.open_field(field_name)
+        field = self.open_field(str(name).lstrip("^=@").split(LOOKUP_SEP)[0])
         return field is not None and not field.is_relation
 
     def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest | None = None) -> bool:
         return self.open_lookup(lookup)
 
     def get_list_filter(self, request: HttpRequest) -> Any:
-        return [f for f in super().get_list_filter(request)
-                if not isinstance(f, type) and self.open_lookup(f[0] if isinstance(f, (list, tuple)) else f)]
+        """Filters on open fields only (a custom filter class names no field, so it is not kept)."""
+        kept = []
+        for item in super().get_list_filter(request):
+            name = item[0] if isinstance(item, (list, tuple)) else item
+            if isinstance(name, str) and self.open_lookup(name):
+                kept.append(item)
+        return kept
 
     def get_search_fields(self, request: HttpRequest) -> Any:
         return [name for name in super().get_search_fields(request) if self._open_search_field(name)]
@@ -643,6 +648,28 @@ class OrganisationAdmin(ServiceAdmin):
               "contact_phone", "website", "security_focal_point", "is_active", "expected_version")
     delete_refusal = gettext_lazy("Organisations are not deleted: records refer to them and the ledger keeps "
                                   "their history. Untick 'active' instead.")
+
+    def _focal_point_hidden(self, request: HttpRequest, obj: Organisation | None) -> bool:
+        """Is the organisation's security focal point a person the reader may not know exists?"""
+        if obj is None or obj.security_focal_point_id is None:
+            return False
+        return not access.visible(actor_of(request), Person.objects.filter(pk=obj.security_focal_point_id)).exists()
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        """A focal point the reader may not see is shown as withheld and kept as it is (a choice
+        among the people the reader sees would otherwise drop it on save)."""
+        fields = list(super().get_fields(request, obj))
+        if self._focal_point_hidden(request, obj):
+            fields[fields.index("security_focal_point")] = "focal_point_withheld"
+        return fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "focal_point_withheld"] if self._focal_point_hidden(request, obj) else readonly
+
+    @admin.display(description=gettext_lazy("security focal point"))
+    def focal_point_withheld(self, obj: Organisation) -> str:
+        return str(WITHHELD_TEXT)
 
     def save_via_service(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
         services.save_organisation(actor_of(request), obj, expected_version=form.cleaned_data.get("expected_version"))
