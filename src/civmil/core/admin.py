@@ -43,7 +43,7 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from civmil.core import access, approvals, registry, services
+from civmil.core import access, approvals, queries, registry, services
 from civmil.core.choices import Level, MembershipStatus
 from civmil.core.errors import Invalid, ServiceError
 from civmil.core.models import (
@@ -432,8 +432,8 @@ def display_value(actor: Actor, obj: Any, name: str) -> str:
         value = getattr(obj, name)
         if value is None:
             return EMPTY
-        if _is_protected(field.related_model) and not access.visible(
-                actor, field.related_model._default_manager.filter(pk=value.pk)).exists():
+        if _is_protected(field.related_model) and not queries.visible_records(
+                actor, field.related_model, pk=value.pk).exists():
             return str(WITHHELD_TEXT)
         return str(value)
     if field.choices:
@@ -458,7 +458,7 @@ def person_labels(actor: Actor, ids: Iterable[Any]) -> dict[Any, str]:
     labels = dict.fromkeys(wanted, str(WITHHELD_TEXT))
     if not wanted:
         return labels
-    for shown in access.show_all(actor, access.visible(actor, Person.objects.filter(pk__in=wanted))):
+    for shown in access.show_all(actor, queries.visible_records(actor, Person, pk__in=wanted)):
         if shown.view.shows("full_name") and shown.view.shows("title"):
             labels[shown.record.pk] = str(shown.record)
     return labels
@@ -653,12 +653,12 @@ class OrganisationAdmin(ServiceAdmin):
         """Is the organisation's security focal point a person the reader may not know exists?"""
         if obj is None or obj.security_focal_point_id is None:
             return False
-        return not access.visible(actor_of(request), Person.objects.filter(pk=obj.security_focal_point_id)).exists()
+        return not queries.visible_records(actor_of(request), Person, pk=obj.security_focal_point_id).exists()
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
         """A focal point the reader may not see is shown as withheld and kept as it is (a choice
         among the people the reader sees would otherwise drop it on save)."""
-        fields = list(super().get_fields(request, obj))
+        fields = [str(name) for name in super().get_fields(request, obj)]
         if self._focal_point_hidden(request, obj):
             fields[fields.index("security_focal_point")] = "focal_point_withheld"
         return fields
@@ -696,7 +696,7 @@ class MembershipAdmin(ServiceAdmin):
                                   "ledger and past records keep who acted for whom.")
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        people = access.visible(actor_of(request), Person.objects.all()).values("pk")
+        people = queries.visible_records(actor_of(request), Person).values("pk")
         return super().get_queryset(request).filter(person__in=people).select_related("person", "organisation")
 
     people_columns = ("person_id",)
@@ -708,8 +708,8 @@ class MembershipAdmin(ServiceAdmin):
     def search_beyond_own_fields(self, request: HttpRequest, term: str) -> Q | None:
         """A membership by its person's name (among the people the reader may see; a name is on every
         view of a person) or by its organisation's name or acronym (reference data)."""
-        people = access.visible(actor_of(request), Person.objects.filter(
-            Q(full_name__icontains=term) | Q(title__icontains=term))).values("pk")
+        people = queries.visible_records(actor_of(request), Person).filter(
+            Q(full_name__icontains=term) | Q(title__icontains=term)).values("pk")
         organisations = Organisation.objects.filter(Q(name__icontains=term) | Q(acronym__icontains=term)).values("pk")
         return Q(person__in=people) | Q(organisation__in=organisations)
 
@@ -847,9 +847,9 @@ class AccountAdmin(ServiceAdmin):
         address is a person's contact detail, withheld unless the view shows ``email``."""
         actor = actor_of(request)
         ids = [u.pk for u in users]
-        with_person = set(Person.objects.filter(user__in=ids).values_list("user_id", flat=True))
+        with_person = set(User.objects.filter(pk__in=ids, person__isnull=False).values_list("pk", flat=True))
         shown = {s.record.user_id: s for s in access.show_all(
-            actor, access.visible(actor, Person.objects.filter(user__in=ids)))}
+            actor, queries.visible_records(actor, Person, user__in=ids))}
         for user in users:
             person = shown.get(user.pk)
             if user.pk not in with_person:
@@ -881,7 +881,7 @@ class AccountAdmin(ServiceAdmin):
         whose view shows it, and accounts of no person."""
         actor = actor_of(request)
         matching = User.objects.filter(email__icontains=term).values("pk")
-        people = access.visible(actor, Person.objects.filter(user__in=matching))
+        people = queries.visible_records(actor, Person, user__in=matching)
         shown = [s.record.user_id for s in access.show_all(actor, people) if s.view.shows("email")]
         return Q(pk__in=shown) | Q(email__icontains=term, person__isnull=True)
 
@@ -890,7 +890,7 @@ class AccountAdmin(ServiceAdmin):
 
     def get_queryset(self, request: HttpRequest) -> Any:
         # Accounts of people the reader may know exist, and accounts with no person at all.
-        people = access.visible(actor_of(request), Person.objects.filter(user__isnull=False)).values("user_id")
+        people = queries.visible_records(actor_of(request), Person, user__isnull=False).values("user_id")
         return super().get_queryset(request).filter(Q(pk__in=people) | Q(person__isnull=True))
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
@@ -961,7 +961,7 @@ class LedgerEntryAdmin(PolicyAdmin):
         listed = Q()
         for record_type in registry.all_types():
             keys.append(record_type.key)
-            seen = access.visible(actor, record_type.model._default_manager.all()).order_by().values(
+            seen = queries.visible_records(actor, record_type.model).order_by().values(
                 ledger_object_id=_UUIDText("pk"))
             listed |= Q(object_type=record_type.key, object_id__in=seen)
         listed |= ~Q(object_type__in=keys)
@@ -994,7 +994,7 @@ class LedgerEntryAdmin(PolicyAdmin):
         for key, ids in wanted.items():
             model = registry.by_key(key).model
             valid_ids = [i for i in ids if _is_uuid(i)]
-            seen = {str(pk) for pk in access.visible(actor, model._default_manager.filter(pk__in=valid_ids))
+            seen = {str(pk) for pk in queries.visible_records(actor, model, pk__in=valid_ids)
                     .values_list("pk", flat=True)}
             hidden.update((key, i) for i in ids if i not in seen)
         for e in entries:
@@ -1066,7 +1066,7 @@ def _releasable(actor: Actor) -> Q:
         return q
     for record_type in registry.all_types():
         model = record_type.model
-        owned = access.visible(actor, model._default_manager.filter(owner_id=actor.organisation_id)).exclude(
+        owned = queries.visible_records(actor, model, owner_id=actor.organisation_id).exclude(
             level=Level.OVERSIGHT)
         q |= Q(content_type=ContentType.objects.get_for_model(model), object_id__in=owned.values("pk"))
     return q
