@@ -82,6 +82,9 @@ def live_page(browser: Any) -> Iterator[tuple[Any, Site]]:
             site.row_requests.append({"id": object_id, "hx": route.request.headers.get("hx-request", "")})
             if object_id == "hidden-now":
                 route.fulfill(status=404, body="Not found", content_type="text/html")
+            elif object_id == "not-html":  # what a server error page or a proxy could answer
+                route.fulfill(body=f'<tr data-live-id="{object_id}"><td><img src=x></td></tr>',
+                              content_type="text/plain")
             elif object_id in site.filtered_out:
                 route.fulfill(status=204, body="")
             else:
@@ -207,6 +210,25 @@ def test_it_subscribes_to_the_page_streams_and_applies_events_and_removals(live_
     ws.message(event(47, "new-row", kind="liaison.edited"))
     until(page, "document.querySelector('tr[data-live-id=\"new-row\"]') === null")
     assert page.locator('tr[data-live-id="kept-by-the-page"]').count() == 1
+
+
+def test_only_html_rendered_by_the_server_is_inserted_as_a_row(live_page: tuple[Any, Site]) -> None:
+    page, site = live_page
+    page.goto(f"{ORIGIN}/log/")
+    until(page, "window.__sockets.length === 1")
+    ws = socket(page)
+    ws.open()
+    ws.message({"type": "subscribed", "streams": [STREAM]})
+    ws.message(event(42, "not-html"))
+    for _ in range(250):
+        if site.row_requests:
+            break
+        page.wait_for_timeout(20)
+    page.wait_for_timeout(200)
+    assert site.row_requests and page.locator('tr[data-live-id="not-html"]').count() == 0
+    assert page.locator("img").count() == 0
+    ws.message(event(43, "new-row"))  # an HTML row still comes in
+    until(page, "document.querySelector('#log tr[data-live-id=\"new-row\"]') !== null")
 
 
 def test_it_shows_that_it_is_offline_and_reconnects_with_backoff_from_the_last_id(

@@ -62,6 +62,20 @@ function socketUrl() {
   return `${scheme}//${window.location.host}${SOCKET_PATH}`;
 }
 
+// Rows and lists come back as HTML the server rendered from its templates (every user text in them
+// escaped and direction-isolated there); anything else - another type, another origin after a
+// redirect - is not inserted. Events themselves never carry markup: nothing of their text is
+// written into the page as HTML here.
+async function serverFragment(response) {
+  const type = response.headers.get("Content-Type") ?? "";
+  if (!type.startsWith("text/html") || new URL(response.url, window.location.href).origin !== window.location.origin) {
+    return null;
+  }
+  const holder = document.createElement("template");
+  holder.innerHTML = (await response.text()).trim();
+  return holder.content;
+}
+
 function cssEscape(value) {
   return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
 }
@@ -343,9 +357,7 @@ export class LiveConnection {
     if (!response.ok) {
       return;
     }
-    const holder = document.createElement("template");
-    holder.innerHTML = (await response.text()).trim();
-    const fresh = holder.content.firstElementChild;
+    const fresh = (await serverFragment(response))?.firstElementChild;
     if (!fresh) {
       return;
     }
@@ -394,8 +406,9 @@ export class LiveConnection {
       }
       try {
         const response = await fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } });
-        if (response.ok) {
-          el.innerHTML = await response.text();
+        const content = response.ok ? await serverFragment(response) : null;
+        if (content) {
+          el.replaceChildren(content);
           if (window.htmx && typeof window.htmx.process === "function") {
             window.htmx.process(el);
           }

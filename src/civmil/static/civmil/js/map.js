@@ -5,7 +5,8 @@
 // often offline): the map is a plain background with the mission's areas drawn on it.
 //
 //   data-map="view"     data-geojson-url="<url>" and/or data-geojson-id="<id of a json_script element>"
-//                       Features with properties.name get a popup, with a link when properties.url is set.
+//                       Features with properties.name get a popup, with a link when properties.url is set,
+//                       and a tooltip; both are built as DOM nodes from the text (never as HTML).
 //                       The map fits its features. Many points are clustered (data-cluster="off" to never
 //                       cluster, or a number: the point count from which to cluster; default 50).
 //   data-map="picker"   data-lat-input="<input id>" data-lon-input="<input id>"
@@ -123,6 +124,17 @@ function reportFailure(el, error) {
   status.textContent = strings().mapFailed || "The map data could not be loaded.";
 }
 
+// Text of a feature (a place, officer or area name, imported or typed by anyone) as a DOM node:
+// never markup. Leaflet inserts a *string* given to bindTooltip/bindPopup as HTML, so only nodes
+// are given to it. dir="auto" isolates the text's direction: a right-to-left override inside it
+// cannot turn the text around it.
+function textElement(tag, text) {
+  const element = document.createElement(tag);
+  element.textContent = String(text);
+  element.dir = "auto";
+  return element;
+}
+
 // A popup built from DOM nodes: feature properties are data, never markup.
 function popupFor(properties) {
   const name = properties?.name ?? properties?.title;
@@ -131,19 +143,21 @@ function popupFor(properties) {
     return null;
   }
   const box = document.createElement("div");
-  const title = document.createElement(url ? "a" : "strong");
-  title.textContent = name ? String(name) : strings().open || "Open";
+  const title = textElement(url ? "a" : "strong", name ? name : strings().open || "Open");
   if (url) {
     title.href = url;
   }
   box.append(title);
   const detail = properties?.pcode ?? properties?.summary;
   if (detail) {
-    const line = document.createElement("div");
-    line.textContent = String(detail);
-    box.append(line);
+    box.append(textElement("div", detail));
   }
   return box;
+}
+
+function tooltipFor(properties) {
+  const name = properties?.name;
+  return name ? textElement("span", name) : null;
 }
 
 function colourFor(properties) {
@@ -227,9 +241,9 @@ function featureLayer(geojson, clusterFrom) {
       if (popup) {
         layerOfFeature.bindPopup(popup);
       }
-      const name = feature.properties?.name;
-      if (name) {
-        layerOfFeature.bindTooltip(String(name));
+      const tooltip = tooltipFor(feature.properties);
+      if (tooltip) {
+        layerOfFeature.bindTooltip(tooltip);
       }
     },
   });
