@@ -220,9 +220,9 @@ CONTENT_SECURITY_POLICY = {
 }
 
 SESSION_COOKIE_HTTPONLY = True
-#: A session's own expiry follows the mission's idle limit (civmil.core.middleware.SessionLifetimeMiddleware);
-#: this is only the ceiling for a session that has not yet been given one: the longest idle time a
-#: mission may set (24 hours), well under any lifetime it may set (at most 14 days).
+#: A session's own expiry follows the mission's idle limit, capped by what remains of its lifetime
+#: (civmil.core.middleware.SessionLifetimeMiddleware); this is only the ceiling for a session not yet
+#: given one: the longest idle time a mission may set (24 hours; a lifetime may be at most 14 days).
 SESSION_COOKIE_AGE = 24 * 60 * 60
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
