@@ -361,12 +361,15 @@ def fetch(actor: Actor, model: type[M] | str, pk: Any, *, derived: bool = False)
     """
     from civmil.core.errors import NotFound
 
-    record_model: type[M] = registry.by_key(model).model if isinstance(model, str) else model
+    record_model: Any = registry.by_key(model).model if isinstance(model, str) else model
+    obj: M | None
     try:
-        obj = visible(actor, record_model._default_manager.filter(pk=pk)).first()  # type: ignore[attr-defined]
+        obj = visible(actor, record_model._default_manager.filter(pk=pk)).first()
     except (ValueError, TypeError, ValidationError):
         obj = None
-    view = view_for(actor, obj) if obj is not None else NO_VIEW
+    if obj is None:
+        raise NotFound(_("No such record."))
+    view = view_for(actor, obj)
     if not view or (view.kind == ViewKind.DERIVED and not derived):
         raise NotFound(_("No such record."))
     return Shown(obj, view)

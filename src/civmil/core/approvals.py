@@ -157,6 +157,7 @@ def send_password_link(actor: Actor, user: User, site_url: str = "") -> None:
 def request_email_change(actor: Actor, user: User, new_email: str) -> EmailChangeRequest:
     """Ask for a new address on ``user``; a second administrator applies it (:func:`decide_email_change`)."""
     _require_admin(actor)
+    assert actor.user_id is not None  # checked by _require_admin
     new_email = (new_email or "").strip()
     try:
         validate_email(new_email)
