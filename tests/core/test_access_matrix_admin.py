@@ -155,7 +155,8 @@ def crafted_filters(model: type[models.Model], secrets: Secrets) -> list[Probe]:
         text = _first_text(relation.related_model)
         if text is not None:
             probes.append(Probe(f"{relation.name}__{text}__icontains", secrets.markers()))
-    return [p for p in probes if p.secrets]
+    unique = {p.key: p for p in probes if p.secrets}
+    return list(unique.values())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,14 @@ see:
   app) is editable, and every save goes through its service (validation, ledger). A refusal
   from the service comes back on the form. Deleting is refused: no service deletes them;
 * ledger entries, checkpoints, releases and grants are listings only, and no ledger change
-  content is ever shown.
+  content is ever shown. The ledger lists the entries of records the reader may see, the
+  reader's own acts, and entries that name no protected record.
+
+Every list filters, searches, orders and drills down by date only on the model's *open fields*
+(its own fields every view of a record shows; see :class:`PolicyAdmin`): no lookup follows a
+relation into another record, and a refused lookup answers exactly as Django answers any
+invalid one. Columns naming people (a membership's person, an account's person and e-mail
+address, a release's or grant's person) show them as the reader's view of that person does.
 
 Sign-in is the application's (rate limits, second factor): the admin has no login form of its
 own. Django's admin log is not written; the ledger is the record of every change.
