@@ -205,7 +205,8 @@ def test_a_refusal_is_ledgered_with_its_reason_and_never_counts(signed_in) -> No
     refused = signed_in(staff).post(f"/liaison-assignments/{created['id']}/refuse",
                                     {"reason": "He left for another sector."})
     assert refused.status_code == 200 and refused.json()["status"] == "refused"
-    assert asking.get(f"/liaison-assignments/{created['id']}").json()["decision_reason"] == "He left for another sector."
+    seen = asking.get(f"/liaison-assignments/{created['id']}").json()
+    assert seen["decision_reason"] == "He left for another sector."
     assert _liaisons(asking, unit) == []
     entry = LedgerEntry.objects.get(object_id=created["id"], action="liaison.assignment_refused")
     assert entry.change.data["reason"] == "He left for another sector."  # type: ignore[attr-defined]
