@@ -277,6 +277,21 @@ def test_the_ledger_counts_no_entry_of_a_record_the_reader_may_not_see() -> None
     assert recorded.result_count == 2
 
 
+def test_the_ledger_counts_no_message_membership_or_account_of_someone_the_reader_may_not_see() -> None:
+    from civmil.comms.services import threads as thread_services
+
+    reader = admin_of(Component.HOST_NATION)  # knows no military person and no military entry
+    client = signed_in(reader)
+    soldier, hidden = military_entry("patrol")
+    unit = make_org(Component.MILITARY)  # organisations are reference data: their entries are listed
+    before = client.get(changelist("core_ledgerentry")).context["cl"].result_count
+    thread_services.post_message(soldier.actor, "actors.liaisonlogentry", hidden.pk, "moving at dawn")
+    services.add_membership(None, person=soldier.person, organisation=unit, role=Role.MILITARY_STAFF)
+    after = client.get(changelist("core_ledgerentry"))
+    assert after.context["cl"].result_count == before
+    assert "thread.message" not in after.content.decode()
+
+
 def test_the_accounts_admin_neither_shows_nor_finds_a_withheld_e_mail() -> None:
     hidden = make_member(Component.HUMANITARIAN, contact_level=Level.HUMANITARIAN)
     User.objects.filter(pk=hidden.user.pk).update(email=CONTACT_MARKER)

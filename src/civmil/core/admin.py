@@ -38,6 +38,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, PermissionDenied
 from django.db.models import CharField, F, Func, Q
+from django.db.models.functions import Cast
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import OrderBy
 from django.forms.models import ModelForm
@@ -960,18 +961,30 @@ class LedgerEntryAdmin(PolicyAdmin):
     ordering = ("-seq",)
     open_fields = ("seq", "recorded_at", "action", "object_type", "actor_user_id")
 
+    #: Reference data every administrator may list: all their entries are shown.
+    open_types = ("core.organisation", "actors.area")
+
     def get_queryset(self, request: HttpRequest) -> Any:
-        """One semi-join per registered record type (the records :func:`access.visible` lets through),
-        so the list, its count, its pages and its filters agree."""
+        """A semi-join per kind of entry, so the list, its count, its pages and its filters agree:
+
+        * registered record types: the records :func:`access.visible` lets through;
+        * memberships and accounts: those of people the reader may see (and accounts with no person);
+        * mission settings: the reader's own space; organisations and areas: all (reference data);
+        * anything else (messages, notifications, tokens, erasures...): the reader's own acts only,
+          since such an entry may belong to a record the reader may not see.
+        """
         actor = actor_of(request)
-        keys = []
-        listed = Q()
+        listed = Q(object_type__in=self.open_types)
         for record_type in registry.all_types():
-            keys.append(record_type.key)
             seen = queries.visible_records(actor, record_type.model).order_by().values(
                 ledger_object_id=_UUIDText("pk"))
             listed |= Q(object_type=record_type.key, object_id__in=seen)
-        listed |= ~Q(object_type__in=keys)
+        memberships = queries.memberships(actor).order_by().values(ledger_object_id=_UUIDText("pk"))
+        listed |= Q(object_type="core.membership", object_id__in=memberships)
+        accounts = queries.visible_accounts(actor).order_by().values(
+            ledger_object_id=Cast("pk", output_field=CharField()))
+        listed |= Q(object_type="core.user", object_id__in=accounts)
+        listed |= Q(object_type="core.missionsettings", object_id=str(actor.space_id))
         if actor.user_id is not None:
             listed |= Q(actor_user_id=actor.user_id)
         return super().get_queryset(request).filter(listed)
