@@ -38,9 +38,9 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, PermissionDenied
 from django.db.models import CharField, F, Func, Q
-from django.db.models.functions import Cast
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import OrderBy
+from django.db.models.functions import Cast
 from django.forms.models import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -906,7 +906,7 @@ class AccountAdmin(ServiceAdmin):
             return super().get_form(request, obj, change, **kwargs)
         kwargs["form"] = InvitationForm
         form_class = super().get_form(request, obj, change, **kwargs)
-        people = access.visible(actor_of(request), Person.objects.filter(user__isnull=True))
+        people = queries.people(actor_of(request), with_account=False)
 
         class NewAccountForm(form_class):  # type: ignore[valid-type,misc]
             def __init__(self, *args: Any, **kwargs: Any) -> None:

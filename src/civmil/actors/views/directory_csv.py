@@ -32,8 +32,8 @@ from django.views.decorators.http import require_GET
 from civmil.actors import directory_csv
 from civmil.actors import services as actor_services
 from civmil.actors.views import actor_of, render_page
-from civmil.core import access, staging
-from civmil.core.models import Organisation, Person
+from civmil.core import access, queries, staging
+from civmil.core.models import Organisation
 
 if TYPE_CHECKING:
     from civmil.core.actors import Actor
@@ -176,6 +176,6 @@ def organisations_export(request: HttpRequest) -> HttpResponse:
 def people_export(request: HttpRequest) -> HttpResponse:
     """The people the reader may know exist, each cell as the reader's view shows it."""
     actor = actor_of(request)
-    people = access.visible(actor, Person.objects.select_related("owner").prefetch_related(
-        "memberships__organisation")).order_by("full_name", "pk")
+    people = queries.people(actor).select_related("owner").prefetch_related(
+        "memberships__organisation").order_by("full_name", "pk")
     return _csv_response(directory_csv.person_rows(access.show_all(actor, people)), "people")
