@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 from civmil.actors import boundaries
 from civmil.actors.choices import AreaKind, AssignmentStatus, ContactChannel
 from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
-from civmil.core import access, events, geo, ledger, services
+from civmil.core import access, dates, events, geo, ledger, services
 from civmil.core.choices import Role
 from civmil.core.errors import Forbidden, Invalid, ServiceError, StaleEdit
 from civmil.core.models import Membership, Organisation, Person
@@ -69,6 +69,8 @@ def _resolve_contact(actor: Actor, data: LiaisonContact) -> tuple[dict[str, Any]
         errors["summary"] = [_("Say what the contact was about.")]
     if timezone.is_naive(data.occurred_at):
         errors["occurred_at"] = [_("Give the time with its time zone.")]
+    elif outside := dates.window_errors({"occurred_at": data.occurred_at}, actor.space_id):
+        errors.update(outside)
     elif data.occurred_at > timezone.now() + dt.timedelta(minutes=5):
         errors["occurred_at"] = [_("A contact cannot be recorded in the future.")]
     org_ids = list(dict.fromkeys(data.organisation_ids))
@@ -114,6 +116,12 @@ def record_liaison_contact(actor: Actor, data: LiaisonContact) -> LiaisonLogEntr
 def edit_liaison_contact(actor: Actor, pk: Any, expected_version: int, data: LiaisonContact) -> LiaisonLogEntry:
     """Edit an entry if it is still at ``expected_version`` (else a stale-edit error)."""
     values, m2m = _resolve_contact(actor, data)
+    # People on the entry whom the editor may not see stay on it: an editor cannot remove what
+    # they cannot see (and never learns it is there).
+    current = LiaisonLogEntry.objects.filter(pk=pk).first()
+    if current is not None:
+        seen = access.visible(actor, current.people.all()).values("pk")
+        m2m["people"] = [*m2m["people"], *current.people.exclude(pk__in=seen)]
     return services.update_record(actor, LiaisonLogEntry, pk, expected_version, values,
                                   action="liaison.edited", m2m=m2m)
 
@@ -170,7 +178,8 @@ def assign_liaison(actor: Actor, data: Assignment) -> LiaisonAssignment:
             lat, lon = geo.parse_point(data.location)
         except Invalid as exc:
             errors["location"] = [exc.message]
-    if data.ends_on and data.ends_on < data.starts_on:
+    errors.update(dates.window_errors({"starts_on": data.starts_on, "ends_on": data.ends_on}, actor.space_id))
+    if data.ends_on and data.ends_on < data.starts_on and "ends_on" not in errors:
         errors["ends_on"] = [_("The assignment cannot end before it starts.")]
     if errors:
         raise Invalid(_("The liaison assignment has errors; see each field."), errors=errors)
