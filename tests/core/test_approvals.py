@@ -305,3 +305,21 @@ def test_an_invitation_expires(django_capture_on_commit_callbacks: Any, monkeypa
     later = dt.datetime.now() + dt.timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT + 60)
     monkeypatch.setattr(type(default_token_generator), "_now", lambda self: later)
     assert "password1" not in Client().get(link, follow=True).content.decode()
+
+
+def test_possible_duplicates_are_told_only_where_the_reader_sees_what_they_share() -> None:
+    civ_admin = admin_of(Component.CIVILIAN)
+    org = make_org(Component.CIVILIAN)
+    a = services.save_person(None, Person(full_name="Amina Okello", owner=org, level=Level.MISSION,
+                                          email="amina@example.org"))
+    b = services.save_person(None, Person(full_name="A. Okello", owner=org, level=Level.MISSION,
+                                          email="AMINA@example.org"))
+    soldier_unit = make_org(Component.MILITARY)
+    services.save_person(None, Person(full_name="Hidden Twin", owner=soldier_unit, level=Level.MILITARY,
+                                      email="twin@example.org"))
+    services.save_person(None, Person(full_name="Visible Twin", owner=org, level=Level.MISSION,
+                                      email="twin@example.org"))
+    groups = approvals.possible_duplicates(civ_admin.actor)
+    assert [{p.pk for p in g.people} for g in groups] == [{a.pk, b.pk}]
+    host_admin = admin_of(Component.HOST_NATION)
+    assert approvals.possible_duplicates(host_admin.actor) == []

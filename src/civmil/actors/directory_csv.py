@@ -239,10 +239,6 @@ class PlannedRow:
     #: People: the membership to add (organisation id, role, position), if any.
     membership: tuple[Any, str, str] | None = None
     changes: list[str] = field(default_factory=list)
-    #: People: ids of people the importer may not see that a created row would duplicate (same
-    #: e-mail, or same name and organisation). Never shown to the importer nor part of the
-    #: fingerprint; the import leaves a note on each for administrators who see them.
-    hidden_duplicates: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -473,28 +469,27 @@ def _default_level(owner: Organisation) -> str:
 
 
 def _match_person(actor: Actor | None, email: str, name: str,
-                  org: Organisation | None) -> tuple[Person | None, list[Any], list[str]]:
-    """The stored person a row updates, the people it would duplicate unseen, and why it cannot match.
+                  org: Organisation | None) -> tuple[Person | None, list[str]]:
+    """The stored person a row updates, and why it cannot match.
 
     By e-mail among the people whose e-mail the importer's view shows, else by full name and
     organisation among the people they may see (the name and organisation are on every view).
     Everything else answers as if it did not exist, so a row matching a hidden person (or a
-    withheld e-mail) reads exactly as a new person's. The people hidden from the importer that a
-    created row would duplicate are returned apart (``shadowed``), for
-    :func:`civmil.actors.services.import_directory` to note for administrators who see them.
-    ``actor`` ``None`` (the console operator) sees everyone.
+    withheld e-mail) reads exactly as a new person's. The import writes nothing about such a
+    person either (a write would show as a gap in the ledger's numbering): administrators who
+    see both people find the pair in the "possible duplicates" of their approvals page
+    (:func:`civmil.core.approvals.possible_duplicates`). ``actor`` ``None`` (the console
+    operator) sees everyone.
     """
     reasons: list[str] = []
-    shadowed: list[Any] = []
     current: Person | None = None
     if email:
-        matches, hidden = _through_view(actor, Person.objects.filter(email__iexact=email), "email")
-        shadowed += hidden
+        matches = _through_view(actor, Person.objects.filter(email__iexact=email), "email")
         if len(matches) > 1:
             reasons.append(_("Several people have this e-mail; fix the directory first."))
         current = matches[0] if matches else None
     if current is None and name and org is not None:
-        matches, hidden = _through_view(actor, Person.objects.filter(full_name__iexact=name, owner=org), "full_name")
+        matches = _through_view(actor, Person.objects.filter(full_name__iexact=name, owner=org), "full_name")
         if len(matches) > 1:
             reasons.append(_("Several people of this organisation have this name; add their e-mail."))
         elif matches:
@@ -504,30 +499,17 @@ def _match_person(actor: Actor | None, email: str, name: str,
             seen_email = actor is None or access.view_for(actor, found).shows("email")
             if not (email and seen_email and found.email and found.email.casefold() != email.casefold()):
                 current = found
-        if current is None:
-            shadowed += [pk for pk in hidden if pk not in shadowed]
-    return current, (shadowed if current is None else []), reasons
+    return current, reasons
 
 
-def _through_view(actor: Actor | None, candidates: models.QuerySet[Person],
-                  field_name: str) -> tuple[list[Person], list[Any]]:
+def _through_view(actor: Actor | None, candidates: models.QuerySet[Person], field_name: str) -> list[Person]:
     """The ``candidates`` whose ``field_name`` the importer's view shows (at most two: more answer
-    "several" anyway), and the ids of a few that do not exist for the importer at all.
-
-    Those the importer sees with ``field_name`` withheld are in neither list: they are no match,
-    and no note may name them, since the importer could find a note about a person they see.
-    """
+    "several" anyway). Those hidden from the importer, or seen with ``field_name`` withheld, are
+    no match."""
     if actor is None:
-        return list(candidates[:2]), []
+        return list(candidates[:2])
     visible = access.visible(actor, candidates)
-    seen = [s.record for s in access.show_all(actor, visible.order_by("pk")) if s.view.shows(field_name)]
-    hidden = (candidates.filter(space_id=actor.space_id).exclude(pk__in=visible.values("pk"))
-              .order_by("pk").values_list("pk", flat=True))
-    return seen[:2], list(hidden[:_HIDDEN_DUPLICATES])
-
-
-#: Most people the import tells about for one row (the ones a created row would duplicate unseen).
-_HIDDEN_DUPLICATES = 5
+    return [s.record for s in access.show_all(actor, visible.order_by("pk")) if s.view.shows(field_name)][:2]
 
 
 def plan_people(actor: Actor | None, data: bytes) -> DirectoryPlan:
@@ -592,7 +574,7 @@ def plan_people(actor: Actor | None, data: bytes) -> DirectoryPlan:
             seen_name.setdefault(name_key, row.number)
         # Match, through the importer's view: a person they may not see, or whose e-mail they may
         # not see, is matched by nothing they cannot see, so the row reads as for a new person.
-        current, shadowed, match_problems = _match_person(actor, v["email"], name, org)
+        current, match_problems = _match_person(actor, v["email"], name, org)
         reasons.extend(match_problems)
         if current is not None and actor is not None and access.view_for(actor, current).kind != access.ViewKind.FULL:
             reasons.append(_("You may not see this person's contact details, so you may not update them."))
@@ -628,7 +610,6 @@ def plan_people(actor: Actor | None, data: bytes) -> DirectoryPlan:
         planned = PlannedRow(row.number, CREATE, name, values, membership=membership)
         if current is None:
             planned.values["owner_id"] = owner.pk
-            planned.hidden_duplicates = shadowed
         else:
             if current.email.casefold() == values.get("email", "").casefold():
                 values.pop("email", None)  # the match key: a difference in case alone is no change

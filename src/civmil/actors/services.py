@@ -465,11 +465,6 @@ def _import_person_row(actor: Actor | None, planned: Any) -> bool:
         for name, value in planned.values.items():
             setattr(person, name, value)
         services.save_person(actor, person, expected_version=planned.target_version)
-    for hidden in getattr(planned, "hidden_duplicates", ()):
-        # Never told to the importer: a note on the person they may not see, for administrators who
-        # see both (written by no account, so it is not among the importer's own acts).
-        ledger.append(None, "person.duplicate_suspected", services.object_type(Person), hidden,
-                      {"duplicate": person.pk, "row": planned.number}, space_id=person.space_id)
     if planned.membership:
         org_id, role, position = planned.membership
         services.add_membership(actor, person=person, organisation=Organisation.objects.get(pk=org_id),

@@ -29,6 +29,8 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Count, Q
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -271,3 +273,46 @@ def waiting(actor: Actor) -> list[Waiting]:
             decidable=c.requested_by_id != actor.user_id and c.user_id != actor.user_id))
     rows.sort(key=lambda w: w.asked_at)
     return rows
+
+
+@dataclass(frozen=True)
+class PossibleDuplicate:
+    """People who may be one person: the same e-mail address, or the same name in one organisation."""
+
+    reason: str
+    people: tuple[Person, ...]
+
+
+def possible_duplicates(actor: Actor) -> list[PossibleDuplicate]:
+    """Groups of people the reader may fully see who share an e-mail address, or a name and an
+    organisation (an import of a person the importer could not see creates such a pair; the
+    importer is never told, an administrator who sees both is).
+
+    A read only: nothing is written when the duplicate is made, so nothing betrays it to the
+    importer. A group is listed only when the reader sees the shared detail of at least two of it.
+    """
+    _require_admin(actor)
+    space_people = Person.objects.filter(space_id=actor.space_id)
+    shared_emails = (space_people.exclude(email="").annotate(address=Lower("email")).values("address")
+                     .annotate(n=Count("pk")).filter(n__gt=1).values("address"))
+    shared_names = (space_people.annotate(name=Lower("full_name")).values("name", "owner_id")
+                    .annotate(n=Count("pk")).filter(n__gt=1))
+    by_email = access.visible(actor, space_people.annotate(address=Lower("email")).filter(
+        address__in=shared_emails)).select_related("owner").order_by("pk")
+    groups: dict[tuple[str, str], list[Person]] = {}
+    for shown in access.show_all(actor, by_email):
+        if shown.view.shows("email"):
+            groups.setdefault(("email", shown.record.email.casefold()), []).append(shown.record)
+    name_q = Q(pk__in=[])
+    for row in shared_names[:200]:
+        name_q |= Q(full_name__iexact=row["name"], owner_id=row["owner_id"])
+    for person in access.visible(actor, space_people.filter(name_q)).select_related("owner").order_by("pk"):
+        groups.setdefault(("name", f"{person.full_name.casefold()}|{person.owner_id}"), []).append(person)
+    found = []
+    for (kind, _key), people in sorted(groups.items()):
+        if len(people) > 1:
+            reason = (_("Same e-mail address: %(address)s") % {"address": people[0].email} if kind == "email"
+                      else _("Same name in %(organisation)s") % {"organisation": people[0].owner.label})
+            found.append(PossibleDuplicate(reason=reason, people=tuple(people)))
+    return found
+

@@ -49,7 +49,8 @@ def _visible_account(actor: Any, pk: Any) -> tuple[User, access.Shown[Person] | 
 @require_http_methods(["GET"])
 def approval_list(request: HttpRequest) -> HttpResponse:
     actor = _require_admin(request)
-    return render_page(request, "core/approvals/list.html", {"rows": approvals.waiting(actor)})
+    return render_page(request, "core/approvals/list.html", {
+        "rows": approvals.waiting(actor), "duplicates": approvals.possible_duplicates(actor)})
 
 
 @login_required
