@@ -323,3 +323,20 @@ def test_possible_duplicates_are_told_only_where_the_reader_sees_what_they_share
     assert [{p.pk for p in g.people} for g in groups] == [{a.pk, b.pk}]
     host_admin = admin_of(Component.HOST_NATION)
     assert approvals.possible_duplicates(host_admin.actor) == []
+
+
+def test_no_answer_about_an_address_the_administrator_may_not_see() -> None:
+    """Asking for a change (or a password link) on an account whose address is withheld is refused
+    alike whatever the address, so no guess can be confirmed."""
+    civ_admin = admin_of(Component.CIVILIAN)
+    soldier = make_member(Component.MILITARY, contact_level=Level.MILITARY)
+    client = signed_in(civ_admin)
+    answers = set()
+    for guess in ("wrong@example.org", soldier.user.email, soldier.user.email.upper(), "other@example.org"):
+        response = client.post(reverse("core:account-email", args=[soldier.user.pk]), {"new_email": guess})
+        page = _VOLATILE.sub(rb"\1", response.content).replace(guess.encode(), b"GUESS")
+        answers.add((response.status_code, page))
+    assert len(answers) == 1 and next(iter(answers))[0] == 422
+    assert not EmailChangeRequest.objects.filter(user=soldier.user).exists()
+    with pytest.raises(Forbidden):
+        approvals.send_password_link(civ_admin.actor, soldier.user)

@@ -140,9 +140,18 @@ def invite_account(actor: Actor, *, username: str, person: Person, site_url: str
     return user
 
 
+def _require_address_seen(actor: Actor, user: User) -> None:
+    """The reader must see the account's address (their view of its person shows the e-mail), or
+    every answer about it would be an oracle on a withheld address. One refusal, whatever the address."""
+    person = Person.objects.filter(user_id=user.pk).first()
+    if person is not None and not access.view_for(actor, person).shows("email"):
+        raise Forbidden(_("You may not see this person's contact details, so you may not act on their address."))
+
+
 def send_password_link(actor: Actor, user: User, site_url: str = "") -> None:
     """Send ``user`` a link to set a new password, at the account's own address (ledgered)."""
     _require_admin(actor)
+    _require_address_seen(actor, user)
     if not user.email:
         raise Invalid(_("This account has no e-mail address to send the link to."))
     if not user.is_active:
@@ -160,6 +169,7 @@ def request_email_change(actor: Actor, user: User, new_email: str) -> EmailChang
     """Ask for a new address on ``user``; a second administrator applies it (:func:`decide_email_change`)."""
     _require_admin(actor)
     assert actor.user_id is not None  # checked by _require_admin
+    _require_address_seen(actor, user)
     new_email = (new_email or "").strip()
     try:
         validate_email(new_email)
