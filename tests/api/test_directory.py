@@ -137,3 +137,17 @@ def test_a_user_without_a_person_record(signed_in, client_handler) -> None:
     assert me == {"username": "loner", "person": None, "acting_membership": None, "organisation": None,
                   "component": None, "role": None, "memberships": [], "levels": ["public"]}
     assert Api(client).get("/organisations").json()["count"] == Organisation.objects.count()
+
+
+def test_me_answers_for_a_membership_that_may_not_see_its_own_record(signed_in) -> None:
+    """Acting for a community group, a person whose record is at MISSION level does not see it:
+    /me answers 200 with no person (it answered 500)."""
+    m = make_member(Component.CIVILIAN)
+    admin = make_member(Component.CIVILIAN, role=Role.ADMINISTRATOR)
+    community = services.add_membership(admin.actor, person=m.person, organisation=make_org(Component.COMMUNITY),
+                                        role=Role.COMMUNITY_LIAISON)
+    api = signed_in(m)
+    assert api.client.post("/core/acting-as/", {"membership": str(community.pk), "next": "/"}).status_code == 302
+    me = api.get("/me").json()
+    assert me["person"] is None and me["component"] == "community"
+    assert {x["id"] for x in me["memberships"]} == {str(m.membership.pk), str(community.pk)}

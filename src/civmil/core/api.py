@@ -59,9 +59,12 @@ def me(request: HttpRequest) -> dict[str, Any]:
         if person is not None else []
     )
     acting = actor.membership
+    # Your own record too is shown as the membership you act as sees it: acting for a community
+    # group, a person whose record is at MISSION level does not see it (``person`` is then null).
+    shown = access.show(actor, person) if person is not None else None
     return {
         "username": request.user.get_username(),
-        "person": person_out(access.show(actor, person), memberships) if person is not None else None,
+        "person": person_out(shown, memberships) if shown is not None and shown.view else None,
         "acting_membership": membership_out(acting) if acting is not None else None,
         "organisation": organisation_ref(acting.organisation) if acting is not None else None,
         "component": actor.component,
