@@ -75,6 +75,23 @@ def test_a_session_without_a_request_for_the_idle_time_is_signed_out(clock: Cloc
     assert_signed_out_page(client, client.get(LIST), LIST, "signed out after 60 minutes without activity")
 
 
+def test_an_open_page_polling_by_itself_does_not_keep_the_session_alive(clock: Clock, member: Member) -> None:
+    """The notification badge polls every minute and live events refresh parts of the page; such
+    requests carry the background header and do not count as activity (an unattended tab used to
+    stay signed in until the session's lifetime ran out)."""
+    client = signed_in(member)
+    page = client.get(LIST)
+    assert page.status_code == 200
+    assert 'hx-headers=\'{"X-Civmil-Background": "1"}\'' in page.content.decode()  # on the badge's poll
+    badge = reverse("comms:notifications-unread")
+    for _ in range(59):
+        clock.advance(minutes=1)
+        assert client.get(badge, HTTP_HX_REQUEST="true", HTTP_X_CIVMIL_BACKGROUND="1").status_code == 200
+    clock.advance(minutes=1)
+    ended = client.get(badge, HTTP_HX_REQUEST="true", HTTP_X_CIVMIL_BACKGROUND="1")
+    assert ended.status_code == 401 and ended["HX-Redirect"].startswith(reverse("account_login"))
+
+
 def test_a_session_ends_after_its_lifetime_however_active(clock: Clock, member: Member) -> None:
     client = signed_in(member)
     assert client.get(LIST).status_code == 200

@@ -56,6 +56,11 @@ class PersonLanguageMiddleware:
         return self.get_response(request)
 
 
+#: Sent by requests a page makes by itself (the notification badge's poll, live refreshes): they
+#: are checked against the session's limits but do not count as activity.
+BACKGROUND_HEADER = "X-Civmil-Background"
+
+
 class SessionLifetimeMiddleware:
     """Signed-in sessions end after an idle time and after an absolute lifetime, both mission
     settings (``session_idle_minutes``, ``session_max_hours`` of the live mission: one session
@@ -132,6 +137,8 @@ class SessionLifetimeMiddleware:
             return "lifetime"
         if now - seen >= idle:
             return "idle"
+        if request.headers.get(BACKGROUND_HEADER) == "1":
+            return None  # a request the page made by itself (badge poll, live refresh) is no activity
         if now - seen >= min(SEEN_RESOLUTION_SECONDS, idle // 10 or 1):
             session[SESSION_SEEN_KEY] = now
             self._set_expiry(request, started, now)

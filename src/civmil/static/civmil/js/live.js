@@ -344,7 +344,9 @@ export class LiveConnection {
     try {
       response = await fetch(url, {
         credentials: "same-origin",
-        headers: { "HX-Request": "true", Accept: "text/html" },
+        // A refresh the page makes by itself is no sign of a person at the screen: it does not keep
+        // the session from its idle sign-out.
+        headers: { "HX-Request": "true", Accept: "text/html", "X-Civmil-Background": "1" },
       });
     } catch {
       return; // offline: the next event or reconnection brings it back
@@ -405,7 +407,10 @@ export class LiveConnection {
         continue;
       }
       try {
-        const response = await fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } });
+        const response = await fetch(url, {
+          credentials: "same-origin",
+          headers: { "HX-Request": "true", "X-Civmil-Background": "1" },
+        });
         const content = response.ok ? await serverFragment(response) : null;
         if (content) {
           el.replaceChildren(content);
