@@ -351,20 +351,27 @@ def view_from_facts(actor: Actor, obj: Any, facts: AccessFacts) -> View:
     return view_for(actor, obj, _releases=releases, _granted=granted)
 
 
-def fetch(actor: Actor, model: type[M] | str, pk: Any, *, derived: bool = False) -> Shown[M]:
+def fetch(actor: Actor, model: type[M] | str, pk: Any, *, derived: bool = False,
+          for_update: bool = False) -> Shown[M]:
     """The one door to a single protected record: the record of type ``model`` (a model or its
     registry key) with id ``pk``, as ``actor`` sees it.
 
-    A hidden record, a missing one and a malformed id all raise the same
+    A hidden record, a missing one, a malformed id and an unknown type key all raise the same
     :class:`~civmil.core.errors.NotFound`, with the same message. A derived face counts as hidden
-    unless ``derived`` is true (the caller then renders the face itself).
+    unless ``derived`` is true (the caller then renders the face itself). ``for_update`` locks
+    the row for the caller's transaction (services that edit it).
     """
     from civmil.core.errors import NotFound
 
-    record_model: Any = registry.by_key(model).model if isinstance(model, str) else model
+    try:
+        record_model: Any = registry.by_key(model).model if isinstance(model, str) else model
+    except LookupError:
+        raise NotFound(_("No such record.")) from None
+    manager = record_model._default_manager
+    rows = manager.select_for_update() if for_update else manager.all()
     obj: M | None
     try:
-        obj = visible(actor, record_model._default_manager.filter(pk=pk)).first()
+        obj = visible(actor, rows.filter(pk=pk)).first()
     except (ValueError, TypeError, ValidationError):
         obj = None
     if obj is None:

@@ -105,9 +105,7 @@ def create_record(
 
 def get_for_update(actor: Actor, model: type[R], pk: Any) -> R:
     """Lock and return a record ``actor`` may edit; a hidden record is :class:`NotFound`."""
-    obj = model._default_manager.select_for_update().filter(pk=pk).first()  # type: ignore[attr-defined]
-    if obj is None or not access.view_for(actor, obj):
-        raise NotFound(_("No such record."))
+    obj = access.fetch(actor, model, pk, derived=True, for_update=True).record
     if not access.may(actor, access.Action.EDIT, obj):
         raise Forbidden(_("You may read this record but not edit it."))
     return obj  # type: ignore[no-any-return]

@@ -62,13 +62,11 @@ def _record_view(actor: Actor, content_type: ContentType, object_id: Any) -> tup
     if model is None:
         return None, access.NO_VIEW
     try:
-        record_type = registry.get(model)
-    except LookupError:
+        registry.get(model)
+        shown = access.fetch(actor, model, object_id, derived=True)
+    except (LookupError, NotFound):
         return None, access.NO_VIEW
-    record = record_type.model._default_manager.filter(pk=object_id).first()
-    if record is None:
-        return None, access.NO_VIEW
-    return record, access.view_for(actor, record)
+    return shown.record, shown.view
 
 
 def record_url(record: Any) -> str:

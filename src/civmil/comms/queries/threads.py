@@ -55,14 +55,10 @@ def threads_open_on(actor: Actor, record: models.Model, view: access.View | None
 def discussed_record(actor: Actor, key: str, pk: Any) -> models.Model:
     """The record whose thread ``actor`` asks for; hidden, reduced or missing: :class:`NotFound`."""
     record_type = _thread_type(key)
-    try:
-        pk = uuid.UUID(str(pk))
-    except ValueError:
-        raise NotFound(_("No such record.")) from None
-    record = record_type.model._default_manager.filter(pk=pk).first()
-    if record is None or not threads_open_on(actor, record):
+    shown = access.fetch(actor, record_type.model, pk, derived=True)
+    if not threads_open_on(actor, shown.record, shown.view):
         raise NotFound(_("No such record."))
-    return record  # type: ignore[no-any-return]
+    return shown.record  # type: ignore[no-any-return]
 
 
 def best_view(person: Person, record: models.Model) -> access.View:

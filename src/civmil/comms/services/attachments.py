@@ -300,16 +300,8 @@ def inspect_upload(filename: str, data: bytes) -> tuple[str, str, bytes]:
 
 def _record(actor: Actor, object_type: str, object_id: Any) -> Any:
     """The record ``actor`` attaches to; a hidden or missing one is :class:`NotFound`."""
-    try:
-        record_type = registry.by_key(object_type)
-    except LookupError:
-        raise NotFound(_("No such record.")) from None
-    try:
-        obj = record_type.model._default_manager.filter(pk=object_id).first()
-    except (ValueError, TypeError, ValidationError):  # a malformed id is a missing record
-        obj = None
-    if obj is None or not access.view_for(actor, obj):
-        raise NotFound(_("No such record."))
+    obj = access.fetch(actor, object_type, object_id, derived=True).record
+    record_type = registry.by_key(object_type)
     if not record_type.attachments:
         raise Forbidden(_("Files cannot be attached to a %(type)s.") % {"type": record_type.label})
     return obj
