@@ -300,7 +300,7 @@ def inspect_upload(filename: str, data: bytes) -> tuple[str, str, bytes]:
 
 def _record(actor: Actor, object_type: str, object_id: Any) -> Any:
     """The record ``actor`` attaches to; a hidden or missing one is :class:`NotFound`."""
-    obj = access.fetch(actor, object_type, object_id, derived=True).record
+    obj: Any = access.fetch(actor, object_type, object_id, derived=True).record
     record_type = registry.by_key(object_type)
     if not record_type.attachments:
         raise Forbidden(_("Files cannot be attached to a %(type)s.") % {"type": record_type.label})
