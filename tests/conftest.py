@@ -126,3 +126,20 @@ def _ledger_triggers_lifted_for_flush():  # type: ignore[no-untyped-def]
         patch.setattr(BaseDatabaseOperations, "execute_sql_flush",
                       allow_flush(BaseDatabaseOperations.execute_sql_flush))
         yield
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureDef) -> Iterator[None]:  # type: ignore[type-arg]
+    """After the run, end any PostgreSQL session still on the test database, so it can be dropped.
+
+    A live consumer that a test kills mid-call (to prove it cleans up) leaves its connection in
+    an executor thread that no later call reuses; in a server the next call there closes it.
+    """
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")

@@ -211,8 +211,8 @@ def _connections_kept() -> Iterator[None]:
         yield
 
 
-def _check_websocket(matrix: Matrix, extras: dict[uuid.UUID, Extra], client: Client, before: int,
-                     failures: list[str]) -> None:
+def websocket_replay(client: Client, after: int, stream: str = STREAM) -> list[dict[str, Any]]:
+    """The frames a real WebSocket of ``client``'s session replays after ``after`` on ``stream``."""
     from civmil.config.asgi import application
 
     session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
@@ -224,7 +224,7 @@ def _check_websocket(matrix: Matrix, extras: dict[uuid.UUID, Extra], client: Cli
         try:
             connected, _ = await ws.connect(timeout=5)
             assert connected
-            await ws.send_json_to({"type": "subscribe", "streams": [STREAM], "after": before})
+            await ws.send_json_to({"type": "subscribe", "streams": [stream], "after": after})
             frames: list[dict[str, Any]] = []
             while (frame := await ws.receive_json_from(timeout=5))["type"] != "subscribed":
                 frames.append(frame)
@@ -233,7 +233,12 @@ def _check_websocket(matrix: Matrix, extras: dict[uuid.UUID, Extra], client: Cli
             await ws.disconnect()
 
     with _connections_kept():
-        frames = async_to_sync(replay)()
+        return async_to_sync(replay)()
+
+
+def _check_websocket(matrix: Matrix, extras: dict[uuid.UUID, Extra], client: Client, before: int,
+                     failures: list[str]) -> None:
+    frames = websocket_replay(client, before)
     _subscription, direct = events.subscribe(matrix.reader.actor, [STREAM], before, events.Seen())
     if frames != json.loads(json.dumps(direct)):
         failures.append("the WebSocket replays other frames than the delivery functions")

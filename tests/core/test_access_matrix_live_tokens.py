@@ -21,17 +21,12 @@ profile). Each channel adds its rows to that one table:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
-from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -45,6 +40,7 @@ from civmil.core.choices import Component
 from civmil.core.models import ApiToken, Release, TokenScope
 from tests.conftest import count_access_cases
 from tests.core.test_access_matrix import READERS, Matrix, Planted, _client, make_reader, plant_matrix
+from tests.core.test_access_matrix_channels import websocket_replay
 from tests.factories import make_member
 
 pytestmark = pytest.mark.django_db
@@ -161,38 +157,6 @@ def _check_discussion_frames(frames: list[dict[str, Any]], matrix: Matrix, marke
     return len(matrix.planted)
 
 
-@contextlib.contextmanager
-def _connections_kept() -> Iterator[None]:
-    """The consumer's database calls run in this thread and so see the test's transaction."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("channels.db.close_old_connections", lambda: None)
-        yield
-
-
-def _websocket_replay(client: Client, after: int) -> list[dict[str, Any]]:
-    from civmil.config.asgi import application
-
-    session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver"),
-               (b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={session}".encode())]
-
-    async def replay() -> list[dict[str, Any]]:
-        ws = WebsocketCommunicator(application, "/ws/events/", headers=headers)
-        try:
-            connected, _ = await ws.connect(timeout=5)
-            assert connected
-            await ws.send_json_to({"type": "subscribe", "streams": [STREAM], "after": after})
-            frames: list[dict[str, Any]] = []
-            while (frame := await ws.receive_json_from(timeout=5))["type"] != "subscribed":
-                frames.append(frame)
-            return frames
-        finally:
-            await ws.disconnect()
-
-    with _connections_kept():
-        return async_to_sync(replay)()
-
-
 @pytest.mark.parametrize("profile", READERS)
 def test_discussion_and_file_events_reach_exactly_the_full_readers(profile: str, _channels: None) -> None:
     reader = make_reader(profile)
@@ -217,7 +181,7 @@ def test_discussion_and_file_events_reach_exactly_the_full_readers(profile: str,
     count_access_cases("discussion events, delivery",
                        _check_discussion_frames(delivered, matrix, markers, "live", failures))
     if profile in WEBSOCKET_PROFILES:
-        frames = _websocket_replay(_client(reader.user), before)
+        frames = websocket_replay(_client(reader.user), before)
         count_access_cases("discussion events, WebSocket",
                            _check_discussion_frames(frames, matrix, markers, "WebSocket", failures))
     assert not failures, "\n".join(failures)

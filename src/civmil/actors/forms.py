@@ -91,10 +91,15 @@ class MissionDateTimeField(forms.DateTimeField):
 
     def validate(self, value: Any) -> None:
         super().validate(value)
-        if self.space_id is not None and value is not None:
-            message = dates.out_of_window(value, self.space_id)
-            if message:
-                raise ValidationError(message, code="out_of_window")
+        _check_window(value, self.space_id)
+
+
+def _check_window(value: Any, space_id: Any) -> None:
+    """The window's message beside the field when ``value`` is outside the space's accepted dates."""
+    if space_id is not None and value is not None:
+        message = dates.out_of_window(value, space_id)
+        if message:
+            raise ValidationError(message, code="out_of_window")
 
 
 class WindowDateField(forms.DateField):
@@ -107,10 +112,7 @@ class WindowDateField(forms.DateField):
 
     def validate(self, value: Any) -> None:
         super().validate(value)
-        if self.space_id is not None and value is not None:
-            message = dates.out_of_window(value, self.space_id)
-            if message:
-                raise ValidationError(message, code="out_of_window")
+        _check_window(value, self.space_id)
 
 
 def field_label(model: type[models.Model], name: str) -> str:
