@@ -26,6 +26,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest
 from django.template.base import Parser, Token
 from django.template.context import Context
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from civmil.core.choices import Level
@@ -157,6 +158,13 @@ def mgrs_filter(lat: Any, lon: Any) -> str:
 def mgrs_tag(lat: Any, lon: Any) -> str:
     """``{% mgrs lat lon %}``: same as the ``mgrs`` filter."""
     return mgrs_filter(lat, lon)
+
+
+@register.filter(is_safe=True)
+def isolated(value: Any) -> SafeString:
+    """``{{ name|isolated }}``: user text, escaped, in a ``<bdi>`` so its direction (and any
+    right-to-left override it carries) stays inside it, even within a translated sentence."""
+    return format_html("<bdi>{}</bdi>", value)
 
 
 @register.filter
