@@ -6,6 +6,7 @@ with a printed reason when Redis is not reachable, failed when CI=true).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
@@ -18,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from django.db import transaction
@@ -28,6 +30,7 @@ from django.utils import timezone
 from civmil.actors import services as actor_services
 from civmil.actors.models import LiaisonLogEntry
 from civmil.config.asgi import application
+from civmil.config.env import redis_channel_layer
 from civmil.core import events, registry, services
 from civmil.core.actors import Actor
 from civmil.core.choices import Component, Level, Role, SpaceKind
@@ -99,8 +102,7 @@ def layer(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
                 print(f"\nSKIPPED: {reason}", flush=True)
         pytest.skip(reason)
     prefix = f"civmil-test-{uuid.uuid4().hex[:12]}"  # parallel test workers never share groups
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                           "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix}}}
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL, prefix=prefix)}
     yield "redis"
     _forget_redis_keys(REDIS_URL, prefix)
 
@@ -772,3 +774,18 @@ def test_pruning_deletes_old_events_but_the_newest_and_a_resume_point_before_it_
     OutboxEvent.objects.update(created_at=timezone.now() - dt.timedelta(days=40))
     events.prune(dt.timedelta(days=30))
     assert events.last_id() == fresh.id and OutboxEvent.objects.filter(pk=fresh.id).exists()
+
+
+@pytest.mark.asyncio
+async def test_a_quiet_connection_on_redis_outlives_the_layers_blocking_read(layer: str) -> None:
+    """channels_redis blocks 5 s per receive; with redis-py 8's default 5 s socket timeout every
+    quiet live connection failed with 'Timeout reading from …' and reconnected. A receive that
+    waits 7 s for nothing must simply still be waiting."""
+    if layer != "redis":
+        pytest.skip("the in-memory layer has no socket to time out")
+    channel_layer = get_channel_layer()
+    channel = await channel_layer.new_channel()
+    with pytest.raises(asyncio.TimeoutError):  # still waiting: no Redis error came first
+        await asyncio.wait_for(channel_layer.receive(channel), 7)
+    await channel_layer.send(channel, {"type": "still.open"})
+    assert (await asyncio.wait_for(channel_layer.receive(channel), 5))["type"] == "still.open"

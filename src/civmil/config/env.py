@@ -148,3 +148,18 @@ def deployment() -> Deployment:
         port=_port(os.environ.get("PORT", "8000")),
         embedded_worker=_flag("CIVMIL_EMBEDDED_WORKER"),
     )
+
+
+#: Seconds a Redis read may wait. channels_redis blocks 5 s in BZPOPMIN for each receive, and
+#: redis-py 8 made 5 s its default socket timeout too, so every quiet connection's read timed out
+#: and the live socket dropped (redis-py 4091, channels_redis 422). A margin above the block
+#: keeps quiet connections open while a dead Redis is still noticed.
+REDIS_SOCKET_TIMEOUT = 15
+REDIS_CONNECT_TIMEOUT = 5
+
+
+def redis_channel_layer(url: str, **config: object) -> dict[str, object]:
+    """The Channels layer on Redis at ``url`` (with extra ``config`` such as ``prefix``)."""
+    host = {"address": url, "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            "socket_connect_timeout": REDIS_CONNECT_TIMEOUT}
+    return {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host], **config}}

@@ -10,7 +10,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
-from civmil.config.env import deployment
+from civmil.config.env import deployment, redis_channel_layer
 
 DEPLOY = deployment()
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -155,12 +155,7 @@ WHITENOISE_USE_FINDERS = False
 MEDIA_ROOT = DEPLOY.var_dir / "media"
 
 CHANNEL_LAYERS: dict[str, Any] = (
-    {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [DEPLOY.redis_url]},
-        }
-    }
+    {"default": redis_channel_layer(DEPLOY.redis_url)}
     if DEPLOY.redis_url
     else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 )
