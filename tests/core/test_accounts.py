@@ -90,6 +90,27 @@ def test_privileged_roles_are_sent_to_set_up_an_authenticator(mfa_on: None, memb
     assert client.get(HOME).status_code == 302 and client.get(HOME)["Location"].startswith(LOGIN)
 
 
+def test_enrolment_is_never_nested_in_a_fragment_and_its_secret_stays(mfa_on: None, member: Any,
+                                                                     client: Client) -> None:
+    """The badge's poll on the enrolment page was redirected to the enrolment page, which htmx
+    swapped into itself again and again, each copy with a new secret: every code was 'incorrect'."""
+    m = member(Component.CIVILIAN, role=Role.ADMINISTRATOR)
+    assert sign_in(client, m.user).status_code == 302
+    confirm = client.get(reverse("mfa_activate_totp"))
+    client.post(confirm["Location"], {"password": PASSWORD})
+    page = client.get(reverse("mfa_activate_totp"))
+    secret = page.context["form"].secret
+    html = page.content.decode()
+    assert "notification-badge-slot" not in html  # no fragment polls from the enrolment page
+    for path in (reverse("comms:notifications-unread"), HOME, "/directory/liaison/"):
+        for headers in ({"HTTP_HX_REQUEST": "true"}, {"HTTP_X_CIVMIL_BACKGROUND": "1"}):
+            fragment = client.get(path, **headers)
+            assert fragment.status_code == 204 and "Location" not in fragment, (path, headers)
+            assert fragment.content == b""
+    # The fragments made no new secret: the code from the app scanned on the page still works.
+    assert client.post(reverse("mfa_activate_totp"), {"code": current_code(secret)}).status_code == 302
+
+
 def test_other_roles_need_no_second_factor(mfa_on: None, member: Any, client: Client) -> None:
     m = member(Component.HUMANITARIAN, role=Role.CMCOORD)
     client.force_login(m.user)

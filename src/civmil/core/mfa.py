@@ -82,5 +82,10 @@ class RequireSecondFactorMiddleware:
             if not path.startswith(allowed_prefixes()):
                 if path.startswith(API_PREFIX):
                     return JsonResponse({"detail": api_refusal(), "errors": {}}, status=403)
+                if request.headers.get("HX-Request") == "true" or request.headers.get("X-Civmil-Background"):
+                    # A fragment (the badge's poll, a live refresh) is never answered with the
+                    # enrolment page: htmx would swap that page into itself, nested, each copy with a
+                    # new secret, so the code on screen would never match. Nothing to swap instead.
+                    return HttpResponse(status=204)
                 return HttpResponseRedirect(reverse("mfa_activate_totp"))
         return self.get_response(request)
