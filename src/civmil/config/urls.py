@@ -2,10 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from civmil.config.api import api
+from civmil.core import health
 from civmil.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
     # Before allauth's own page: addresses change only by administrators, with a second one's approval.
     path("accounts/email/", core_views.email_addresses, name="account_email"),
     path("accounts/", include("allauth.urls")),
