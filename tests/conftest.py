@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -143,3 +144,14 @@ def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureDef)
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+@pytest.fixture
+def mfa_on(settings: Any) -> None:
+    """The second-factor rule as deployed (the suite's defaults turn it off)."""
+    middleware = "civmil.core.mfa.RequireSecondFactorMiddleware"
+    if middleware not in settings.MIDDLEWARE:
+        stack = list(settings.MIDDLEWARE)
+        stack.insert(stack.index("allauth.account.middleware.AccountMiddleware") + 1, middleware)
+        settings.MIDDLEWARE = stack
+    settings.CIVMIL_MFA_REQUIRED = True

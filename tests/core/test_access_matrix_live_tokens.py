@@ -39,8 +39,8 @@ from civmil.core.actors import Actor
 from civmil.core.choices import Component
 from civmil.core.models import ApiToken, Release, TokenScope
 from tests.conftest import count_access_cases
-from tests.core.test_access_matrix import READERS, Matrix, Planted, _client, make_reader, plant_matrix
-from tests.core.test_access_matrix_channels import websocket_replay
+from tests.core.test_access_matrix import READERS, Matrix, _client, make_reader, plant_matrix
+from tests.core.test_access_matrix_channels import _poster, websocket_replay
 from tests.factories import make_member
 
 pytestmark = pytest.mark.django_db
@@ -92,15 +92,6 @@ def _channels(settings: Any, tmp_path: Any) -> None:
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
-@pytest.fixture
-def mfa_on(settings: Any) -> None:
-    """The second-factor rule as deployed (the suite's defaults turn it off)."""
-    middleware = "civmil.core.mfa.RequireSecondFactorMiddleware"
-    if middleware not in settings.MIDDLEWARE:
-        stack = list(settings.MIDDLEWARE)
-        stack.insert(stack.index("allauth.account.middleware.AccountMiddleware") + 1, middleware)
-        settings.MIDDLEWARE = stack
-    settings.CIVMIL_MFA_REQUIRED = True
 
 
 def test_the_rows_cover_every_profile_and_cell() -> None:
@@ -110,15 +101,6 @@ def test_the_rows_cover_every_profile_and_cell() -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Discussion and file events
-
-
-def _poster(item: Planted, colleague: Actor | None) -> Actor:
-    """Who writes on the record: its author, or a colleague when the reader is the author."""
-    if item.relation == "owner":
-        assert colleague is not None
-        return colleague
-    assert item.author is not None
-    return item.author
 
 
 def _discuss(matrix: Matrix, colleague: Actor | None) -> dict[uuid.UUID, str]:

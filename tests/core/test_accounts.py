@@ -27,19 +27,10 @@ from civmil.core.errors import Forbidden, Invalid, NotFound
 from civmil.core.models import ApiToken, LedgerEntry, TokenScope, User
 from tests.factories import PASSWORD, Member, make_member
 
-MFA_MIDDLEWARE = "civmil.core.mfa.RequireSecondFactorMiddleware"
 LOGIN = "/accounts/login/"
 HOME = "/"
 
 
-@pytest.fixture
-def mfa_on(settings: Any) -> None:
-    """The second-factor rule as deployed (whether or not the suite's defaults turn it off)."""
-    middleware = list(settings.MIDDLEWARE)
-    if MFA_MIDDLEWARE not in middleware:
-        middleware.insert(middleware.index("allauth.account.middleware.AccountMiddleware") + 1, MFA_MIDDLEWARE)
-        settings.MIDDLEWARE = middleware
-    settings.CIVMIL_MFA_REQUIRED = True
 
 
 @pytest.fixture(autouse=True)

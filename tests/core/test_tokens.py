@@ -233,15 +233,6 @@ def test_bad_scope_and_empty_name_are_refused_field_by_field(member: Any) -> Non
 # A second factor, as the pages require it
 
 
-@pytest.fixture
-def mfa_on(settings: Any) -> None:
-    """The second-factor rule as deployed (the suite's defaults turn it off)."""
-    middleware = "civmil.core.mfa.RequireSecondFactorMiddleware"
-    if middleware not in settings.MIDDLEWARE:
-        stack = list(settings.MIDDLEWARE)
-        stack.insert(stack.index("allauth.account.middleware.AccountMiddleware") + 1, middleware)
-        settings.MIDDLEWARE = stack
-    settings.CIVMIL_MFA_REQUIRED = True
 
 
 def _with_totp(user: Any) -> None:
