@@ -49,11 +49,6 @@ def people(actor: Actor, q: str = "", organisation: Any = None, role: str = "",
     return qs.order_by("full_name")
 
 
-def no_people() -> models.QuerySet[Person]:
-    """An empty set of people, for a form field whose choices are set per reader."""
-    return Person.objects.none()
-
-
 def person_of_account(actor: Actor, user: User | int) -> access.Shown[Person] | None:
     """The person behind an account as ``actor`` sees them, or None when the account has no
     person or the reader may not know the person exists."""
@@ -63,13 +58,6 @@ def person_of_account(actor: Actor, user: User | int) -> access.Shown[Person] | 
         return None
     shown = access.show(actor, found)
     return shown if shown.view else None
-
-
-def account_has_hidden_person(actor: Actor, user: User | int) -> bool:
-    """The account belongs to a person the reader may not know exists (so the account is hidden too)."""
-    user_id = user if isinstance(user, int) else user.pk
-    return (Person.objects.filter(user_id=user_id).exists()
-            and person_of_account(actor, user_id) is None)
 
 
 def visible_accounts(actor: Actor) -> models.QuerySet[User]:
