@@ -12,12 +12,13 @@ CHROMIUM := /usr/bin/chromium
 # Seconds since the epoch, to time each phase of `make test`.
 NOW = $$(date +%s)
 
-.PHONY: help run test lint types test-sqlite test-postgres bench fuzz conformance clean install dev-install assets messages
+.PHONY: help run test lint types test-sqlite test-postgres bench fuzz conformance clean install dev-install assets messages dist
 
 help:
 	@echo "make run   — install, migrate, load the demo mission on first start, serve http://127.0.0.1:8000"
 	@echo "make test  — install test dependencies, lint, type-check, run the suite on SQLite and PostgreSQL"
 	@echo "make bench — run the benchmarks"
+	@echo "make dist  — build the wheel and sdist into dist/, with the front-end files and compiled catalogues"
 	@echo "make conformance — try the GeoJSON and CSV readers on the conformance corpus (CIVMIL_CONFORMANCE_DIR)"
 
 $(BIN)/python:
@@ -88,6 +89,12 @@ test:
 	$(MAKE) --no-print-directory test-sqlite; t4=$(NOW); echo "== tests on SQLite: $$((t4-t3)) s"; \
 	$(MAKE) --no-print-directory test-postgres; t5=$(NOW); echo "== tests on PostgreSQL: $$((t5-t4)) s"; \
 	echo "== make test total: $$((t5-t0)) s"
+
+# A wheel and an sdist that carry the front-end files (copied from node_modules) and the compiled
+# catalogues (setup.py): a server installs the wheel with no Node and no source tree (docs/deploy.md).
+dist: dev-install
+	rm -f dist/civmil-*.whl dist/civmil-*.tar.gz
+	$(BIN)/python -m build --outdir dist .
 
 bench: dev-install
 	$(BIN)/python -m bench

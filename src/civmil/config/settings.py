@@ -10,6 +10,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
+from civmil.config import vendor
 from civmil.config.env import deployment, redis_channel_layer
 
 DEPLOY = deployment()
@@ -133,20 +134,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DEPLOY.var_dir / "static"
 STATICFILES_DIRS: list[Path | tuple[str, Path]] = [BASE_DIR / "static"]
-_node_modules = BASE_DIR.parent.parent / "node_modules"
-# Only the distributed files of the pinned front-end packages are served (package.json).
-VENDOR_ASSETS = (
-    "leaflet/dist",
-    "leaflet.markercluster/dist",
-    "@geoman-io/leaflet-geoman-free/dist",
-    "milsymbol/dist",
-    "chart.js/dist",
-    "htmx.org/dist",
-    "htmx-ext-ws/dist",
-)
-for _dist in VENDOR_ASSETS:
-    if (_node_modules / _dist).is_dir():
-        STATICFILES_DIRS.append((f"vendor/{_dist}", _node_modules / _dist))
+# Only the distributed files of the pinned front-end packages are served (package.json): from
+# node_modules in a checkout, from the copy inside the package when installed from a wheel.
+STATICFILES_DIRS += vendor.static_dirs()
+VENDOR_ASSETS = vendor.VENDOR_ASSETS
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
