@@ -73,6 +73,8 @@ class Deployment:
     port: int
     #: Run the job worker inside the server process (None: on in development, off in production).
     embedded_worker: bool | None = None
+    #: Ask browsers' HSTS preload lists to include the domain (CIVMIL_HSTS_PRELOAD; off by default).
+    hsts_preload: bool = False
 
     @property
     def production(self) -> bool:
@@ -147,6 +149,7 @@ def deployment() -> Deployment:
         host=os.environ.get("HOST", "127.0.0.1"),
         port=_port(os.environ.get("PORT", "8000")),
         embedded_worker=_flag("CIVMIL_EMBEDDED_WORKER"),
+        hsts_preload=bool(_flag("CIVMIL_HSTS_PRELOAD")),
     )
 
 

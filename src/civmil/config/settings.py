@@ -221,7 +221,9 @@ if DEPLOY.production:
     SECURE_SSL_REDIRECT = True
     SECURE_HSTS_SECONDS = 31_536_000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
+    # Off unless CIVMIL_HSTS_PRELOAD=true: a preloaded domain stays HTTPS-only in browsers for months,
+    # subdomains included, even after the mission leaves it (docs/deploy.md, "HSTS").
+    SECURE_HSTS_PRELOAD = DEPLOY.hsts_preload
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING: dict[str, Any] = {
