@@ -181,6 +181,25 @@ def test_repeated_failed_sign_ins_are_refused_even_with_the_right_password(membe
     assert sign_in(client, m.user).status_code == 302 and signed_in(client)
 
 
+def test_a_shift_signs_in_together_from_one_address_while_guessing_stays_slow(member: Any) -> None:
+    """Forty people behind one NAT sign in within the minute, some mistyping once; meanwhile
+    someone guessing one account's password from that address is stopped after five tries."""
+    shift = [member(Component.MILITARY) for _ in range(40)]
+    target = member(Component.CIVILIAN)
+    for n, person in enumerate(shift):
+        browser = Client(REMOTE_ADDR="10.20.30.40")
+        if n % 4 == 0:
+            assert sign_in(browser, person.user, "mistyped").status_code == 200
+        assert sign_in(browser, person.user).status_code == 302, person.user.username
+        assert signed_in(browser)
+    guesser = Client(REMOTE_ADDR="10.20.30.40")
+    for n in range(5):
+        assert sign_in(guesser, target.user, f"guess-{n}").status_code == 200
+    response = sign_in(guesser, target.user)
+    assert "Too many failed login attempts" in response.content.decode()
+    assert not signed_in(guesser)
+
+
 # ---------------------------------------------------------------------------------------------
 # Deactivation
 

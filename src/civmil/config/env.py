@@ -9,12 +9,16 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 import secrets
 import zlib
 from collections import Counter
 from dataclasses import dataclass
+from email.utils import getaddresses, parseaddr
 from functools import cache
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 ENVIRONMENTS = ("development", "production")
@@ -57,6 +61,206 @@ def secret_key_weakness(value: str) -> str | None:
     return None
 
 
+class EnvironmentProblem(ValueError):
+    """An environment variable that is missing or cannot be used: ``VARIABLE: what is wrong``.
+
+    ``civmil`` prints it as one line and exits 1 (:mod:`civmil.config.cli`); never a traceback.
+    """
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+def _get(name: str) -> str:
+    """The variable's value without surrounding blanks; empty when unset (``NAME=`` is unset too)."""
+    return os.environ.get(name, "").strip()
+
+
+#: Database URL schemes civmil runs on (dj-database-url's names for SQLite and PostgreSQL).
+DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+#: EMAIL_URL schemes and the Django backend of each; only the SMTP ones deliver mail.
+EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "smtps": "django.core.mail.backends.smtp.EmailBackend",
+    "submission": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+    "dummy": "django.core.mail.backends.dummy.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+}
+DELIVERING_EMAIL_SCHEMES = ("smtp", "smtps", "submission")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: A metrics bearer token is at least this long (``secrets.token_urlsafe(32)`` gives 43 characters).
+METRICS_TOKEN_MIN_LENGTH = 32
+_ADDRESS = re.compile(r"^[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+$")
+
+
+def _shown_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for messages)."""
+    try:
+        parsed = urlparse(url)
+        if parsed.password is None:
+            return url
+        return url.replace(f":{parsed.password}@", ":***@", 1)
+    except ValueError:
+        return "(unparsable)"
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a DATABASE_URL civmil cannot use (not SQLite or PostgreSQL, unparsable, no database)."""
+    import dj_database_url
+
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in DATABASE_SCHEMES:
+        raise EnvironmentProblem("DATABASE_URL", (
+            f"{_shown_url(url)!r} is not a SQLite or PostgreSQL URL; use postgres://user:password@host:5432/name "
+            "or sqlite:////absolute/path/civmil.sqlite3"))
+    try:
+        parsed = dj_database_url.parse(url)
+    except ValueError:
+        raise EnvironmentProblem("DATABASE_URL", (
+            f"{_shown_url(url)!r} is not a valid URL (a port that is not a number, or a password with "
+            "characters such as @ / : # not percent-encoded: @ is %40)")) from None
+    if not parsed.get("NAME"):
+        raise EnvironmentProblem("DATABASE_URL", f"{_shown_url(url)!r} names no database (…/name at its end)")
+
+
+def check_redis_url(url: str) -> None:
+    """Refuse a REDIS_URL that redis-py would not accept."""
+    parsed = urlparse(url)
+    if parsed.scheme not in REDIS_SCHEMES:
+        raise EnvironmentProblem("REDIS_URL", (
+            f"{_shown_url(url)!r} must start with redis://, rediss:// or unix:// (e.g. redis://127.0.0.1:6379/0)"))
+    try:
+        parsed.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise EnvironmentProblem("REDIS_URL", f"{_shown_url(url)!r} has a port that is not a number") from None
+    if parsed.scheme == "unix":
+        if not parsed.path:
+            raise EnvironmentProblem("REDIS_URL", f"{_shown_url(url)!r} names no socket (unix:///run/redis/redis.sock)")
+        return
+    if not parsed.hostname:
+        raise EnvironmentProblem("REDIS_URL", f"{_shown_url(url)!r} names no host (redis://127.0.0.1:6379/0)")
+    db = parsed.path.strip("/")
+    if db and not db.isdigit():
+        raise EnvironmentProblem("REDIS_URL", f"{_shown_url(url)!r} ends with {db!r}; the database is a number (/0)")
+
+
+def email_backend(url: str) -> dict[str, Any]:
+    """Django's e-mail settings for EMAIL_URL (``smtp://``, ``submission://`` (STARTTLS), ``smtps://``;
+    ``console://``, ``locmem://``, ``dummy://`` or ``file:///dir`` for development)."""
+    parsed = urlparse(url)
+    if parsed.scheme not in EMAIL_BACKENDS:
+        raise EnvironmentProblem("EMAIL_URL", (
+            f"{_shown_url(url)!r} must start with one of {', '.join(s + '://' for s in EMAIL_BACKENDS)}"))
+    try:
+        port = parsed.port
+    except ValueError:
+        raise EnvironmentProblem("EMAIL_URL", f"{_shown_url(url)!r} has a port that is not a number") from None
+    settings: dict[str, Any] = {"EMAIL_BACKEND": EMAIL_BACKENDS[parsed.scheme]}
+    if parsed.scheme == "file":
+        if not parsed.path:
+            raise EnvironmentProblem("EMAIL_URL", "file:// needs a directory: file:///var/lib/civmil/mail")
+        settings["EMAIL_FILE_PATH"] = unquote(parsed.path)
+    if parsed.scheme in DELIVERING_EMAIL_SCHEMES:
+        if not parsed.hostname:
+            raise EnvironmentProblem("EMAIL_URL", f"{_shown_url(url)!r} names no mail server")
+        default_port = {"smtp": 25, "smtps": 465, "submission": 587}[parsed.scheme]
+        settings.update({
+            "EMAIL_HOST": parsed.hostname,
+            "EMAIL_PORT": port or default_port,
+            "EMAIL_HOST_USER": unquote(parsed.username or ""),
+            "EMAIL_HOST_PASSWORD": unquote(parsed.password or ""),
+            "EMAIL_USE_SSL": parsed.scheme == "smtps",
+            "EMAIL_USE_TLS": parsed.scheme == "submission",
+            "EMAIL_TIMEOUT": 30,
+        })
+    return settings
+
+
+def _address(variable: str, value: str) -> str:
+    """One sender address, ``Name <addr@domain>`` or ``addr@domain``, as given."""
+    name, addr = parseaddr(value)
+    if not _ADDRESS.match(addr) or "," in value:
+        raise EnvironmentProblem(variable, f"{value!r} is not one e-mail address (e.g. civmil <no-reply@mission.example>)")
+    return value
+
+
+def _admins(value: str) -> tuple[tuple[str, str], ...]:
+    """``Name <addr>, Other <addr2>`` as Django's ADMINS: (name, address) pairs."""
+    admins = []
+    for name, addr in getaddresses([value]):
+        if not _ADDRESS.match(addr):
+            raise EnvironmentProblem("CIVMIL_ADMINS", (
+                f"{value!r} is not a list of addresses: write 'Name <addr@domain>, Other Name <addr2@domain>'"))
+        admins.append((name or addr, addr))
+    return tuple(admins)
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...], *, fold: Any = str.lower) -> str:
+    value = fold(_get(name)) or default
+    if value not in choices:
+        raise EnvironmentProblem(name, f"must be one of {', '.join(choices)}, not {_get(name)!r}")
+    return str(value)
+
+
+def _metrics_token() -> str:
+    token = _get("CIVMIL_METRICS_TOKEN")
+    if token and (len(token) < METRICS_TOKEN_MIN_LENGTH or any(c.isspace() for c in token)):
+        raise EnvironmentProblem("CIVMIL_METRICS_TOKEN", (
+            f"must be at least {METRICS_TOKEN_MIN_LENGTH} characters without spaces; generate one with "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"))
+    return token
+
+
+def _fallback_keys(production: bool) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in _get("SECRET_KEY_FALLBACKS").split(",") if k.strip())
+    for number, key in enumerate(keys, start=1):
+        if production and (weakness := secret_key_weakness(key)):
+            raise EnvironmentProblem("SECRET_KEY_FALLBACKS", f"key {number} is too weak: {weakness}")
+    return keys
+
+
+def _user() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):
+        return str(os.geteuid()) if hasattr(os, "geteuid") else "this user"
+
+
+def _var_dir(production: bool) -> Path:
+    """CIVMIL_VAR_DIR, created when missing; it must be a directory this user may read and write."""
+    raw = _get("CIVMIL_VAR_DIR")
+    if not raw and production:
+        raise EnvironmentProblem("CIVMIL_VAR_DIR", (
+            "must be set when CIVMIL_ENV=production: the service's data directory (e.g. /var/lib/civmil)"))
+    path = Path(raw or PROJECT_ROOT / "var").resolve()
+    if path.exists() and not path.is_dir():
+        raise EnvironmentProblem("CIVMIL_VAR_DIR", f"{path} is not a directory")
+    if not path.exists():
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EnvironmentProblem("CIVMIL_VAR_DIR", f"cannot create {path}: {exc.strerror}") from None
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        raise EnvironmentProblem("CIVMIL_VAR_DIR", (
+            f"{path} is not readable and writable by {_user()}: run civmil as the service user, or give the "
+            f"directory to it (chown -R civmil: {path})"))
+    trusted = path / "ledger_trusted_keys"
+    if trusted.exists() and not os.access(trusted, os.R_OK):
+        raise EnvironmentProblem("CIVMIL_VAR_DIR", f"{trusted} is not readable by {_user()} (chown civmil: {trusted})")
+    return path
+
+
+_HEX_SEED = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
 @dataclass(frozen=True)
 class Deployment:
     """Typed view of the deployment environment."""
@@ -75,27 +279,60 @@ class Deployment:
     embedded_worker: bool | None = None
     #: Ask browsers' HSTS preload lists to include the domain (CIVMIL_HSTS_PRELOAD; off by default).
     hsts_preload: bool = False
+    #: Server processes ``civmil serve`` runs on HOST:PORT (default: one per core).
+    web_processes: int = 1
+    #: Requests one server process works on at once (civmil.core.concurrency).
+    web_threads: int = 4
+    #: Largest number of PostgreSQL connections one process keeps in its pool.
+    db_pool_size: int = 8
+    #: Set by ``civmil serve`` for the processes it starts when it runs several without Redis:
+    #: live messages cross them through the database (civmil.core.events.relay).
+    live_relay: bool = False
+    #: Former SECRET_KEYs still accepted for signatures made before a rotation (SECRET_KEY_FALLBACKS).
+    secret_key_fallbacks: tuple[str, ...] = ()
+    #: Sender of civmil's mail (CIVMIL_EMAIL_FROM), of error mail to the admins (CIVMIL_SERVER_EMAIL).
+    email_from: str = "civmil <no-reply@civmil.invalid>"
+    server_email: str = "civmil <no-reply@civmil.invalid>"
+    #: Who receives error reports by mail: (name, address) pairs (CIVMIL_ADMINS).
+    admins: tuple[tuple[str, str], ...] = ()
+    #: Log lines as text or one JSON object each (CIVMIL_LOG_FORMAT), from this level (CIVMIL_LOG_LEVEL).
+    log_format: str = "text"
+    log_level: str = "INFO"
+    #: Bearer token that opens /metrics to other hosts (CIVMIL_METRICS_TOKEN; empty: loopback only).
+    metrics_token: str = ""
 
     @property
     def production(self) -> bool:
         return self.env == "production"
 
 
-def _read_or_create_secret(path: Path, factory: str) -> str:
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if factory == "ed25519":
-        from nacl.encoding import HexEncoder
-        from nacl.signing import SigningKey
+def _read_or_create_secret(path: Path, factory: str, variable: str) -> str:
+    """The secret kept in ``path``, generated (mode 0600) when the file does not exist yet."""
+    try:
+        if path.exists():
+            value = path.read_text(encoding="utf-8").strip()
+            if not value:
+                raise EnvironmentProblem(variable, f"{path} is empty; remove it to have a new key generated, "
+                                                   "or restore it from a backup")
+            return value
+        if factory == "ed25519":
+            from nacl.encoding import HexEncoder
+            from nacl.signing import SigningKey
 
-        value = SigningKey.generate().encode(encoder=HexEncoder).decode()
-    else:
-        value = secrets.token_urlsafe(50)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value + "\n")
-    return value
+            value = SigningKey.generate().encode(encoder=HexEncoder).decode()
+        else:
+            value = secrets.token_urlsafe(50)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value + "\n")
+        return value
+    except PermissionError:
+        raise EnvironmentProblem(variable, (
+            f"cannot read {path}: permission denied for {_user()}; run civmil as the service user, or give "
+            f"the file to it (chown civmil: {path})")) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a text file"
+        raise EnvironmentProblem(variable, f"cannot read {path}: {reason}") from None
 
 
 def _flag(name: str) -> bool | None:
@@ -106,12 +343,29 @@ def _flag(name: str) -> bool | None:
         return True
     if value in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"{name} must be true or false, not {value!r}")
+    raise EnvironmentProblem(name, f"must be true or false, not {value!r}")
+
+
+def _count(name: str, default: int, *, most: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= most:
+        raise EnvironmentProblem(name, f"must be a whole number from 1 to {most}, not {value!r}")
+    return int(value)
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _port(value: str) -> int:
     if not value.strip().isdigit() or not 0 < int(value) < 65536:
-        raise ValueError(f"PORT must be a number from 1 to 65535, not {value!r}")
+        raise EnvironmentProblem("PORT", f"must be a number from 1 to 65535, not {value!r}")
     return int(value)
 
 
@@ -150,6 +404,10 @@ def deployment() -> Deployment:
         port=_port(os.environ.get("PORT", "8000")),
         embedded_worker=_flag("CIVMIL_EMBEDDED_WORKER"),
         hsts_preload=bool(_flag("CIVMIL_HSTS_PRELOAD")),
+        web_processes=_count("CIVMIL_WEB_PROCESSES", cores(), most=64),
+        web_threads=_count("CIVMIL_WEB_THREADS", 4, most=64),
+        db_pool_size=_count("CIVMIL_DB_POOL_SIZE", 8, most=200),
+        live_relay=bool(_flag("CIVMIL_LIVE_RELAY")),
     )
 
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "civmil.core.concurrency.ConcurrencyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -86,7 +87,11 @@ TEMPLATES = [
 ]
 
 _db = dj_database_url.parse(DEPLOY.database_url, conn_max_age=0)
-if _db["ENGINE"] == "django.db.backends.sqlite3":
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    # Each process keeps a pool: a request borrows a connection and gives it back (psycopg_pool),
+    # so neither users nor live connections multiply the server's connections (docs/deploy.md).
+    _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DEPLOY.db_pool_size, "timeout": 20}
+elif _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         "transaction_mode": "IMMEDIATE",
@@ -118,7 +123,9 @@ ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "civmil.core.accounts.AccountAdapter"
-ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+#: A shift signs in together from behind one address (a camp's NAT): many sign-ins per address;
+#: guessing is slowed per account (5 wrong passwords in 5 minutes) and per address.
+ACCOUNT_RATE_LIMITS = {"login": "600/m/ip", "login_failed": "60/m/ip,5/5m/key"}
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = False
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -148,13 +155,18 @@ MEDIA_ROOT = DEPLOY.var_dir / "media"
 CHANNEL_LAYERS: dict[str, Any] = (
     {"default": redis_channel_layer(DEPLOY.redis_url)}
     if DEPLOY.redis_url
-    else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    else {"default": {"BACKEND": "civmil.core.events.relay.RelayChannelLayer"}}
 )
+#: Without Redis, the processes of one server pass live messages through the database (on only in
+#: the processes `civmil serve` starts when it runs several).
+CIVMIL_LIVE_RELAY = DEPLOY.live_relay
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 CIVMIL_LEDGER_SIGNING_KEY = DEPLOY.ledger_signing_key
 CIVMIL_EMBEDDED_WORKER = DEPLOY.embedded_worker
+CIVMIL_WEB_PROCESSES = DEPLOY.web_processes
+CIVMIL_WEB_THREADS = DEPLOY.web_threads
 CIVMIL_MAX_FORM_BYTES = 2 * 1024 * 1024
 #: Live connections one session may hold at once; opening another closes the oldest (code 4429).
 CIVMIL_LIVE_MAX_SOCKETS_PER_SESSION = 3

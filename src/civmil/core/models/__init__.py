@@ -2,7 +2,7 @@
 
 from civmil.core.models.approvals import EmailChangeRequest
 from civmil.core.models.erasure import ErasureRequest
-from civmil.core.models.events import OutboxEvent, OutboxHorizon
+from civmil.core.models.events import LiveRelay, OutboxEvent, OutboxHorizon
 from civmil.core.models.identity import Membership, Organisation, Person, User
 from civmil.core.models.ledger import Checkpoint, LedgerChange, LedgerEntry
 from civmil.core.models.records import Grant, ProtectedRecord, Release
@@ -18,6 +18,7 @@ __all__ = [
     "Grant",
     "LedgerChange",
     "LedgerEntry",
+    "LiveRelay",
     "Membership",
     "MissionSettings",
     "Organisation",

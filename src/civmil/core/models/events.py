@@ -55,3 +55,26 @@ class OutboxHorizon(models.Model):
 
     def __str__(self) -> str:
         return f"events pruned through #{self.pruned_through}"
+
+
+class LiveRelay(models.Model):
+    """A channel-layer message on its way from one server process to the others (no Redis).
+
+    Kept about a minute (civmil.core.events.relay); it says only which group or connection to
+    wake, never content.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    #: The process that wrote it (it does not read its own).
+    origin = models.CharField(_("origin"), max_length=40)
+    group = models.CharField(_("group"), max_length=100, blank=True)
+    channel = models.CharField(_("channel"), max_length=120, blank=True)
+    message = models.JSONField(_("message"), default=dict)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("live relay message")
+        verbose_name_plural = _("live relay messages")
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.group or self.channel}"

@@ -10,6 +10,7 @@ database (check ``civmil.demo.E001``).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -52,12 +53,29 @@ def embedded_worker_enabled() -> bool:
     return bool(value)
 
 
+def process_count(requested: int | None) -> int:
+    """Server processes to run: ``--processes``, else ``CIVMIL_WEB_PROCESSES`` (default: the cores)."""
+    return max(1, requested if requested is not None else int(settings.DEPLOY.web_processes))
+
+
+def relay_needed(processes: int) -> bool:
+    """Several processes without Redis pass live messages through the database (events.relay)."""
+    return processes > 1 and not settings.DEPLOY.redis_url
+
+
 class Command(BaseCommand):
     help = "Serve civmil (HTML, API and live updates) with uvicorn on HOST:PORT."
     # The checks run in handle(), with the deployment checks in production.
     requires_system_checks: list[str] = []  # type: ignore[assignment]
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--processes", type=int, default=None, metavar="N",
+            help=_("server processes on HOST:PORT (default: CIVMIL_WEB_PROCESSES, else one per core)"))
+
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["processes"] is not None and not 1 <= options["processes"] <= 64:
+            raise CommandError(_("--processes must be a whole number from 1 to 64."))
         messages = _checks()
         problems = startup_problems(messages)
         if problems:
@@ -72,13 +90,23 @@ class Command(BaseCommand):
         if embedded:
             self.stdout.write(_("Background jobs run in this process (CIVMIL_EMBEDDED_WORKER); "
                                 "run 'civmil worker' instead when you run several servers."))
-        self.stdout.write(_("civmil is serving at %(url)s (Ctrl+C stops it).") % {"url": url(deploy.host, deploy.port)})
+        processes = process_count(options["processes"])
+        if relay_needed(processes):
+            # The processes uvicorn starts read it from their environment; this one (whose
+            # embedded worker publishes) from the setting.
+            os.environ["CIVMIL_LIVE_RELAY"] = "true"
+            settings.CIVMIL_LIVE_RELAY = True
+        self.stdout.write(_("civmil is serving at %(url)s with %(processes)s processes, %(threads)s requests at "
+                            "a time each (Ctrl+C stops it).")
+                          % {"url": url(deploy.host, deploy.port), "processes": processes,
+                             "threads": settings.CIVMIL_WEB_THREADS})
         from civmil.core import schedule
 
         if embedded:
             schedule.start_embedded_worker()
         try:
             uvicorn.run(asgi_app(), host=deploy.host, port=deploy.port, reload=False, lifespan="off",
-                        proxy_headers=deploy.production, log_level="info")
+                        proxy_headers=deploy.production, log_level="info",
+                        workers=processes if processes > 1 else None)
         finally:
             schedule.stop_embedded_worker()

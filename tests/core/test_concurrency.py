@@ -1,0 +1,55 @@
+"""A server process works on a few requests at once; the others wait their turn on the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from django.http import HttpRequest, HttpResponse
+from django.test import RequestFactory
+
+from civmil.core.concurrency import ConcurrencyLimitMiddleware
+
+
+@pytest.mark.asyncio
+async def test_at_most_the_limit_of_requests_run_at_once_and_every_one_is_answered(settings: Any) -> None:
+    settings.CIVMIL_WEB_THREADS = 3
+    running, most = 0, 0
+
+    async def view(request: HttpRequest) -> HttpResponse:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        return HttpResponse(request.path)
+
+    middleware = ConcurrencyLimitMiddleware(view)
+    factory = RequestFactory()
+    responses = await asyncio.gather(*(middleware(factory.get(f"/page/{n}")) for n in range(30)))  # type: ignore[misc]
+    assert most == 3
+    assert [r.content.decode() for r in responses] == [f"/page/{n}" for n in range(30)]
+
+
+@pytest.mark.asyncio
+async def test_a_failing_request_gives_its_turn_back(settings: Any) -> None:
+    settings.CIVMIL_WEB_THREADS = 1
+
+    async def view(request: HttpRequest) -> HttpResponse:
+        if request.path == "/boom":
+            raise ValueError("boom")
+        return HttpResponse("ok")
+
+    middleware = ConcurrencyLimitMiddleware(view)
+    factory = RequestFactory()
+    with pytest.raises(ValueError):
+        await middleware(factory.get("/boom"))  # type: ignore[misc]
+    response = await asyncio.wait_for(middleware(factory.get("/fine")), 2)  # type: ignore[misc]
+    assert response.content == b"ok"
+
+
+def test_under_a_synchronous_handler_it_only_passes_the_request_on() -> None:
+    middleware = ConcurrencyLimitMiddleware(lambda request: HttpResponse("sync"))
+    response = middleware(RequestFactory().get("/"))
+    assert isinstance(response, HttpResponse) and response.content == b"sync"
