@@ -125,8 +125,10 @@ class Command(BaseCommand):
                           % {"id": signed.pk, "size": signed.tree_size, "root": signed.root, "file": output})
 
     def _rotate_key(self) -> None:
+        from civmil.core.backups.service_user import refuse_root
         from civmil.core.ledger import signing
 
+        refuse_root("ledger rotate-key")
         try:
             rotation = signing.rotate_key()
         except signing.KeyFromEnvironment as exc:
