@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -25,6 +26,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 CIVMIL = str(Path(sys.executable).with_name("civmil"))
 STREAM = "actors.liaisonlogentry"
+#: A line of a process's output that reports a failure: a traceback, a line logged at ERROR or
+#: CRITICAL (uvicorn's "ERROR:", a JSON record's level), or an exception's own line.
+ERROR_LINE = re.compile(r'Traceback \(most recent call last\)|\b(?:ERROR|CRITICAL)\b'
+                        r'|(?i:"level(?:name)?":\s*"(?:error|critical)")|^[\w.]*(?:Error|Exception)\b')
 
 
 def free_port() -> int:
@@ -43,6 +48,8 @@ class Stack:
             "CIVMIL_ENV": "development", "CIVMIL_EMBEDDED_WORKER": "false",
             "ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_SETTINGS_MODULE": "civmil.config.settings",
             "PYTHONUNBUFFERED": "1",
+            # One server process per ``civmil serve``: these tests count servers and their memory.
+            "CIVMIL_WEB_PROCESSES": "1",
         }
         self.var_dir = Path(var_dir)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -52,10 +59,12 @@ class Stack:
         assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
         return done.stdout.decode()
 
-    def setup_members(self) -> dict[str, str]:
+    def setup_members(self, readers: int = 0) -> dict[str, Any]:
         """Three members (humanitarian author, civilian reader, military user), their sessions and
-        the author's API token: see _setup_members.py."""
-        return dict(json.loads(self.run(sys.executable, "-m", "tests.scale._setup_members").splitlines()[-1]))
+        the author's API token, and ``readers`` more civilian readers' sessions (``reader_sessions``):
+        see _setup_members.py."""
+        out = self.run(sys.executable, "-m", "tests.scale._setup_members", str(readers), timeout=60 + readers)
+        return dict(json.loads(out.splitlines()[-1]))
 
     def start(self, name: str, *args: str, **env: str) -> None:
         log = open(self.var_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
@@ -92,8 +101,37 @@ class Stack:
             self.stop(name)
 
     def log(self, name: str) -> str:
+        return self.full_log(name)[-3000:]
+
+    def full_log(self, name: str) -> str:
+        """Everything process ``name`` wrote to stdout and stderr (across its restarts)."""
         path = self.var_dir / f"{name}.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def error_lines(self, name: str) -> list[str]:
+        """The lines of ``name``'s output that report a failure (see ERROR_LINE)."""
+        return [line for line in self.full_log(name).splitlines() if ERROR_LINE.search(line)]
+
+    def rss(self, name: str) -> int:
+        """Resident memory of process ``name`` and its children, in bytes (Linux /proc)."""
+        return tree_rss(self.procs[name].pid)
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of ``pid`` and every process below it, in bytes (0 once it has exited)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        proc = Path(f"/proc/{current}")
+        try:
+            status = (proc / "status").read_text()
+            for task in (proc / "task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        rss = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        total += int(rss.group(1)) * 1024 if rss else 0
+    return total
 
 
 def post_entry(port: int, token: str, org: str, summary: str, level: str = "humanitarian") -> str:
@@ -150,6 +188,12 @@ class Live:
             if frame.get("type") == frame_type and object_id in (None, frame.get("object_id")):
                 return out
         raise AssertionError(f"no {frame_type!r} frame within {timeout} s; got {out}")
+
+    def is_open(self) -> bool:
+        """Whether the connection is still open: no close frame came and the socket did not drop."""
+        from websockets.protocol import State
+
+        return bool(self.ws.state is State.OPEN)
 
     def close(self) -> None:
         self.exit.close()

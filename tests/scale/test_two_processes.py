@@ -2,7 +2,9 @@
 
 An entry written through process A reaches a WebSocket reader on process B within 2 s (events
 cross processes through Redis), a reader who may not see it gets nothing, and after B restarts
-the reader resumes from the last id it saw and gets the event it missed.
+the reader resumes from the last id it saw and gets the event it missed. Then a connection on each
+process stays quiet for HOLD_SECONDS (longer than any Redis read timeout and several of uvicorn's
+pings) and still gets the next event on the same socket; no process wrote an error or a traceback.
 
 Runs on the PostgreSQL pass of ``make test`` (its own database and Redis db, dropped after).
 Skipped when PostgreSQL or Redis is unreachable, unless CI=true, where that is a failure.
@@ -14,6 +16,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -25,6 +28,8 @@ pytestmark = pytest.mark.postgres
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/test"
 REDIS_BASE = "redis://127.0.0.1:6379"
 DELIVERY_SECONDS = 2.0
+#: A quiet live connection must outlast this (redis-py 8 dropped every one after 5 to 10 s).
+HOLD_SECONDS = 65
 
 
 def _unavailable(reason: str) -> None:
@@ -62,7 +67,7 @@ def database(redis_url: str) -> Iterator[str]:
         yield url
 
 
-def test_events_cross_processes_follow_the_policy_and_survive_a_restart(database: str, redis_url: str) -> None:
+def test_events_cross_processes_follow_the_policy_survive_a_restart_and_hold_quiet_sockets(database: str, redis_url: str) -> None:
     with tempfile.TemporaryDirectory(prefix="civmil-scale-") as var_dir:
         stack = Stack(database, redis_url, var_dir)
         sockets: list[Live] = []
@@ -101,11 +106,25 @@ def test_events_cross_processes_follow_the_policy_and_survive_a_restart(database
             assert all(int(f["id"]) > last_id for f in replayed)
             assert not [f for f in reader.replayed if f.get("type") in ("reset", "reload")]
 
+            # A connection on each process stays quiet past every read timeout, then the next event
+            # arrives on that same socket: nothing closed it, it did not reconnect.
+            holders = {"web-a": Live(a_port, f"{cookie}={setup['reader_session']}"), "web-b": reader}
+            sockets.append(holders["web-a"])
+            opened = {name: live.ws for name, live in holders.items()}
+            time.sleep(HOLD_SECONDS)
+            assert {name: live.is_open() for name, live in holders.items()} == {"web-a": True, "web-b": True}
+            third = post_entry(a_port, setup["token"], setup["author_org"], "scale-third")
+            for name, live in holders.items():
+                assert live.until("event", DELIVERY_SECONDS, object_id=third)[-1]["kind"] == "liaison.recorded"
+                assert live.ws is opened[name] and live.is_open(), name
+
             # The separate worker ticked the periodic jobs on the shared database.
             ticked = stack.run(sys.executable, "-c", (
                 "import django; django.setup(); from civmil.core.models.schedule import PeriodicRun; "
                 "print(PeriodicRun.objects.count())"))
             assert int(ticked.strip().splitlines()[-1]) > 0, stack.log("worker")
+            assert {name: stack.error_lines(name) for name in ("web-a", "web-b", "worker")} == {
+                "web-a": [], "web-b": [], "worker": []}
         except AssertionError:
             for name in ("web-a", "web-b", "worker"):
                 print(f"--- {name} log ---\n{stack.log(name)}")
