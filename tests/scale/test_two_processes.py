@@ -67,7 +67,8 @@ def database(redis_url: str) -> Iterator[str]:
         yield url
 
 
-def test_events_cross_processes_follow_the_policy_survive_a_restart_and_hold_quiet_sockets(database: str, redis_url: str) -> None:
+def test_events_cross_processes_follow_the_policy_survive_a_restart_and_hold_quiet_sockets(
+        database: str, redis_url: str) -> None:
     with tempfile.TemporaryDirectory(prefix="civmil-scale-") as var_dir:
         stack = Stack(database, redis_url, var_dir)
         sockets: list[Live] = []
