@@ -17,7 +17,7 @@ NOW = $$(date +%s)
 help:
 	@echo "make run   — install, migrate, load the demo mission on first start, serve http://127.0.0.1:8000"
 	@echo "make test  — install test dependencies, lint, type-check, run the suite on SQLite and PostgreSQL"
-	@echo "make bench — run the benchmarks"
+	@echo "make bench — run the benchmarks (the load trial runs on its own: .venv/bin/python -m bench.load, see docs/benchmarks.md)"
 	@echo "make dist  — build the wheel and sdist into dist/, with the front-end files and compiled catalogues"
 	@echo "make conformance — try the GeoJSON and CSV readers on the conformance corpus (CIVMIL_CONFORMANCE_DIR)"
 
