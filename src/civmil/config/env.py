@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from civmil.core.redact import shown_url
+
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 ENVIRONMENTS = ("development", "production")
 
@@ -99,17 +101,6 @@ METRICS_TOKEN_MIN_LENGTH = 32
 _ADDRESS = re.compile(r"^[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+$")
 
 
-def _shown_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (for messages)."""
-    try:
-        parsed = urlparse(url)
-        if parsed.password is None:
-            return url
-        return url.replace(f":{parsed.password}@", ":***@", 1)
-    except ValueError:
-        return "(unparsable)"
-
-
 def check_database_url(url: str) -> None:
     """Refuse a DATABASE_URL civmil cannot use (not SQLite or PostgreSQL, unparsable, no database)."""
     import dj_database_url
@@ -117,16 +108,16 @@ def check_database_url(url: str) -> None:
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme not in DATABASE_SCHEMES:
         raise EnvironmentProblem("DATABASE_URL", (
-            f"{_shown_url(url)!r} is not a SQLite or PostgreSQL URL; use postgres://user:password@host:5432/name "
+            f"{shown_url(url)!r} is not a SQLite or PostgreSQL URL; use postgres://user:password@host:5432/name "
             "or sqlite:////absolute/path/civmil.sqlite3"))
     try:
         parsed = dj_database_url.parse(url)
     except ValueError:
         raise EnvironmentProblem("DATABASE_URL", (
-            f"{_shown_url(url)!r} is not a valid URL (a port that is not a number, or a password with "
+            f"{shown_url(url)!r} is not a valid URL (a port that is not a number, or a password with "
             "characters such as @ / : # not percent-encoded: @ is %40)")) from None
     if not parsed.get("NAME"):
-        raise EnvironmentProblem("DATABASE_URL", f"{_shown_url(url)!r} names no database (…/name at its end)")
+        raise EnvironmentProblem("DATABASE_URL", f"{shown_url(url)!r} names no database (…/name at its end)")
 
 
 def check_redis_url(url: str) -> None:
@@ -134,20 +125,20 @@ def check_redis_url(url: str) -> None:
     parsed = urlparse(url)
     if parsed.scheme not in REDIS_SCHEMES:
         raise EnvironmentProblem("REDIS_URL", (
-            f"{_shown_url(url)!r} must start with redis://, rediss:// or unix:// (e.g. redis://127.0.0.1:6379/0)"))
+            f"{shown_url(url)!r} must start with redis://, rediss:// or unix:// (e.g. redis://127.0.0.1:6379/0)"))
     try:
         parsed.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
-        raise EnvironmentProblem("REDIS_URL", f"{_shown_url(url)!r} has a port that is not a number") from None
+        raise EnvironmentProblem("REDIS_URL", f"{shown_url(url)!r} has a port that is not a number") from None
     if parsed.scheme == "unix":
         if not parsed.path:
-            raise EnvironmentProblem("REDIS_URL", f"{_shown_url(url)!r} names no socket (unix:///run/redis/redis.sock)")
+            raise EnvironmentProblem("REDIS_URL", f"{shown_url(url)!r} names no socket (unix:///run/redis/redis.sock)")
         return
     if not parsed.hostname:
-        raise EnvironmentProblem("REDIS_URL", f"{_shown_url(url)!r} names no host (redis://127.0.0.1:6379/0)")
+        raise EnvironmentProblem("REDIS_URL", f"{shown_url(url)!r} names no host (redis://127.0.0.1:6379/0)")
     db = parsed.path.strip("/")
     if db and not db.isdigit():
-        raise EnvironmentProblem("REDIS_URL", f"{_shown_url(url)!r} ends with {db!r}; the database is a number (/0)")
+        raise EnvironmentProblem("REDIS_URL", f"{shown_url(url)!r} ends with {db!r}; the database is a number (/0)")
 
 
 def email_backend(url: str) -> dict[str, Any]:
@@ -156,11 +147,11 @@ def email_backend(url: str) -> dict[str, Any]:
     parsed = urlparse(url)
     if parsed.scheme not in EMAIL_BACKENDS:
         raise EnvironmentProblem("EMAIL_URL", (
-            f"{_shown_url(url)!r} must start with one of {', '.join(s + '://' for s in EMAIL_BACKENDS)}"))
+            f"{shown_url(url)!r} must start with one of {', '.join(s + '://' for s in EMAIL_BACKENDS)}"))
     try:
         port = parsed.port
     except ValueError:
-        raise EnvironmentProblem("EMAIL_URL", f"{_shown_url(url)!r} has a port that is not a number") from None
+        raise EnvironmentProblem("EMAIL_URL", f"{shown_url(url)!r} has a port that is not a number") from None
     settings: dict[str, Any] = {"EMAIL_BACKEND": EMAIL_BACKENDS[parsed.scheme]}
     if parsed.scheme == "file":
         if not parsed.path:
@@ -168,7 +159,7 @@ def email_backend(url: str) -> dict[str, Any]:
         settings["EMAIL_FILE_PATH"] = unquote(parsed.path)
     if parsed.scheme in DELIVERING_EMAIL_SCHEMES:
         if not parsed.hostname:
-            raise EnvironmentProblem("EMAIL_URL", f"{_shown_url(url)!r} names no mail server")
+            raise EnvironmentProblem("EMAIL_URL", f"{shown_url(url)!r} names no mail server")
         default_port = {"smtp": 25, "smtps": 465, "submission": 587}[parsed.scheme]
         settings.update({
             "EMAIL_HOST": parsed.hostname,
@@ -184,9 +175,10 @@ def email_backend(url: str) -> dict[str, Any]:
 
 def _address(variable: str, value: str) -> str:
     """One sender address, ``Name <addr@domain>`` or ``addr@domain``, as given."""
-    name, addr = parseaddr(value)
+    addr = parseaddr(value)[1]
     if not _ADDRESS.match(addr) or "," in value:
-        raise EnvironmentProblem(variable, f"{value!r} is not one e-mail address (e.g. civmil <no-reply@mission.example>)")
+        raise EnvironmentProblem(variable, f"{value!r} is not one e-mail address "
+                                           "(e.g. civmil <no-reply@mission.example>)")
     return value
 
 
@@ -371,43 +363,93 @@ def _port(value: str) -> int:
 
 @cache
 def deployment() -> Deployment:
-    """Read the environment once. Raises ``ValueError`` on a setting that cannot be used."""
-    env = os.environ.get("CIVMIL_ENV", "development").strip() or "development"
+    """Read the environment once.
+
+    Raises :class:`EnvironmentProblem` (a ``ValueError``) naming the first variable that is
+    missing or cannot be used.
+    """
+    env = _get("CIVMIL_ENV") or "development"
     if env not in ENVIRONMENTS:
-        raise ValueError(f"CIVMIL_ENV must be one of {ENVIRONMENTS}, not {env!r}")
-    var_dir = Path(os.environ.get("CIVMIL_VAR_DIR", PROJECT_ROOT / "var")).resolve()
+        raise EnvironmentProblem("CIVMIL_ENV", f"must be development or production, not {env!r}")
     production = env == "production"
+    var_dir = _var_dir(production)
     secret_key = os.environ.get("SECRET_KEY", "")
     if not secret_key:
         if production:
-            raise ValueError("SECRET_KEY must be set when CIVMIL_ENV=production")
-        secret_key = _read_or_create_secret(var_dir / "secret_key", "token")
+            raise EnvironmentProblem("SECRET_KEY", (
+                "must be set when CIVMIL_ENV=production; generate one with "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"))
+        secret_key = _read_or_create_secret(var_dir / "secret_key", "token", "SECRET_KEY")
     elif production and (weakness := secret_key_weakness(secret_key)):
-        raise ValueError(
-            f"SECRET_KEY is too weak for CIVMIL_ENV=production: {weakness}. Generate one with "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'` and set it in the environment."
-        )
-    signing_key = os.environ.get("CIVMIL_LEDGER_SIGNING_KEY", "")
-    if not signing_key:
-        signing_key = _read_or_create_secret(var_dir / "ledger_signing_key", "ed25519")
-    hosts = os.environ.get("ALLOWED_HOSTS", "" if production else "127.0.0.1,localhost,testserver")
+        raise EnvironmentProblem("SECRET_KEY", (
+            f"too weak for CIVMIL_ENV=production: {weakness}. Generate one with "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(50))' and set it in the environment"))
+    signing_key = _get("CIVMIL_LEDGER_SIGNING_KEY")
+    if signing_key:
+        if not _HEX_SEED.match(signing_key):
+            raise EnvironmentProblem("CIVMIL_LEDGER_SIGNING_KEY",
+                                     "must be an Ed25519 seed of 64 hexadecimal characters")
+    else:
+        key_file = var_dir / "ledger_signing_key"
+        signing_key = _read_or_create_secret(key_file, "ed25519", "CIVMIL_LEDGER_SIGNING_KEY")
+        if not _HEX_SEED.match(signing_key):
+            raise EnvironmentProblem("CIVMIL_LEDGER_SIGNING_KEY", (
+                f"{key_file} does not hold an Ed25519 seed of 64 hexadecimal characters"))
+    hosts = _get("ALLOWED_HOSTS") or ("" if production else "127.0.0.1,localhost,testserver")
+    allowed_hosts = tuple(h.strip() for h in hosts.split(",") if h.strip())
+    if production and not allowed_hosts:
+        raise EnvironmentProblem("ALLOWED_HOSTS", (
+            "must list the site's host names when CIVMIL_ENV=production (e.g. civmil.mission.example)"))
+    database_url = _get("DATABASE_URL") or f"sqlite:///{var_dir / 'civmil.sqlite3'}"
+    check_database_url(database_url)
+    redis_url = _get("REDIS_URL")
+    if redis_url:
+        check_redis_url(redis_url)
+    email_url = _get("EMAIL_URL") or ("" if production else "console://")
+    if production and not email_url:
+        raise EnvironmentProblem("EMAIL_URL", (
+            "must be set when CIVMIL_ENV=production: the mission's mail server, e.g. "
+            "submission://user:password@smtp.mission.example:587"))
+    email_backend(email_url)
+    if production and urlparse(email_url).scheme not in DELIVERING_EMAIL_SCHEMES:
+        raise EnvironmentProblem("EMAIL_URL", (
+            f"{urlparse(email_url).scheme}:// delivers no mail; CIVMIL_ENV=production needs smtp://, "
+            "submission:// or smtps://"))
+    email_from = _get("CIVMIL_EMAIL_FROM")
+    if email_from:
+        email_from = _address("CIVMIL_EMAIL_FROM", email_from)
+    elif production:
+        raise EnvironmentProblem("CIVMIL_EMAIL_FROM", (
+            "must be set when CIVMIL_ENV=production: the sender of civmil's mail, an address the mail "
+            "server accepts (e.g. civmil <no-reply@mission.example>)"))
+    else:
+        email_from = Deployment.email_from
+    server_email = _get("CIVMIL_SERVER_EMAIL")
+    server_email = _address("CIVMIL_SERVER_EMAIL", server_email) if server_email else email_from
     return Deployment(
         env=env,
         var_dir=var_dir,
-        database_url=os.environ.get("DATABASE_URL", f"sqlite:///{var_dir / 'civmil.sqlite3'}"),
-        redis_url=os.environ.get("REDIS_URL", ""),
+        database_url=database_url,
+        redis_url=redis_url,
         secret_key=secret_key,
         ledger_signing_key=signing_key,
-        allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()),
-        email_url=os.environ.get("EMAIL_URL", "console://" if not production else ""),
-        host=os.environ.get("HOST", "127.0.0.1"),
-        port=_port(os.environ.get("PORT", "8000")),
+        allowed_hosts=allowed_hosts,
+        email_url=email_url,
+        host=_get("HOST") or "127.0.0.1",
+        port=_port(_get("PORT") or "8000"),
         embedded_worker=_flag("CIVMIL_EMBEDDED_WORKER"),
         hsts_preload=bool(_flag("CIVMIL_HSTS_PRELOAD")),
         web_processes=_count("CIVMIL_WEB_PROCESSES", cores(), most=64),
         web_threads=_count("CIVMIL_WEB_THREADS", 4, most=64),
         db_pool_size=_count("CIVMIL_DB_POOL_SIZE", 8, most=200),
         live_relay=bool(_flag("CIVMIL_LIVE_RELAY")),
+        secret_key_fallbacks=_fallback_keys(production),
+        email_from=email_from,
+        server_email=server_email,
+        admins=_admins(_get("CIVMIL_ADMINS")) if _get("CIVMIL_ADMINS") else (),
+        log_format=_choice("CIVMIL_LOG_FORMAT", "text", LOG_FORMATS),
+        log_level=_choice("CIVMIL_LOG_LEVEL", "INFO", LOG_LEVELS, fold=str.upper),
+        metrics_token=_metrics_token(),
     )
 
 

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from civmil.config import vendor
-from civmil.config.env import deployment, redis_channel_layer
+from civmil.config.env import deployment, email_backend, redis_channel_layer
 
 DEPLOY = deployment()
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = not DEPLOY.production
 SECRET_KEY = DEPLOY.secret_key
+#: Former keys, still accepted after a rotation (docs/operations.md, "Rotating SECRET_KEY").
+SECRET_KEY_FALLBACKS = list(DEPLOY.secret_key_fallbacks)
 ALLOWED_HOSTS = list(DEPLOY.allowed_hosts)
 CIVMIL_ENV = DEPLOY.env
 CIVMIL_VAR_DIR = DEPLOY.var_dir
@@ -174,32 +175,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 
-def _email(url: str) -> dict[str, Any]:
-    if not url:
-        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
-    parsed = urlparse(url)
-    backends = {
-        "console": "django.core.mail.backends.console.EmailBackend",
-        "locmem": "django.core.mail.backends.locmem.EmailBackend",
-        "smtp": "django.core.mail.backends.smtp.EmailBackend",
-        "smtps": "django.core.mail.backends.smtp.EmailBackend",
-        "submission": "django.core.mail.backends.smtp.EmailBackend",
-    }
-    if parsed.scheme not in backends:
-        raise ValueError(f"EMAIL_URL scheme must be one of {sorted(backends)}")
-    return {
-        "EMAIL_BACKEND": backends[parsed.scheme],
-        "EMAIL_HOST": parsed.hostname or "localhost",
-        "EMAIL_PORT": parsed.port or 25,
-        "EMAIL_HOST_USER": unquote(parsed.username or ""),
-        "EMAIL_HOST_PASSWORD": unquote(parsed.password or ""),
-        "EMAIL_USE_SSL": parsed.scheme == "smtps",
-        "EMAIL_USE_TLS": parsed.scheme == "submission",
-    }
-
-
-globals().update(_email(DEPLOY.email_url))
-DEFAULT_FROM_EMAIL = "civmil <no-reply@civmil.invalid>"
+# E-mail: the backend from EMAIL_URL (production accepts only SMTP), senders and admins from
+# CIVMIL_EMAIL_FROM, CIVMIL_SERVER_EMAIL and CIVMIL_ADMINS (docs/operations.md, "E-mail").
+globals().update(email_backend(DEPLOY.email_url))
+DEFAULT_FROM_EMAIL = DEPLOY.email_from
+SERVER_EMAIL = DEPLOY.server_email
+ADMINS = list(DEPLOY.admins)
 
 # No inline script or style anywhere; same-origin WebSockets are covered by 'self'.
 CONTENT_SECURITY_POLICY = {
