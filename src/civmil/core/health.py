@@ -10,52 +10,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from civmil.core import checks as probes
 
 #: Seconds a readiness ping of Redis may take.
 PING_TIMEOUT = 5
 
 
 def _database() -> str | None:
-    connection = connections[DEFAULT_DB_ALIAS]
-    with connection.cursor() as cursor:
+    # The request's own (pooled) connection: a probe every few seconds opens no new ones.
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute("SELECT 1")
-    executor = MigrationExecutor(connection)
-    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    pending = probes.unapplied_migrations()
     return f"{len(pending)} migration(s) not applied" if pending else None
 
 
 def _redis() -> str | None:
-    layer = settings.CHANNEL_LAYERS.get("default", {})
-    if "redis" not in str(layer.get("BACKEND", "")).lower():
-        return None
-    import redis
-
-    host = layer["CONFIG"]["hosts"][0]
-    url = host["address"] if isinstance(host, dict) else str(host)
-    client = redis.Redis.from_url(url, socket_connect_timeout=PING_TIMEOUT,
-                                  socket_timeout=PING_TIMEOUT)
-    try:
-        client.ping()
-    finally:
-        client.close()
+    url = probes.redis_url()
+    if url is not None:
+        probes.ping_redis(url, timeout=PING_TIMEOUT)
     return None
 
 
 def _static_manifest() -> str | None:
-    from django.contrib.staticfiles.storage import staticfiles_storage
-
-    manifest_name = getattr(staticfiles_storage, "manifest_name", None)
-    if manifest_name is None:  # a storage without a manifest (development, tests)
-        return None
-    if not staticfiles_storage.exists(manifest_name):
-        return "no static manifest: run `civmil collectstatic`"
-    return None
+    # The probe's message names a path under the var directory: shown to operators, not here.
+    return "no static manifest: run `civmil collectstatic`" if probes.static_manifest_problem() else None
 
 
 def _signing_key() -> str | None:

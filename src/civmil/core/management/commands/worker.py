@@ -2,6 +2,8 @@
 
 Run as many as you like (``civmil.core.schedule`` enqueues each periodic job once per period,
 whichever worker ticks first). A signal lets the running task finish, then the worker exits 0.
+It refuses to start while the database (or Redis, when REDIS_URL is set) cannot be used,
+naming the variable (:func:`civmil.core.checks.connection_problems`). Each job run is logged.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ class Command(BaseCommand):
                             help="Tick once, run every queued task, then exit.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from civmil.core.checks import connection_problems
+
+        problems = connection_problems()
+        if problems:
+            lines = [f"  {m.id}: {m.msg}" + (f" ({m.hint})" if m.hint else "") for m in problems]
+            raise CommandError(_("civmil worker will not start:") + "\n" + "\n".join(lines))
         runner = schedule.Runner(tick_every=options["tick"], poll=options["poll"])
         if options["once"]:
             import time
