@@ -115,13 +115,13 @@ def test_nav_section_marks_the_most_specific_menu_entry(path: str, current: str)
 
 @pytest.mark.parametrize("level", list(Level))
 def test_level_badge_names_the_level_in_words_and_a_class(level: Level) -> None:
-    html = render('{% include "includes/level_badge.html" with level=level %}', {"level": level.value})
+    html = render('{% level_badge level %}', {"level": level.value})
     assert f'class="badge level level-{level.value}"' in html
     assert f">{level.label}</span>" in html
 
 
 def test_level_badge_of_an_unknown_value_is_marked_unknown() -> None:
-    html = render('{% include "includes/level_badge.html" with level=level %}', {"level": "<b>secret</b>"})
+    html = render('{% level_badge level %}', {"level": "<b>secret</b>"})
     assert "level-unknown" in html and "<b>" not in html
 
 

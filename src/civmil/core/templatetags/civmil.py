@@ -9,6 +9,7 @@
   mission's zone is used.
 - ``{{ lat|mgrs:lon }}`` or ``{% mgrs lat lon %}`` — MGRS grid reference of a point.
 - ``{% nav_section url1 url2 … as current %}`` — which menu entry the request is in.
+- ``{% cell c %}``, ``{% withheld %}``, ``{% level_badge level %}`` — a field as the reader sees it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from django.template.base import Parser, Token
 from django.template.context import Context
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.text import Truncator
+from django.utils.translation import gettext
 
 from civmil.core.choices import Level
 from civmil.core.formats import mission_datetime
@@ -223,3 +226,50 @@ def nav_section(context: Context, *urls: str) -> str:
     path = str(request.path)
     matches = [url for url in urls if url and _under(path, str(url))]
     return max(matches, key=len) if matches else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# A record's fields as the reader sees them: drawn in Python, because a list page draws hundreds.
+
+
+def withheld_html() -> SafeString:
+    """The mark of a field that is not released to the reader."""
+    return format_html('<span class="muted withheld" title="{}">{}</span>',
+                       gettext("This field is not released to you."), gettext("withheld"))
+
+
+@register.simple_tag(name="withheld")
+def withheld_tag() -> SafeString:
+    """``{% withheld %}``: the mark of a field that is not released to the reader."""
+    return withheld_html()
+
+
+def _bdi(text: Any, url: str = "") -> SafeString:
+    # The text (a user's or an import's) is in <bdi>: its direction is its own, isolated from the page.
+    if url:
+        return format_html('<a href="{}"><bdi>{}</bdi></a>', url, text)
+    return format_html("<bdi>{}</bdi>", text)
+
+
+@register.simple_tag(name="cell")
+def cell_tag(c: Any, truncate: int | None = None) -> SafeString:
+    """``{% cell row.cells.summary %}`` (optional ``truncate=200``): one field of a record as the
+    reader sees it (a ``Cell`` of civmil.actors.views): withheld, a list of items, a link or text."""
+    if c is None or c == "":
+        return SafeString("")
+    if c.withheld:
+        return withheld_html()
+    if c.items:
+        return SafeString(", ".join(withheld_html() if item.withheld else _bdi(item.text, item.url)
+                                    for item in c.items))
+    if c.url:
+        return _bdi(c.text, c.url)
+    if truncate:
+        return _bdi(Truncator(c.text).chars(int(truncate)))
+    return _bdi(c.text) if c.text else SafeString("")
+
+
+@register.simple_tag(name="level_badge")
+def level_badge(level: Any) -> SafeString:
+    """``{% level_badge obj.level %}``: a releasability level as a badge, its colour and its name."""
+    return format_html('<span class="badge level level-{}">{}</span>', level_key(level), level_label(level))
