@@ -4,11 +4,14 @@ with errors, and pages rendered in the mission's time zone."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import uuid
 import zoneinfo
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -20,6 +23,24 @@ FORM_ERROR_STATUS = 422
 
 def actor_of(request: HttpRequest) -> Actor:
     return request.actor  # type: ignore[attr-defined,no-any-return]
+
+
+_PLACEHOLDER = "00000000-0000-4000-8000-00000000c1f1"
+
+
+@functools.lru_cache(maxsize=512)
+def _around_pk(name: str, prefix: str) -> tuple[str, str]:
+    head, found, tail = reverse(name, args=[_PLACEHOLDER]).partition(_PLACEHOLDER)
+    if not found:
+        raise ValueError(f"the URL {name!r} does not end its path with the record's id")
+    return head, tail
+
+
+def record_url(name: str, pk: uuid.UUID | str) -> str:
+    """``reverse(name, args=[pk])`` for a URL whose one argument is a record's UUID, without
+    resolving the pattern again for every row of a list (a page of 50 entries named 300 URLs)."""
+    head, tail = _around_pk(name, get_script_prefix())
+    return f"{head}{uuid.UUID(str(pk))}{tail}"
 
 
 def not_found() -> NoReturn:

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from civmil.actors import queries
@@ -29,6 +28,7 @@ from civmil.core.pages import FORM_ERROR_STATUS as FORM_ERROR_STATUS
 from civmil.core.pages import actor_of as actor_of
 from civmil.core.pages import mission_tz as mission_tz
 from civmil.core.pages import not_found as not_found
+from civmil.core.pages import record_url as record_url
 from civmil.core.pages import render_page as render_page
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def cell(shown: access.Shown[Any], name: str, render_value: Callable[[Any], Cell
 def organisation_cell(org: Organisation | None) -> Cell:
     if org is None:
         return Cell()
-    return Cell(text=org.label, url=reverse("actors:organisation", args=[org.pk]))
+    return Cell(text=org.label, url=record_url("actors:organisation", org.pk))
 
 
 def person_cell(person: Any, visible_people: set[Any]) -> Cell:
@@ -107,7 +107,7 @@ def person_cell(person: Any, visible_people: set[Any]) -> Cell:
         return Cell()
     if person.pk not in visible_people:
         return WITHHELD_CELL
-    return Cell(text=str(person), url=reverse("actors:person", args=[person.pk]))
+    return Cell(text=str(person), url=record_url("actors:person", person.pk))
 
 
 def location_cells(shown: access.Shown[Any]) -> dict[str, Cell]:
@@ -145,7 +145,7 @@ def assignment_rows(actor: Actor, assignments: Iterable[access.Shown[LiaisonAssi
     for a in assignments:
         rows.append({
             "pk": a.record.pk,
-            "url": reverse("actors:assignment", args=[a.record.pk]),
+            "url": record_url("actors:assignment", a.record.pk),
             "level": a.record.level,
             "owner": organisation_cell(a.record.owner),
             # Confirmed by the officer's organisation, waiting for it, or refused by it (every view shows it).
@@ -156,7 +156,7 @@ def assignment_rows(actor: Actor, assignments: Iterable[access.Shown[LiaisonAssi
                 "from_organisation": cell(a, "from_organisation", organisation_cell),
                 "to_organisation": cell(a, "to_organisation", organisation_cell),
                 "community": cell(a, "community", str),
-                "area": cell(a, "area", lambda ar: Cell(text=str(ar), url=reverse("actors:area", args=[ar.pk]))
+                "area": cell(a, "area", lambda ar: Cell(text=str(ar), url=record_url("actors:area", ar.pk))
                              if ar is not None else Cell()),
                 "starts_on": cell(a, "starts_on", format_date),
                 "ends_on": cell(a, "ends_on", format_date),

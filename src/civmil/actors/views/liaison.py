@@ -48,6 +48,7 @@ from civmil.actors.views import (
     organisation_cell,
     paginate,
     point_features,
+    record_url,
     refuse,
     render_page,
 )
@@ -110,7 +111,7 @@ def entry_cells(actor: Actor, shown: access.Shown[LiaisonLogEntry], tz: dt.tzinf
         return timezone.localtime(value, tz).isoformat(timespec="minutes") if iso_times else format_datetime(value, tz)
 
     def people_cell(_manager: Any) -> Cell:
-        items = tuple(Cell(text=people_names[str(p.pk)], url=reverse("actors:person", args=[p.pk]))
+        items = tuple(Cell(text=people_names[str(p.pk)], url=record_url("actors:person", p.pk))
                       for p in record.people.all() if str(p.pk) in people_names)
         return Cell(items=items)
 
@@ -139,7 +140,7 @@ def entry_rows(actor: Actor, entries: list[LiaisonLogEntry], tz: dt.tzinfo, *,
                iso_times: bool = False) -> list[dict[str, Any]]:
     shown = queries.shown_entries(actor, entries)
     names = _people_names(actor, shown)
-    return [{"pk": s.record.pk, "url": reverse("actors:liaison-entry", args=[s.record.pk]), "level": s.record.level,
+    return [{"pk": s.record.pk, "url": record_url("actors:liaison-entry", s.record.pk), "level": s.record.level,
              "cells": entry_cells(actor, s, tz, names, iso_times=iso_times)} for s in shown]
 
 
