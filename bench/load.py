@@ -75,6 +75,8 @@ MIX: tuple[tuple[str, int], ...] = (
     ("write: message", 8),
 )
 BASELINE_KIND = "baseline: /health/live"
+#: Longest wait before a phase for the server to answer /health/live within 50 ms five times running.
+SETTLE_SECONDS = 60.0
 
 #: Wide enough for the tables when the output goes to a file or a pipe.
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -183,6 +185,7 @@ class Server:
         self.keep = keep
         self.var_dir: Path | None = None
         self.log_path: Path | None = None
+        self.banner = ""
         if url:
             self.url = url.rstrip("/")
             self.env = dict(os.environ)
@@ -230,6 +233,9 @@ class Server:
             if self.proc.poll() is not None:
                 raise TrialError(f"civmil serve exited with code {self.proc.returncode}:\n{self.log_tail()}")
             if asyncio.run(_answers(self.url + "/health/live")):
+                banner = [line for line in self.log_tail().splitlines() if "serving at" in line]
+                self.banner = banner[0] if banner else ""
+                console.print(f"[dim]server: {self.banner}[/dim]")
                 return
             time.sleep(0.3)
         raise TrialError(f"civmil serve did not answer /health/live within 60 s:\n{self.log_tail()}")
@@ -321,7 +327,8 @@ class User:
         self.rng = random.Random(seed * 1_000_003 + index)
         self.http = aiohttp.ClientSession(
             connector=connector, connector_owner=False, cookie_jar=aiohttp.CookieJar(unsafe=True),
-            timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS))
+            # Exactly 10 s: aiohttp rounds timeouts above ``ceil_threshold`` up to a whole second.
+            timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS, ceil_threshold=TIMEOUT_SECONDS + 1))
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.connected_once = False
         self.reader: asyncio.Task[None] | None = None
@@ -628,6 +635,20 @@ class Trial:
                 return
             await self.timed(BASELINE_KIND, user, "GET", "/health/live")
 
+    async def settle(self) -> float:
+        """Wait (at most SETTLE_SECONDS) until the server answers /health/live quickly again: requests
+        the client gave up on may still be running there, and would weigh on the next phase."""
+        start = time.monotonic()
+        user, quick = self.users[0], 0
+        while quick < 5 and time.monotonic() - start < SETTLE_SECONDS:
+            sent = time.perf_counter()
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with user.http.get(self.base + "/health/live") as r:
+                    await r.read()
+            quick = quick + 1 if time.perf_counter() - sent < 0.05 else 0
+            await asyncio.sleep(0.2)
+        return round(time.monotonic() - start, 1)
+
     async def phase(self, seconds: float,
                     work: Callable[[User, float], Awaitable[None]]) -> tuple[float, dict[str, Any]]:
         self.recorder.open = True
@@ -675,6 +696,7 @@ class Trial:
         signing = await self.grow(users)
         self.reset_events()
         self.recorder = Recorder()
+        settled = [await self.settle()]
         kinds, weights = [k for k, _w in MIX], [w for _k, w in MIX]
         console.print(f"[bold]{users} users[/bold]: clicking for {self.args.seconds_per_step:g} s")
         seconds, cpu = await self.phase(self.args.seconds_per_step,
@@ -687,6 +709,7 @@ class Trial:
         events = self.events_tally()
         events["drain_seconds"] = round(drained, 2)
         self.recorder = Recorder()
+        settled.append(await self.settle())
         base_seconds, base_cpu = await self.phase(self.args.baseline_seconds, self.baseline)
         baseline = self.recorder
         all_stats = KindStats()
@@ -700,11 +723,12 @@ class Trial:
             "kinds": {k: mix.kinds[k].summary(seconds) for k, _w in MIX if k in mix.kinds},
             "baseline": {**baseline.kinds[BASELINE_KIND].summary(base_seconds), "seconds": round(base_seconds, 2),
                          **base_cpu},
-            "events": events, **cpu,
+            "events": events, **cpu, "settle_seconds": settled,
         }
 
     async def run(self) -> list[dict[str, Any]]:
-        self.connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
+        self.connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None,
+                                              timeout_ceil_threshold=TIMEOUT_SECONDS + 1)
         try:
             await self.prepare()
             results = []
@@ -755,7 +779,9 @@ def show_step(result: dict[str, Any]) -> None:
     console.print(f"CPU (100 % = one core): client {result['client_cpu_percent']:.0f} %{server_cpu}, whole "
                   f"machine {result['machine_cpu_percent']:.0f} % of {result['cores']} cores; "
                   f"sign-in: {result['sign_in']['signed_in']} users in {result['sign_in']['seconds']:.0f} s, "
-                  f"{result['sign_in']['refused_429']} refused (429)\n")
+                  f"{result['sign_in']['refused_429']} refused (429); waited for the server to settle "
+                  f"{result['settle_seconds'][0]:.0f} s before the clicks, {result['settle_seconds'][1]:.0f} s "
+                  "before the baseline\n")
 
 
 def show_summary(results: list[dict[str, Any]]) -> None:
@@ -831,6 +857,11 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, check=False)
+    return done.stdout.decode().strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     server = Server(args.url, dict(args.server_env), args.keep)
@@ -860,6 +891,7 @@ def main(argv: list[str] | None = None) -> int:
     server_env = {k: v for k, v in server.env.items() if k.startswith(("CIVMIL_", "DATABASE_URL", "REDIS_URL"))}
     report = {
         "target": args.url or "started here (make run style)", "server_env": server_env if not args.url else {},
+        "server_banner": server.banner, "commit": commit(),
         "seconds_per_step": args.seconds_per_step, "baseline_seconds": args.baseline_seconds, "seed": args.seed,
         "mix": dict(MIX), "think_seconds": list(THINK), "timeout_seconds": TIMEOUT_SECONDS,
         "logins": [{"username": lg.username, "component": lg.component, "organisation": lg.organisation_name,
