@@ -333,8 +333,9 @@ class User:
         self.connected_once = False
         self.reader: asyncio.Task[None] | None = None
         self.last_event_id: int | None = None
-        #: (object id, "entry" | "message") -> events received, this step.
+        #: (object id, "entry" | "message") -> events received, this step, and when (perf_counter).
         self.received: Counter[tuple[str, str]] = Counter()
+        self.arrivals: dict[tuple[str, str], list[float]] = defaultdict(list)
         self.received_total = 0
         self.socket_closes: Counter[str] = Counter()
         self.reconnects = 0
@@ -404,7 +405,9 @@ class User:
             return
         self.last_event_id = max(self.last_event_id or 0, int(frame["id"]))
         what = "message" if frame.get("kind") == "thread.message" else "entry"
-        self.received[(str(frame.get("object_id")), what)] += 1
+        key = (str(frame.get("object_id")), what)
+        self.received[key] += 1
+        self.arrivals[key].append(time.perf_counter())
         self.received_total += 1
 
     async def read_events(self) -> None:
@@ -464,6 +467,8 @@ class Trial:
         #: login -> (object id, what) -> events its sockets should receive this step.
         self.expected: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
         self.expected_total: Counter[str] = Counter()
+        #: (object id, what) -> when each write about it was sent (perf_counter), this step.
+        self.write_times: dict[tuple[str, str], list[float]] = defaultdict(list)
         self.cpu = CpuClock(server.proc.pid if server.proc is not None else None)
         self.connector: aiohttp.TCPConnector | None = None
         self.entry_count = 0
@@ -554,7 +559,7 @@ class Trial:
     # -- clicks ----------------------------------------------------------------------------------
 
     async def timed(self, kind: str, user: User, method: str, path: str, body: Any = None,
-                    on_ok: Callable[[Any], None] | None = None) -> None:
+                    on_ok: Callable[[Any, float], None] | None = None) -> None:
         headers = {"X-CSRFToken": user.csrf(), "Referer": self.base + "/"} if method != "GET" else None
         error: str | None = None
         sent = time.perf_counter()
@@ -575,7 +580,7 @@ class Trial:
         elapsed = time.perf_counter() - sent
         self.recorder.add(kind, elapsed, error)
         if error is None and on_ok is not None:
-            on_ok(json.loads(data))
+            on_ok(json.loads(data), sent)
 
     def click(self, user: User, kind: str) -> Awaitable[None]:
         rng, login = user.rng, user.login
@@ -600,22 +605,23 @@ class Trial:
         if kind == "api: search":
             return self.timed(kind, user, "GET", f"/api/v1/search?q={word}")
         if kind == "write: entry":
-            def written(entry: Any) -> None:
+            def written(entry: Any, sent: float) -> None:
                 entry_id = str(entry["id"])
                 login.own.append(entry_id)
                 login.visible.append(entry_id)
-                self.expecting(login, entry_id, "entry")
+                self.expecting(login, entry_id, "entry", sent)
             return self.timed(kind, user, "POST", "/api/v1/liaison-log", self.entry_body(login, login.level),
                               on_ok=written)
         # A message in the discussion of one of this login's own entries (their owner reads them in full).
         target = rng.choice(login.own)
         return self.timed(kind, user, "POST", f"/api/v1/threads/{STREAM}/{target}/messages",
                           {"body": f"Load trial note: {word} *confirmed*."},
-                          on_ok=lambda _m: self.expecting(login, target, "message"))
+                          on_ok=lambda _m, sent: self.expecting(login, target, "message", sent))
 
-    def expecting(self, writer: Login, object_id: str, what: str) -> None:
+    def expecting(self, writer: Login, object_id: str, what: str, sent: float) -> None:
         if not self.recorder.open:
             return
+        self.write_times[(object_id, what)].append(sent)
         audience = (self.expect.entry if what == "entry" else self.expect.message)[writer.username]
         for reader in audience:
             self.expected[reader][(object_id, what)] += 1
@@ -665,7 +671,11 @@ class Trial:
         return all(u.received_total >= self.expected_total[u.login.username] for u in self.active if u.ws)
 
     def events_tally(self) -> dict[str, Any]:
+        """Events delivered against expected, per socket and object; delays from sending the write
+        to the event's arrival (the n-th write about an object paired with its n-th event)."""
         expected = delivered = missing = extra = 0
+        delays: list[float] = []
+        lost: list[dict[str, Any]] = []
         for user in self.active:
             wanted = self.expected[user.login.username]
             got = user.received
@@ -674,18 +684,30 @@ class Trial:
                 delivered += min(wanted[key], got[key])
                 missing += max(0, wanted[key] - got[key])
                 extra += max(0, got[key] - wanted[key])
+                if wanted[key] > got[key] and len(lost) < 20:
+                    lost.append({"user": user.index, "login": user.login.username, "object_id": key[0],
+                                 "what": key[1], "missing": wanted[key] - got[key]})
+                if wanted[key]:
+                    delays += [a - w for w, a in zip(sorted(self.write_times[key]), sorted(user.arrivals[key]),
+                                                     strict=False)]
         closes: Counter[str] = Counter()
         for user in self.active:
             closes.update(user.socket_closes)
+        delays.sort()
         return {"expected": expected, "delivered": delivered, "missing": missing, "unexpected": extra,
+                "delay_p50_ms": round(percentile(delays, 50) * 1000, 1),
+                "delay_p95_ms": round(percentile(delays, 95) * 1000, 1),
+                "delay_max_ms": round(delays[-1] * 1000, 1) if delays else 0.0, "missing_examples": lost,
                 "socket_closes": dict(closes), "reconnects": sum(u.reconnects for u in self.active),
                 "sockets": sum(1 for u in self.active if u.ws is not None)}
 
     def reset_events(self) -> None:
         self.expected.clear()
         self.expected_total.clear()
+        self.write_times.clear()
         for user in self.users:
             user.received.clear()
+            user.arrivals.clear()
             user.received_total = 0
             user.socket_closes.clear()
             user.reconnects = 0
@@ -712,6 +734,9 @@ class Trial:
         settled.append(await self.settle())
         base_seconds, base_cpu = await self.phase(self.args.baseline_seconds, self.baseline)
         baseline = self.recorder
+        # Events still missing after the baseline too: late by more than drain + baseline, or lost.
+        events["missing_after_baseline"] = self.events_tally()["missing"]
+        events["seconds_to_baseline_end"] = round(time.monotonic() - drain_start, 1)
         all_stats = KindStats()
         for stats in mix.kinds.values():
             all_stats.latencies += stats.latencies
@@ -773,9 +798,12 @@ def show_step(result: dict[str, Any]) -> None:
     closes = f", socket closes: {errors_text(ev['socket_closes'])}, reconnects {ev['reconnects']}" \
         if ev["socket_closes"] else ""
     server_cpu = f", server {result['server_cpu_percent']:.0f} %" if result["server_cpu_percent"] is not None else ""
+    late = f", of which {ev['missing_after_baseline']} still missing {ev['seconds_to_baseline_end']:.0f} s after " \
+        "the clicks" if ev["missing"] else ""
     console.print(f"live events: {ev['delivered']} delivered of {ev['expected']} expected on {ev['sockets']} "
-                  f"sockets (missing {ev['missing']}, unexpected {ev['unexpected']}, drained in "
-                  f"{ev['drain_seconds']:.1f} s){closes}")
+                  f"sockets, from write to arrival p50 {ms(ev['delay_p50_ms'])}, p95 {ms(ev['delay_p95_ms'])}, "
+                  f"max {ms(ev['delay_max_ms'])}; not there after the {ev['drain_seconds']:.0f} s drain: "
+                  f"{ev['missing']}{late}; unexpected {ev['unexpected']}{closes}")
     console.print(f"CPU (100 % = one core): client {result['client_cpu_percent']:.0f} %{server_cpu}, whole "
                   f"machine {result['machine_cpu_percent']:.0f} % of {result['cores']} cores; "
                   f"sign-in: {result['sign_in']['signed_in']} users in {result['sign_in']['seconds']:.0f} s, "
@@ -786,13 +814,14 @@ def show_step(result: dict[str, Any]) -> None:
 
 def show_summary(results: list[dict[str, Any]]) -> None:
     table = Table(title="Load trial")
-    for column in ("users", "requests/s", "p50", "p95", "p99", "errors", "events delivered", "baseline p95",
-                   "client CPU", "server CPU", "machine CPU"):
+    for column in ("users", "requests/s", "p50", "p95", "p99", "errors", "events delivered", "event p95",
+                   "baseline p95", "client CPU", "server CPU", "machine CPU"):
         table.add_column(column, justify="right")
     for r in results:
         a, ev = r["all"], r["events"]
         table.add_row(str(r["users"]), f"{a['per_second']:.1f}", ms(a["p50_ms"]), ms(a["p95_ms"]), ms(a["p99_ms"]),
-                      str(a["errors"]), f"{ev['delivered']}/{ev['expected']}", ms(r["baseline"]["p95_ms"]),
+                      str(a["errors"]), f"{ev['delivered']}/{ev['expected']}", ms(ev["delay_p95_ms"]),
+                      ms(r["baseline"]["p95_ms"]),
                       f"{r['client_cpu_percent']:.0f} %",
                       "" if r["server_cpu_percent"] is None else f"{r['server_cpu_percent']:.0f} %",
                       f"{r['machine_cpu_percent']:.0f} %")
@@ -868,6 +897,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.url:
             server.start()
+        elif not asyncio.run(_answers(server.url + "/health/live")):
+            raise TrialError(f"{server.url}/health/live does not answer 200: is civmil running there?")
         logins = server.logins(args.logins)
         if not logins:
             raise TrialError("no login to sign in with (give --logins)")
@@ -879,6 +910,9 @@ def main(argv: list[str] | None = None) -> int:
         results = asyncio.run(trial.run())
     except TrialError as exc:
         console.print(f"[red]load trial stopped: {exc}[/red]")
+        return 1
+    except aiohttp.ClientError as exc:
+        console.print(f"[red]load trial stopped: the server could not be reached ({exc})[/red]")
         return 1
     except KeyboardInterrupt:
         console.print("[red]load trial interrupted[/red]")
