@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civmil.config import vendor
 from civmil.config.env import deployment, email_backend, redis_channel_layer
+from civmil.config.logging import logging_config
 
 DEPLOY = deployment()
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -47,6 +48,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request id, access line and latency of every request; answers /health/* and /metrics itself.
+    "civmil.core.observability.RequestSignalsMiddleware",
     "civmil.core.concurrency.ConcurrencyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -219,10 +222,7 @@ if DEPLOY.production:
     SECURE_HSTS_PRELOAD = DEPLOY.hsts_preload
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-LOGGING: dict[str, Any] = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"django.request": {"level": "ERROR"}},
-}
+# Text or JSON lines with a request id (CIVMIL_LOG_FORMAT, CIVMIL_LOG_LEVEL; docs/operations.md, "Logs").
+LOGGING: dict[str, Any] = logging_config(DEPLOY.log_format, DEPLOY.log_level)
+#: Opens /metrics to other hosts as a bearer token (CIVMIL_METRICS_TOKEN; docs/operations.md, "Metrics").
+CIVMIL_METRICS_TOKEN = DEPLOY.metrics_token

@@ -9,7 +9,9 @@ the same transaction; the others hit the unique constraint and skip it. Jobs mus
 a job enqueued late, or run after a crash half-way, must do no harm when it runs again.
 
 The queued jobs are run by the django-tasks database worker (:func:`run_queued` here, the
-``db_worker`` command elsewhere).
+``db_worker`` command elsewhere). Each run is logged on ``civmil.jobs`` when it ends (job name,
+start, end, duration, outcome; a failure at ERROR with its traceback), with ``job-<task id>`` as
+the request id of every line it logs, and counted in the metrics (``civmil_job_runs_total``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import datetime as dt
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +30,7 @@ from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task
 from django_tasks.base import Task
 
 logger = logging.getLogger(__name__)
+jobs_logger = logging.getLogger("civmil.jobs")
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: Seconds between the signed ledger checkpoints of the periodic job (a mission setting later).
@@ -213,6 +217,77 @@ def stop_embedded_worker(timeout: float | None = 10.0) -> None:
         _embedded = None
     runner.stop()
     thread.join(timeout)
+
+
+# ---------------------------------------------------------------------------------------------
+# Each job run: a log line and the metrics
+
+
+#: Task result id -> (the request id it set, when it started): the runs of this process in progress.
+_runs: dict[str, tuple[Any, float]] = {}
+_runs_lock = threading.Lock()
+
+
+def job_name(task_result: Any) -> str:
+    """The periodic job's registered name (``ledger.checkpoint``), else the task's dotted path."""
+    path = task_result.task.module_path
+    for job in list(_jobs.values()):
+        if job.task.module_path == path:
+            return job.name
+    return str(path)
+
+
+def _job_started(sender: Any, task_result: Any, **kwargs: Any) -> None:
+    from civmil.core import observability
+
+    token = observability.bind_request_id(f"job-{task_result.id}")
+    with _runs_lock:
+        _runs[str(task_result.id)] = (token, time.monotonic())
+    jobs_logger.debug("job %s started", job_name(task_result), extra={"job": job_name(task_result),
+                                                                       "task_id": str(task_result.id)})
+
+
+def _job_finished(sender: Any, task_result: Any, **kwargs: Any) -> None:
+    from django_tasks import TaskResultStatus
+
+    from civmil.core import metrics, observability
+
+    with _runs_lock:
+        token, monotonic_start = _runs.pop(str(task_result.id), (None, None))
+    started, finished = task_result.started_at, task_result.finished_at
+    if monotonic_start is not None:
+        seconds: float | None = time.monotonic() - monotonic_start
+    elif started is not None and finished is not None:
+        seconds = (finished - started).total_seconds()
+    else:
+        seconds = None
+    name = job_name(task_result)
+    succeeded = task_result.status == TaskResultStatus.SUCCESSFUL
+    outcome = "succeeded" if succeeded else "failed"
+    extra = {"job": name, "task_id": str(task_result.id), "outcome": outcome,
+             "started_at": started.isoformat() if started else None,
+             "finished_at": finished.isoformat() if finished else None,
+             "duration_s": round(seconds, 3) if seconds is not None else None}
+    took = f"{seconds:.2f} s" if seconds is not None else "an unknown time"
+    try:
+        if succeeded:
+            jobs_logger.info("job %s succeeded in %s", name, took, extra=extra)
+        else:  # sent from the worker's except block: exc_info is the task's exception
+            jobs_logger.error("job %s failed after %s", name, took, extra=extra, exc_info=True)
+        metrics.job_ran(name, outcome, seconds)
+    finally:
+        if token is not None:
+            observability.unbind_request_id(token)
+
+
+def _connect_job_signals() -> None:
+    from django_tasks.signals import task_finished, task_started
+
+    task_started.connect(_job_started, dispatch_uid="civmil.jobs.started")
+    task_finished.connect(_job_finished, dispatch_uid="civmil.jobs.finished")
+
+
+_connect_job_signals()
 
 
 # ---------------------------------------------------------------------------------------------
