@@ -51,7 +51,7 @@ from django.http import HttpRequest
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from civmil.core import events, mfa, registry
+from civmil.core import events, metrics, mfa, registry
 from civmil.core.actors import Actor, actor_for_user
 from civmil.core.events.delivery import Seen, Subscription
 from civmil.core.middleware import ACTING_SESSION_KEY
@@ -153,6 +153,8 @@ class LiveEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups.append(group)
         await self.accept()
+        metrics.live_connection_opened()
+        self.counted = True  # in civmil_live_connections until released
         self.poller = asyncio.create_task(self._poll_forever())
         await self._tell_session(SESSION_OPENED_TYPE)
 
@@ -171,6 +173,9 @@ class LiveEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if getattr(self, "released", True):
             return  # never connected, or released already
         self.released = True
+        if getattr(self, "counted", False):
+            self.counted = False
+            metrics.live_connection_closed()
         self.actor = None
         self.subscription = None
         poller, self.poller = self.poller, None

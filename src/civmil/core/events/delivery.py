@@ -23,7 +23,7 @@ from django.db import models
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 
-from civmil.core import access, registry
+from civmil.core import access, metrics, registry
 from civmil.core.events.outbox import horizon, last_id
 
 if TYPE_CHECKING:
@@ -365,7 +365,9 @@ def catch_up(actor: Actor, subscription: Subscription, seen: Seen, batch: int = 
     read = batch_after(actor.space_id, subscription.cursor, need=need, limit=batch)
     events = [e for e in read.events if e.object_type in subscription.streams]
     subscription.cursor = max(subscription.cursor, read.covered)
-    return frames_for(actor, events, seen, read.loaded), read.full
+    frames = frames_for(actor, events, seen, read.loaded)
+    metrics.observe_event_delays(e.created_at for e in events)  # the outbox lag (civmil_live_event_delay_seconds)
+    return frames, read.full
 
 
 # ---------------------------------------------------------------------------------------------
