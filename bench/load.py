@@ -316,6 +316,7 @@ class SignIn:
     def __init__(self, concurrency: int) -> None:
         self.gate = asyncio.Semaphore(concurrency)
         self.refused = 0
+        self.failed: Counter[str] = Counter()
         self.paused_until = 0.0
 
 
@@ -339,7 +340,6 @@ class User:
         self.received_total = 0
         self.socket_closes: Counter[str] = Counter()
         self.reconnects = 0
-        self.writes = 0
 
     def csrf(self) -> str:
         for cookie in self.http.cookie_jar:
@@ -348,20 +348,29 @@ class User:
         return ""
 
     async def sign_in(self, pace: SignIn) -> None:
+        """Sign in through the form; after a 429 (sign-in limit) every user waits 10 s, after a
+        timeout or a dropped connection this one tries again."""
         page = self.base + "/accounts/login/"
         for _attempt in range(60):
             async with pace.gate:
                 if (wait := pace.paused_until - time.monotonic()) > 0:
                     await asyncio.sleep(wait)
-                async with self.http.get(page) as r:
-                    text = await r.text()
-                found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', text)
-                if r.status != 200 or not found:
-                    raise TrialError(f"the sign-in page answered {r.status} without a form")
-                data = {"csrfmiddlewaretoken": found.group(1), "login": self.login.username, "password": PASSWORD}
-                async with self.http.post(page, data=data, headers={"Referer": page}, allow_redirects=False) as r:
-                    await r.read()
-                    status, location = r.status, r.headers.get("Location", "")
+                try:
+                    async with self.http.get(page) as r:
+                        text = await r.text()
+                    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', text)
+                    if r.status != 200 or not found:
+                        raise TrialError(f"the sign-in page answered {r.status} without a form")
+                    data = {"csrfmiddlewaretoken": found.group(1), "login": self.login.username,
+                            "password": PASSWORD}
+                    async with self.http.post(page, data=data, headers={"Referer": page},
+                                              allow_redirects=False) as r:
+                        await r.read()
+                        status, location = r.status, r.headers.get("Location", "")
+                except (TimeoutError, aiohttp.ClientError) as exc:
+                    pace.failed["timeout" if isinstance(exc, TimeoutError) else type(exc).__name__] += 1
+                    await asyncio.sleep(1)
+                    continue
                 if status == 429:
                     pace.refused += 1
                     pace.paused_until = max(pace.paused_until, time.monotonic() + 10)
@@ -373,7 +382,8 @@ class User:
                                      "leave it out of --logins")
                 raise TrialError(f"{self.login.username} could not sign in (HTTP {status}): check the login "
                                  f"and the password {PASSWORD!r}")
-        raise TrialError(f"{self.login.username}: sign-in refused (429) 60 times in a row")
+        raise TrialError(f"{self.login.username}: sign-in failed 60 times in a row (429 refusals: {pace.refused}, "
+                         f"other failures: {errors_text(pace.failed)})")
 
     async def json(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         headers = {"X-CSRFToken": self.csrf(), "Referer": self.base + "/"} if method != "GET" else {}
@@ -457,7 +467,6 @@ class Trial:
         self.server = server
         self.base = server.url
         self.logins = [Login(name) for name in logins]
-        self.by_name = {login.username: login for login in self.logins}
         self.users: list[User] = []
         #: The users of the current step (the first ones of ``users``).
         self.active: list[User] = []
@@ -542,7 +551,7 @@ class Trial:
     async def grow(self, target: int) -> dict[str, Any]:
         """Sign in and connect users up to ``target`` (gradually: sign-ins are rate-limited); users
         beyond it (a step smaller than the one before) close their sockets and sit out."""
-        start, refused = time.monotonic(), self.pace.refused
+        start, refused, failed = time.monotonic(), self.pace.refused, Counter(self.pace.failed)
         fresh: list[User] = []
         while len(self.users) < target:
             fresh.append(self.new_user(self.logins[len(self.users) % len(self.logins)]))
@@ -554,7 +563,7 @@ class Trial:
             await asyncio.gather(*(u.sign_in(self.pace) for u in fresh))
         await asyncio.gather(*(u.connect() for u in self.active if not u.connected_once))
         return {"signed_in": len(fresh), "seconds": round(time.monotonic() - start, 1),
-                "refused_429": self.pace.refused - refused}
+                "refused_429": self.pace.refused - refused, "failed": dict(self.pace.failed - failed)}
 
     # -- clicks ----------------------------------------------------------------------------------
 
@@ -802,12 +811,16 @@ def show_step(result: dict[str, Any]) -> None:
         "the clicks" if ev["missing"] else ""
     console.print(f"live events: {ev['delivered']} delivered of {ev['expected']} expected on {ev['sockets']} "
                   f"sockets, from write to arrival p50 {ms(ev['delay_p50_ms'])}, p95 {ms(ev['delay_p95_ms'])}, "
-                  f"max {ms(ev['delay_max_ms'])}; not there after the {ev['drain_seconds']:.0f} s drain: "
-                  f"{ev['missing']}{late}; unexpected {ev['unexpected']}{closes}")
+                  f"max {ms(ev['delay_max_ms'])}; "
+                  + (f"{ev['missing']} not there {ev['drain_seconds']:.0f} s after the clicks stopped{late}"
+                     if ev["missing"] else f"all there {ev['drain_seconds']:.1f} s after the clicks stopped")
+                  + f"; unexpected {ev['unexpected']}{closes}")
     console.print(f"CPU (100 % = one core): client {result['client_cpu_percent']:.0f} %{server_cpu}, whole "
                   f"machine {result['machine_cpu_percent']:.0f} % of {result['cores']} cores; "
                   f"sign-in: {result['sign_in']['signed_in']} users in {result['sign_in']['seconds']:.0f} s, "
-                  f"{result['sign_in']['refused_429']} refused (429); waited for the server to settle "
+                  f"{result['sign_in']['refused_429']} refused (429)"
+                  + (f", failures: {errors_text(result['sign_in']['failed'])}" if result["sign_in"]["failed"] else "")
+                  + "; waited for the server to settle "
                   f"{result['settle_seconds'][0]:.0f} s before the clicks, {result['settle_seconds'][1]:.0f} s "
                   "before the baseline\n")
 
