@@ -103,17 +103,19 @@ class _Metrics:
 
 
 _metrics: _Metrics | None = None
+#: The directory this process writes its counts to (fixed when its first metric is made).
+_directory: Path | None = None
 _lock = threading.Lock()
 
 
 def _get() -> _Metrics:
     """The metrics of this process, created on first use (importing prometheus_client takes time)."""
-    global _metrics
+    global _metrics, _directory
     if _metrics is not None:
         return _metrics
     with _lock:
         if _metrics is None:
-            directory = multiprocess_dir()
+            directory = _directory = multiprocess_dir()
             directory.mkdir(parents=True, exist_ok=True)
             # A process that had this pid before may have left its counts: they are not ours.
             for file in directory.glob(f"*_{os.getpid()}.db"):
@@ -240,7 +242,7 @@ def registry(pids: set[int] | None = None) -> Any:
 
     _get()  # this process counts too, and the directory is set
     found = CollectorRegistry(auto_describe=False)
-    found.register(_FilesCollector(multiprocess_dir(), pids))  # type: ignore[arg-type]
+    found.register(_FilesCollector(_directory or multiprocess_dir(), pids))  # type: ignore[arg-type]
     found.register(_DatabaseCollector())  # type: ignore[arg-type]
     return found
 

@@ -123,6 +123,36 @@ def trusted_keys() -> frozenset[str]:
     return frozenset({public_key(), *(str(k).strip().lower() for k in former), *listed})
 
 
+def fingerprint(public_key_hex: str) -> str:
+    """A short name for a public key, as ``ssh-keygen -l`` shows one: ``SHA256:`` and the base64 of
+    the SHA-256 of the key's 32 bytes (a key that is not hex is fingerprinted as text)."""
+    import base64
+    import hashlib
+
+    try:
+        raw = bytes.fromhex(public_key_hex.strip())
+    except ValueError:
+        raw = public_key_hex.encode("utf-8", "replace")
+    return "SHA256:" + base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
+
+
+def trusted_keys_path() -> Path | None:
+    """Where the former public keys this platform trusts are listed (``$CIVMIL_VAR_DIR/ledger_trusted_keys``)."""
+    var = _var_dir()
+    return var / TRUSTED_KEYS_FILE if var else None
+
+
+def untrusted_key_message(public_key_hex: str, *, kept: bool = False) -> str:
+    """Why a checkpoint signed by ``public_key_hex`` is refused, naming the key and where trusted keys are."""
+    values = {"fingerprint": fingerprint(public_key_hex), "key": public_key_hex,
+              "file": trusted_keys_path() or TRUSTED_KEYS_FILE}
+    if kept:
+        return _("the kept checkpoint is signed by key %(fingerprint)s (public key %(key)s), which this platform "
+                 "does not trust: it is not the platform's signing key, nor listed in %(file)s") % values
+    return _("the checkpoint is signed by key %(fingerprint)s (public key %(key)s), which this platform does not "
+             "trust: it is not the platform's signing key, nor listed in %(file)s") % values
+
+
 @dataclass(frozen=True)
 class Rotation:
     """What :func:`rotate_key` did."""

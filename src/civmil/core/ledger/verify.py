@@ -25,7 +25,7 @@ from pymerkle import InvalidChallenge, InvalidProof
 
 from civmil.core.ledger.chain import GENESIS, change_hash, entry_fields, entry_hash
 from civmil.core.ledger.services import ERASED_ACTION, ERASED_OBJECT_TYPE
-from civmil.core.ledger.signing import checkpoint_problem, checkpoint_to_dict, trusted_keys
+from civmil.core.ledger.signing import checkpoint_problem, checkpoint_to_dict, trusted_keys, untrusted_key_message
 from civmil.core.ledger.tree import LedgerTree, check_consistency
 
 _CHUNK = 2000
@@ -415,7 +415,7 @@ def _checkpoint_problems(cp_id: int | None, data: dict[str, Any], tree: LedgerTr
     if reason is not None:
         return [Problem(None, _("the checkpoint does not verify: %(why)s") % {"why": reason}, cp_id)]
     if data["public_key"].lower() not in keys:
-        return [Problem(None, _("the checkpoint is signed by a key this platform does not trust"), cp_id)]
+        return [Problem(None, untrusted_key_message(str(data["public_key"])), cp_id)]
     size = tree.get_size()
     signed_size = int(data["tree_size"])
     if signed_size > size:
@@ -443,7 +443,7 @@ def verify_against(data: Any, *, using: str = "default") -> VerifyResult:
         result.problems.append(Problem(None, _("the kept checkpoint does not verify: %(why)s") % {"why": reason}))
         return result
     if data["public_key"].lower() not in trusted_keys():
-        result.problems.append(Problem(None, _("the kept checkpoint is signed by a key this platform does not trust")))
+        result.problems.append(Problem(None, untrusted_key_message(str(data["public_key"]), kept=True)))
         return result
     tree = LedgerTree.from_hashes(_stored_hashes(using))
     size = tree.get_size()

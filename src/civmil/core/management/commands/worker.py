@@ -48,6 +48,9 @@ class Command(BaseCommand):
         if problems:
             lines = [f"  {m.id}: {m.msg}" + (f" ({m.hint})" if m.hint else "") for m in problems]
             raise CommandError(_("civmil worker will not start:") + "\n" + "\n".join(lines))
+        from civmil.core.metrics import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir()  # its job counts join the servers' /metrics
         runner = schedule.Runner(tick_every=options["tick"], poll=options["poll"])
         if options["once"]:
             import time
