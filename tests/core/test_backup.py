@@ -346,7 +346,7 @@ def test_root_is_told_to_run_as_the_owner_of_the_var_directory(
     args = [arg.replace("{tmp}", str(tmp_path)) for arg in command]
     with pytest.raises(CommandError, match=f"is running as root, but CIVMIL_VAR_DIR .* belongs to {owner}") as refused:
         call_command(*args, stdout=io.StringIO(), stderr=io.StringIO())
-    assert f"sudo -E -u {owner}" in str(refused.value)
+    assert f"sudo -E -u {owner}" in str(refused.value) and f"civmil-admin {args[0]}" in str(refused.value)
     assert not (tmp_path / "out").exists()
 
 

@@ -36,7 +36,7 @@ def refuse_root(command: str) -> None:
     raise CommandError(_(
         "'civmil %(command)s' is running as root, but CIVMIL_VAR_DIR (%(dir)s) belongs to %(user)s: the files "
         "it writes would belong to root and the service could not read them. Run it as %(user)s, with the "
-        "service's environment, for example:\n"
+        "service's environment: 'civmil-admin %(command)s ...' (docs/deploy.md), or\n"
         "  set -a; . /etc/civmil/civmil.env; set +a\n"
-        "  sudo -E -u %(user)s /opt/civmil/.venv/bin/civmil %(command)s ...") % {
+        "  sudo -E -u %(user)s /opt/civmil/venv/bin/civmil %(command)s ...") % {
             "command": command, "dir": var_dir, "user": user})
