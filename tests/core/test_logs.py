@@ -34,7 +34,11 @@ def _logging_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
 
 
-urlpatterns = [path("logged", _logging_view, name="logged")]
+def _failing_view(request: HttpRequest) -> HttpResponse:
+    raise RuntimeError("the view broke")
+
+
+urlpatterns = [path("logged", _logging_view, name="logged"), path("broken", _failing_view, name="broken")]
 
 
 @pytest.fixture
@@ -133,6 +137,17 @@ def test_text_lines_carry_the_request_id_too() -> None:
     with observability.bound_request_id("abcd1234abcd"):
         observability.RequestIdFilter().filter(record)
     assert formatter.format(record).endswith("INFO civmil.x [abcd1234abcd] hello")
+
+
+@pytest.mark.urls("tests.core.test_logs")
+def test_a_server_error_is_mailed_to_the_admins(settings: Any, mailoutbox: list[Any]) -> None:
+    settings.ADMINS = [("Mission IT desk", "it-desk@mission.example")]
+    settings.SERVER_EMAIL = "civmil errors <errors@mission.example>"
+    response = Client(raise_request_exception=False).get("/broken", headers={"X-Request-ID": "req-broken-0001"})
+    assert response.status_code == 500 and response["X-Request-ID"] == "req-broken-0001"
+    [mail] = mailoutbox
+    assert mail.to == ["it-desk@mission.example"] and mail.from_email == "civmil errors <errors@mission.example>"
+    assert "RuntimeError" in mail.body
 
 
 # -- uvicorn's lines go through the same formatting -----------------------------------------------------
