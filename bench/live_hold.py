@@ -16,6 +16,7 @@ code, and opened again from the last event id it saw, as the browser client does
 run: connections opened, reconnects, events delivered against expected, delivery time, the
 servers' error lines (tracebacks, ERROR and CRITICAL lines: ``stack.ERROR_LINE``), and each
 server's resident memory when idle, once the connections are open, and at the end of the hold.
+The servers' whole output is kept in bench/results/live_hold-<server>.log.
 
 Baseline, same run and same connections: one server holding them all for BASELINE minutes.
 The issue's figure: 500 connections on two servers, 10 minutes, zero reconnects, zero error lines.
@@ -191,6 +192,9 @@ def _scenario(stack: Any, names: list[str], setup: dict[str, Any], connections: 
         for name in names:
             stack.stop(name)
     result["error_lines"] = {name: stack.error_lines(name) for name in names}
+    RESULTS.mkdir(exist_ok=True)
+    for name in names:  # whole, for reading any error line in its context
+        (RESULTS / f"live_hold-{name}.log").write_text(stack.full_log(name))
     result["accepted"] = {name: stack.full_log(name).count('"WebSocket /ws/events/" [accepted]') for name in names}
     return result
 

@@ -462,7 +462,8 @@ REDIS_CONNECT_TIMEOUT = 5
 
 
 def redis_channel_layer(url: str, **config: object) -> dict[str, object]:
-    """The Channels layer on Redis at ``url`` (with extra ``config`` such as ``prefix``)."""
+    """The Channels layer on Redis at ``url`` (with extra ``config`` such as ``prefix``): channels_redis's,
+    its pools waiting for a free connection instead of failing (civmil.config.channel_layer)."""
     host = {"address": url, "socket_timeout": REDIS_SOCKET_TIMEOUT,
             "socket_connect_timeout": REDIS_CONNECT_TIMEOUT}
-    return {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host], **config}}
+    return {"BACKEND": "civmil.config.channel_layer.RedisChannelLayer", "CONFIG": {"hosts": [host], **config}}
