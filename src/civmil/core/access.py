@@ -272,10 +272,10 @@ def view_for(actor: Actor, obj: Any, *, _releases: list[Any] | None = None,
     level = str(obj.level)
     if not actor.is_authenticated:
         return View(ViewKind.FULL, reason="public") if level == Level.PUBLIC else NO_VIEW
-    granted = _granted
-    if granted is None:
-        granted = active_grants(actor, type(obj), [obj.pk]).exists()
+    # The grant is read only when the level, the owner and the submitter do not open the record
+    # already: most views of most records need no query at all.
     if level == Level.OVERSIGHT:
+        granted = _granted if _granted is not None else active_grants(actor, type(obj), [obj.pk]).exists()
         return View(ViewKind.FULL, reason="grant") if granted and _grant_opens(actor, level) else NO_VIEW
     if level_opens_to(level, actor.component, actor.role):
         return View(ViewKind.FULL, reason="level")
@@ -283,6 +283,7 @@ def view_for(actor: Actor, obj: Any, *, _releases: list[Any] | None = None,
         return View(ViewKind.FULL, reason="owner")
     if actor.person_id is not None and obj.created_by_id == actor.person_id:
         return View(ViewKind.FULL, reason="submitter")
+    granted = _granted if _granted is not None else active_grants(actor, type(obj), [obj.pk]).exists()
     if granted:
         return View(ViewKind.FULL, reason="grant")
     releases = _releases if _releases is not None else list(active_releases(actor, type(obj), [obj.pk]))

@@ -61,8 +61,9 @@ def discussed_record(actor: Actor, key: str, pk: Any) -> models.Model:
     return shown.record  # type: ignore[no-any-return]
 
 
-def best_view(person: Person, record: models.Model) -> access.View:
-    """The widest view ``person`` gets of ``record`` through any of their current memberships.
+def best_view(person: Person, record: models.Model, memberships: list[Membership] | None = None) -> access.View:
+    """The widest view ``person`` gets of ``record`` through any of their current memberships
+    (``memberships``: those memberships, when the caller has read them for many people at once).
 
     A person without an active account sees nothing: they could not open a notification.
     """
@@ -70,7 +71,9 @@ def best_view(person: Person, record: models.Model) -> access.View:
         return access.NO_VIEW
     best = access.NO_VIEW
     space_id = getattr(record, "space_id", None) or person.space_id
-    for membership in Membership.objects.current().filter(person=person).select_related("organisation"):
+    if memberships is None:
+        memberships = list(Membership.objects.current().filter(person=person).select_related("organisation"))
+    for membership in memberships:
         view = access.view_for(Actor(user_id=person.user_id, person=person, membership=membership,
                                      space_id=space_id), record)
         if view.kind > best.kind:
@@ -93,11 +96,15 @@ def mention_candidates(actor: Actor, record: models.Model) -> list[tuple[str, st
     people = access.visible(actor, Person.objects.filter(user__isnull=False, is_active=True, user__is_active=True))
     if actor.person_id is not None:
         people = people.exclude(pk=actor.person_id)
-    out: list[tuple[str, str]] = []
-    for shown in access.show_all(actor, people.select_related("user").order_by("full_name")[:MENTION_CANDIDATES_MAX]):
-        if shown.full_name and person_may_discuss(shown.record, record):
-            out.append((str(shown.record.pk), str(shown.full_name)))
-    return out
+    shown_people = [s for s in access.show_all(actor, people.select_related("user")
+                                               .order_by("full_name")[:MENTION_CANDIDATES_MAX]) if s.full_name]
+    # Their memberships in one query, not one per person: the picker is on every record's page.
+    memberships: dict[uuid.UUID, list[Membership]] = {s.record.pk: [] for s in shown_people}
+    for membership in (Membership.objects.current().filter(person__in=list(memberships))
+                       .select_related("organisation").order_by("pk")):
+        memberships[membership.person_id].append(membership)
+    return [(str(s.record.pk), str(s.full_name)) for s in shown_people
+            if best_view(s.record, record, memberships[s.record.pk]).kind == access.ViewKind.FULL]
 
 
 @dataclass(frozen=True)
