@@ -102,11 +102,15 @@ def percentile(sorted_values: list[float], p: float) -> float:
 class KindStats:
     latencies: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
+    #: Requests answered (or given up) before the phase's time was up.
+    in_time: int = 0
 
     def summary(self, seconds: float) -> dict[str, Any]:
+        """Latencies of every request sent in the phase; the rate counts those finished within its
+        ``seconds`` (requests still running then would otherwise stretch the time they are divided by)."""
         values = sorted(self.latencies)
         return {
-            "requests": len(values), "per_second": round(len(values) / seconds, 2) if seconds else 0.0,
+            "requests": len(values), "per_second": round(self.in_time / seconds, 2) if seconds else 0.0,
             "p50_ms": round(percentile(values, 50) * 1000, 1), "p95_ms": round(percentile(values, 95) * 1000, 1),
             "p99_ms": round(percentile(values, 99) * 1000, 1),
             "max_ms": round(values[-1] * 1000, 1) if values else 0.0,
@@ -120,12 +124,14 @@ class Recorder:
     def __init__(self) -> None:
         self.kinds: dict[str, KindStats] = defaultdict(KindStats)
         self.open = False
+        self.until = 0.0
 
     def add(self, kind: str, seconds: float, error: str | None) -> None:
         if not self.open:
             return
         stats = self.kinds[kind]
         stats.latencies.append(seconds)
+        stats.in_time += time.monotonic() <= self.until
         if error:
             stats.errors[error] += 1
 
@@ -666,9 +672,12 @@ class Trial:
 
     async def phase(self, seconds: float,
                     work: Callable[[User, float], Awaitable[None]]) -> tuple[float, dict[str, Any]]:
+        """Run ``work`` for every user of the step for ``seconds`` (requests sent by then are waited
+        for): how long it took in all, and the CPU used."""
         self.recorder.open = True
         before = self.cpu.read()
         start = time.monotonic()
+        self.recorder.until = start + seconds
         await asyncio.gather(*(work(u, start + seconds) for u in self.active))
         self.recorder.open = False
         after = self.cpu.read()
@@ -750,12 +759,15 @@ class Trial:
         for stats in mix.kinds.values():
             all_stats.latencies += stats.latencies
             all_stats.errors.update(stats.errors)
+            all_stats.in_time += stats.in_time
+        window, base_window = self.args.seconds_per_step, self.args.baseline_seconds
         return {
-            "users": users, "seconds": round(seconds, 2), "sign_in": signing,
+            "users": users, "seconds": window, "seconds_until_last_answer": round(seconds, 2), "sign_in": signing,
             "components": dict(Counter(u.login.component for u in self.active)),
-            "all": all_stats.summary(seconds),
-            "kinds": {k: mix.kinds[k].summary(seconds) for k, _w in MIX if k in mix.kinds},
-            "baseline": {**baseline.kinds[BASELINE_KIND].summary(base_seconds), "seconds": round(base_seconds, 2),
+            "all": all_stats.summary(window),
+            "kinds": {k: mix.kinds[k].summary(window) for k, _w in MIX if k in mix.kinds},
+            "baseline": {**baseline.kinds[BASELINE_KIND].summary(base_window), "seconds": base_window,
+                         "seconds_until_last_answer": round(base_seconds, 2),
                          **base_cpu},
             "events": events, **cpu, "settle_seconds": settled,
         }
@@ -789,7 +801,8 @@ def errors_text(kinds: dict[str, int]) -> str:
 
 
 def show_step(result: dict[str, Any]) -> None:
-    table = Table(title=f"{result['users']} users, {result['seconds']:.0f} s "
+    table = Table(title=f"{result['users']} users clicking {result['seconds']:.0f} s (last answer after "
+                        f"{result['seconds_until_last_answer']:.1f} s) "
                         f"(components: {', '.join(f'{k} {v}' for k, v in sorted(result['components'].items()))})")
     for column in ("request", "requests", "req/s", "p50", "p95", "p99", "max", "errors"):
         table.add_column(column, justify="left" if column in ("request", "errors") else "right")
