@@ -27,6 +27,14 @@ from tests.actors.test_liaison_views import normalised
 from tests.factories import Member, make_member
 from tests.test_translations import _compiled_catalogue  # noqa: F401  (the French message needs the .mo)
 
+
+def _stored(attachment: Any) -> Path:
+    """Where the default (local) storage keeps an attachment's file."""
+    from django.conf import settings as django_settings
+
+    return Path(django_settings.MEDIA_ROOT) / service.stored_name(attachment)
+
+
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.comms.urls")]
 
 MISSING = "00000000-0000-0000-0000-000000000000"
@@ -406,7 +414,7 @@ def test_erasing_the_upload_deletes_the_file_after_commit_and_leaves_a_trace(
                                    SimpleUploadedFile("amina-passport.jpg", jpeg_with_gps()))
     kept = service.add_attachment(author.actor, "actors.liaisonlogentry", entry.pk,
                                   SimpleUploadedFile("minutes.pdf", PDF))
-    stored, other = service.stored_path(photo), service.stored_path(kept)
+    stored, other = _stored(photo), _stored(kept)
     assert stored.exists()
     OutboxEvent.objects.all().delete()
     admin, approver = _admins()
@@ -473,7 +481,7 @@ def test_a_rolled_back_erasure_keeps_the_file(django_capture_on_commit_callbacks
     finally:
         ledger.unregister_erasure_hook(later_hook_fails)
     assert callbacks == []
-    assert service.stored_path(attachment).read_bytes() == b"the report"
+    assert _stored(attachment).read_bytes() == b"the report"
     attachment.refresh_from_db()
     assert attachment.erased_at is None and attachment.filename == "report.txt"
     assert LedgerChange.objects.get(entry_id=seq).data is not None
@@ -498,5 +506,5 @@ def test_erasing_other_changes_leaves_attachments_alone(django_capture_on_commit
         ledger.erase_change(admin.actor, removal.seq, "Asked", approver.actor)
         ledger.erase_change(admin.actor, upload_of_removed, "Asked", approver.actor)
     attachment.refresh_from_db()
-    assert attachment.erased_at is None and service.stored_path(attachment).exists()
+    assert attachment.erased_at is None and _stored(attachment).exists()
     assert ledger.verify().ok

@@ -13,9 +13,11 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civmil.config.settings")
     from civmil.config.env import deployment
+    from civmil.config.storage import default_storage
 
     try:
         deployment()
+        default_storage()  # CIVMIL_MEDIA_STORAGE and the S3 variables
     except ValueError as exc:  # EnvironmentProblem: "VARIABLE: what is wrong"
         print(f"civmil: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

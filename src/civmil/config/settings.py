@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from civmil.config import vendor
 from civmil.config.env import deployment, email_backend, redis_channel_layer
 from civmil.config.logging import logging_config
+from civmil.config.storage import default_storage as media_storage
 
 DEPLOY = deployment()
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -150,7 +151,7 @@ STATICFILES_DIRS: list[Path | tuple[str, Path]] = [BASE_DIR / "static"]
 STATICFILES_DIRS += vendor.static_dirs()
 VENDOR_ASSETS = vendor.VENDOR_ASSETS
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(),  # the media directory, or an S3 bucket (civmil.config.storage)
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = False

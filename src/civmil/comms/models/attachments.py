@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Attachment(models.Model):
-    """One uploaded file. The bytes live under ``MEDIA_ROOT/attachments/`` with a random name and
+    """One uploaded file. The bytes live in the default storage as ``attachments/<random name>`` and
     are only ever sent by the access-checked download view, never from a media URL.
 
     When the ledger change that recorded the upload is erased, the file is deleted and the row

@@ -1,8 +1,9 @@
 """Attachments: upload (type sniffed from the content, images re-encoded without metadata), delete
 and erasure.
 
-Files are stored under ``MEDIA_ROOT/attachments/`` with random names and no extension; nothing
-serves that directory. The ledger records the file's SHA-256, type and size, never its content
+Files are stored through the default storage (``MEDIA_ROOT``, or an S3 bucket: see
+:mod:`civmil.config.storage`) as ``attachments/<random name>``, with no extension; nothing serves
+them but the access-checked download view. The ledger records the file's SHA-256, type and size, never its content
 or name.
 
 Erasure (DESIGN.md, "Ledger": erasure purges the copies in attachments): :func:`purge_erased` is a
@@ -27,8 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import storages
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -90,12 +92,14 @@ def allowed_description() -> str:
     return ", ".join(f"{k.label} ({'/'.join(k.extensions)})" for k in KINDS.values())
 
 
-def attachments_dir() -> Path:
-    return Path(settings.MEDIA_ROOT) / "attachments"
+def stored_name(attachment: Attachment) -> str:
+    """The name of the attachment's file in the default storage."""
+    return f"attachments/{attachment.storage_name}"
 
 
-def stored_path(attachment: Attachment) -> Path:
-    return attachments_dir() / attachment.storage_name
+def open_stored(attachment: Attachment) -> File[bytes]:
+    """The attachment's stored file, open for reading; ``FileNotFoundError`` when it is gone."""
+    return storages["default"].open(stored_name(attachment), "rb")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,11 +342,11 @@ def add_attachment(actor: Actor, object_type: str, object_id: Any, upload: Any,
     name, kind, data = inspect_upload(filename or getattr(upload, "name", "") or "", _read(upload))
     digest = hashlib.sha256(data).hexdigest()
     storage_name = secrets.token_hex(16)
-    directory = attachments_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / storage_name
-    with open(path, "xb") as fh:
-        fh.write(data)
+    storage = storages["default"]
+    stored = storage.save(f"attachments/{storage_name}", ContentFile(data))
+    if stored != f"attachments/{storage_name}":  # 128 random bits: never, but never overwrite either
+        storage.delete(stored)
+        raise RuntimeError("attachment storage name already taken")
     try:
         with transaction.atomic():
             attachment = Attachment.objects.create(
@@ -356,7 +360,7 @@ def add_attachment(actor: Actor, object_type: str, object_id: Any, upload: Any,
             })
             live.publish_discussion_event(ADDED_ACTION, record)
     except BaseException:
-        path.unlink(missing_ok=True)
+        storage.delete(stored)
         raise
     return attachment
 
@@ -385,22 +389,22 @@ def delete_attachment(actor: Actor, attachment_id: Any) -> None:
             raise Invalid(_("This file was erased: nothing of it is left to delete."))
         if not may_delete(actor, attachment, record):
             raise Forbidden(_("Only the person who attached a file, or the record's owner, may delete it."))
-        path = stored_path(attachment)
+        name = stored_name(attachment)
         ledger.append(actor, REMOVED_ACTION, attachment.object_type, record.pk, {
             "attachment": attachment.pk, "sha256": attachment.sha256,
         })
         live.publish_discussion_event(REMOVED_ACTION, record)
         attachment.delete()
-        transaction.on_commit(lambda: _delete_file(path))
+        transaction.on_commit(lambda: _delete_file(name))
 
 
-def _delete_file(path: Path) -> None:
+def _delete_file(name: str) -> None:
     """Delete a stored file after commit. A failure is logged (with the random storage name only),
     never raised: the transaction has committed and the caller's answer stands."""
     try:
-        path.unlink(missing_ok=True)
-    except OSError:
-        logger.error("attachment file %s could not be deleted", path.name, exc_info=True)
+        storages["default"].delete(name)
+    except Exception:  # a file system's OSError, an S3 client error: logged, the answer stands
+        logger.error("attachment file %s could not be deleted", name.rsplit("/", 1)[-1], exc_info=True)
 
 
 def purge_erased(erasure: Erasure) -> None:
@@ -424,7 +428,7 @@ def purge_erased(erasure: Erasure) -> None:
         attachment = None
     if attachment is None or attachment.erased_at is not None:
         return  # deleted since (its file went with it) or already erased
-    path = stored_path(attachment)
+    name = stored_name(attachment)
     attachment.filename = ""
     attachment.media_type = ""
     attachment.size = 0
@@ -432,7 +436,7 @@ def purge_erased(erasure: Erasure) -> None:
     attachment.erased_at = timezone.now()
     attachment.save(update_fields=["filename", "media_type", "size", "sha256", "erased_at"])
     _announce_removal(attachment)
-    transaction.on_commit(lambda: _delete_file(path))
+    transaction.on_commit(lambda: _delete_file(name))
 
 
 def _announce_removal(attachment: Attachment) -> None:

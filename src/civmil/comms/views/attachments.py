@@ -69,9 +69,8 @@ def download(request: HttpRequest, pk: str) -> HttpResponseBase:
         raise Http404() from None
     if attachment.erased_at is not None:
         return _erased(request, attachment)
-    path = service.stored_path(attachment)
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - FileResponse closes it
+        handle = service.open_stored(attachment)  # streamed from the storage; FileResponse closes it
     except FileNotFoundError:
         raise Http404() from None
     response = FileResponse(handle, as_attachment=True, filename=attachment.filename,
