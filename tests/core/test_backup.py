@@ -359,3 +359,19 @@ def test_root_may_run_them_when_the_var_directory_is_roots(
     monkeypatch.setattr(service_user.os, "geteuid", lambda: 0)
     make_org()
     assert _backup(tmp_path / "out").is_file()
+
+
+def test_an_archive_with_its_manifest_first_still_restores(
+        transactional_db: Any, var_dir: Path, tmp_path: Path) -> None:
+    # Archives written before the manifest moved to the end list it first: both orders are read.
+    make_org()
+    archive = _backup(tmp_path / "b.tar.gz")
+    first = tmp_path / "manifest-first.tar.gz"
+    with tarfile.open(archive) as src:
+        members = [(info, src.extractfile(info).read()) for info in src]  # type: ignore[union-attr]
+    with tarfile.open(first, "w:gz") as dst:
+        for info, content in sorted(members, key=lambda m: m[0].name != "manifest.json"):
+            dst.addfile(info, io.BytesIO(content))
+    out = io.StringIO()
+    call_command("restore", str(first), "--force", stdout=out, stderr=io.StringIO())
+    assert "ledger intact" in out.getvalue()
