@@ -5,7 +5,11 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -250,14 +254,61 @@ def test_serve_prints_a_url_for_ipv4_and_ipv6() -> None:
     assert serve.url("::1", 8080) == "http://[::1]:8080/"
 
 
+@pytest.mark.django_db
 def test_serve_runs_the_asgi_application_on_host_and_port_without_reload(
         settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings.DEPLOY = dataclasses.replace(settings.DEPLOY, host="0.0.0.0", port=8123)  # noqa: S104
+    settings.DEPLOY = dataclasses.replace(settings.DEPLOY, host="0.0.0.0", port=8123, web_processes=1)  # noqa: S104
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append((app, kw)))
     out = io.StringIO()
     call_command("serve", stdout=out)
     [(app, kw)] = calls
     assert app == "civmil.config.asgi:application"
-    assert (kw["host"], kw["port"], kw["reload"]) == ("0.0.0.0", 8123, False)  # noqa: S104
+    assert (kw["host"], kw["port"], kw["reload"], kw["workers"]) == ("0.0.0.0", 8123, False, None)  # noqa: S104
     assert "http://0.0.0.0:8123/" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_serve_runs_as_many_processes_as_asked_and_relays_live_messages_between_them_without_redis(
+        settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings.DEPLOY = dataclasses.replace(settings.DEPLOY, web_processes=3, redis_url="")
+    settings.CIVMIL_LIVE_RELAY = False
+    monkeypatch.setenv("CIVMIL_LIVE_RELAY", "false")  # put back as it was after the test
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append(kw))
+    out = io.StringIO()
+    call_command("serve", stdout=out)
+    call_command("serve", "--processes", "2", stdout=out)
+    assert [kw["workers"] for kw in calls] == [3, 2]
+    assert settings.CIVMIL_LIVE_RELAY is True and os.environ["CIVMIL_LIVE_RELAY"] == "true"
+    assert "with 3 processes" in out.getvalue()
+    with pytest.raises(CommandError, match="--processes"):
+        call_command("serve", "--processes", "0", stdout=out)
+
+
+def test_serve_in_development_refuses_a_database_without_its_tables(tmp_path: Path) -> None:
+    import sqlite3
+
+    empty = tmp_path / "empty.sqlite3"
+    sqlite3.connect(empty).close()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "CIVMIL_"))}
+    environ.update({"CIVMIL_VAR_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{empty}", "PORT": "8791"})
+    try:
+        done = subprocess.run([sys.executable, "-m", "civmil.config.cli", "serve"], env=environ,
+                              capture_output=True, text=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail("civmil serve started on a database without its tables")
+    assert done.returncode == 1
+    assert "will not start" in done.stderr and "migration(s) not applied" in done.stderr
+    assert "civmil migrate" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_demo_commands_on_a_database_without_its_tables_say_to_migrate(tmp_path: Path) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "CIVMIL_"))}
+    environ.update({"CIVMIL_VAR_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'new.sqlite3'}"})
+    for action in ("logins", "load"):
+        done = subprocess.run([sys.executable, "-m", "civmil.config.cli", "demo", action], env=environ,
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 1, action
+        assert "migration(s) not applied" in done.stderr and "civmil migrate" in done.stderr
+        assert "Traceback" not in done.stderr

@@ -26,8 +26,16 @@ def asgi_app() -> str:
 
 
 def _checks() -> list[checks.CheckMessage]:
+    """The system checks (with the deployment checks in production). In every environment they
+    include the database (reachable, every migration applied) and Redis when it is configured:
+    a server must not look healthy and answer 500."""
+    from civmil.core.checks import connection_problems
+
     production = str(getattr(settings, "CIVMIL_ENV", "development")) == "production"
-    return list(checks.run_checks(include_deployment_checks=production))
+    messages = list(checks.run_checks(include_deployment_checks=production))
+    if not production:
+        messages += connection_problems()
+    return messages
 
 
 def _line(message: checks.CheckMessage) -> str:

@@ -8,6 +8,7 @@ import shutil
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 from django.utils.translation import gettext as _
 from rich.console import Console
 from rich.table import Table
@@ -31,6 +32,15 @@ class Command(BaseCommand):
             raise CommandError(_(
                 "The demo mission is for development only: CIVMIL_ENV is 'production'. Its logins share a "
                 "published password, so civmil neither loads nor lists them in production."))
+        from civmil.core.checks import unapplied_migrations
+
+        try:
+            pending = unapplied_migrations()
+        except DatabaseError as exc:
+            raise CommandError(_("The database cannot be used (DATABASE_URL): %(error)s") % {"error": exc}) from exc
+        if pending:
+            raise CommandError(_("The database is not ready: %(count)s migration(s) not applied. Run "
+                                 "`civmil migrate` first.") % {"count": len(pending)})
         if options["action"] == "logins":
             self._logins(as_json=options["json"])
         else:
