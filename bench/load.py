@@ -919,6 +919,7 @@ def commit() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
+    started_at = commit()
     server = Server(args.url, dict(args.server_env), args.keep)
     try:
         if not args.url:
@@ -951,7 +952,7 @@ def main(argv: list[str] | None = None) -> int:
     server_env = {k: v for k, v in server.env.items() if k.startswith(("CIVMIL_", "DATABASE_URL", "REDIS_URL"))}
     report = {
         "target": args.url or "started here (make run style)", "server_env": server_env if not args.url else {},
-        "server_banner": server.banner, "commit": commit(),
+        "server_banner": server.banner, "commit": started_at,
         "seconds_per_step": args.seconds_per_step, "baseline_seconds": args.baseline_seconds, "seed": args.seed,
         "mix": dict(MIX), "think_seconds": list(THINK), "timeout_seconds": TIMEOUT_SECONDS,
         "logins": [{"username": lg.username, "component": lg.component, "organisation": lg.organisation_name,
