@@ -73,7 +73,7 @@ class Stack:
 
     def serve(self, name: str, port: int) -> None:
         self.start(name, CIVMIL, "serve", HOST="127.0.0.1", PORT=str(port))
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a cap: a loaded machine takes a while to import and check
         while time.monotonic() < deadline:
             if self.procs[name].poll() is not None:
                 break
