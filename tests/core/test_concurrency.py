@@ -53,3 +53,27 @@ def test_under_a_synchronous_handler_it_only_passes_the_request_on() -> None:
     middleware = ConcurrencyLimitMiddleware(lambda request: HttpResponse("sync"))
     response = middleware(RequestFactory().get("/"))
     assert isinstance(response, HttpResponse) and response.content == b"sync"
+
+
+@pytest.mark.asyncio
+async def test_requests_run_their_synchronous_code_in_a_few_long_lived_threads(settings: Any) -> None:
+    """Each request's middleware and view run in one of the process's few threads, which are kept:
+    their database connections then serve request after request."""
+    import threading
+
+    from asgiref.sync import sync_to_async
+
+    settings.CIVMIL_WEB_THREADS = 2
+
+    async def view(request: HttpRequest) -> HttpResponse:
+        first = await sync_to_async(lambda: threading.current_thread().name)()
+        await asyncio.sleep(0.005)
+        second = await sync_to_async(lambda: threading.current_thread().name)()
+        return HttpResponse(f"{first} {second}")
+
+    middleware = ConcurrencyLimitMiddleware(view)
+    factory = RequestFactory()
+    responses = await asyncio.gather(*(middleware(factory.get("/")) for _ in range(20)))  # type: ignore[misc]
+    pairs = [r.content.decode().split() for r in responses]
+    assert all(first == second for first, second in pairs)  # one request, one thread
+    assert {first for first, _ in pairs} == {"civmil-request-0_0", "civmil-request-1_0"}

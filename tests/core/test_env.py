@@ -12,7 +12,8 @@ from civmil.config import env
 VARIABLES = ("CIVMIL_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS", "EMAIL_URL",
              "CIVMIL_LEDGER_SIGNING_KEY", "PORT", "HOST", "SECRET_KEY_FALLBACKS", "CIVMIL_EMAIL_FROM",
              "CIVMIL_SERVER_EMAIL", "CIVMIL_ADMINS", "CIVMIL_LOG_FORMAT", "CIVMIL_LOG_LEVEL", "CIVMIL_METRICS_TOKEN",
-             "CIVMIL_EMBEDDED_WORKER")
+             "CIVMIL_EMBEDDED_WORKER", "CIVMIL_DEBUG", "CIVMIL_WEB_PROCESSES", "CIVMIL_WEB_THREADS",
+             "CIVMIL_DB_POOL_SIZE", "CIVMIL_LIVE_RELAY")
 
 
 def _read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **values: str) -> env.Deployment:
@@ -228,3 +229,20 @@ def test_civmil_refuses_a_wrong_variable_in_one_line_without_a_traceback(tmp_pat
     done = _civmil("help", CIVMIL_VAR_DIR=str(tmp_path), **_production(EMAIL_URL="console://"))
     assert done.returncode == 1 and done.stderr.startswith("civmil: EMAIL_URL: console:// delivers no mail")
     assert "Traceback" not in done.stderr
+
+
+def test_debug_mode_only_when_a_developer_asks_and_never_in_production(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    assert _read(monkeypatch, tmp_path).debug is False  # `make run` serves demos and training rooms
+    assert _read(monkeypatch, tmp_path, CIVMIL_DEBUG="true").debug is True
+    assert _refused(monkeypatch, tmp_path, **_production(CIVMIL_DEBUG="true")).variable == "CIVMIL_DEBUG"
+
+
+def test_server_processes_threads_and_pool_from_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    default = _read(monkeypatch, tmp_path)
+    assert default.web_processes == env.cores() and default.web_threads == 4 and default.db_pool_size == 8
+    chosen = _read(monkeypatch, tmp_path, CIVMIL_WEB_PROCESSES="3", CIVMIL_WEB_THREADS="2", CIVMIL_DB_POOL_SIZE="5")
+    assert (chosen.web_processes, chosen.web_threads, chosen.db_pool_size) == (3, 2, 5)
+    for name, value in (("CIVMIL_WEB_PROCESSES", "0"), ("CIVMIL_WEB_THREADS", "many"), ("CIVMIL_DB_POOL_SIZE", "-1")):
+        assert _refused(monkeypatch, tmp_path, **{name: value}).variable == name

@@ -280,6 +280,9 @@ class Deployment:
     #: Set by ``civmil serve`` for the processes it starts when it runs several without Redis:
     #: live messages cross them through the database (civmil.core.events.relay).
     live_relay: bool = False
+    #: Django's debug mode: tracebacks in the browser, every SQL query recorded. For developers
+    #: only (CIVMIL_DEBUG=true); never in production.
+    debug: bool = False
     #: Former SECRET_KEYs still accepted for signatures made before a rotation (SECRET_KEY_FALLBACKS).
     secret_key_fallbacks: tuple[str, ...] = ()
     #: Sender of civmil's mail (CIVMIL_EMAIL_FROM), of error mail to the admins (CIVMIL_SERVER_EMAIL).
@@ -345,6 +348,14 @@ def _count(name: str, default: int, *, most: int) -> int:
     if not value.isdigit() or not 1 <= int(value) <= most:
         raise EnvironmentProblem(name, f"must be a whole number from 1 to {most}, not {value!r}")
     return int(value)
+
+
+def _debug(production: bool) -> bool:
+    debug = bool(_flag("CIVMIL_DEBUG"))
+    if debug and production:
+        raise EnvironmentProblem("CIVMIL_DEBUG", "debug mode shows tracebacks and settings to anyone; it cannot "
+                                 "be on when CIVMIL_ENV=production")
+    return debug
 
 
 def cores() -> int:
@@ -443,6 +454,7 @@ def deployment() -> Deployment:
         web_threads=_count("CIVMIL_WEB_THREADS", 4, most=64),
         db_pool_size=_count("CIVMIL_DB_POOL_SIZE", 8, most=200),
         live_relay=bool(_flag("CIVMIL_LIVE_RELAY")),
+        debug=_debug(production),
         secret_key_fallbacks=_fallback_keys(production),
         email_from=email_from,
         server_email=server_email,

@@ -16,7 +16,9 @@ from civmil.config.storage import default_storage as media_storage
 
 DEPLOY = deployment()
 BASE_DIR = Path(__file__).resolve().parent.parent
-DEBUG = not DEPLOY.production
+#: Off unless a developer asks (CIVMIL_DEBUG=true): `make run` serves a demo or a training room,
+#: where tracebacks must not show, and debug mode records every SQL query (a third of a page's time).
+DEBUG = DEPLOY.debug
 SECRET_KEY = DEPLOY.secret_key
 #: Former keys, still accepted after a rotation (docs/operations.md, "Rotating SECRET_KEY").
 SECRET_KEY_FALLBACKS = list(DEPLOY.secret_key_fallbacks)
@@ -97,6 +99,10 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
     # so neither users nor live connections multiply the server's connections (docs/deploy.md).
     _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DEPLOY.db_pool_size, "timeout": 20}
 elif _db["ENGINE"] == "django.db.backends.sqlite3":
+    # A connection lives as long as its thread: the server's request threads are kept
+    # (civmil.core.concurrency), and opening a SQLite connection costs more than most queries.
+    _db["CONN_MAX_AGE"] = None
+    _db["CONN_HEALTH_CHECKS"] = True
     _db["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         "transaction_mode": "IMMEDIATE",

@@ -1,4 +1,4 @@
-"""How many requests one server process works on at once.
+"""How many requests one server process works on at once, and in which threads.
 
 Under ASGI, Django runs each request's synchronous middleware and view in a thread of its own
 (one per request: ``asgiref.sync.ThreadSensitiveContext``). Python runs one thread at a time per
@@ -6,14 +6,19 @@ process, so with a hundred requests in flight a hundred threads took turns on on
 holding its own database connection, and most of their time went to waiting: on the interpreter
 lock, and on the lock inside ``asgiref.local.Local`` that every translation and URL lookup takes
 (``get_language()``, lazy ``gettext``), which a thread often held when it was switched out. More
-threads bought no throughput, only contention and connections.
+threads bought no throughput, only contention and connections; and since each thread was new,
+each request opened a new database connection (on SQLite, a new connection costs more than most
+queries: Django registers its SQL functions on each).
 
-:class:`ConcurrencyLimitMiddleware` is the first middleware: in an ASGI server it lets at most
-``CIVMIL_WEB_THREADS`` requests of the process past it at once; the others wait their turn on the
-event loop, where waiting costs nothing. The request body has already been read when it runs, and
-a streamed response (an attachment) streams after it has let go, so slow clients never hold a
-turn. The machine's cores are used by several processes (``civmil serve --processes``), not by
-more threads.
+:class:`ConcurrencyLimitMiddleware` is the first middleware. In an ASGI server it keeps
+``CIVMIL_WEB_THREADS`` threads per process and lends one to each request (asgiref's
+``ThreadSensitiveContext(executor=...)``): the request's middleware and view run there, and the
+thread's database connection is kept from one request to the next (SQLite) or given back to the
+pool (PostgreSQL) by the usual housekeeping at the end of each request. Requests beyond that wait
+their turn on the event loop, where waiting costs nothing. The request body has already been read
+when it runs, and a streamed response (an attachment) streams after it has let go, so slow clients
+never hold a thread. The machine's cores are used by several processes (``civmil serve
+--processes``), not by more threads.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponseBase
 
 #: Requests one process works on at once unless ``CIVMIL_WEB_THREADS`` says otherwise.
@@ -36,7 +43,8 @@ def threads_per_process() -> int:
 
 
 class ConcurrencyLimitMiddleware:
-    """At most :func:`threads_per_process` requests of this process in Django's threads at once.
+    """At most :func:`threads_per_process` requests of this process at once, each in one of that
+    many long-lived threads.
 
     Under a synchronous handler (the test client, a management command rendering a page) each
     request already has the thread it runs in: the middleware then only passes it on.
@@ -49,8 +57,11 @@ class ConcurrencyLimitMiddleware:
         self.get_response = get_response
         self.is_async = iscoroutinefunction(get_response)
         self.limit = threads_per_process()
-        # One per event loop: a server process has one; tests may run the application on several.
-        self.semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+        self.threads = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"civmil-request-{n}")
+                        for n in range(self.limit)] if self.is_async else []
+        # The free threads, one queue per event loop: a server process has one loop; tests may run
+        # the application on several.
+        self.free: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Queue[ThreadPoolExecutor]] = (
             weakref.WeakKeyDictionary())
         if self.is_async:
             markcoroutinefunction(self)
@@ -61,12 +72,25 @@ class ConcurrencyLimitMiddleware:
         response: HttpResponseBase = self.get_response(request)
         return response
 
-    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+    def _free_threads(self) -> asyncio.Queue[ThreadPoolExecutor]:
         loop = asyncio.get_running_loop()
-        semaphore = self.semaphores.get(loop)
-        if semaphore is None:
-            semaphore = self.semaphores[loop] = asyncio.Semaphore(self.limit)
-        async with semaphore:
-            response: HttpResponseBase = await self.get_response(request)
-        return response
+        free = self.free.get(loop)
+        if free is None:
+            free = self.free[loop] = asyncio.Queue()
+            for thread in self.threads:
+                free.put_nowait(thread)
+        return free
 
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        free = self._free_threads()
+        thread = await free.get()
+        try:
+            async with ThreadSensitiveContext(executor=thread):
+                try:
+                    response: HttpResponseBase = await self.get_response(request)
+                finally:
+                    # What Django does when a request finishes, in the thread that used the connection.
+                    await sync_to_async(close_old_connections)()
+        finally:
+            free.put_nowait(thread)
+        return response

@@ -30,9 +30,9 @@ import logging
 import os
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
@@ -59,7 +59,7 @@ def _write(origin: str, group: str, channel: str, message: dict[str, Any]) -> No
             _lock()  # on PostgreSQL, ids become visible in order (see outbox.py)
             LiveRelay.objects.create(origin=origin, group=group, channel=channel, message=message)
     finally:
-        close_old_connections()
+        close_old_connections()  # kept on SQLite; given back to the pool on PostgreSQL
 
 
 def _read(origin: str, after: int | None, keep_seconds: float, prune: bool) -> tuple[int, list[Any]]:
@@ -92,6 +92,12 @@ class RelayChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]
         self.relaying = relay_enabled()
         self.reader: asyncio.Task[None] | None = None
         self.origin = new_origin()
+        # One thread of its own for the database: its connection is kept between rounds, and the
+        # rows it writes leave in the order they were sent.
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="civmil-live-relay")
+
+    async def _in_thread(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.thread, fn, *args)
 
     async def new_channel(self, prefix: str = "specific.") -> str:
         return f"{prefix}.{self.origin}!{secrets.token_hex(6)}"
@@ -104,12 +110,12 @@ class RelayChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]
             await super().send(channel, message)
             return
         self.require_valid_channel_name(channel)
-        await sync_to_async(_write, thread_sensitive=False)(self.origin, "", channel, message)
+        await self._in_thread(_write, self.origin, "", channel, message)
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         await super().group_send(group, message)
         if self.relaying:
-            await sync_to_async(_write, thread_sensitive=False)(self.origin, group, "", message)
+            await self._in_thread(_write, self.origin, group, "", message)
 
     async def group_add(self, group: str, channel: str) -> None:
         await super().group_add(group, channel)
@@ -127,8 +133,7 @@ class RelayChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]
             try:
                 prune = time.monotonic() - pruned >= self.prune_seconds
                 pruned = time.monotonic() if prune else pruned
-                after, rows = await sync_to_async(_read, thread_sensitive=False)(
-                    self.origin, after, self.keep_seconds, prune)
+                after, rows = await self._in_thread(_read, self.origin, after, self.keep_seconds, prune)
                 for _id, _origin, group, channel, message in rows:
                     await self._deliver(group, channel, message)
             except asyncio.CancelledError:
