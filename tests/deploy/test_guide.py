@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import http.client
 import json
 import os
@@ -167,10 +168,16 @@ def server_script(blocks: dict[str, str], rewrite: Rewrite, nginx_conf: Path) ->
 
 def release(block: str) -> Path:
     """~/civmil-release as the guide's ``release`` block makes it, once per build (cached)."""
-    out = CACHE / digest() / "release-home"
-    if (out / ".complete").exists():
-        return out / "civmil-release"
     wheel = built().wheel
+    out = CACHE / digest() / "release-home"
+    with (CACHE / ".release-lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / ".complete").exists():
+            _make_release(block, wheel, out)
+    return out / "civmil-release"
+
+
+def _make_release(block: str, wheel: Path, out: Path) -> None:
     shutil.rmtree(out, ignore_errors=True)
     checkout = out / "checkout"
     (checkout / "dist").mkdir(parents=True)
@@ -181,7 +188,6 @@ def release(block: str) -> Path:
                           env={"PATH": DEBIAN_PATH, "HOME": str(out), "LANG": "C.UTF-8"})
     assert done.returncode == 0, f"the release block failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     (out / ".complete").touch()
-    return out / "civmil-release"
 
 
 # --- Units, run without systemd -----------------------------------------------------------------
@@ -519,10 +525,9 @@ def test_the_guide_deploys_a_working_site(machine: None, redis_db: int, database
             capture_output=True, text=True, timeout=20, check=False).stdout.strip()
         assert has_password == "t", "the database role has no scram-sha-256 password"
         var = root / "var/lib/civmil"
-        for key in ("secret_key", "ledger_signing_key"):
-            if (var / key).exists():
-                assert (var / key).stat().st_mode & 0o077 == 0, f"{key} is readable by others"
-                assert (var / key).owner() == "civmil"
+        for key in var.glob("*key*"):  # ledger_signing_key (SECRET_KEY is in the environment file)
+            assert key.stat().st_mode & 0o077 == 0 and key.owner() == "civmil", f"{key.name} is not the service's alone"
+        assert (var / "ledger_signing_key").exists()
         webs = [i for i in enabled if i.startswith("civmil-web@")]
         workers = [i for i in enabled if i.startswith("civmil-worker@")]
         upstream = re.findall(r"server 127\.0\.0\.1:(\d+)", (root / "etc/nginx/sites-available/civmil").read_text())
