@@ -108,13 +108,18 @@ class Command(BaseCommand):
                             "a time each (Ctrl+C stops it).")
                           % {"url": url(deploy.host, deploy.port), "processes": processes,
                              "threads": settings.CIVMIL_WEB_THREADS})
-        from civmil.core import schedule
+        from civmil.core import metrics, schedule
 
+        # Every process of this server (and a worker on this host) writes its counts where /metrics
+        # adds them up; files of processes that no longer run are removed first.
+        metrics.prepare_multiprocess_dir()
         if embedded:
             schedule.start_embedded_worker()
         try:
+            # uvicorn's lines formatted as civmil's (text or JSON, with the request id): the
+            # settings' LOGGING. Its access lines stay off: civmil.access says the same and more.
             uvicorn.run(asgi_app(), host=deploy.host, port=deploy.port, reload=False, lifespan="off",
-                        proxy_headers=deploy.production, log_level="info",
+                        proxy_headers=deploy.production, log_config=settings.LOGGING,
                         workers=processes if processes > 1 else None)
         finally:
             schedule.stop_embedded_worker()
