@@ -312,3 +312,52 @@ def test_the_demo_commands_on_a_database_without_its_tables_say_to_migrate(tmp_p
         assert done.returncode == 1, action
         assert "migration(s) not applied" in done.stderr and "civmil migrate" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def _health_server(answers: list[tuple[int, dict[str, Any]]]) -> Any:
+    """A stand-in server on a free port answering /health/ready with ``answers`` in turn (the last repeats)."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, body = answers.pop(0) if len(answers) > 1 else answers[0]
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_ready_waits_for_the_server_to_answer_ready_then_succeeds(settings: Any) -> None:
+    not_yet = (503, {"status": "unavailable", "checks": {"database": "2 migration(s) not applied"}})
+    server = _health_server([not_yet, not_yet, (200, {"status": "ok"})])
+    try:
+        settings.DEPLOY = dataclasses.replace(settings.DEPLOY, host="127.0.0.1", port=server.server_address[1])
+        out = io.StringIO()
+        call_command("ready", "--wait", "10", stdout=out)
+        assert "is ready" in out.getvalue()
+    finally:
+        server.shutdown()
+
+
+def test_ready_gives_up_naming_the_failed_check_or_the_silence(settings: Any) -> None:
+    failing = {"status": "unavailable", "checks": {"database": "ok", "redis": "failed (ConnectionError)"}}
+    server = _health_server([(503, failing)])
+    try:
+        settings.DEPLOY = dataclasses.replace(settings.DEPLOY, host="0.0.0.0", port=server.server_address[1])  # noqa: S104
+        with pytest.raises(CommandError, match=r"not ready \(503\): redis: failed \(ConnectionError\)"):
+            call_command("ready", "--wait", "1", stdout=io.StringIO())
+    finally:
+        server.shutdown()
+    settings.DEPLOY = dataclasses.replace(settings.DEPLOY, host="127.0.0.1", port=server.server_address[1])
+    with pytest.raises(CommandError, match="Nothing answers"):
+        call_command("ready", "--wait", "0", stdout=io.StringIO())

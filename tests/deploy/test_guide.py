@@ -200,6 +200,7 @@ class Unit:
     env: dict[str, str]
     pre: list[list[str]]
     start: list[str]
+    post: list[list[str]] = field(default_factory=list)
 
 
 def _env_file(path: Path) -> dict[str, str]:
@@ -230,7 +231,8 @@ def read_unit(path: Path, instance: str) -> Unit:
         env[name] = value
     return Unit(user=service["User"][0], directory=service["WorkingDirectory"][0],
                 umask=service.get("UMask", ["0022"])[0], env=env,
-                pre=[cmd.split() for cmd in service.get("ExecStartPre", [])], start=service["ExecStart"][0].split())
+                pre=[cmd.split() for cmd in service.get("ExecStartPre", [])], start=service["ExecStart"][0].split(),
+                post=[cmd.split() for cmd in service.get("ExecStartPost", [])])
 
 
 def _as_user(unit: Unit, command: list[str]) -> list[str]:
@@ -248,6 +250,10 @@ class Processes:
                                   text=True, timeout=120, check=False)
             assert done.returncode == 0, f"{name}: ExecStartPre {command} failed:\n{done.stdout}\n{done.stderr}"
         self.start(name, _as_user(unit, unit.start), cwd=unit.directory, env=unit.env)
+        for command in unit.post:  # as systemd: the unit counts as started once these succeed
+            done = subprocess.run(_as_user(unit, command), cwd=unit.directory, env=unit.env, capture_output=True,
+                                  text=True, timeout=180, check=False)
+            assert done.returncode == 0, f"{name}: ExecStartPost {command} failed:\n{done.stdout}\n{done.stderr}"
 
     def start(self, name: str, command: list[str], **options: Any) -> None:
         with (self.logs / f"{name}.log").open("ab") as log:
