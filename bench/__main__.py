@@ -22,10 +22,11 @@ def main() -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from bench import access_policy, fanout, live_events
+    from bench import access_policy, fanout, live_events, signals
 
     RESULTS.mkdir(exist_ok=True)
-    results = {"access_policy": access_policy.run(), "live_events": live_events.run(), "fanout": fanout.run()}
+    results = {"access_policy": access_policy.run(), "live_events": live_events.run(), "fanout": fanout.run(),
+               "signals": signals.run()}
     out = RESULTS / "bench.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"\nresults written to {out}")

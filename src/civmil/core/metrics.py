@@ -29,6 +29,7 @@ address) or with ``Authorization: Bearer $CIVMIL_METRICS_TOKEN``.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import os
@@ -225,15 +226,19 @@ class _DatabaseCollector:
             if stored is not None:
                 outbox.add_metric([], max(0.0, (now - stored).total_seconds()))
         yield from (checkpoint, outbox, up)
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            installed = version("civmil")
-        except PackageNotFoundError:
-            installed = "unknown"
         info = GaugeMetricFamily("civmil_info", "civmil's version (value 1).", labels=["version"])
-        info.add_metric([installed], 1)
+        info.add_metric([_version()], 1)
         yield info
+
+
+@functools.cache
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("civmil")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def registry(pids: set[int] | None = None) -> Any:
