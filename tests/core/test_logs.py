@@ -150,6 +150,24 @@ def test_a_server_error_is_mailed_to_the_admins(settings: Any, mailoutbox: list[
     assert "RuntimeError" in mail.body
 
 
+@pytest.mark.django_db
+@pytest.mark.urls("tests.core.broken_error_page_urls")
+def test_a_request_whose_error_page_fails_too_is_still_logged_and_counted(json_lines: io.StringIO) -> None:
+    from civmil.core import metrics
+
+    def failed() -> float:
+        text = metrics.exposition(pids={os.getpid()}).decode()
+        line = 'civmil_http_request_duration_seconds_count{method="GET",route="broken",status="5xx"} '
+        return sum(float(row.split()[-1]) for row in text.splitlines() if row.startswith(line))
+
+    before = failed()
+    with pytest.raises(ValueError, match="Missing staticfiles manifest entry"):
+        Client().get("/broken", headers={"X-Request-ID": "req-unanswered-1"})
+    [access] = [r for r in _records(json_lines) if r["logger"] == "civmil.access"]
+    assert access["level"] == "ERROR" and access["status"] == 500 and access["request_id"] == "req-unanswered-1"
+    assert failed() == before + 1
+
+
 # -- uvicorn's lines go through the same formatting -----------------------------------------------------
 
 def _free_port() -> int:

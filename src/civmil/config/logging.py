@@ -30,8 +30,10 @@ def _utc(record: logging.LogRecord) -> str:
 def json_formatter(**options: Any) -> logging.Formatter:
     """python-json-logger's formatter, ``time`` first in ISO 8601 UTC, no request id as ``null``.
 
-    Built on first use: the library is imported only when JSON lines are asked for.
+    Built on first use: the library is imported only when JSON lines are asked for. Python's
+    warnings then go through logging too (``py.warnings``), so that every line stays JSON.
     """
+    logging.captureWarnings(True)
     from pythonjsonlogger.core import RESERVED_ATTRS
     from pythonjsonlogger.json import JsonFormatter
 
@@ -84,6 +86,7 @@ def logging_config(log_format: str = "text", level: str = "INFO") -> dict[str, A
             "django": {"handlers": ["mail_admins"], "level": "INFO"},
             "django.request": {"level": "ERROR"},  # 4xx are in the access lines
             "django.server": {"level": "WARNING"},
+            "py.warnings": {"handlers": []},  # (JSON) Python warnings: through the root handler only
             "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
             "uvicorn.error": {"level": "INFO"},
             "uvicorn.access": {"handlers": ["console"], "level": "WARNING", "propagate": False},

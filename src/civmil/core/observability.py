@@ -121,6 +121,19 @@ def _finish(request: HttpRequest, response: HttpResponseBase, request_id: str, s
                                  "client": request.META.get("REMOTE_ADDR", "")})
 
 
+def _unanswered(request: HttpRequest, started: float, route: str | None) -> None:
+    """An exception escaped even the error page (the server answers 500 itself): count and log it."""
+    from civmil.core import metrics
+
+    seconds = time.perf_counter() - started
+    route = route or _route(request)
+    metrics.observe_request(route, request.method or "", 500, seconds)
+    access_logger.error("%s %s 500 %.1f ms (the error page failed too)", request.method, request.path,
+                        seconds * 1000, extra={"method": request.method, "path": request.path, "status": 500,
+                                               "duration_ms": round(seconds * 1000, 1), "route": route,
+                                               "client": request.META.get("REMOTE_ADDR", "")})
+
+
 class RequestSignalsMiddleware:
     """Request id, access log line and latency metric for every request; the probes answered first."""
 
@@ -141,7 +154,11 @@ class RequestSignalsMiddleware:
         request_id = request_id_from(request)
         with bound_request_id(request_id):
             probe = self.probes.get(request.path)
-            response: HttpResponseBase = probe[1](request) if probe else self.get_response(request)
+            try:
+                response: HttpResponseBase = probe[1](request) if probe else self.get_response(request)
+            except Exception:
+                _unanswered(request, started, probe[0] if probe else None)
+                raise
             _finish(request, response, request_id, started, probe[0] if probe else None)
         return response
 
@@ -150,9 +167,13 @@ class RequestSignalsMiddleware:
         request_id = request_id_from(request)
         with bound_request_id(request_id):
             probe = self.probes.get(request.path)
-            if probe:
-                response: HttpResponseBase = await sync_to_async(probe[1])(request)
-            else:
-                response = await self.get_response(request)
+            try:
+                if probe:
+                    response: HttpResponseBase = await sync_to_async(probe[1])(request)
+                else:
+                    response = await self.get_response(request)
+            except Exception:
+                _unanswered(request, started, probe[0] if probe else None)
+                raise
             _finish(request, response, request_id, started, probe[0] if probe else None)
         return response
