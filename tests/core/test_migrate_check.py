@@ -35,3 +35,12 @@ def test_a_database_that_cannot_be_opened_is_named_not_a_traceback(tmp_path: Pat
     gate = _civmil(tmp_path, "migrate", "--check", db=f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'db.sqlite3'}")
     assert gate.returncode == 1
     assert "Cannot use the database (DATABASE_URL)" in gate.stderr and "Traceback" not in gate.stderr
+
+
+def test_an_unreachable_postgresql_is_refused_at_once_with_one_line(tmp_path: Path) -> None:
+    """Not the server's pool waiting out its timeout and logging each failed attempt."""
+    gate = _civmil(tmp_path, "migrate", "--check", db="postgres://civmil:s3cret@127.0.0.1:1/civmil")
+    assert gate.returncode == 1
+    assert "Cannot use the database (DATABASE_URL)" in gate.stderr
+    assert "couldn't get a connection" not in gate.stderr and "Traceback" not in gate.stderr
+    assert "s3cret" not in gate.stderr

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 from django.core.management.commands.migrate import Command as DjangoMigrate
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import OperationalError
 from django.utils.translation import gettext as _
@@ -21,6 +21,19 @@ from django.utils.translation import ngettext
 
 class Command(DjangoMigrate):
     def execute(self, *args: Any, **options: Any) -> str | None:
+        from civmil.core.checks import ping_database
+
+        # A probe of its own gives up after a few seconds with the driver's reason, where the
+        # server's connection pool would wait out its timeout and log each failed attempt. (A new
+        # SQLite file is what a first `civmil migrate` creates: only the check requires one.)
+        alias = options.get("database") or DEFAULT_DB_ALIAS
+        if connections[alias].vendor != "sqlite" or options.get("check_unapplied"):
+            try:
+                ping_database(alias)
+            except Exception as exc:  # whatever the driver raises, the database cannot be used
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise CommandError(_("Cannot use the database (DATABASE_URL): %(error)s")
+                                   % {"error": first}) from exc
         try:
             return super().execute(*args, **options)
         except OperationalError as exc:  # raised by the system checks as well as by the migrations
