@@ -136,6 +136,13 @@ def static_manifest_problem() -> str | None:
         paths = None
     if not isinstance(paths, dict):
         return f"the static manifest {where} is not one collectstatic wrote: run `civmil collectstatic --noinput`"
+    # Every page's scripts and stylesheets come from these: without them every page answers 500.
+    missing = [name for name in getattr(settings, "VENDOR_ASSETS", ())
+               if not any(str(path).startswith(f"vendor/{name}/") for path in paths)]
+    if missing:
+        return (f"the static manifest {where} lacks the front-end libraries {', '.join(missing)}: install civmil "
+                "from its release package (which carries them), or run `npm ci` in a source checkout, then "
+                "`civmil collectstatic --noinput`")
     return None
 
 
@@ -183,11 +190,12 @@ def _database_messages() -> list[checks.CheckMessage]:
     try:
         ping_database()
     except Exception as exc:  # whatever the driver raises, the database cannot be used
-        return [checks.Error(
-            f"DATABASE_URL: cannot use the database {url}: {_first_line(exc)}",
-            hint="Check that the database server runs, that the database and its role exist and that the "
-                 "password in DATABASE_URL is right (docs/deploy.md).",
-            id=DATABASE_UNREACHABLE)]
+        hint = ("Create it with `civmil migrate`, or point DATABASE_URL at the right file."
+                if isinstance(exc, FileNotFoundError) else
+                "Check that the database server runs, that the database and its role exist and that the "
+                "password in DATABASE_URL is right (docs/deploy.md).")
+        return [checks.Error(f"DATABASE_URL: cannot use the database {url}: {_first_line(exc)}", hint=hint,
+                             id=DATABASE_UNREACHABLE)]
     try:
         pending = unapplied_migrations()
     except Exception as exc:  # an unreadable migration table: as unusable as an unreachable database
