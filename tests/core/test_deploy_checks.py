@@ -39,7 +39,13 @@ def test_a_missing_or_foreign_static_manifest_fails_the_deploy_check(settings: A
     (tmp_path / "staticfiles.json").write_text("<html>not json</html>")
     [error] = checks.static_manifest_present()
     assert "not one collectstatic wrote" in error.msg
+    # Collected without the front-end libraries (a package built without them, no `npm ci`).
     (tmp_path / "staticfiles.json").write_text(json.dumps({"paths": {"a.css": "a.123.css"}, "version": "1.1"}))
+    [error] = checks.static_manifest_present()
+    assert "lacks the front-end libraries leaflet/dist" in error.msg and "htmx.org/dist" in error.msg
+    paths = {"a.css": "a.123.css",
+             **{f"vendor/{name}/x.js": f"vendor/{name}/x.1.js" for name in settings.VENDOR_ASSETS}}
+    (tmp_path / "staticfiles.json").write_text(json.dumps({"paths": paths, "version": "1.1"}))
     assert checks.static_manifest_present() == []
 
 
