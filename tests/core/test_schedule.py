@@ -184,7 +184,9 @@ def test_serve_starts_the_embedded_worker_by_default_in_development(settings: An
     assert not serve.embedded_worker_enabled()
 
 
-def test_serve_runs_the_embedded_worker_while_it_serves(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_runs_the_embedded_worker_while_it_serves(db: Any, settings: Any,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """(``db``: serve checks that the database is reachable and migrated before it starts.)"""
     settings.CIVMIL_EMBEDDED_WORKER = True
     seen: list[bool] = []
 
