@@ -49,10 +49,48 @@ async def test_a_failing_request_gives_its_turn_back(settings: Any) -> None:
     assert response.content == b"ok"
 
 
-def test_under_a_synchronous_handler_it_only_passes_the_request_on() -> None:
-    middleware = ConcurrencyLimitMiddleware(lambda request: HttpResponse("sync"))
-    response = middleware(RequestFactory().get("/"))
-    assert isinstance(response, HttpResponse) and response.content == b"sync"
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_as_django_assembles_it_requests_run_in_the_process_request_threads(monkeypatch: Any) -> None:
+    """Through Django's asynchronous handler (as in the server), the synchronous middleware and
+    views run in the lent threads, not in a new thread per request."""
+    import threading
+
+    from django.test import AsyncClient
+
+    from civmil.core.middleware import ActorMiddleware
+
+    seen: list[str] = []
+    original = ActorMiddleware.__call__
+
+    def spy(self: ActorMiddleware, request: HttpRequest) -> HttpResponse:
+        seen.append(threading.current_thread().name)
+        return original(self, request)
+
+    monkeypatch.setattr(ActorMiddleware, "__call__", spy)
+    client = AsyncClient()
+    for _ in range(3):
+        assert (await client.get("/accounts/login/")).status_code == 200
+    assert len(seen) == 3 and all(name.startswith("civmil-request-") for name in seen), seen
+
+
+@pytest.mark.django_db
+def test_under_the_synchronous_test_client_the_request_keeps_the_callers_thread(client: Any) -> None:
+    import threading
+
+    from civmil.core.middleware import ActorMiddleware
+
+    seen: list[str] = []
+    original = ActorMiddleware.__call__
+
+    def spy(self: ActorMiddleware, request: HttpRequest) -> HttpResponse:
+        seen.append(threading.current_thread().name)
+        return original(self, request)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ActorMiddleware, "__call__", spy)
+        assert client.get("/accounts/login/").status_code == 200
+    assert seen == [threading.current_thread().name]
 
 
 @pytest.mark.asyncio

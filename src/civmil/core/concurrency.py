@@ -27,9 +27,8 @@ import asyncio
 import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
-from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import AsyncToSync, ThreadSensitiveContext, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponseBase
@@ -46,31 +45,33 @@ class ConcurrencyLimitMiddleware:
     """At most :func:`threads_per_process` requests of this process at once, each in one of that
     many long-lived threads.
 
-    Under a synchronous handler (the test client, a management command rendering a page) each
-    request already has the thread it runs in: the middleware then only passes it on.
+    It is asynchronous only: a middleware that can be both takes the mode of the middleware below
+    it, which here are synchronous, and would then run in each request's own thread, too late to
+    choose it. Django runs the synchronous middleware below it through ``sync_to_async``, in the
+    thread it lends. Under a synchronous handler (the test client, a command rendering a page)
+    Django runs it through ``async_to_sync``, and the request keeps the caller's thread: the
+    middleware then only passes it on.
     """
 
-    sync_capable = True
+    sync_capable = False
     async_capable = True
 
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]]) -> None:
         self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
         self.limit = threads_per_process()
         self.threads = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"civmil-request-{n}")
-                        for n in range(self.limit)] if self.is_async else []
+                        for n in range(self.limit)]
         # The free threads, one queue per event loop: a server process has one loop; tests may run
         # the application on several.
         self.free: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Queue[ThreadPoolExecutor]] = (
             weakref.WeakKeyDictionary())
-        if self.is_async:
-            markcoroutinefunction(self)
+        markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
-        if self.is_async:
-            return self._acall(request)
-        response: HttpResponseBase = self.get_response(request)
-        return response
+    def __call__(self, request: HttpRequest) -> Awaitable[HttpResponseBase]:
+        if getattr(AsyncToSync.executors, "current", None) is not None:
+            # Called from synchronous code (the test client): its thread runs the request.
+            return self.get_response(request)
+        return self._acall(request)
 
     def _free_threads(self) -> asyncio.Queue[ThreadPoolExecutor]:
         loop = asyncio.get_running_loop()
