@@ -24,6 +24,16 @@ def _fast_password_hashing() -> None:
     django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_of_this_test_process() -> None:
+    """The site's cache is shared by every process (files in the var directory, or Redis); the test
+    processes run side by side and clear it between tests, so each keeps one of its own. The
+    shared choice itself is tested in tests/core/test_cache.py."""
+    from django.conf import settings as django_settings
+
+    django_settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
 @pytest.fixture(autouse=True)
 def _default_language() -> Iterator[None]:
     """A request in French leaves French active in its thread: every test starts and ends in English."""

@@ -168,6 +168,17 @@ CHANNEL_LAYERS: dict[str, Any] = (
     if DEPLOY.redis_url
     else {"default": {"BACKEND": "civmil.core.events.relay.RelayChannelLayer"}}
 )
+#: One cache for every process of the site: sign-in and second-factor limits, and TOTP codes
+#: already used, must hold across processes and servers (a cache per process multiplied the
+#: guesses allowed by the number of processes). Redis when there is one (every server shares it);
+#: otherwise files in the var directory, shared by the processes of one host.
+CACHES: dict[str, Any] = (
+    {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEPLOY.redis_url,
+                 "KEY_PREFIX": "civmil", "OPTIONS": {"socket_timeout": 5, "socket_connect_timeout": 5}}}
+    if DEPLOY.redis_url
+    else {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                      "LOCATION": str(DEPLOY.var_dir / "cache")}}
+)
 #: Without Redis, the processes of one server pass live messages through the database (on only in
 #: the processes `civmil serve` starts when it runs several).
 CIVMIL_LIVE_RELAY = DEPLOY.live_relay
