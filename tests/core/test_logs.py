@@ -242,3 +242,24 @@ def test_each_job_run_is_logged_with_its_outcome(transactional_db: Any, json_lin
     assert failed["job"].endswith("test_logs._broken_job") and failed["outcome"] == "failed"
     assert failed["level"] == "ERROR" and "RuntimeError: the job broke" in failed["exc_info"]
     assert observability.current_request_id() is None  # nothing left bound after the jobs
+
+
+# -- what an access line never carries ----------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_a_password_link_is_not_handed_to_whoever_reads_the_logs(json_lines: io.StringIO) -> None:
+    Client().get("/accounts/password/reset/key/7-dj0zff-2040d3e24cf5a9b1c3/")
+    [access] = [r for r in _records(json_lines) if r["logger"] == "civmil.access"]
+    assert access["path"] == "/accounts/password/reset/key/***/"
+    assert "2040d3e24cf5a9b1c3" not in json_lines.getvalue()
+
+
+def test_a_path_cannot_forge_a_line_of_its_own() -> None:
+    from django.test import RequestFactory
+
+    forged = "/x%0A2026-12-03T19:30:00+00:00%20INFO%20civmil.access%20[-]%20POST%20/accounts/login/%20302%1B[31m%0D"
+    request = RequestFactory().get(forged)
+    assert "\n" in request.path  # what a server hands on, decoded
+    shown = observability.logged_path(request)
+    assert "\n" not in shown and "\r" not in shown and "\x1b" not in shown
+    assert shown.startswith("/x\\x0a2026-12-03") and "\\x1b[31m\\x0d" in shown

@@ -104,6 +104,19 @@ def _route(request: HttpRequest) -> str:
     return "static" if request.path.startswith(static) else "unresolved"
 
 
+#: Paths that carry a secret (a one-time password link): the log keeps their prefix only.
+_SECRET_PATHS = re.compile(r"^(/accounts/password/reset/key/|/accounts/confirm-email/)[^/]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def logged_path(request: HttpRequest) -> str:
+    """The request's path as the access line shows it: a one-time link's secret replaced by
+    ``***``, and control characters (a decoded ``%0A``, an escape sequence) written as ``\\xNN``, so
+    that a path can neither hand a link to whoever reads the logs nor forge a line of its own."""
+    path = _SECRET_PATHS.sub(r"\1***", request.path)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", path)
+
+
 def _finish(request: HttpRequest, response: HttpResponseBase, request_id: str, started: float,
             route: str | None) -> None:
     from civmil.core import metrics
@@ -115,8 +128,9 @@ def _finish(request: HttpRequest, response: HttpResponseBase, request_id: str, s
     metrics.observe_request(route, request.method or "", status, seconds)
     level = logging.DEBUG if route in ("health-live", "health-ready", "metrics") else logging.INFO
     if access_logger.isEnabledFor(level):
-        access_logger.log(level, "%s %s %s %.1f ms", request.method, request.path, status, seconds * 1000,
-                          extra={"method": request.method, "path": request.path, "status": status,
+        path = logged_path(request)
+        access_logger.log(level, "%s %s %s %.1f ms", request.method, path, status, seconds * 1000,
+                          extra={"method": request.method, "path": path, "status": status,
                                  "duration_ms": round(seconds * 1000, 1), "route": route,
                                  "client": request.META.get("REMOTE_ADDR", "")})
 
@@ -128,8 +142,9 @@ def _unanswered(request: HttpRequest, started: float, route: str | None) -> None
     seconds = time.perf_counter() - started
     route = route or _route(request)
     metrics.observe_request(route, request.method or "", 500, seconds)
-    access_logger.error("%s %s 500 %.1f ms (the error page failed too)", request.method, request.path,
-                        seconds * 1000, extra={"method": request.method, "path": request.path, "status": 500,
+    path = logged_path(request)
+    access_logger.error("%s %s 500 %.1f ms (the error page failed too)", request.method, path,
+                        seconds * 1000, extra={"method": request.method, "path": path, "status": 500,
                                                "duration_ms": round(seconds * 1000, 1), "route": route,
                                                "client": request.META.get("REMOTE_ADDR", "")})
 
