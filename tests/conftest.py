@@ -34,6 +34,15 @@ def _cache_of_this_test_process() -> None:
     django_settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _mail_sent_at_once() -> None:
+    """Tests read mail.outbox right after a request: mail is sent at once, not queued for a worker
+    (the queue itself is tested in tests/core/test_mail.py)."""
+    from django.conf import settings as django_settings
+
+    django_settings.CIVMIL_MAIL_QUEUE = False
+
+
 @pytest.fixture(autouse=True)
 def _default_language() -> Iterator[None]:
     """A request in French leaves French active in its thread: every test starts and ends in English."""

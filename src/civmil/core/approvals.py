@@ -26,7 +26,6 @@ from allauth.account.forms import default_token_generator
 from allauth.account.utils import user_pk_to_url_str
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Count, Q
@@ -38,6 +37,7 @@ from django.utils.translation import gettext as _
 from civmil.core import access, events, ledger
 from civmil.core.choices import MembershipStatus, Role
 from civmil.core.errors import Forbidden, Invalid, NotFound
+from civmil.core.mail import queue_mail
 from civmil.core.models import EmailChangeRequest, LedgerEntry, Membership, Person, User
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def _mail_link(user: User, *, invitation: bool, site_url: str) -> None:
                      "If you did not ask for this, tell your mission's administrators.")
         body = body % {"username": user.username, "days": days, "link": link}
     try:
-        send_mail(subject, body, None, [user.email])
+        queue_mail(subject, body, [user.email])
     except Exception:  # the account stays; the administrator can send the link again
         logger.warning("account link for user %s could not be sent", user.pk, exc_info=True)
 
