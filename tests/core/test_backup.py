@@ -79,8 +79,12 @@ def test_backup_restore_round_trip_keeps_the_ledger_verifiable(
     assert {"civmil", "django"} <= set(manifest["versions"])
     # Restore into a fresh var dir and database file, in another process (as an operator would).
     fresh, db_file = tmp_path / "fresh-var", tmp_path / "fresh.sqlite3"
+    leftover = fresh / "civmil-restore-killed"  # what a restore killed half-way left, keys in the clear
+    leftover.mkdir(parents=True)
+    (leftover / "secret_key").write_text("old secret\n")
     done = _civmil("restore", str(archive), var=fresh, db=db_file)
     assert done.returncode == 0, done.stderr
+    assert not leftover.exists() and not list(fresh.glob("civmil-restore-*"))
     assert "ledger intact" in done.stdout
     assert (fresh / "secret_key").read_text() == "the-secret\n"
     assert (fresh / "media" / "attachments" / "photo.jpg").read_bytes() == b"\xff\xd8 not really a photo"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import tarfile
@@ -215,7 +216,13 @@ class Command(BaseCommand):
             raise CommandError(_("%(file)s is not a file.") % {"file": archive})
         identities = encryption.read_identities(options["identity"])
         var_dir = Path(settings.CIVMIL_VAR_DIR)
-        with tempfile.TemporaryDirectory(prefix="civmil-restore-") as tmp:
+        # The archive is unpacked inside the var directory (the service's own, never world-readable
+        # like /tmp), and what an interrupted restore left there is removed first: it holds the
+        # database and the keys in the clear.
+        var_dir.mkdir(parents=True, exist_ok=True)
+        for leftover in var_dir.glob("civmil-restore-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix="civmil-restore-", dir=var_dir) as tmp:
             staging = Path(tmp)
             manifest = read_verified(archive, staging, identities)
             if not database_is_empty() and not options["force"]:
