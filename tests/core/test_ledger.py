@@ -466,6 +466,12 @@ def test_civmil_command_exit_status(tmp_path: Path) -> None:
     assert run("migrate", "--skip-checks", "-v0").returncode == 0
     intact = run("ledger", "verify")
     assert intact.returncode == 0 and intact.stdout.startswith("ledger intact: 0 entries")
+    key = (tmp_path / "ledger_signing_key").read_text().strip()
+    from nacl.encoding import HexEncoder
+    from nacl.signing import SigningKey
+
+    public = SigningKey(key, encoder=HexEncoder).verify_key.encode(encoder=HexEncoder).decode()
+    assert f"signing key: {public}" in intact.stdout  # to compare with a copy kept apart
     empty = run("ledger", "checkpoint")
     assert empty.returncode == 2 and "nothing to sign" in empty.stderr
     usage = run("ledger")

@@ -92,6 +92,10 @@ class Command(BaseCommand):
         if result.ok:
             self.stdout.write(_("ledger intact: %(entries)d entries, %(cps)d checkpoints verified, root %(root)s")
                               % {"entries": result.entries, "cps": result.checkpoints, "root": result.root})
+            # Compared with a copy kept apart, it tells a restored ledger from one re-signed by a forger.
+            from civmil.core.ledger.signing import public_key
+
+            self.stdout.write(_("signing key: %(key)s") % {"key": public_key()})
             return
         problems = sorted(result.problems, key=lambda p: (p.seq is None, p.seq or 0))
         for problem in problems[:_SHOWN]:
