@@ -13,8 +13,6 @@ The processes run in a scratch directory and a scratch database, removed afterwa
 
 from __future__ import annotations
 
-import contextlib
-import os
 import statistics
 import tempfile
 import threading
@@ -26,8 +24,6 @@ from rich.table import Table
 
 ENTRIES = 200
 WAIT_SECONDS = 5.0
-DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/test"
-REDIS_BASE = "redis://127.0.0.1:6379"
 
 
 class Arrivals:
@@ -109,25 +105,11 @@ def _sqlite(entries: int) -> dict[str, Any]:
 
 
 def _postgres(entries: int) -> dict[str, Any]:
-    import psycopg
-    import redis
-    from tests.scale.stack import CIVMIL, Stack, free_port, scratch_database, scratch_redis
+    from tests.scale.stack import free_port, scratch_stack
 
-    base = os.environ.get("DATABASE_URL", "")
-    base = base if base.startswith(("postgres://", "postgresql://")) else DEFAULT_PG
-    try:
-        redis_url = scratch_redis(REDIS_BASE)
-    except redis.RedisError as exc:
-        return {"skipped": f"Redis is not reachable at {REDIS_BASE} ({exc.__class__.__name__})"}
-    with contextlib.ExitStack() as cleanup:
-        try:
-            database = cleanup.enter_context(scratch_database(base))
-        except psycopg.OperationalError as exc:
-            return {"skipped": f"PostgreSQL is not reachable ({exc.__class__.__name__})"}
-        var_dir = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="civmil-bench-live-"))
-        stack = Stack(database, redis_url, var_dir)
-        cleanup.callback(stack.stop_all)
-        stack.run(CIVMIL, "migrate", "--no-input", "-v", "0", timeout=300)
+    with scratch_stack("civmil-bench-live-") as stack:
+        if isinstance(stack, str):
+            return {"skipped": stack}
         a_port, b_port = free_port(), free_port()
         stack.serve("web-a", a_port)
         stack.serve("web-b", b_port)

@@ -30,10 +30,8 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -41,8 +39,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/test"
-REDIS_BASE = "redis://127.0.0.1:6379"
 #: Connections of one signed-in session (below CIVMIL_LIVE_MAX_SOCKETS_PER_SESSION).
 PER_SESSION = 2
 #: Connections opening at once.
@@ -200,25 +196,11 @@ def _scenario(stack: Any, names: list[str], setup: dict[str, Any], connections: 
 
 
 def run(minutes: float = 10, connections: int = 500, events: int = 5, baseline_minutes: float = 1) -> dict[str, Any]:
-    import psycopg
-    import redis
-    from tests.scale.stack import CIVMIL, Stack, scratch_database, scratch_redis
+    from tests.scale.stack import scratch_stack
 
-    base = os.environ.get("DATABASE_URL", "")
-    base = base if base.startswith(("postgres://", "postgresql://")) else DEFAULT_PG
-    try:
-        redis_url = scratch_redis(REDIS_BASE)
-    except redis.RedisError as exc:
-        return {"skipped": f"Redis is not reachable at {REDIS_BASE} ({exc.__class__.__name__})"}
-    with contextlib.ExitStack() as cleanup:
-        try:
-            database = cleanup.enter_context(scratch_database(base))
-        except psycopg.OperationalError as exc:
-            return {"skipped": f"PostgreSQL is not reachable at {base} ({exc.__class__.__name__})"}
-        var_dir = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="civmil-bench-hold-"))
-        stack = Stack(database, redis_url, var_dir)
-        cleanup.callback(stack.stop_all)
-        stack.run(CIVMIL, "migrate", "--no-input", "-v", "0", timeout=300)
+    with scratch_stack("civmil-bench-hold-") as stack:
+        if isinstance(stack, str):
+            return {"skipped": stack}
         setup = stack.setup_members(readers=-(-connections // PER_SESSION))
         results: dict[str, Any] = {}
         console.print(f"Baseline: one server, {connections} connections, {baseline_minutes:g} min")

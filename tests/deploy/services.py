@@ -16,10 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.scale.stack import scratch_database, scratch_redis
-
-DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/test"
-REDIS_BASE = "redis://127.0.0.1:6379"
+from tests.scale.stack import DEFAULT_PG, REDIS_BASE, scratch_database, scratch_redis
 
 
 def unavailable(reason: str) -> None:

@@ -78,7 +78,8 @@ class Stack:
             if self.procs[name].poll() is not None:
                 break
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=2) as r:
+                # Alive is enough: these servers run without collected static files (no pages).
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=2) as r:
                     if r.status == 200:
                         return
             except (OSError, urllib.error.URLError):
@@ -224,3 +225,37 @@ def scratch_redis(base_url: str) -> str:
     url = f"{base_url}/{random.randint(9, 15)}"
     redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     return url
+
+
+#: Where the benchmarks look for PostgreSQL (unless DATABASE_URL names one) and Redis.
+DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/test"
+REDIS_BASE = "redis://127.0.0.1:6379"
+
+
+@contextlib.contextmanager
+def scratch_stack(prefix: str) -> Iterator[Stack | str]:
+    """A migrated scratch deployment on PostgreSQL + Redis (a :class:`Stack` whose processes stop and
+    whose database goes on exit), or why there is none (a string, for a benchmark to report)."""
+    import tempfile
+
+    import psycopg
+    import redis
+
+    base = os.environ.get("DATABASE_URL", "")
+    base = base if base.startswith(("postgres://", "postgresql://")) else DEFAULT_PG
+    try:
+        redis_url = scratch_redis(REDIS_BASE)
+    except redis.RedisError as exc:
+        yield f"Redis is not reachable at {REDIS_BASE} ({exc.__class__.__name__})"
+        return
+    with contextlib.ExitStack() as cleanup:
+        try:
+            database = cleanup.enter_context(scratch_database(base))
+        except psycopg.OperationalError as exc:
+            yield f"PostgreSQL is not reachable at {base} ({exc.__class__.__name__})"
+            return
+        var_dir = cleanup.enter_context(tempfile.TemporaryDirectory(prefix=prefix))
+        stack = Stack(database, redis_url, var_dir)
+        cleanup.callback(stack.stop_all)
+        stack.run(CIVMIL, "migrate", "--no-input", "-v", "0", timeout=300)
+        yield stack
