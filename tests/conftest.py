@@ -34,6 +34,18 @@ def _cache_of_this_test_process() -> None:
     django_settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
+@pytest.fixture(autouse=True)
+def _metrics_stay_in_this_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`civmil serve` and `civmil worker` point their process at the host's metrics directory, for
+    good (prometheus_client's multiprocess mode cannot be left). Run in a test's own process, they
+    must not switch the rest of the suite: outside the metrics tests they only name the directory."""
+    if request.module.__name__.endswith("test_metrics"):
+        return
+    from civmil.core import metrics
+
+    monkeypatch.setattr(metrics, "prepare_multiprocess_dir", lambda path=None: path or metrics.multiprocess_dir())
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _mail_sent_at_once() -> None:
     """Tests read mail.outbox right after a request: mail is sent at once, not queued for a worker
