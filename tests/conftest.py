@@ -30,8 +30,12 @@ def _cache_of_this_test_process() -> None:
     processes run side by side and clear it between tests, so each keeps one of its own. The
     shared choice itself is tested in tests/core/test_cache.py."""
     from django.conf import settings as django_settings
+    from django.test.signals import setting_changed
 
-    django_settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    value = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "civmil-tests"}}
+    django_settings.CACHES = value
+    # Django's cache handler (and its checks) drop what they built from the former setting.
+    setting_changed.send(sender=None, setting="CACHES", value=value, enter=True)
 
 
 @pytest.fixture(autouse=True)
