@@ -11,7 +11,8 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def main() -> int:
+def setup() -> None:
+    """Django on a scratch SQLite database and var directory, migrated (unless the environment names others)."""
     tmp = tempfile.mkdtemp(prefix="civmil-bench-")
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3")
     os.environ.setdefault("CIVMIL_VAR_DIR", tmp)
@@ -22,6 +23,10 @@ def main() -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def main() -> int:
+    setup()
     from bench import access_policy, fanout, live_events, signals
 
     RESULTS.mkdir(exist_ok=True)

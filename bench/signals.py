@@ -95,19 +95,10 @@ def run() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    import os
     import sys
-    import tempfile
 
-    tmp = tempfile.mkdtemp(prefix="civmil-bench-")
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3")
-    os.environ.setdefault("CIVMIL_VAR_DIR", tmp)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civmil.config.settings")
-    import django
+    from bench.__main__ import setup
 
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    setup()
     run()
     sys.exit(0)

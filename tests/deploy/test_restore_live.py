@@ -15,22 +15,14 @@ import subprocess
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.services import scratch_services, status, wait_ready
+from tests.deploy.services import status, wait_ready
 from tests.scale.stack import CIVMIL, ROOT, Stack, free_port, post_entry
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def services() -> Iterator[tuple[str, str]]:
-    """The database URL and Redis URL of a scratch deployment."""
-    with scratch_services() as urls:
-        yield urls
 
 
 def _entry_status(port: int, token: str, entry_id: str) -> int:

@@ -18,22 +18,14 @@ import subprocess
 import tarfile
 import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.services import scratch_services, status, wait_ready
+from tests.deploy.services import status, wait_ready
 from tests.scale.stack import CIVMIL, ROOT, Stack, free_port
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def services() -> Iterator[tuple[str, str]]:
-    """The database URL and Redis URL of a scratch deployment."""
-    with scratch_services() as urls:
-        yield urls
 
 EARLIER = ("core", "0010_outbox_horizon")
 #: Applied by this version, not by the earlier release the database comes from.
