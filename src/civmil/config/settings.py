@@ -108,7 +108,9 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    _db.setdefault("TEST", {})["NAME"] = ""
+    # Tests use a file too: an in-memory database shared between threads answers "table is locked"
+    # at once instead of waiting, and the browser tests' server threads write while others read.
+    _db.setdefault("TEST", {})["NAME"] = f"{_db['NAME']}-test"
 DATABASES: dict[str, Any] = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
