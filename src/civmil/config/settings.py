@@ -92,6 +92,7 @@ TEMPLATES = [
         },
     },
 ]
+FORM_RENDERER = "civmil.core.forms_renderer.Renderer"
 
 _db = dj_database_url.parse(DEPLOY.database_url, conn_max_age=0)
 if _db["ENGINE"] == "django.db.backends.postgresql":
