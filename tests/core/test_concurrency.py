@@ -115,3 +115,68 @@ async def test_requests_run_their_synchronous_code_in_a_few_long_lived_threads(s
     pairs = [r.content.decode().split() for r in responses]
     assert all(first == second for first, second in pairs)  # one request, one thread
     assert {first for first, _ in pairs} == {"civmil-request-0_0", "civmil-request-1_0"}
+
+
+async def _get_through_the_server_handler(handler: Any, path: str) -> tuple[int, bytes]:
+    from asgiref.testing import ApplicationCommunicator
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+             "root_path": "", "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 5000),
+             "server": ("127.0.0.1", 80)}
+    app = ApplicationCommunicator(handler, scope)
+    await app.send_input({"type": "http.request", "body": b"", "more_body": False})
+    start = await app.receive_output(10)
+    body = b""
+    while True:
+        message = await app.receive_output(10)
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    return start["status"], body
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_the_server_handler_keeps_a_request_in_its_thread_from_middleware_to_view(monkeypatch: Any) -> None:
+    """civmil's ASGI handler: the synchronous middleware calls the view directly, in the same lent
+    thread, without going back to the event loop (Django's handler goes there through
+    ``async_to_sync`` in the middle of every request)."""
+    import threading
+
+    from asgiref.sync import AsyncToSync
+
+    from civmil.core.concurrency import ASGIHandler
+    from civmil.core.middleware import ActorMiddleware
+
+    handler = ASGIHandler()
+    threads: list[str] = []
+    back_to_the_loop: list[str] = []
+    original_mw, original_a2s = ActorMiddleware.__call__, AsyncToSync.__call__
+
+    def middleware_spy(self: ActorMiddleware, request: HttpRequest) -> HttpResponse:
+        threads.append(threading.current_thread().name)
+        return original_mw(self, request)
+
+    def a2s_spy(self: AsyncToSync, *args: Any, **kwargs: Any) -> Any:
+        back_to_the_loop.append(threading.current_thread().name)
+        return original_a2s(self, *args, **kwargs)
+
+    monkeypatch.setattr(ActorMiddleware, "__call__", middleware_spy)
+    monkeypatch.setattr(AsyncToSync, "__call__", a2s_spy)
+    view_threads: list[str] = []  # the sign-in view renders a template response
+    from django.template.response import SimpleTemplateResponse
+
+    original_render = SimpleTemplateResponse.render
+
+    def render_spy(self: SimpleTemplateResponse) -> Any:
+        view_threads.append(threading.current_thread().name)
+        return original_render(self)
+
+    monkeypatch.setattr(SimpleTemplateResponse, "render", render_spy)
+    for _ in range(2):
+        status, body = await _get_through_the_server_handler(handler, "/accounts/login/")
+        assert status == 200 and b"<form" in body
+    assert len(threads) == 2 and all(name.startswith("civmil-request-") for name in threads), threads
+    assert view_threads == threads
+    assert back_to_the_loop == []

@@ -9,10 +9,14 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civmil.config.settings")
 
-from django.core.asgi import get_asgi_application
+import django
 
 # Set up Django (apps, models) before anything imports a model.
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from civmil.core.concurrency import ASGIHandler  # noqa: E402
+
+django_asgi_app = ASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

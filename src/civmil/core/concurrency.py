@@ -19,6 +19,13 @@ their turn on the event loop, where waiting costs nothing. The request body has 
 when it runs, and a streamed response (an attachment) streams after it has let go, so slow clients
 never hold a thread. The machine's cores are used by several processes (``civmil serve
 --processes``), not by more threads.
+
+:class:`ASGIHandler` keeps each request in its lent thread from the first synchronous middleware to
+the view and back. Django's own handler ends its middleware chain with an asynchronous step (URL
+resolution, view middleware, then the view through ``sync_to_async``), so a synchronous chain went
+back to the event loop and into the thread again in the middle of every request: under load the
+event loop, busy with sockets, made each request wait for it twice, and the handovers cost time
+of the interpreter lock.
 """
 
 from __future__ import annotations
@@ -26,10 +33,13 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Awaitable, Callable
+from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import AsyncToSync, ThreadSensitiveContext, markcoroutinefunction, sync_to_async
 from django.conf import settings
+from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
+from django.core.handlers.exception import convert_exception_to_response
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponseBase
 
@@ -95,3 +105,30 @@ class ConcurrencyLimitMiddleware:
         finally:
             free.put_nowait(thread)
         return response
+
+
+#: Middleware hooks Django calls from the innermost step of the chain.
+_CORE_HOOKS = frozenset({"process_view", "process_template_response", "process_exception"})
+
+
+class ASGIHandler(DjangoASGIHandler):
+    """Django's ASGI handler whose middleware chain ends synchronously when its middleware below
+    :class:`ConcurrencyLimitMiddleware` is synchronous: URL resolution, view middleware and the
+    view run in the request's thread, called by the last middleware."""
+
+    _sync_core = False
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        self._sync_core = False
+        super().load_middleware(is_async)
+
+    def adapt_method_mode(self, is_async: bool, method: Any, method_is_async: bool | None = None,
+                          debug: bool = False, name: str | None = None) -> Any:
+        if not is_async and getattr(method, "__wrapped__", None) == self._get_response_async:
+            # The innermost step asked for synchronously: Django's synchronous one, not the
+            # asynchronous one wrapped in async_to_sync.
+            self._sync_core = True
+            return convert_exception_to_response(self._get_response)
+        if self._sync_core and getattr(method, "__name__", None) in _CORE_HOOKS:
+            is_async = False  # called by that synchronous step
+        return super().adapt_method_mode(is_async, method, method_is_async, debug, name)

@@ -8,12 +8,15 @@ ledger. Domain apps build their own services on :func:`create_record` and
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+from django.core.signals import request_started
 from django.db import models, transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -453,8 +456,31 @@ def create_console_admin(
     return user
 
 
-def mission_settings(space_id: Any) -> MissionSettings:
+#: Mission settings already read, per space: (when, settings). Several parts of every request read
+#: them (session limits, time zone, date windows). Emptied when a request starts and when they are
+#: changed here; a copy read by another process is at most SETTINGS_SECONDS old.
+_settings_read: dict[Any, tuple[float, MissionSettings]] = {}
+SETTINGS_SECONDS = 2.0
+
+
+def _forget_settings(**_kwargs: Any) -> None:
+    _settings_read.clear()
+
+
+request_started.connect(_forget_settings, dispatch_uid="civmil.core.services.forget_settings")
+post_save.connect(_forget_settings, sender=MissionSettings, dispatch_uid="civmil.core.services.settings_saved")
+
+
+def mission_settings(space_id: Any, *, fresh: bool = False) -> MissionSettings:
+    """The settings of a mission (or exercise) space, made on first use. The object is shared:
+    callers read it and change settings only through :func:`update_mission_settings`.
+    ``fresh`` reads the database (an edit form that checks the version)."""
+    now = time.monotonic()
+    seen = None if fresh else _settings_read.get(space_id)
+    if seen is not None and now - seen[0] < SETTINGS_SECONDS:
+        return seen[1]
     settings, _created = MissionSettings.objects.get_or_create(space_id=space_id)
+    _settings_read[space_id] = (now, settings)
     return settings
 
 
@@ -476,6 +502,7 @@ def update_mission_settings(actor: Actor | None, space: Space, changes: dict[str
         ledger.append(actor, "settings.updated", object_type(settings), space.pk,
                       {"version": settings.version, **ledger.snapshot(settings, SETTINGS_FIELDS)},
                       space_id=space.pk)
+        transaction.on_commit(_forget_settings)  # a copy read while this change was not yet committed
     return settings
 
 
