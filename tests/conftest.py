@@ -70,6 +70,17 @@ def _default_language() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _no_settings_from_another_test() -> None:
+    """Mission settings read by one test (then rolled back with it) are not another test's: each
+    test starts as a request does, with none read yet."""
+    from civmil.core import services
+    from civmil.core.templatetags import civmil as civmil_tags
+
+    services._forget_settings()
+    civmil_tags._forget_zones()
+
+
+@pytest.fixture(autouse=True)
 def _no_shared_event_batches() -> Iterator[None]:
     """Outbox ids are reused after a rolled-back test: batches shared by subscribers must not outlive it."""
     from civmil.core import events

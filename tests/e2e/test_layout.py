@@ -25,8 +25,15 @@ from civmil.core import services
 from civmil.core.choices import Component, Level, Role
 from civmil.core.models import Membership
 from civmil.core.models.spaces import LIVE_SPACE_ID
-from civmil.core.templatetags import civmil as civmil_tags
 from tests.e2e.conftest import describe
+
+
+def _as_a_request_starts() -> None:
+    """Forget the mission settings and zones read so far, as the start of a request does."""
+    from civmil.core.templatetags import civmil as civmil_tags
+
+    services._forget_settings()
+    civmil_tags._forget_zones()
 
 # Browser tests are marked django_db(transaction=True, serialized_rollback=True): every live-server
 # test ends with a flush, and the serialized database restores the rows the migrations create
@@ -130,7 +137,7 @@ def test_mission_time_shows_utc_storage_in_the_mission_time_zone() -> None:
     from civmil.core.models import MissionSettings
 
     MissionSettings.objects.filter(space_id=LIVE_SPACE_ID).update(time_zone="Africa/Juba")
-    civmil_tags._forget_zones()  # what the start of a request does
+    _as_a_request_starts()
     moment = dt.datetime(2025, 3, 1, 11, 5, tzinfo=dt.UTC)
     request = RequestFactory().get("/")
     html = render("{% mission_time_zone %}[{{ t|mission_time }}|{{ t|mission_time:'date' }}|{{ none|mission_time }}]"
@@ -147,7 +154,7 @@ def test_mission_time_is_written_as_the_readers_language_writes_dates() -> None:
     from civmil.core.models import MissionSettings
 
     MissionSettings.objects.filter(space_id=LIVE_SPACE_ID).update(time_zone="Africa/Nairobi")
-    civmil_tags._forget_zones()
+    _as_a_request_starts()
     moment = dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.UTC)
     source = "{{ t|mission_time }}|{{ t|mission_time:'date' }}|{{ d|mission_time }}"
     context = {"t": moment, "d": dt.date(2024, 2, 29)}

@@ -33,8 +33,8 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from asgiref.sync import AsyncToSync, ThreadSensitiveContext, markcoroutinefunction, sync_to_async
 from django.conf import settings
@@ -124,11 +124,12 @@ class ASGIHandler(DjangoASGIHandler):
 
     def adapt_method_mode(self, is_async: bool, method: Any, method_is_async: bool | None = None,
                           debug: bool = False, name: str | None = None) -> Any:
-        if not is_async and getattr(method, "__wrapped__", None) == self._get_response_async:
+        innermost = self._get_response_async  # type: ignore[attr-defined]
+        if not is_async and getattr(method, "__wrapped__", None) == innermost:
             # The innermost step asked for synchronously: Django's synchronous one, not the
             # asynchronous one wrapped in async_to_sync.
             self._sync_core = True
-            return convert_exception_to_response(self._get_response)
+            return convert_exception_to_response(self._get_response)  # type: ignore[attr-defined]
         if self._sync_core and getattr(method, "__name__", None) in _CORE_HOOKS:
             is_async = False  # called by that synchronous step
         return super().adapt_method_mode(is_async, method, method_is_async, debug, name)
