@@ -23,10 +23,66 @@ BASE_FACE = ("id", "pk", "level", "owner", "owner_id", "space_id", "version", "c
 #: it and the reader's view shows it).
 LIVE_DEFAULT_FIELDS = ("level", "version", "created_at", "updated_at", "occurred_at")
 
+#: The views a field can be kept in (``FieldSpec.views``).
+FULL, REDUCED, DERIVED = "full", "reduced", "derived"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a record type, declared once: the record kernel (:mod:`civmil.core.kernel`)
+    derives its form field, API type and constraints, table cell, card line, JSON, CSV, history and
+    stale-edit texts from it and from the model field of the same ``name``.
+
+    Everything has a default read from the model field, so most declarations are just a name:
+    ``FieldSpec("summary", search=True)``.
+    """
+
+    name: str
+    #: Label and help text; default: the model field's ``verbose_name`` and ``help_text``.
+    label: Any = None
+    help_text: Any = None
+    #: The views that keep the field: ``full`` always; ``reduced`` when an owner may release it one
+    #: by one; ``derived`` when the type's derived face carries it (a copy, never the record's id).
+    views: tuple[str, ...] = (FULL, REDUCED)
+    #: Shown with every non-empty view (like the owner and the level).
+    face: bool = False
+    #: How a *reduced* view coarsens the value (``coarsen(value) -> value``); ``None``: as is.
+    coarsen: Callable[[Any], Any] | None = None
+    #: The list page and the API filter on it (choices: one of; dates and times: a from/to range;
+    #: related records and text: equal).
+    filter: bool = False
+    sort: bool = False
+    #: Text searched by the list's ``q`` and by site search (only where the reader's view shows it).
+    search: bool = False
+    #: Entered on the create and edit forms and the API (``False``: kept by the services alone).
+    editable: bool = True
+    #: Entered only on creation (changing it would make another record, e.g. an assignment's officer).
+    fixed: bool = False
+    #: Shown as a column of the list page, and on the card.
+    in_list: bool = True
+    on_card: bool = True
+    in_csv: bool = True
+    #: Overrides, each taking the value (never called for a withheld field): ``cell(value) -> str``
+    #: (text of the cell; links come from the related record), ``json(value) -> JSON value``.
+    cell: Callable[[Any], str] | None = None
+    json: Callable[[Any], Any] | None = None
+    #: The API type of ``json``'s output (a pydantic type); default from the model field.
+    api_type: Any = None
+    #: A form field factory ``form_field(actor) -> django.forms.Field``; default from the model field.
+    form_field: Callable[[Any], Any] | None = None
+    #: URL name of a related record's page (taking ``pk``), for links in cells.
+    url_name: str = ""
+
 
 @dataclass(frozen=True)
 class RecordType:
-    """How one protected model takes part in releasability and the cross-cutting features."""
+    """How one protected model takes part in releasability and the cross-cutting features.
+
+    With ``fields`` (:class:`FieldSpec`) the declaration also drives the record kernel
+    (:mod:`civmil.core.kernel`): list, record, form, history and release pages, CSV and the API.
+    ``release_fields``, ``face_fields`` and ``search_fields`` left empty are then derived from the
+    field declarations; given, they win (types registered before the kernel keep working).
+    """
 
     model: type[ProtectedRecord]
     levels: tuple[Level, ...]
@@ -52,6 +108,47 @@ class RecordType:
     #: Renders the ``view`` of a live event for one reader from the record as that reader sees it
     #: (``render_live(actor, shown) -> dict`` of JSON values); replaces ``live_fields`` when given.
     render_live: Callable[[Actor, Shown[Any]], dict[str, Any]] | None = None
+    #: The kernel's declaration of each field, in display order (empty: not a kernel type).
+    fields: tuple[FieldSpec, ...] = ()
+    #: The type's own writes, used by the kernel's forms and API instead of the generic
+    #: ``core.services.create_record`` / ``update_record``: ``create(actor, values) -> record`` and
+    #: ``update(actor, pk, expected_version, values) -> record``; ``values`` maps field names to
+    #: cleaned values (related records as instances, many-to-many as lists), plus ``level``.
+    create: Callable[[Actor, dict[str, Any]], Any] | None = None
+    update: Callable[[Actor, Any, int, dict[str, Any]], Any] | None = None
+    #: Ledger actions of the generic writes, and how the history page names actions.
+    created_action: str = ""
+    updated_action: str = ""
+    action_labels: dict[str, Any] = field(default_factory=dict)
+    #: Filters beyond the fields' own (:class:`civmil.core.kernel.filters.ListFilter`).
+    list_filters: tuple[Any, ...] = ()
+    #: Name of the URL pattern of the list page (default: the detail URL's name plus ``s``).
+    list_url_name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.fields:
+            return
+        derived = {
+            "release_fields": tuple(f.name for f in self.fields if REDUCED in f.views and not f.face),
+            "face_fields": tuple(f.name for f in self.fields if f.face),
+            "search_fields": tuple(f.name for f in self.fields if f.search),
+        }
+        for name, value in derived.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, value)
+
+    def field_spec(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def url_base(self) -> str:
+        """The detail URL's name (``actors:assignment``): the kernel's pages are named after it
+        (``actors:assignment-edit``, ``-history``, ``-releases``, ``-export``, ``-row``, ``-card``)."""
+        return self.detail_url_name
+
+    @property
+    def list_url(self) -> str:
+        return self.list_url_name or f"{self.detail_url_name}s"
 
     @property
     def key(self) -> str:
@@ -88,6 +185,9 @@ def register(record_type: RecordType) -> RecordType:
     bad = set(record_type.live_fields or ()) - known
     if bad:
         raise ValueError(f"{record_type.key}: unknown live fields {sorted(bad)}")
+    bad = {f.name for f in record_type.fields} - known
+    if bad:
+        raise ValueError(f"{record_type.key}: unknown declared fields {sorted(bad)}")
     _TYPES[record_type.model] = record_type
     return record_type
 
