@@ -84,6 +84,7 @@ def _plant(reader_name: str, reader: Actor, owners: dict[str, Actor], run: str =
             if relation == "submitter":
                 # The reader wrote it for another organisation (e.g. a liaison officer's note).
                 LiaisonLogEntry.objects.filter(pk=entry.pk).update(created_by=reader.person)
+                services.refresh_audience(LiaisonLogEntry, [entry.pk])  # update() bypasses the services
             elif relation == "released_org":
                 services.release_record(author, entry, organisation=reader.organisation)
             elif relation == "released_fields":
@@ -237,6 +238,7 @@ def _plant_without_membership(profile: str, reader: Actor, owners: dict[str, Act
                 follow_ups=f"follow {f_marker}", level=level, organisation_ids=[author.organisation_id]))
             if relation == "submitter":
                 LiaisonLogEntry.objects.filter(pk=entry.pk).update(created_by=reader.person)
+                services.refresh_audience(LiaisonLogEntry, [entry.pk])  # update() bypasses the services
             elif relation == "named":
                 services.release_record(author, entry, person=reader.person)
             planted.append(Planted(relation, level, entry.pk, s_marker, f_marker, cell, author))

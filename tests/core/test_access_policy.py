@@ -20,7 +20,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from civmil.actors.models import LiaisonLogEntry
-from civmil.core import access
+from civmil.core import access, services
 from civmil.core.actors import ANONYMOUS, Actor, actor_for_user
 from civmil.core.choices import Component, Level, Role
 from civmil.core.models import Grant, Organisation, Release, Space
@@ -282,6 +282,7 @@ def _link(relation: str, record: LiaisonLogEntry, reader: Actor) -> None:
                                      purpose="case review")
         if relation == "grant_ended":
             Grant.objects.filter(pk=grant.pk).update(revoked_at=timezone.now())
+            services.refresh_audience(LiaisonLogEntry, [record.pk])  # an update() bypasses the services
 
 
 @pytest.mark.django_db

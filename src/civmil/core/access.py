@@ -234,29 +234,175 @@ def _grant_opens(actor: Actor, level: str) -> bool:
 # Querysets
 
 
-def visible(actor: Actor, qs: models.QuerySet[M]) -> models.QuerySet[M]:
-    """The records of ``qs`` whose existence ``actor`` may know (any view but none)."""
-    model = qs.model
-    record_type = registry.get(model)
-    qs = qs.filter(space_id=actor.space_id)
+# The audience: who may know a record exists, as keys. The two functions below are the whole rule
+# of :func:`visible`; :func:`view_for` says how much of the record each reader gets.
+#
+# A record has one key for its level, and below OVERSIGHT one for its owner, its submitter, each
+# active release target and each active grantee. A reader holds the keys of the levels open to
+# them and of what they are (organisation, component, person). Level keys are disjoint (a record
+# has one level), so a count is a sum of index ranges plus the few records opened to the reader
+# by something else than their level.
+
+LEVEL_KEY = "l:"
+ORGANISATION_KEY = "o:"
+COMPONENT_KEY = "c:"
+PERSON_KEY = "p:"
+#: A grant on an OVERSIGHT record: it opens the record only to its holder acting in the oversight role.
+CASE_GRANT_KEY = "g:"
+
+
+def audience_keys(level: str, owner_id: Any, created_by_id: Any,
+                  releases: Iterable[tuple[Any, str, Any]] = (), grantees: Iterable[Any] = ()) -> set[str]:
+    """The audience keys of one record: its ``level``, ``owner_id`` and submitter
+    ``created_by_id``, its active ``releases`` as (organisation id, component, person id) with one
+    of the three set, and the person ids of its active grants."""
+    keys = {f"{LEVEL_KEY}{level}"}
+    if level == Level.OVERSIGHT:
+        keys.update(f"{CASE_GRANT_KEY}{p}" for p in grantees)
+        return keys
+    if owner_id is not None:
+        keys.add(f"{ORGANISATION_KEY}{owner_id}")
+    if created_by_id is not None:
+        keys.add(f"{PERSON_KEY}{created_by_id}")
+    for organisation_id, component, person_id in releases:
+        if organisation_id is not None:
+            keys.add(f"{ORGANISATION_KEY}{organisation_id}")
+        elif person_id is not None:
+            keys.add(f"{PERSON_KEY}{person_id}")
+        elif component:
+            keys.add(f"{COMPONENT_KEY}{component}")
+    keys.update(f"{PERSON_KEY}{p}" for p in grantees)
+    return keys
+
+
+@dataclass(frozen=True)
+class ReaderKeys:
+    """A reader's audience keys for one record type: ``levels`` (the levels open to them, whose
+    keys are :attr:`level_keys`) and ``relations`` (owner, submitter, release and grant keys)."""
+
+    levels: tuple[str, ...]
+    relations: tuple[str, ...]
+
+    @property
+    def level_keys(self) -> tuple[str, ...]:
+        return tuple(f"{LEVEL_KEY}{lvl}" for lvl in self.levels)
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return self.level_keys + self.relations
+
+
+def reader_keys(actor: Actor, record_type: registry.RecordType) -> ReaderKeys:
+    """The audience keys of ``actor`` for records of ``record_type``."""
     if not actor.is_authenticated:
-        return qs.filter(level=Level.PUBLIC)
-    not_oversight = ~models.Q(level=Level.OVERSIGHT)
-    q = models.Q(level__in=levels_for(actor))
-    if actor.component in record_type.floor_components:
-        q |= not_oversight
-    if actor.organisation_id is not None:
-        q |= models.Q(owner_id=actor.organisation_id) & not_oversight
+        return ReaderKeys((Level.PUBLIC,), ())
+    levels = set(levels_for(actor))
+    if actor.component is not None and actor.component in record_type.floor_components:
+        levels.update(lvl for lvl in Level.values if lvl != Level.OVERSIGHT)
+    relations = []
+    if actor.membership is not None:
+        relations.append(f"{ORGANISATION_KEY}{actor.organisation_id}")
+        if actor.component:
+            relations.append(f"{COMPONENT_KEY}{actor.component}")
     if actor.person_id is not None:
-        q |= models.Q(created_by_id=actor.person_id) & not_oversight
-    released = active_releases(actor, model).values("object_id")
-    q |= models.Q(pk__in=released) & not_oversight
-    grants = active_grants(actor, model).values("object_id")
-    if actor.role == Role.OVERSIGHT:
-        q |= models.Q(pk__in=grants)
-    else:
-        q |= models.Q(pk__in=grants) & not_oversight
-    return qs.filter(q)
+        relations.append(f"{PERSON_KEY}{actor.person_id}")
+        if actor.role == Role.OVERSIGHT:
+            relations.append(f"{CASE_GRANT_KEY}{actor.person_id}")
+    return ReaderKeys(tuple(sorted(levels)), tuple(relations))
+
+
+def audience_of(model: type[models.Model], objs: Iterable[Any]) -> dict[Any, set[str]]:
+    """The audience keys of records ``objs`` of ``model``, with their releases and grants read
+    in two queries."""
+    from civmil.core.models import Grant, Release
+
+    objs = list(objs)
+    ids = [o.pk for o in objs]
+    content_type = ContentType.objects.get_for_model(model)
+    releases: dict[Any, list[tuple[Any, str, Any]]] = {}
+    grantees: dict[Any, list[Any]] = {}
+    if ids:
+        for row in Release.objects.filter(content_type=content_type, object_id__in=ids, revoked_at__isnull=True
+                                          ).values_list("object_id", "target_organisation_id", "target_component",
+                                                        "target_person_id"):
+            releases.setdefault(row[0], []).append(row[1:])
+        for object_id, person_id in Grant.objects.filter(
+                content_type=content_type, object_id__in=ids, revoked_at__isnull=True, recused_at__isnull=True
+        ).values_list("object_id", "person_id"):
+            grantees.setdefault(object_id, []).append(person_id)
+    return {
+        o.pk: audience_keys(str(o.level), o.owner_id, o.created_by_id, releases.get(o.pk, ()), grantees.get(o.pk, ()))
+        for o in objs
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Querysets
+
+
+def _audience(model: type[models.Model]) -> Any:
+    from civmil.core.models.records import Audience
+
+    return Audience.objects.filter(content_type_id=ContentType.objects.get_for_model(model).pk)
+
+
+class _VisibleQuerySet(models.QuerySet[Any]):
+    """The queryset :func:`visible` returns: the caller's own class, whose :meth:`count` reads
+    the audience index alone while nothing was added to the policy's filter."""
+
+    _visible_count: tuple[Any, ...] | None = None
+
+    def _clone(self) -> Any:
+        clone = super()._clone()  # type: ignore[misc]
+        clone._visible_count = self._visible_count
+        return clone
+
+    def count(self) -> int:
+        plain = self._visible_count
+        q = self.query
+        if (plain is None or self._result_cache is not None or plain[0] != q.where or q.is_sliced
+                or q.distinct or q.combinator or q.group_by is not None or q.annotation_select
+                or q.extra or q.select_for_update or q.alias_refcount.keys() - plain[1]):
+            return super().count()
+        model, space_id, keys = plain[2:]
+        audience = _audience(model).filter(space_id=space_id).using(self.db)
+        # A record opened by its level has exactly one level key; the others are counted once each.
+        by_level = audience.filter(key__in=keys.level_keys).count()
+        if not keys.relations:
+            return int(by_level)
+        others = (audience.filter(key__in=keys.relations).exclude(level__in=keys.levels)
+                  .values("object_id").distinct().count())
+        return int(by_level) + int(others)
+
+
+_VISIBLE_CLASSES: dict[type[Any], type[Any]] = {}
+
+
+def _visible_class(cls: type[Any]) -> type[Any]:
+    if issubclass(cls, _VisibleQuerySet):
+        return cls
+    made = _VISIBLE_CLASSES.get(cls)
+    if made is None:
+        made = _VISIBLE_CLASSES[cls] = type(f"Visible{cls.__name__}", (_VisibleQuerySet, cls), {})
+    return made
+
+
+def visible(actor: Actor, qs: models.QuerySet[M]) -> models.QuerySet[M]:
+    """The records of ``qs`` whose existence ``actor`` may know (any view but none).
+
+    An indexed semi-join on the reader's audience keys (:func:`reader_keys`): the records are
+    never scanned for the policy's sake. A record matched by several keys comes once.
+    """
+    model = qs.model
+    keys = reader_keys(actor, registry.get(model))
+    filtered_before = qs.query.has_filters()
+    qs = qs.filter(models.Exists(_audience(model).filter(object_id=models.OuterRef("pk"), key__in=keys.all)),
+                   space_id=actor.space_id)
+    out: Any = qs._chain()  # type: ignore[attr-defined]
+    out.__class__ = _visible_class(type(qs))
+    if not filtered_before:
+        out._visible_count = (out.query.where, frozenset(out.query.alias_refcount), model, actor.space_id, keys)
+    return out  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------------------------------------

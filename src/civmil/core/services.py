@@ -16,7 +16,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.signals import request_started
 from django.db import models, transaction
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -78,6 +78,71 @@ def _require_admin(actor: Actor | None) -> None:
 # Protected records (used by every domain app)
 
 
+def write_audience(model: type[models.Model], objs: Iterable[Any], *, new: bool = False) -> None:
+    """Write the audience of records ``objs`` of ``model`` (:func:`civmil.core.access.audience_keys`),
+    replacing what was there. Call it inside the transaction that changed the records, their
+    releases or their grants. ``new`` records have no releases, grants nor audience yet."""
+    from civmil.core.models.records import Audience
+
+    objs = list(objs)
+    if not objs:
+        return
+    content_type = ContentType.objects.get_for_model(model)
+    if new:
+        keys = {o.pk: access.audience_keys(str(o.level), o.owner_id, o.created_by_id) for o in objs}
+    else:
+        keys = access.audience_of(model, objs)
+        Audience.objects.filter(content_type=content_type, object_id__in=list(keys)).delete()
+    Audience.objects.bulk_create([
+        Audience(content_type=content_type, object_id=o.pk, space_id=o.space_id, key=key, level=o.level)
+        for o in objs for key in sorted(keys[o.pk])
+    ])
+
+
+def refresh_audience(model: type[models.Model], ids: Iterable[Any]) -> None:
+    """Rewrite the audience of ``model`` records ``ids`` from what the database holds now."""
+    write_audience(model, model._default_manager.filter(pk__in=list(ids)))
+
+
+def _record_saved(sender: type[models.Model], instance: Any, created: bool, raw: bool = False, **_kw: Any) -> None:
+    """Every save of a registered record (the services', and any other) rewrites its audience in
+    the same transaction; a queryset ``update()`` of level, owner or submitter must call
+    :func:`refresh_audience` itself."""
+    if raw:
+        return
+    try:
+        registry.get(sender)
+    except LookupError:
+        return
+    write_audience(sender, [instance], new=created)
+
+
+def _access_saved(sender: type[models.Model], instance: Any, raw: bool = False, **_kw: Any) -> None:
+    """A release or grant saved (added, revoked, recused) changes its record's audience."""
+    if raw:
+        return
+    model = ContentType.objects.get_for_id(instance.content_type_id).model_class()
+    if model is not None:
+        refresh_audience(model, [instance.object_id])
+
+
+def _record_deleted(sender: type[models.Model], instance: Any, **_kw: Any) -> None:
+    from civmil.core.models.records import Audience
+
+    try:
+        registry.get(sender)
+    except LookupError:
+        return
+    Audience.objects.filter(content_type=ContentType.objects.get_for_model(sender), object_id=instance.pk).delete()
+
+
+post_save.connect(_record_saved, dispatch_uid="civmil.core.services.record_audience")
+post_delete.connect(_record_deleted, dispatch_uid="civmil.core.services.record_audience_deleted")
+post_save.connect(_access_saved, sender=Release, dispatch_uid="civmil.core.services.release_audience")
+post_save.connect(_access_saved, sender=Grant, dispatch_uid="civmil.core.services.grant_audience")
+
+
+
 def create_record(
     actor: Actor,
     record: R,
@@ -95,7 +160,7 @@ def create_record(
     record.created_by = actor.person  # type: ignore[attr-defined]
     _clean(record, exclude=["space", "created_by"])
     with transaction.atomic():
-        record.save(force_insert=True)
+        record.save(force_insert=True)  # its audience is written on saving (_record_saved)
         for name, values in (m2m or {}).items():
             getattr(record, name).set(values)
         if after_save:
@@ -149,7 +214,7 @@ def update_record(
                 raise Forbidden(reason, errors={"level": [reason]})
         _clean(obj, exclude=["space", "created_by"])
         obj.version += 1  # type: ignore[attr-defined]
-        obj.save()
+        obj.save()  # and its audience with it (_record_saved)
         for name, values in (m2m or {}).items():
             getattr(obj, name).set(values)
         ledger.append(actor, action, object_type(obj), obj.pk,
@@ -217,6 +282,7 @@ def revoke_release(actor: Actor, release: Release) -> Release:
         raise NotFound(_("No such release."))
     with transaction.atomic():
         Release.objects.filter(pk=release.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        write_audience(type(obj), [obj])
         ledger.append(actor, "release.revoked", object_type(obj), obj.pk, {"release": release.pk})
         events.publish("release.revoked", obj)
     release.refresh_from_db()
@@ -243,6 +309,7 @@ def revoke_grant(actor: Actor, grant: Grant) -> Grant:
         raise NotFound(_("No such grant."))
     with transaction.atomic():
         Grant.objects.filter(pk=grant.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        write_audience(type(obj), [obj])
         ledger.append(actor, "grant.revoked", object_type(obj), obj.pk, {"grant": grant.pk})
         events.publish("grant.revoked", obj)
     grant.refresh_from_db()
@@ -256,6 +323,7 @@ def recuse(actor: Actor, grant: Grant, reason: str) -> Grant:
     with transaction.atomic():
         Grant.objects.filter(pk=grant.pk, recused_at__isnull=True).update(
             recused_at=timezone.now(), recusal_reason=reason.strip()[:300])
+        refresh_audience(grant.content_type.model_class(), [grant.object_id])  # type: ignore[arg-type]
         ledger.append(actor, "grant.recused", f"{grant.content_type.app_label}.{grant.content_type.model}",
                       grant.object_id, {"grant": grant.pk, "reason": reason.strip()[:300]})
     grant.refresh_from_db()
@@ -312,7 +380,7 @@ def save_person(actor: Actor | None, person: Person, expected_version: int | Non
             person.version = current.version + 1
         elif actor is not None:
             person.created_by = actor.person
-        person.save(force_insert=creating)
+        person.save(force_insert=creating)  # and its audience with it (_record_saved)
         ledger.append(actor, "person.created" if creating else "person.updated", object_type(person),
                       person.pk, {"version": person.version, **ledger.snapshot(person, PERSON_FIELDS)})
     return person

@@ -109,3 +109,40 @@ class Grant(models.Model):
     @property
     def active(self) -> bool:
         return self.revoked_at is None and self.recused_at is None
+
+
+class Audience(models.Model):
+    """One audience key of one protected record: who may know the record exists.
+
+    Each record has one row per key that opens it (:func:`civmil.core.access.audience_keys`):
+    its level, and, below OVERSIGHT, its owner, its submitter, each active release target and
+    each active grantee; an OVERSIGHT record only its grantees (opened to them in the oversight
+    role alone). The services write these rows in the same transaction as the record, its
+    releases and its grants. :func:`civmil.core.access.visible` is then an indexed semi-join on
+    the reader's few keys (:func:`civmil.core.access.reader_keys`), and a count is a sum of
+    index ranges, whatever the size of the table.
+
+    ``space`` and ``level`` repeat the record's, so that counts never read the record table.
+    """
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+", db_index=False)
+    object_id = models.UUIDField()
+    space = models.ForeignKey("core.Space", on_delete=models.PROTECT, related_name="+", db_index=False,
+                              db_constraint=False)
+    key = models.CharField(max_length=48)
+    level = models.CharField(max_length=16, choices=Level.choices)
+
+    class Meta:
+        verbose_name = _("audience key")
+        verbose_name_plural = _("audience keys")
+        constraints = [
+            # Also the index of the per-row probe (a record, some keys) and of rewrites.
+            models.UniqueConstraint(fields=["content_type", "object_id", "key"], name="audience_one_key"),
+        ]
+        indexes = [
+            # Covering index for counts and for lists driven by the reader's keys.
+            models.Index(fields=["content_type", "space", "key", "level", "object_id"], name="audience_by_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.object_id}"
