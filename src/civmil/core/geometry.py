@@ -102,7 +102,12 @@ def bounds_of(geom: BaseGeometry) -> Bounds:
 
 
 def _finite_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    """A JSON number a double holds (an integer too large for one is not: it would overflow)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    if isinstance(v, int):
+        return -(2**1023) < v < 2**1023
+    return math.isfinite(v)
 
 
 def _check_position(pos: Any, where: str) -> None:
@@ -186,7 +191,7 @@ def check_feature(value: dict[str, Any], where: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Why shapely finds a shape invalid, as a sentence
 
-_REASON_AT = re.compile(r"^(?P<what>[A-Za-z ]+?)\s*\[(?P<x>[-+0-9.eE]+)\s+(?P<y>[-+0-9.eE]+)")
+_REASON_AT = re.compile(r"^(?P<what>[A-Za-z -]+?)\s*\[(?P<x>[-+0-9.eE]+)\s+(?P<y>[-+0-9.eE]+)")
 
 
 def invalidity(geom: BaseGeometry) -> str:

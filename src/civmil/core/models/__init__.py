@@ -5,6 +5,7 @@ from civmil.core.models.erasure import ErasureRequest
 from civmil.core.models.events import LiveRelay, OutboxEvent, OutboxHorizon
 from civmil.core.models.identity import Membership, Organisation, Person, User
 from civmil.core.models.ledger import Checkpoint, LedgerChange, LedgerEntry
+from civmil.core.models.places import Period, Placed
 from civmil.core.models.records import Grant, ProtectedRecord, Release
 from civmil.core.models.schedule import PeriodicRun
 from civmil.core.models.spaces import MissionSettings, Space
@@ -24,8 +25,10 @@ __all__ = [
     "Organisation",
     "OutboxEvent",
     "OutboxHorizon",
+    "Period",
     "PeriodicRun",
     "Person",
+    "Placed",
     "ProtectedRecord",
     "Release",
     "Space",
