@@ -1,0 +1,126 @@
+"""Reads of the record kernel: a type's list with its filters, through the access policy.
+
+A filter matches only records whose view shows the fields it looked at: a record the reader
+sees only through a release of some fields (or a type's floor) is kept only when those fields
+are released, so a filter never reveals a withheld value. Text search matches only the text
+the reader's view shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+from django.db.models import Q
+
+from civmil.core import access, registry
+from civmil.core.kernel import fields as kf
+
+if TYPE_CHECKING:
+    from civmil.core.actors import Actor
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """A filter of a type's list beyond its fields' own (declared in ``RecordType.list_filters``).
+
+    ``form_field(actor)`` makes the page's input and ``api_type`` the API's query parameter (both
+    give ``None`` or a falsy value for "no filter"). ``apply(actor, qs, value)`` narrows the
+    query; ``keep(shown, value)`` says whether a record still matches as the reader sees it
+    (default: its view shows every field of ``looks_at``).
+    """
+
+    name: str
+    form_field: Callable[[Actor], Any]
+    api_type: Any
+    apply: Callable[[Actor, models.QuerySet[Any], Any], models.QuerySet[Any]]
+    looks_at: tuple[str, ...] = ()
+    keep: Callable[[access.Shown[Any], Any], bool] | None = None
+    description: str = ""
+
+
+def _field_filter(f: kf.Field, value: Any, qs: models.QuerySet[Any], suffix: str = "") -> models.QuerySet[Any]:
+    if f.kind == kf.DATETIME and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time.min if suffix == "gte" else dt.time.max, dt.UTC)
+    lookup = f"{f.name}__{suffix}" if suffix else f.name
+    return qs.filter(**{lookup: value})
+
+
+def filtered(actor: Actor, record_type: registry.RecordType, values: dict[str, Any], *,
+             sort: str = "") -> models.QuerySet[Any]:
+    """Records of ``record_type`` the reader may know exist, matching ``values`` (filter name ->
+    cleaned value; ranges as ``<field>_from`` / ``<field>_to``, text as ``q``)."""
+    model = record_type.model
+    fields = {f.name: f for f in kf.resolve(record_type)}
+    qs = access.visible(actor, model._default_manager.all()).select_related("owner")
+    looked_at: set[str] = set()
+    custom: list[tuple[ListFilter, Any]] = []
+    for name, value in values.items():
+        if value in (None, "", [], False):
+            continue
+        if name == "level":
+            qs = qs.filter(level=value)
+        elif name in fields:
+            qs = _field_filter(fields[name], value, qs)
+            looked_at.add(name)
+        elif name.endswith(("_from", "_to")) and name.rsplit("_", 1)[0] in fields:
+            base, end = name.rsplit("_", 1)
+            qs = _field_filter(fields[base], value, qs, "gte" if end == "from" else "lte")
+            looked_at.add(base)
+        else:
+            extra = next((x for x in record_type.list_filters if x.name == name), None)
+            if extra is not None:
+                qs = extra.apply(actor, qs, value)
+                custom.append((extra, value))
+    q = str(values.get("q") or "").strip()
+    searched = [f for f in record_type.search_fields if f in fields]
+    if q and searched:
+        text = Q()
+        for name in searched:
+            text |= Q(**{f"{name}__icontains": q})
+        qs = qs.filter(text)
+    qs = qs.order_by(*_ordering(record_type, fields, sort))
+    if not (looked_at or custom or (q and searched)):
+        return qs
+    hidden = [s.record.pk for s in _suspects(actor, record_type, qs)
+              if not _still_matches(s, looked_at, custom, q, searched)]
+    return qs.exclude(pk__in=hidden) if hidden else qs
+
+
+def _ordering(record_type: registry.RecordType, fields: dict[str, kf.Field], sort: str) -> list[str]:
+    name = sort.lstrip("-")
+    if name in fields and fields[name].spec.sort:
+        return [sort, "id"]
+    return [*(record_type.model._meta.ordering or ["-created_at"]), "id"]
+
+
+def _suspects(actor: Actor, record_type: registry.RecordType, qs: models.QuerySet[Any]) -> list[access.Shown[Any]]:
+    """The records of ``qs`` the reader might see only in part (through released fields or the
+    type's floor), with their views; records seen in full need no second look."""
+    if not actor.is_authenticated:
+        return []
+    if actor.component in record_type.floor_components:
+        return access.show_all(actor, qs)
+    candidates = access.active_releases(actor, record_type.model).filter(fields__isnull=False).values("object_id")
+    return access.show_all(actor, qs.filter(pk__in=candidates))
+
+
+def _still_matches(shown: access.Shown[Any], looked_at: set[str], custom: Sequence[tuple[ListFilter, Any]],
+                   q: str, searched: Sequence[str]) -> bool:
+    if shown.full:
+        return True
+    if not all(shown.view.shows(name) for name in looked_at):
+        return False
+    for extra, value in custom:
+        if extra.keep is not None:
+            if not extra.keep(shown, value):
+                return False
+        elif not all(shown.view.shows(name) for name in extra.looks_at):
+            return False
+    if q and searched:
+        return any(q.lower() in str(getattr(shown.record, name) or "").lower()
+                   for name in searched if shown.view.shows(name))
+    return True

@@ -1,0 +1,638 @@
+"""Pages of a kernel record type, from its declaration: the list (filters in the URL, 50 a page,
+live rows), its CSV export, the record page (card, discussion, attachments, releases), its
+history, live rows and cards, and the create and edit forms (version check, three-way merge of a
+stale edit).
+
+An app mounts them with :func:`civmil.core.kernel.urls.patterns` and overrides what is special to
+it: a template extending the kernel's (blocks), a create form, extra context.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import FieldDoesNotExist
+from django.core.handlers.asgi import ASGIRequest
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from civmil.core import access, events, registry
+from civmil.core import merge as merging
+from civmil.core import services as core_services
+from civmil.core.errors import Forbidden, NotFound, ServiceError, StaleEdit
+from civmil.core.kernel import fields as kf
+from civmil.core.kernel import queries as kq
+from civmil.core.kernel.forms import RecordForm, ReleaseForm, filter_form, release_labels
+from civmil.core.pages import FORM_ERROR_STATUS, actor_of, mission_tz, not_found, record_url, render_page
+
+if TYPE_CHECKING:
+    from civmil.core.actors import Actor
+
+PER_PAGE = 50
+EXPORT_BATCH = 500
+ACTION_LABELS = {
+    "release.added": gettext_lazy("Released"),
+    "release.revoked": gettext_lazy("Release revoked"),
+}
+CHANGE_LABELS = {
+    "target_organisation": gettext_lazy("released to organisation"),
+    "target_component": gettext_lazy("released to component"),
+    "target_person": gettext_lazy("released to person"),
+    "fields": gettext_lazy("released fields"),
+    "level": gettext_lazy("releasability"),
+    "owner": gettext_lazy("owner"),
+}
+
+
+def generic_create(record_type: registry.RecordType) -> Callable[[Actor, dict[str, Any]], Any]:
+    """``core.services.create_record`` of a record owned by the actor's organisation."""
+
+    def create(actor: Actor, values: dict[str, Any]) -> Any:
+        if actor.organisation is None:
+            raise Forbidden(_("You need a current membership of an organisation to create records."))
+        many = {k: v for k, v in values.items() if _is_many(record_type, k)}
+        plain = {k: v for k, v in values.items() if k not in many}
+        record = record_type.model(owner=actor.organisation, **plain)
+        action = record_type.created_action or f"{record_type.key}.created"
+        return core_services.create_record(actor, record, action=action, fields=[*plain, "owner"], m2m=many)
+
+    return create
+
+
+def generic_update(record_type: registry.RecordType) -> Callable[[Actor, Any, int, dict[str, Any]], Any]:
+    """``core.services.update_record`` with the version the editor loaded."""
+
+    def update(actor: Actor, pk: Any, version: int, values: dict[str, Any]) -> Any:
+        many = {k: v for k, v in values.items() if _is_many(record_type, k)}
+        plain = {k: v for k, v in values.items() if k not in many}
+        return core_services.update_record(actor, record_type.model, pk, version, plain,
+                                           action=record_type.updated_action or f"{record_type.key}.edited",
+                                           m2m=many)
+
+    return update
+
+
+def _is_many(record_type: registry.RecordType, name: str) -> bool:
+    try:
+        return bool(record_type.model._meta.get_field(name).many_to_many)
+    except FieldDoesNotExist:  # "level" is a field; other form names are not
+        return False
+
+
+@dataclass
+class KernelViews:
+    """The pages of one record type. ``templates`` overrides the kernel's templates by page
+    (``list``, ``detail``, ``form``, ``history``, ``row``, ``card``); ``create_form`` replaces the
+    generated create form (it needs ``values()`` and ``add_service_error``); ``*_context`` add to
+    the list and detail pages."""
+
+    record_type: registry.RecordType
+    templates: dict[str, str] = field(default_factory=dict)
+    create_form: Any = None
+    list_context: Callable[[HttpRequest, Actor], dict[str, Any]] | None = None
+    detail_context: Callable[[HttpRequest, Actor, access.Shown[Any]], dict[str, Any]] | None = None
+    created_message: Callable[[Any], tuple[int, str]] | None = None
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    @property
+    def rt(self) -> registry.RecordType:
+        return self.record_type
+
+    def url(self, page: str) -> str:
+        return self.rt.url_base if not page else f"{self.rt.url_base}-{page}"
+
+    def template(self, page: str) -> str:
+        return self.templates.get(page, f"core/kernel/{page}.html")
+
+    def fields(self) -> list[kf.Field]:
+        return kf.resolve(self.rt)
+
+    def _shown_or_404(self, actor: Actor, pk: Any) -> access.Shown[Any]:
+        try:
+            return access.fetch(actor, self.rt.model, pk)
+        except NotFound:
+            not_found()
+
+    def rows(self, actor: Actor, records: list[Any], *, iso_times: bool = False) -> list[dict[str, Any]]:
+        """Table rows of ``records`` as the reader sees them: ``cells`` by field, and the face
+        fields (every view shows them) by name, with ``<name>_label`` for choices."""
+        fields = self.fields()
+        many = [f.name for f in fields if f.kind == kf.MANY]
+        if many:
+            from django.db.models import prefetch_related_objects
+
+            prefetch_related_objects(records, *many)
+        shown = access.show_all(actor, records)
+        page = kf.Page.of(actor, fields, shown, iso_times=iso_times)
+        out = []
+        for s in shown:
+            row: dict[str, Any] = {"pk": s.record.pk, "url": record_url(self.rt.detail_url_name, s.record.pk),
+                                   "level": s.record.level, "shown": s,
+                                   "cells": kf.cells(fields, s, page)}
+            row["owner"] = row["cells"]["owner"]
+            row["columns"] = [row["cells"][f.name] for f in fields if f.spec.in_list]
+            row["card"] = [{"name": f.name, "label": f.label, "cell": row["cells"][f.name],
+                            "long": f.kind == kf.LONG_TEXT} for f in fields if f.spec.on_card]
+            for f in fields:
+                if f.spec.face:
+                    row[f.name] = getattr(s.record, f.name)
+                    if f.kind == kf.CHOICE:
+                        row[f"{f.name}_label"] = row["cells"][f.name].text
+            out.append(row)
+        return out
+
+    def columns(self) -> list[kf.Field]:
+        return [f for f in self.fields() if f.spec.in_list]
+
+    # -- the list and its export ---------------------------------------------------------------
+
+    def _filter_values(self, form: Any) -> dict[str, Any]:
+        return {k: v for k, v in form.cleaned_data.items()}
+
+    def list_page(self, request: HttpRequest) -> HttpResponse:
+        actor = actor_of(request)
+        form = filter_form(actor, self.rt, request.GET)
+        page_obj = None
+        rows: list[dict[str, Any]] = []
+        if form.is_valid():
+            qs = kq.filtered(actor, self.rt, self._filter_values(form), sort=request.GET.get("sort", ""))
+            page_obj = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
+            rows = self.rows(actor, list(page_obj.object_list))
+        query = request.GET.copy()
+        query.pop("page", None)
+        context = {
+            "record_type": self.rt, "form": form, "page_obj": page_obj, "rows": rows, "columns": self.columns(),
+            "export_query": query.urlencode(), "may_create": actor.organisation is not None,
+            "urls": self.url_names(), **_live_context(actor, [r["shown"].record for r in rows]),
+        }
+        if self.list_context is not None:
+            context.update(self.list_context(request, actor))
+        return render_page(request, self.template("list"), context,
+                           status=200 if form.is_valid() else FORM_ERROR_STATUS)
+
+    def url_names(self) -> dict[str, str]:
+        return {"list": self.rt.list_url, "new": self.url("new"), "export": self.url("export"),
+                "detail": self.rt.detail_url_name, "edit": self.url("edit"), "history": self.url("history"),
+                "releases": self.url("releases"), "row": self.url("row"), "card": self.url("card")}
+
+    def csv_lines(self, actor: Actor, qs: Any) -> tuple[list[str], Callable[[int], list[str]]]:
+        """The header line, and a function giving the lines of the batch starting at an offset."""
+        writer = csv.writer(_Echo())
+        fields = [f for f in self.fields() if f.spec.in_csv]
+        header = ["id", *(f.label for f in fields), str(_("Releasability")), str(_("Owner"))]
+        by_name = {f.name: f for f in fields}
+
+        def batch(start: int) -> list[str]:
+            records = list(qs[start:start + EXPORT_BATCH])
+            lines = []
+            for row in self.rows(actor, records, iso_times=True):
+                c = row["cells"]
+                values = [c["id"].plain(), *(kf.csv_cell(by_name[f.name], c[f.name]) for f in fields),
+                          kf.csv_safe(c["level"].plain()), kf.csv_safe(c["owner"].plain())]
+                lines.append(writer.writerow(values))
+            return lines
+
+        return ["\ufeff" + writer.writerow(header)], batch
+
+    def export(self, request: HttpRequest) -> HttpResponseBase:
+        """CSV with the list's filters, streamed in batches; cells from each reader's view, withheld
+        cells empty, user text made formula-safe."""
+        actor = actor_of(request)
+        form = filter_form(actor, self.rt, request.GET)
+        if not form.is_valid():
+            return self.list_page(request)
+        qs = kq.filtered(actor, self.rt, self._filter_values(form), sort=request.GET.get("sort", ""))
+        header, batch = self.csv_lines(actor, qs)
+        if isinstance(request, ASGIRequest):
+            content: Any = _async_lines(header, batch)
+        else:
+            content = _sync_lines(header, batch)
+        response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
+        stem = str(self.rt.model._meta.verbose_name_plural).replace(" ", "-")
+        day = timezone.localtime(timezone.now(), mission_tz(actor)).date().isoformat()
+        response["Content-Disposition"] = f'attachment; filename="{stem}-{day}.csv"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+    # -- one record ----------------------------------------------------------------------------
+
+    def _release_rows(self, releases: list[Any], actor: Actor) -> list[dict[str, Any]]:
+        from civmil.core.formats import mission_datetime
+
+        tz = mission_tz(actor)
+        labels = dict(release_labels(self.rt))
+        return [{
+            "pk": r.pk, "target": r.target_label,
+            "fields": _("the whole record") if r.fields is None else ", ".join(labels.get(f, f) for f in r.fields),
+            "created_at": mission_datetime(r.created_at, tz), "revoked_at": mission_datetime(r.revoked_at, tz),
+            "active": r.revoked_at is None,
+        } for r in releases]
+
+    def _releases(self, actor: Actor, shown: access.Shown[Any]) -> list[Any]:
+        from django.contrib.contenttypes.models import ContentType
+
+        from civmil.core.models import Release
+
+        if not access.may(actor, access.Action.RELEASE, shown.record, shown.view):
+            return []
+        return list(Release.objects.filter(
+            content_type=ContentType.objects.get_for_model(shown.record), object_id=shown.record.pk,
+        ).select_related("target_organisation", "target_person").order_by("created_at"))
+
+    def detail_page(self, request: HttpRequest, shown: access.Shown[Any], *, release_form: ReleaseForm | None = None,
+                    status: int = 200, extra: dict[str, Any] | None = None) -> HttpResponse:
+        actor = actor_of(request)
+        may_release = access.may(actor, access.Action.RELEASE, shown.record, shown.view)
+        if may_release and release_form is None:
+            release_form = ReleaseForm(actor, self.rt)
+        row = self.rows(actor, [shown.record])[0]
+        context = {
+            "record_type": self.rt, "record": shown, "row": row, "cells": row["cells"],
+            "card_fields": [f for f in self.fields() if f.spec.on_card], "urls": self.url_names(),
+            "may_edit": access.may(actor, access.Action.EDIT, shown.record, shown.view),
+            "may_release": may_release,
+            "may_history": access.may(actor, access.Action.HISTORY, shown.record, shown.view),
+            "releases": self._release_rows(self._releases(actor, shown), actor),
+            "release_form": release_form if may_release else None, "reduced": shown.reduced,
+            **_live_context(actor, [shown.record]),
+        }
+        if self.detail_context is not None:
+            context.update(self.detail_context(request, actor, shown))
+        context.update(extra or {})
+        return render_page(request, self.template("detail"), context, status=status)
+
+    def detail(self, request: HttpRequest, pk: Any) -> HttpResponse:
+        return self.detail_page(request, self._shown_or_404(actor_of(request), pk))
+
+    def card(self, request: HttpRequest, pk: Any) -> HttpResponse:
+        """The card of one record, for live updates of its page; 404 when hidden."""
+        actor = actor_of(request)
+        shown = self._shown_or_404(actor, pk)
+        row = self.rows(actor, [shown.record])[0]
+        return render(request, self.template("card"), {
+            "record": shown, "row": row, "cells": row["cells"],
+            "card_fields": [f for f in self.fields() if f.spec.on_card]})
+
+    def row(self, request: HttpRequest, pk: Any) -> HttpResponse:
+        """One row of the list, for live updates; a record the list's filters (passed along) do not
+        match answers 204, so a filtered page neither gains nor keeps rows outside its filters."""
+        actor = actor_of(request)
+        record = self._shown_or_404(actor, pk).record
+        if request.GET:
+            form = filter_form(actor, self.rt, request.GET)
+            if not form.is_valid() or not kq.filtered(actor, self.rt, self._filter_values(form)).filter(
+                    pk=record.pk).exists():
+                return HttpResponse(status=204)
+        row = self.rows(actor, [record])[0]
+        return render(request, self.template("row"), {"row": row, "columns": self.columns()})
+
+    def history(self, request: HttpRequest, pk: Any) -> HttpResponse:
+        """Versions of a record: who, when, and the changes cut to the reader's view."""
+        from civmil.core.formats import mission_datetime
+
+        actor = actor_of(request)
+        shown = self._shown_or_404(actor, pk)
+        if not access.may(actor, access.Action.HISTORY, shown.record, shown.view):
+            not_found()
+        versions = history_of(actor, shown)
+        fields = {f.name: f for f in self.fields()}
+        page = kf.Page.of(actor, [], [])
+        names = kf.related_names(actor, list(fields.values()), (v["changes"] for v in versions))
+        names.update(kf.related_names(actor, _release_fields(), (v["changes"] for v in versions)))
+        names["withheld"] = _("withheld")
+        labels = {**ACTION_LABELS, **self.rt.action_labels}
+        rows = [{
+            "version": v["version"], "action": str(labels.get(v["action"], v["action"])),
+            "when": mission_datetime(v["recorded_at"], page.tz), "actor": v["actor"],
+            "changes": [{"label": self.change_label(k),
+                         "value": self.change_text(k, val, page, names)}
+                        for k, val in v["changes"].items() if k != "release"],
+        } for v in versions]
+        return render_page(request, self.template("history"), {
+            "record_type": self.rt, "record": shown, "versions": rows, "urls": self.url_names()})
+
+    def change_label(self, name: str) -> str:
+        f = self.rt.field_spec(name)
+        if f is not None:
+            return next(x.label for x in self.fields() if x.name == name)
+        return str(CHANGE_LABELS.get(name, name)).capitalize()
+
+    def change_text(self, name: str, value: Any, page: kf.Page, names: dict[str, str]) -> str:
+        from civmil.core.choices import Component, Level
+
+        f = next((x for x in self.fields() if x.name == name), None)
+        if f is not None:
+            return kf.change_text(f, value, page, names)
+        if value in (None, "", []):
+            return "—"
+        if name == "level":
+            return str(Level(value).label) if value in Level.values else str(value)
+        if name == "target_component":
+            return str(Component(value).label) if value in Component.values else str(value)
+        if name in ("owner", "target_organisation", "target_person"):
+            return names.get(str(value), "—")
+        if name == "fields":
+            labels = dict(release_labels(self.rt))
+            return ", ".join(labels.get(x, x) for x in value)
+        return str(value)
+
+    def releases(self, request: HttpRequest, pk: Any) -> HttpResponse:
+        """Add a release (``release-*`` fields) or revoke one (``revoke=<release id>``)."""
+        actor = actor_of(request)
+        shown = self._shown_or_404(actor, pk)
+        detail = record_url(self.rt.detail_url_name, shown.record.pk)
+        if not access.may(actor, access.Action.RELEASE, shown.record, shown.view):
+            return refuse(request, Forbidden(_("Only members of the organisation that owns this record may "
+                                               "release it or revoke its releases.")))
+        if "revoke" in request.POST:
+            found = [r for r in self._releases(actor, shown) if str(r.pk) == request.POST["revoke"]]
+            if not found:
+                not_found()
+            try:
+                core_services.revoke_release(actor, found[0])
+            except ServiceError as exc:
+                return refuse(request, exc)
+            messages.success(request, _("The release to %(target)s was revoked.") % {"target": found[0].target_label})
+            return HttpResponseRedirect(detail)
+        form = ReleaseForm(actor, self.rt, request.POST)
+        if not form.is_valid():
+            return self.detail_page(request, shown, release_form=form, status=FORM_ERROR_STATUS)
+        try:
+            release = core_services.release_record(actor, shown.record, **form.release_kwargs())
+        except ServiceError as exc:
+            if isinstance(exc, NotFound):
+                not_found()
+            form.add_service_error(exc)
+            return self.detail_page(request, shown, release_form=form, status=exc.status)
+        messages.success(request, _("The record was released to %(target)s.") % {"target": release.target_label})
+        return HttpResponseRedirect(detail)
+
+    # -- create and edit -----------------------------------------------------------------------
+
+    def form_page(self, request: HttpRequest, form: Any, *, status: int = 200, record: Any = None,
+                  merge: dict[str, Any] | None = None) -> HttpResponse:
+        return render_page(request, self.template("form"), {
+            "record_type": self.rt, "form": form, "record": record, "merge": merge, "urls": self.url_names(),
+            "merge_panels": _panels_by_field(form, merge),
+        }, status=status)
+
+    def new(self, request: HttpRequest) -> HttpResponse:
+        actor = actor_of(request)
+        if actor.organisation is None:
+            return refuse(request, Forbidden(_("You need a current membership of an organisation to create records.")))
+        form_class = self.create_form
+        make = (lambda data=None, **kw: form_class(actor, data, **kw)) if form_class is not None else (
+            lambda data=None, **kw: RecordForm(actor, self.rt, data, **kw))
+        if request.method != "POST":
+            return self.form_page(request, make(initial=self._initial(request)))
+        form = make(request.POST)
+        if not form.is_valid():
+            return self.form_page(request, form, status=FORM_ERROR_STATUS)
+        create = self.rt.create or generic_create(self.rt)
+        try:
+            record = create(actor, form.values())
+        except ServiceError as exc:
+            if isinstance(exc, NotFound):
+                not_found()
+            form.add_service_error(exc)
+            return self.form_page(request, form, status=exc.status)
+        level, text = self.created_message(record) if self.created_message else (
+            messages.SUCCESS, _("The record was saved."))
+        messages.add_message(request, level, text)
+        return HttpResponseRedirect(record_url(self.rt.detail_url_name, record.pk))
+
+    def _initial(self, request: HttpRequest) -> dict[str, Any]:
+        from civmil.core.choices import Level
+
+        initial: dict[str, Any] = {"level": Level.MISSION if Level.MISSION in self.rt.levels else self.rt.levels[0]}
+        for f in self.fields():
+            if f.kind in (kf.DATE,) and f.required:
+                initial[f.name] = timezone.localdate()
+            if f.name in request.GET:
+                initial[f.name] = request.GET[f.name]
+        return initial
+
+    def edit(self, request: HttpRequest, pk: Any) -> HttpResponse:
+        """Edit a record. A stale edit is never saved: it comes back merged with the newer version."""
+        actor = actor_of(request)
+        shown = self._shown_or_404(actor, pk)
+        if not access.may(actor, access.Action.EDIT, shown.record, shown.view):
+            return refuse(request, Forbidden(_("You may read this record but not edit it: only its owning "
+                                               "organisation and the person who recorded it may.")))
+        if request.method != "POST":
+            return self.form_page(request, RecordForm(actor, self.rt, editing=shown.record), record=shown)
+        form = RecordForm(actor, self.rt, request.POST, editing=shown.record)
+        valid = form.is_valid()
+        if valid and any(choice == "theirs" for choice in form.merge_choices.values()):
+            carried = merging.version_values(shown.record, form.cleaned_data["version"], form.units)
+            valid = form.apply_theirs(carried)
+        if not valid:
+            return self.form_page(request, form, status=FORM_ERROR_STATUS, record=shown,
+                                  merge=self._pending_merge(actor, form, shown.record))
+        update = self.rt.update or generic_update(self.rt)
+        try:
+            record = update(actor, shown.record.pk, form.cleaned_data["version"], form.values())
+        except StaleEdit as exc:
+            return self._stale(request, form, exc)
+        except ServiceError as exc:
+            if isinstance(exc, NotFound):
+                not_found()
+            form.add_service_error(exc)
+            return self.form_page(request, form, status=exc.status, record=shown,
+                                  merge=self._pending_merge(actor, form, shown.record))
+        messages.success(request, _("The record was saved (version %(v)s).") % {"v": record.version})
+        return HttpResponseRedirect(record_url(self.rt.detail_url_name, record.pk))
+
+    def _stale(self, request: HttpRequest, form: RecordForm, exc: StaleEdit) -> HttpResponse:
+        """Nothing was saved: the form comes back as a three-way merge over the current version."""
+        actor = actor_of(request)
+        current = self._shown_or_404(actor, form.editing.pk)
+        yours = form.cleaned_data["version"]
+        stale = exc.merge if isinstance(exc.merge, merging.Merge) else merging.Merge(
+            base_version=yours, current_version=current.record.version)
+        merged = form.merge_of(stale)
+        if not merged.fields:
+            theirs = merging.version_values(current.record, current.record.version, form.units)
+            mine = {unit: form.submitted(unit) for unit in form.units}
+            merged = merging.three_way(None, mine, theirs, base_version=yours,
+                                       current_version=current.record.version, same=form.same)
+        now = merged.current_version
+        again = RecordForm(actor, self.rt, form.merged_data(merged), editing=current.record)
+        again.is_valid()
+        again.add_error(None, _(
+            "Nothing was saved: someone else changed this record while you were editing it. It is now at "
+            "version %(now)s; you edited version %(yours)s. The form now holds their changes in the fields "
+            "you did not touch, and yours in the fields you changed. Where you both changed a field, both "
+            "values are shown beside it: choose one. Then save to apply your changes on top of version %(now)s."
+        ) % {"now": now, "yours": yours})
+        context = self._merge_context(
+            actor, again, version=now, theirs={u: f.theirs for u, f in merged.fields.items()},
+            mine={u: f.mine for u, f in merged.fields.items()}, conflicts=merged.conflicts,
+            taken=[u for u, f in merged.fields.items() if f.outcome == "theirs"],
+            kept=[u for u, f in merged.fields.items() if f.outcome == "mine"])
+        return self.form_page(request, again, status=exc.status, record=current, merge=context)
+
+    def _merge_texts(self, actor: Actor, values: dict[str, Any]) -> dict[str, str]:
+        fields = self.fields()
+        page = kf.Page.of(actor, [], [])
+        names = kf.related_names(actor, fields, [values])
+        return {unit: self.change_text(unit, value, page, names) for unit, value in values.items()}
+
+    def _merge_context(self, actor: Actor, form: RecordForm, *, version: int, theirs: dict[str, Any],
+                       mine: dict[str, Any], conflicts: list[str], taken: list[str] = [],  # noqa: B006
+                       kept: list[str] = []) -> dict[str, Any]:  # noqa: B006
+        their_texts = self._merge_texts(actor, {u: theirs.get(u) for u in conflicts})
+        my_texts = self._merge_texts(actor, {u: mine.get(u) for u in conflicts})
+
+        def label(unit: str) -> str:
+            return str(form.fields[unit].label) if unit in form.fields else unit
+
+        panels = {unit: {"unit": unit, "label": label(unit), "version": version, "theirs": their_texts[unit],
+                         "mine": my_texts[unit], "choice": form.data.get(f"merge_{unit}", "")}
+                  for unit in conflicts}
+        return {"version": version, "panels": panels, "conflicts": [panels[u]["label"] for u in conflicts],
+                "taken": [label(u) for u in taken], "kept": [label(u) for u in kept]}
+
+    def _pending_merge(self, actor: Actor, form: RecordForm, current: Any) -> dict[str, Any] | None:
+        units = form.cleaned_data.get("merge_conflicts") if hasattr(form, "cleaned_data") else None
+        try:
+            version = int(form.cleaned_data.get("version") or form.data.get("version") or 0) or None
+        except (TypeError, ValueError):
+            version = None
+        if not units or version is None:
+            return None
+        theirs = merging.version_values(current, version, form.units)
+        mine = {unit: form.submitted(unit) for unit in units}
+        return self._merge_context(actor, form, version=version, theirs=theirs, mine=mine, conflicts=units)
+
+
+def _panels_by_field(form: Any, merge: dict[str, Any] | None) -> list[tuple[Any, Any]]:
+    """The form's visible fields, each with its merge panel (or ``None``), in order."""
+    panels = (merge or {}).get("panels", {})
+    return [(bound, panels.get(bound.name)) for bound in form.visible_fields()]
+
+
+def _release_fields() -> list[kf.Field]:
+    """The organisation and person of release changes, as related fields (for their names)."""
+    from civmil.core.models import Release
+
+    out = []
+    for name in ("target_organisation", "target_person"):
+        spec = registry.FieldSpec(name)
+        out.append(kf.Field(spec=spec, model_field=Release._meta.get_field(name), kind=kf.RELATED))
+    return out
+
+
+def history_of(actor: Actor, shown: access.Shown[Any]) -> list[dict[str, Any]]:
+    """The record's ledger history cut to the reader's view (people they may not see withheld)."""
+    from civmil.core.models import LedgerEntry, Person
+
+    obj = shown.record
+    may_release = access.may(actor, access.Action.RELEASE, obj)
+    entries = [e for e in LedgerEntry.objects.filter(object_type=f"{obj._meta.app_label}.{obj._meta.model_name}",
+                                                     object_id=str(obj.pk)).select_related("change").order_by("seq")
+               if may_release or not e.action.startswith(("release.", "grant."))]
+    person_keys = {"target_person", "person"} | {
+        f.name for f in type(obj)._meta.get_fields()
+        if getattr(f, "concrete", False) and (f.many_to_many or f.many_to_one) and f.related_model is Person}
+    stored = [e.change.data if hasattr(e, "change") and e.change.data is not None else {} for e in entries]
+    cut = [{k: v for k, v in data.items() if k != "version" and (shown.view.shows(k) or k in (
+        "target_organisation", "target_component", "target_person", "fields", "release"))} for data in stored]
+    inside = {str(i) for c in cut for k, v in c.items() if k in person_keys
+              for i in (v if isinstance(v, list) else [v]) if i}
+    visible = {str(pk) for pk in access.visible(actor, Person.objects.filter(pk__in=_uuids(inside)))
+               .values_list("pk", flat=True)}
+    user_ids = {e.actor_user_id for e in entries if e.actor_user_id is not None}
+    authors: dict[Any, str] = {}
+    if user_ids:
+        people = Person.objects.filter(user_id__in=user_ids)
+        authors = dict.fromkeys(user_ids - set(people.values_list("user_id", flat=True)), _("a user"))
+        for s in access.show_all(actor, access.visible(actor, people)):
+            if s.full_name:
+                authors[s.record.user_id] = str(s.full_name)
+
+    def through(value: Any) -> Any:
+        if isinstance(value, list):
+            seen = [str(v) for v in value if str(v) in visible]
+            return [*seen, "withheld"] if len(seen) < len([v for v in value if v]) else seen
+        return value if not value or str(value) in visible else "withheld"
+
+    return [{
+        "version": data.get("version"), "action": e.action, "recorded_at": e.recorded_at,
+        "actor": _("console") if e.actor_user_id is None else authors.get(e.actor_user_id, _("withheld")),
+        "changes": {k: through(v) if k in person_keys else v for k, v in c.items()},
+    } for e, data, c in zip(entries, stored, cut, strict=True)]
+
+
+def _uuids(values: set[str]) -> list[Any]:
+    import uuid
+
+    out = []
+    for v in values:
+        try:
+            out.append(uuid.UUID(v))
+        except ValueError:
+            continue
+    return out
+
+
+def refuse(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    """A service error outside a form: 404 stays the one 404 page, others say why."""
+    if isinstance(exc, NotFound):
+        not_found()
+    return render(request, "error.html", {"title": _("Not allowed"), "message": exc.message}, status=exc.status)
+
+
+def _live_context(actor: Actor, records: list[Any]) -> dict[str, Any]:
+    return {"live_after": events.last_id(), "live_seen": events.seen_token(actor, records)}
+
+
+class _Echo:
+    """A file-like object whose ``write`` hands back the line (for a streaming CSV writer)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _sync_lines(header: list[str], batch: Callable[[int], list[str]]) -> Iterator[str]:
+    yield from header
+    start = 0
+    while lines := batch(start):
+        yield "".join(lines)
+        start += EXPORT_BATCH
+
+
+async def _async_lines(header: list[str], batch: Callable[[int], list[str]]) -> Any:
+    # Under ASGI the body is consumed on the event loop: each batch is read in the request's
+    # synchronous thread, where the database may be used.
+    for line in header:
+        yield line
+    start = 0
+    while lines := await sync_to_async(batch, thread_sensitive=True)(start):
+        yield "".join(lines)
+        start += EXPORT_BATCH
+
+
+def decorate(view: Callable[..., HttpResponseBase], methods: tuple[str, ...]) -> Callable[..., HttpResponseBase]:
+    """A kernel page as Django sees it: signed-in readers only, the page's HTTP methods."""
+    if methods == ("GET",):
+        view = require_GET(view)
+    elif methods == ("POST",):
+        view = require_POST(view)
+    else:
+        view = require_http_methods(list(methods))(view)
+    return login_required(view)
+
