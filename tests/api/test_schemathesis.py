@@ -84,7 +84,8 @@ def ordinary_user() -> dict[str, Any]:
         "token_headers": {"Authorization": f"Bearer {secret}"},
         "ids": {
             "entry_id": [own.pk, joint.pk, partly.pk], "release_id": [release.pk],
-            "assignment_id": [assignment.pk], "area_id": [area.pk], "person_id": [me.person.pk, soldier.person.pk],
+            "assignment_id": [assignment.pk], "record_id": [assignment.pk], "area_id": [area.pk],
+            "person_id": [me.person.pk, soldier.person.pk],
             "organisation_id": [me.org.pk, soldier.org.pk],
         },
         "organisation": str(me.org.pk),

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
 from civmil.actors import queries, services
-from civmil.actors.models import LiaisonLogEntry
+from civmil.actors.models import LiaisonAssignment, LiaisonLogEntry
 from civmil.actors.schemas import (
     AreaDetailOut,
     AreaLookupOut,
@@ -22,9 +22,6 @@ from civmil.actors.schemas import (
     AreaQuery,
     AssignmentDecisionIn,
     AssignmentIn,
-    AssignmentOut,
-    AssignmentPage,
-    AssignmentQuery,
     HistoryOut,
     LiaisonEntryOut,
     LiaisonEntryPage,
@@ -39,19 +36,19 @@ from civmil.actors.schemas import (
     ReleaseIn,
     ReleaseOut,
     area_out,
-    assignment_out,
     entry_out,
     history_out,
     people_named_in,
     point_out,
     release_out,
 )
-from civmil.core import access, dates, geo
+from civmil.core import access, dates, geo, registry
 from civmil.core import merge as core_merge
 from civmil.core import services as core_services
 from civmil.core.actors import Actor
 from civmil.core.api import actor_of, page_of
 from civmil.core.errors import Forbidden, Invalid, NotFound, StaleEdit
+from civmil.core.kernel.api import record_router, records_out
 from civmil.core.models import Organisation, Person
 from civmil.core.schemas import (
     ERROR_RESPONSES,
@@ -69,9 +66,16 @@ directory = Router(tags=["directory"])
 areas = Router(tags=["areas"])
 liaison = Router(tags=["liaison"])
 
+#: Liaison assignments: the record kernel's router of the type (list, create, detail, update with
+#: the version, history, releases), plus the confirmation by the officer's organisation.
+assignments = record_router(registry.get(LiaisonAssignment), name="assignment", tags=["liaison"],
+                            create_schema=AssignmentIn)
+_AssignmentOut = assignments.record_schemas["out"]  # type: ignore[attr-defined]
+
 router = Router()
 router.add_router("", directory)
 router.add_router("/areas", areas)
+router.add_router("/liaison-assignments", assignments)
 router.add_router("", liaison)
 
 
@@ -179,62 +183,18 @@ def get_area(request: HttpRequest, area_id: uuid.UUID) -> dict[str, Any]:
 # Liaison assignments
 
 
-def _assignments_out(actor: Actor, shown: list[access.Shown[Any]]) -> list[dict[str, Any]]:
-    named = [s.record.officer_id for s in shown if s.view.shows("officer")]
-    named += [s.record.decided_by_id for s in shown if s.record.decided_by_id and s.view.shows("decided_by")]
-    names = queries.people_names(actor, named)
-    return [assignment_out(s, names) for s in shown]
-
-
-@liaison.get("/liaison-assignments", response={200: AssignmentPage, **ERROR_RESPONSES}, url_name="assignments",
-             exclude_unset=True)
-def list_assignments(request: HttpRequest, filters: Query[AssignmentQuery]) -> dict[str, Any]:
-    """Liaison officers between organisations and with communities, as your view shows them."""
-    actor = actor_of(request)
-    found = queries.assignment_list(actor, organisation=filters.organisation, current_only=filters.current)
-    if filters.to_decide:
-        deciding = {s.record.pk for s in queries.assignments_to_decide(actor)}
-        found = [s for s in found if s.record.pk in deciding]
-    if filters.status:
-        found = [s for s in found if s.record.status == filters.status]
-    shown, total = page_of(found, filters)
-    return _page(_assignments_out(actor, shown), total, filters)
-
-
-@liaison.post("/liaison-assignments", response={201: AssignmentOut, **ERROR_RESPONSES}, url_name="assignment-create",
-              exclude_unset=True)
-def create_assignment(request: HttpRequest, payload: AssignmentIn) -> Status[dict[str, Any]]:
-    """Assign a liaison officer to another organisation or a community, for your organisation.
-
-    An officer of your own organisation is assigned at once (``status``: confirmed). An officer of
-    another organisation is assigned only with that organisation's confirmation: the assignment is
-    ``pending`` (and does not count as a liaison) until one of its members confirms or refuses it.
-    """
-    actor = actor_of(request)
-    _in_window(actor, starts_on=payload.starts_on, ends_on=payload.ends_on)
-    created = services.assign_liaison(actor, services.Assignment(
-        officer_id=payload.officer, starts_on=payload.starts_on, level=payload.level,
-        to_organisation_id=payload.to_organisation, community=payload.community, area_id=payload.area,
-        location=payload.location, ends_on=payload.ends_on, notes=payload.notes,
-    ))
-    return Status(201, _assignments_out(actor, [queries.assignment(actor, created.pk)])[0])
-
-
-@liaison.get("/liaison-assignments/{assignment_id}", response={200: AssignmentOut, **ERROR_RESPONSES},
-             url_name="assignment", exclude_unset=True)
-def get_assignment(request: HttpRequest, assignment_id: uuid.UUID) -> dict[str, Any]:
-    actor = actor_of(request)
-    return _assignments_out(actor, [queries.assignment(actor, assignment_id)])[0]
+def _assignment(actor: Actor, assignment_id: uuid.UUID) -> dict[str, Any]:
+    return records_out(actor, registry.get(LiaisonAssignment), [queries.assignment(actor, assignment_id).record])[0]
 
 
 def _decide(request: HttpRequest, assignment_id: uuid.UUID, payload: AssignmentDecisionIn,
             confirm: bool) -> dict[str, Any]:
     actor = actor_of(request)
     services.decide_assignment(actor, assignment_id, confirm=confirm, reason=payload.reason)
-    return _assignments_out(actor, [queries.assignment(actor, assignment_id)])[0]
+    return _assignment(actor, assignment_id)
 
 
-@liaison.post("/liaison-assignments/{assignment_id}/confirm", response={200: AssignmentOut, **ERROR_RESPONSES},
+@assignments.post("/{assignment_id}/confirm", response={200: _AssignmentOut, **ERROR_RESPONSES},
               url_name="assignment-confirm", exclude_unset=True)
 def confirm_assignment(request: HttpRequest, assignment_id: uuid.UUID, payload: AssignmentDecisionIn) -> dict[str, Any]:
     """Confirm, for the officer's organisation, an assignment another organisation recorded (send ``{}``
@@ -243,7 +203,7 @@ def confirm_assignment(request: HttpRequest, assignment_id: uuid.UUID, payload: 
     return _decide(request, assignment_id, payload, confirm=True)
 
 
-@liaison.post("/liaison-assignments/{assignment_id}/refuse", response={200: AssignmentOut, **ERROR_RESPONSES},
+@assignments.post("/{assignment_id}/refuse", response={200: _AssignmentOut, **ERROR_RESPONSES},
               url_name="assignment-refuse", exclude_unset=True)
 def refuse_assignment(request: HttpRequest, assignment_id: uuid.UUID, payload: AssignmentDecisionIn) -> dict[str, Any]:
     """Refuse, for the officer's organisation, an assignment another organisation recorded: it never

@@ -489,6 +489,12 @@ class AssignmentForm(ServiceErrorsMixin):
             self.add_error("ends_on", _("The assignment cannot end before it starts."))
         return data
 
+    def values(self) -> dict[str, Any]:
+        """The cleaned values for the record kernel's create page (``RecordType.create``)."""
+        d = self.cleaned_data
+        return {name: d.get(name) for name in ("officer", "to_organisation", "community", "area", "location",
+                                                 "starts_on", "ends_on", "level", "notes")}
+
     def to_assignment(self) -> services.Assignment:
         d = self.cleaned_data
         return services.Assignment(

@@ -2,10 +2,132 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
 from civmil.core import registry
 from civmil.core.choices import Level
+from civmil.core.registry import FULL, FieldSpec
+
+if TYPE_CHECKING:
+    from civmil.core.actors import Actor
 
 LIAISON_LEVELS = (Level.MISSION, Level.HUMANITARIAN, Level.MILITARY, Level.RESTRICTED)
+
+
+# ---------------------------------------------------------------------------------------------
+# Liaison assignments: a record kernel type (civmil.core.kernel)
+
+
+def _area_field(actor: Actor) -> forms.Field:
+    from civmil.actors import queries
+
+    return forms.ModelChoiceField(
+        queryset=queries.areas(actor), to_field_name="pcode", required=False, widget=forms.TextInput,
+        label=_("Area (P-code)"), help_text=_("The P-code of the area covered (optional)."),
+        error_messages={"invalid_choice": _("No area has this P-code.")})
+
+
+def _area_json(area: Any) -> Any:
+    from civmil.actors.schemas import area_ref
+
+    return area_ref(area) if area is not None else None
+
+
+def _organisation_field(actor: Actor) -> forms.Field:
+    from civmil.actors.forms import OrganisationChoiceField
+    from civmil.actors.queries import organisations
+
+    return OrganisationChoiceField(label=_("Organisation"), queryset=organisations(actor), required=False,
+                                   help_text=_("Sending or receiving."))
+
+
+def _from_or_to(actor: Actor, qs: Any, org: Any) -> Any:
+    return qs.filter(Q(from_organisation=org) | Q(to_organisation=org))
+
+
+def _names_org(shown: Any, org: Any) -> bool:
+    org_id = str(getattr(org, "pk", org))
+    return bool((shown.view.shows("from_organisation") and str(shown.record.from_organisation_id) == org_id)
+                or (shown.view.shows("to_organisation") and str(shown.record.to_organisation_id) == org_id))
+
+
+def _current(actor: Actor, qs: Any, on: bool) -> Any:
+    today = timezone.localdate()
+    return qs.filter(starts_on__lte=today).filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
+
+
+def _to_decide(actor: Actor, qs: Any, on: bool) -> Any:
+    from civmil.actors.queries import assignments_to_decide
+
+    return qs.filter(pk__in=[s.record.pk for s in assignments_to_decide(actor)])
+
+
+def _assignment_filters() -> tuple[Any, ...]:
+    import uuid
+
+    from civmil.core.kernel.queries import ListFilter
+
+    return (
+        ListFilter("organisation", _organisation_field, uuid.UUID | None, _from_or_to, keep=_names_org,
+                   description="Assignments from or to this organisation."),
+        ListFilter("current", lambda actor: forms.BooleanField(label=_("Current only"), required=False), bool,
+                   _current, looks_at=("starts_on", "ends_on"), description="Only assignments running today."),
+        ListFilter("to_decide", lambda actor: forms.BooleanField(
+            label=_("Waiting for my organisation's confirmation"), required=False), bool, _to_decide,
+            description="Only pending assignments of officers of your organisation that you may confirm or "
+                        "refuse."),
+    )
+
+
+def _assign(actor: Actor, values: dict[str, Any]) -> Any:
+    from civmil.actors import services
+
+    def pk(name: str) -> Any:
+        value = values.get(name)
+        return getattr(value, "pk", value)
+
+    return services.assign_liaison(actor, services.Assignment(
+        officer_id=pk("officer"), starts_on=values["starts_on"], level=values["level"],
+        to_organisation_id=pk("to_organisation"), community=values.get("community") or "", area_id=pk("area"),
+        location=values.get("location") or "", ends_on=values.get("ends_on"), notes=values.get("notes") or "",
+        latitude=values.get("latitude"), longitude=values.get("longitude"),
+    ))
+
+
+def _edit(actor: Actor, pk: Any, version: int, values: dict[str, Any]) -> Any:
+    from civmil.actors import services
+
+    return services.edit_assignment(actor, pk, version, values)
+
+
+def assignment_fields() -> tuple[FieldSpec, ...]:
+    """The declaration of a liaison assignment's fields (the record kernel's pages, CSV and API)."""
+    from civmil.actors.schemas import AreaRef
+
+    return (
+        FieldSpec("officer", fixed=True),
+        FieldSpec("from_organisation", editable=False, url_name="actors:organisation"),
+        FieldSpec("to_organisation", url_name="actors:organisation",
+                  help_text=_("The organisation the officer liaises with, or name a community below.")),
+        FieldSpec("community", search=True),
+        FieldSpec("area", url_name="actors:area", form_field=_area_field, json=_area_json, api_type=AreaRef,
+                  in_list=False),
+        FieldSpec("latitude", views=(FULL,), in_list=False),
+        FieldSpec("longitude", views=(FULL,), in_list=False),
+        FieldSpec("starts_on", filter=True, sort=True),
+        FieldSpec("ends_on", sort=True),
+        FieldSpec("notes", views=(FULL,), search=True, in_list=False),
+        # Whether the officer's organisation confirmed it shows with every view of it.
+        FieldSpec("status", face=True, editable=False, filter=True),
+        FieldSpec("decided_by", views=(FULL,), editable=False, in_list=False, on_card=False),
+        FieldSpec("decided_at", views=(FULL,), editable=False, in_list=False, on_card=False),
+        FieldSpec("decision_reason", views=(FULL,), editable=False, in_list=False, on_card=False),
+    )
 
 
 def register() -> None:
@@ -27,11 +149,13 @@ def register() -> None:
         registry.RecordType(
             model=LiaisonAssignment,
             levels=LIAISON_LEVELS,
-            release_fields=("officer", "from_organisation", "to_organisation", "community", "area",
-                            "starts_on", "ends_on"),
-            # Whether the officer's organisation confirmed it shows with every view of it.
-            face_fields=("status",),
-            search_fields=("community", "notes"),
+            fields=assignment_fields(),
+            list_filters=_assignment_filters(),
+            create=_assign,
+            update=_edit,
+            action_labels={"liaison.assigned": _("Assigned"), "liaison.assignment_edited": _("Edited"),
+                           "liaison.assignment_confirmed": _("Confirmed"),
+                           "liaison.assignment_refused": _("Refused")},
             detail_url_name="actors:assignment",
         )
     )

@@ -137,6 +137,9 @@ class Assignment:
     location: str = ""
     ends_on: dt.date | None = None
     notes: str = ""
+    #: Used when ``location`` is empty.
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 def officer_organisations(officer: Person) -> list[Organisation]:
@@ -172,10 +175,15 @@ def assign_liaison(actor: Actor, data: Assignment) -> LiaisonAssignment:
     area = Area.objects.filter(pk=data.area_id).first() if data.area_id else None
     if data.area_id and area is None:
         errors["area"] = [_("No such area.")]
-    lat = lon = None
+    lat, lon = data.latitude, data.longitude
     if data.location.strip():
         try:
             lat, lon = geo.parse_point(data.location)
+        except Invalid as exc:
+            errors["location"] = [exc.message]
+    else:
+        try:
+            geo.check_lat_lon(lat, lon)
         except Invalid as exc:
             errors["location"] = [exc.message]
     errors.update(dates.window_errors({"starts_on": data.starts_on, "ends_on": data.ends_on}, actor.space_id))
@@ -197,6 +205,43 @@ def assign_liaison(actor: Actor, data: Assignment) -> LiaisonAssignment:
                 if not access.level_opens_to(created.level, org.component, None):
                     services.release_record(actor, created, organisation=org, fields=list(CONFIRMATION_FIELDS))
     return created
+
+
+#: The fields of an assignment its owner may change; the officer is not one of them (another
+#: officer is another assignment, with its own confirmation).
+ASSIGNMENT_EDITABLE = ("to_organisation", "community", "area", "latitude", "longitude", "starts_on", "ends_on",
+                       "notes", "level")
+EDITED_ACTION = "liaison.assignment_edited"
+
+
+def edit_assignment(actor: Actor, pk: Any, expected_version: int, values: dict[str, Any]) -> LiaisonAssignment:
+    """Change an assignment if it is still at ``expected_version`` (else a stale-edit error).
+
+    ``values`` holds :data:`ASSIGNMENT_EDITABLE` (related records as instances). The same rules
+    as :func:`assign_liaison`: a counterpart (organisation or community), dates in the mission's
+    window and in order, a location with both coordinates or none. The owner and whoever recorded
+    it may edit; its status and the officer stay as they are.
+    """
+    changes = {name: values[name] for name in ASSIGNMENT_EDITABLE if name in values}
+    changes["community"] = (changes.get("community") or "").strip()
+    changes["notes"] = (changes.get("notes") or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not changes.get("to_organisation") and not changes["community"]:
+        errors["to_organisation"] = [_("Name the organisation or the community the officer liaises with.")]
+    lat, lon = changes.get("latitude"), changes.get("longitude")
+    try:
+        geo.check_lat_lon(lat, lon)
+    except Invalid as exc:
+        errors["latitude" if lat is None else "longitude"] = [exc.message]
+    starts, ends = changes.get("starts_on"), changes.get("ends_on")
+    if starts is None:
+        errors["starts_on"] = [_("This field is required.")]
+    errors.update(dates.window_errors({"starts_on": starts, "ends_on": ends}, actor.space_id))
+    if starts and ends and ends < starts and "ends_on" not in errors:
+        errors["ends_on"] = [_("The assignment cannot end before it starts.")]
+    if errors:
+        raise Invalid(_("The liaison assignment has errors; see each field."), errors=errors)
+    return services.update_record(actor, LiaisonAssignment, pk, expected_version, changes, action=EDITED_ACTION)
 
 
 def may_decide(actor: Actor, assignment: LiaisonAssignment) -> bool:

@@ -2,7 +2,8 @@
 
 from django.urls import URLPattern, path
 
-from civmil.actors.views import areas, directory, directory_csv, liaison
+from civmil.actors.views import areas, assignments, directory, directory_csv, liaison
+from civmil.core.kernel.urls import patterns as kernel_patterns
 
 app_name = "actors"
 urlpatterns: list[URLPattern] = [
@@ -20,14 +21,12 @@ urlpatterns: list[URLPattern] = [
     path("liaison/<uuid:pk>/row/", liaison.liaison_row, name="liaison-row"),
     path("liaison/<uuid:pk>/card/", liaison.liaison_card, name="liaison-card"),
     path("liaison/<uuid:pk>/releases/", liaison.liaison_releases, name="liaison-releases"),
-    path("assignments/", liaison.assignment_list, name="assignments"),
-    path("assignments/new/", liaison.assignment_new, name="assignment-new"),
-    path("assignments/<uuid:pk>/", liaison.assignment_detail, name="assignment"),
-    path("assignments/<uuid:pk>/confirm/", liaison.assignment_decide, {"decision": "confirm"},
+    *kernel_patterns(assignments.views, "assignments/"),
+    path("assignments/<uuid:pk>/confirm/", assignments.assignment_decide, {"decision": "confirm"},
          name="assignment-confirm"),
-    path("assignments/<uuid:pk>/refuse/", liaison.assignment_decide, {"decision": "refuse"},
+    path("assignments/<uuid:pk>/refuse/", assignments.assignment_decide, {"decision": "refuse"},
          name="assignment-refuse"),
-    path("my-liaison/", liaison.my_liaison, name="my-liaison"),
+    path("my-liaison/", assignments.my_liaison, name="my-liaison"),
     path("areas/", areas.area_list, name="areas"),
     path("areas/<uuid:pk>/", areas.area_detail, name="area"),
     path("areas.geojson", areas.areas_geojson, name="areas-geojson"),

@@ -1,5 +1,5 @@
 """Liaison pages: the liaison log (list, entry, create, edit, history, releases, CSV export),
-liaison assignments and "who is my liaison to X"."""
+"who is my liaison to X" and assignments are in civmil.actors.views.assignments."""
 
 from __future__ import annotations
 
@@ -24,11 +24,8 @@ from civmil.actors import queries, services
 from civmil.actors.forms import (
     LIAISON_MERGE_FIELDS,
     LIAISON_MERGE_UNITS,
-    AssignmentFilterForm,
-    AssignmentForm,
     LiaisonEntryForm,
     LiaisonFilterForm,
-    MyLiaisonForm,
     ReleaseForm,
     field_label,
     pack_units,
@@ -39,7 +36,6 @@ from civmil.actors.views import (
     WITHHELD_CELL,
     Cell,
     actor_of,
-    assignment_rows,
     cell,
     format_datetime,
     location_cells,
@@ -564,121 +560,3 @@ def liaison_releases(request: HttpRequest, pk: Any) -> HttpResponse:
         return _entry_page(request, shown, release_form=form, status=exc.status)
     messages.success(request, _("The entry was released to %(target)s.") % {"target": release.target_label})
     return HttpResponseRedirect(detail)
-
-
-# ---------------------------------------------------------------------------------------------
-# Liaison assignments
-
-
-@login_required
-@require_GET
-def assignment_list(request: HttpRequest) -> HttpResponse:
-    actor = actor_of(request)
-    form = AssignmentFilterForm(actor, request.GET)
-    page_obj = None
-    rows: list[dict[str, Any]] = []
-    if form.is_valid():
-        page_obj = paginate(request, queries.assignment_list(
-            actor, organisation=form.cleaned_data.get("organisation"),
-            current_only=bool(form.cleaned_data.get("current"))))
-        rows = assignment_rows(actor, page_obj.object_list)
-    return render_page(request, "actors/assignments/list.html", {
-        "form": form, "page_obj": page_obj, "rows": rows, "may_assign": actor.organisation is not None,
-        "to_decide": assignment_rows(actor, queries.assignments_to_decide(actor)),
-    }, status=200 if form.is_valid() else FORM_ERROR_STATUS)
-
-
-@login_required
-@require_GET
-def assignment_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    actor = actor_of(request)
-    try:
-        shown = queries.assignment(actor, pk)
-    except NotFound:
-        not_found()
-    return _assignment_page(request, shown)
-
-
-def _assignment_page(request: HttpRequest, shown: access.Shown[Any], *, reason_error: str = "",
-                     status: int = 200) -> HttpResponse:
-    actor = actor_of(request)
-    row = assignment_rows(actor, [shown])[0]
-    name = row["cells"]["officer"].text or row["cells"]["community"].text
-    return render_page(request, "actors/assignments/detail.html", {
-        "assignment": shown, "row": row, "cells": row["cells"], "geojson": point_features(shown, name),
-        "may_decide": services.may_decide(actor, shown.record), "reason_error": reason_error,
-        "reason_max": services.DECISION_REASON_MAX,
-    }, status=status)
-
-
-@login_required
-@require_POST
-def assignment_decide(request: HttpRequest, pk: Any, decision: str) -> HttpResponse:
-    """Confirm or refuse, for the officer's organisation, an assignment another organisation recorded."""
-    actor = actor_of(request)
-    try:
-        services.decide_assignment(actor, pk, confirm=decision == "confirm", reason=request.POST.get("reason", ""))
-    except ServiceError as exc:
-        if isinstance(exc, NotFound):
-            not_found()
-        if "reason" in exc.errors:
-            return _assignment_page(request, queries.assignment(actor, pk), reason_error=exc.errors["reason"][0],
-                                    status=exc.status)
-        return refuse(request, exc)
-    confirmed = decision == "confirm"
-    messages.success(request, _("You confirmed the assignment: the officer now liaises for it.") if confirmed
-                     else _("You refused the assignment: it does not count as a liaison."))
-    return HttpResponseRedirect(reverse("actors:assignment", args=[pk]))
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def assignment_new(request: HttpRequest) -> HttpResponse:
-    """Assign a liaison officer from the reader's organisation."""
-    actor = actor_of(request)
-    if actor.organisation is None:
-        return refuse(request, Forbidden(_("You need a current membership of an organisation to assign "
-                                           "liaison officers.")))
-    if request.method != "POST":
-        to = request.GET.get("to")
-        initial: dict[str, Any] = {"starts_on": timezone.localdate(), "level": Level.MISSION}
-        if to:
-            initial["to_organisation"] = to
-        return _assignment_form_page(request, AssignmentForm(actor, initial=initial))
-    form = AssignmentForm(actor, request.POST)
-    if not form.is_valid():
-        return _assignment_form_page(request, form, status=FORM_ERROR_STATUS)
-    try:
-        assignment = services.assign_liaison(actor, form.to_assignment())
-    except ServiceError as exc:
-        if isinstance(exc, NotFound):
-            not_found()
-        form.add_service_error(exc)
-        return _assignment_form_page(request, form, status=exc.status)
-    if assignment.counts:
-        messages.success(request, _("The liaison officer was assigned."))
-    else:
-        messages.warning(request, _("The officer belongs to another organisation: the assignment waits for that "
-                                    "organisation's confirmation, and counts only once it is confirmed."))
-    return HttpResponseRedirect(reverse("actors:assignment", args=[assignment.pk]))
-
-
-def _assignment_form_page(request: HttpRequest, form: AssignmentForm, *, status: int = 200) -> HttpResponse:
-    return render_page(request, "actors/assignments/form.html", {"form": form}, status=status)
-
-
-@login_required
-@require_GET
-def my_liaison(request: HttpRequest) -> HttpResponse:
-    """Who links my organisation and another, in either direction (``?to=<organisation id>``)."""
-    actor = actor_of(request)
-    form = MyLiaisonForm(actor, request.GET if "to" in request.GET else None)
-    target = None
-    rows: list[dict[str, Any]] = []
-    if form.is_bound and form.is_valid():
-        target = form.cleaned_data["to"]
-        rows = assignment_rows(actor, queries.my_liaisons(actor, target))
-    status = FORM_ERROR_STATUS if form.is_bound and not form.is_valid() else 200
-    return render_page(request, "actors/assignments/my_liaison.html", {
-        "form": form, "target": target, "rows": rows, "my_organisation": actor.organisation,
-    }, status=status)
