@@ -1,84 +1,247 @@
-"""What the access policy costs: listing liaison log entries through it, against the same
-query without it (the baseline), on the same data in the same process."""
+"""What the access policy costs: the first page of 50 liaison log entries with their views, and
+the count, through the policy against the same query without it (the baseline), on the same data
+in the same run, for a military, a humanitarian and a host-nation reader.
+
+The data: N entries spread evenly over the six levels and over some forty organisations of
+every component (each owning only levels its component may see), two years of dates, a submitter
+on most, releases on 5 % (to organisations, components and people, full or of some fields) and a
+few grants. They are written by a bulk path (executemany) in one transaction that is rolled back
+afterwards, with each entry's audience computed by the policy's own function
+(:func:`civmil.core.access.audience_keys`).
+
+``make bench`` runs small sizes; the figures in docs/benchmarks.md come from::
+
+    .venv/bin/python -m bench.access_policy --records 1000000
+    DATABASE_URL=postgres://... .venv/bin/python -m bench.access_policy --records 1000000
+"""
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import json
+import math
+import random
 import statistics
+import sys
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-SIZES = (1_000, 5_000)
-REPEAT = 15
+SIZES = (10_000, 100_000)
+REPEAT = 21
+CHUNK = 10_000
+RELEASED = 0.05
+SEED = 20261204
 
 
-def _seed(n: int) -> tuple[Any, Any]:
+def _insert(table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    from django.db import connection
+
+    sql = f'INSERT INTO {connection.ops.quote_name(table)} ({", ".join(columns)}) VALUES ({", ".join(["%s"] * len(columns))})'  # noqa: E501, S608
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+class _Seeded:
+    """The readers and the organisations of one run."""
+
+    def __init__(self) -> None:
+        from tests.factories import make_member, make_org
+
+        from civmil.core.choices import Component, Role
+
+        self.readers = {
+            "military": make_member(Component.MILITARY, role=Role.MILITARY_STAFF),
+            "humanitarian": make_member(Component.HUMANITARIAN, role=Role.CMCOORD),
+            "host nation": make_member(Component.HOST_NATION, role=Role.HOST_NATION_LIAISON),
+        }
+        self.orgs: dict[str, list[Any]] = {c: [make_org(c) for _ in range(6)] for c in Component.values}
+        for m in self.readers.values():
+            self.orgs[str(m.org.component)].append(m.org)
+        self.people = [m.person for m in self.readers.values()] + [
+            make_member(c).person for c in Component.values for _ in range(2)]
+
+
+def _owners_for(seeded: _Seeded) -> dict[str, list[Any]]:
+    from civmil.core.access import LEVEL_AUDIENCE
+    from civmil.core.choices import Level
+
+    every = [o for orgs in seeded.orgs.values() for o in orgs]
+    out = {}
+    for level in Level.values:
+        allowed = LEVEL_AUDIENCE[level]
+        out[level] = [o for o in every if not allowed or o.component in allowed]
+    return out
+
+
+def _fill(n: int, seeded: _Seeded) -> dict[str, float]:
+    """``n`` entries, their releases, grants and audience, by the bulk path. Returns the timings."""
     from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
     from django.utils import timezone
-    from tests.factories import make_member
 
     from civmil.actors.models import LiaisonLogEntry
-    from civmil.core.choices import Component, Level, Role
-    from civmil.core.models import Release, Space
+    from civmil.core.access import audience_keys
+    from civmil.core.choices import Component, Level
+    from civmil.core.models import Grant, Release, Space
+    from civmil.core.models.records import Audience
 
-    reader = make_member(Component.MILITARY, role=Role.MILITARY_STAFF)
-    owners = {level: make_member(component) for level, component in (
-        (Level.MISSION, Component.CIVILIAN), (Level.HUMANITARIAN, Component.HUMANITARIAN),
-        (Level.MILITARY, Component.MILITARY), (Level.RESTRICTED, Component.CIVILIAN))}
-    levels = list(owners)
+    rng = random.Random(SEED)
     space = Space.live()
-    now = timezone.now()
-    entries = [
-        LiaisonLogEntry(space=space, owner=owners[levels[i % 4]].org, level=levels[i % 4],
-                        occurred_at=now - timezone.timedelta(minutes=i), channel="meeting", summary=f"entry {i}")
-        for i in range(n)
-    ]
-    LiaisonLogEntry.objects.bulk_create(entries, batch_size=1000)
     ct = ContentType.objects.get_for_model(LiaisonLogEntry)
-    Release.objects.bulk_create([
-        Release(content_type=ct, object_id=e.pk, target_organisation=reader.org, fields=["summary"])
-        for e in entries[1::20]
-    ])
-    return reader.actor, LiaisonLogEntry
+    owners = _owners_for(seeded)
+    levels = list(Level.values)
+    orgs = [o for group in seeded.orgs.values() for o in group]
+    people = seeded.people
+    now = timezone.now()
+
+    def db(field_model: Any, name: str, value: Any) -> Any:
+        return field_model._meta.get_field(name).get_db_prep_save(value, connection)
+
+    uuid_db = (lambda u: u.hex) if connection.vendor == "sqlite" else (lambda u: u)
+    dt_db = (lambda d: db(LiaisonLogEntry, "occurred_at", d))
+    space_id, ct_id, now_db = uuid_db(space.pk), ct.pk, dt_db(now)
+    entry_cols = ["id", "space_id", "owner_id", "level", "created_by_id", "created_at", "updated_at", "version",
+                  "occurred_at", "channel", "summary", "follow_ups", "place_name"]
+    release_cols = ["id", "content_type_id", "object_id", "target_organisation_id", "target_component",
+                    "target_person_id", "fields", "created_at"]
+    grant_cols = ["id", "content_type_id", "object_id", "person_id", "purpose", "recusal_reason", "created_at"]
+    audience_cols = ["content_type_id", "object_id", "space_id", "key", "level"]
+    fields_db = (lambda f: db(Release, "fields", f))
+    began = time.perf_counter()
+    written = 0
+    while written < n:
+        size = min(CHUNK, n - written)
+        entries, releases, grants, audience = [], [], [], []
+        for i in range(written, written + size):
+            pk = uuid.UUID(int=rng.getrandbits(128), version=4)
+            level = levels[i % len(levels)]
+            owner = rng.choice(owners[level])
+            submitter = rng.choice(people) if rng.random() < 0.8 else None
+            occurred = now - dt.timedelta(seconds=rng.randrange(2 * 365 * 86400))
+            entries.append((uuid_db(pk), space_id, uuid_db(owner.pk), level,
+                            uuid_db(submitter.pk) if submitter else None, now_db, now_db, 1, dt_db(occurred),
+                            "meeting", f"entry {i}", "", ""))
+            targets: list[tuple[Any, str, Any]] = []
+            grantees: list[Any] = []
+            if level != Level.OVERSIGHT and rng.random() < RELEASED:
+                kind = rng.randrange(3)
+                target = ((rng.choice(orgs).pk, "", None) if kind == 0
+                          else (None, rng.choice(Component.values), None) if kind == 1
+                          else (None, "", rng.choice(people).pk))
+                targets.append(target)
+                released = None if rng.random() < 0.5 else ["summary", "channel"]
+                releases.append((uuid_db(uuid.uuid4()), ct_id, uuid_db(pk),
+                                 uuid_db(target[0]) if target[0] else None, target[1],
+                                 uuid_db(target[2]) if target[2] else None, fields_db(released), now_db))
+            if level == Level.OVERSIGHT and rng.random() < RELEASED:
+                grantee = rng.choice(people).pk
+                grantees.append(grantee)
+                grants.append((uuid_db(uuid.uuid4()), ct_id, uuid_db(pk), uuid_db(grantee), "case review", "", now_db))
+            for key in sorted(audience_keys(level, owner.pk, submitter.pk if submitter else None, targets, grantees)):
+                audience.append((ct_id, uuid_db(pk), space_id, key, level))
+        _insert(LiaisonLogEntry._meta.db_table, entry_cols, entries)
+        _insert(Release._meta.db_table, release_cols, releases)
+        _insert(Grant._meta.db_table, grant_cols, grants)
+        _insert(Audience._meta.db_table, audience_cols, audience)
+        written += size
+    filled = time.perf_counter() - began
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # what autovacuum does on a live database
+            for model in (LiaisonLogEntry, Release, Grant, Audience):
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    return {"fill_s": round(filled, 1), "records_per_s": round(n / filled)}
 
 
-def _time(fn: Callable[[], Any]) -> float:
+def _time(fn: Callable[[], Any]) -> tuple[float, float]:
+    fn()  # warm the caches
     samples = []
     for _ in range(REPEAT):
         start = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+    samples.sort()
+    return round(statistics.median(samples), 2), round(samples[math.ceil(len(samples) * 0.95) - 1], 2)
 
 
-def _measure(n: int, actor: Any, model: Any) -> dict[str, Any]:
+def _measure(n: int, seeded: _Seeded) -> list[dict[str, Any]]:
     from civmil.actors import queries
+    from civmil.actors.models import LiaisonLogEntry
     from civmil.core import access
 
-    baseline = _time(lambda: list(model.objects.order_by("-occurred_at")[:50]))
-    filtered = _time(lambda: access.show_all(actor, queries.liaison_log(actor)[:50]))
-    count_base = _time(lambda: model.objects.count())
-    count_policy = _time(lambda: access.visible(actor, model.objects.all()).count())
-    return {"entries": n, "first_page_baseline_ms": round(baseline, 2), "first_page_policy_ms": round(filtered, 2),
-            "count_baseline_ms": round(count_base, 2), "count_policy_ms": round(count_policy, 2)}
-
-
-def run() -> list[dict[str, Any]]:
-    from django.db import transaction
-
     rows = []
-    for n in SIZES:
+    page_base = _time(lambda: list(LiaisonLogEntry.objects.select_related("owner").order_by("-occurred_at", "id")[:50]))
+    count_base = _time(lambda: LiaisonLogEntry.objects.count())
+    for name, member in seeded.readers.items():
+        actor = member.actor
+        page = _time(lambda actor=actor: access.show_all(actor, queries.liaison_log(actor)[:50]))  # type: ignore[misc]
+        count = _time(lambda actor=actor: access.visible(actor, LiaisonLogEntry.objects.all()).count())  # type: ignore[misc]
+        seen = access.visible(actor, LiaisonLogEntry.objects.all()).count()
+        rows.append({
+            "records": n, "reader": name, "visible": seen,
+            "page_baseline_p50_ms": page_base[0], "page_baseline_p95_ms": page_base[1],
+            "page_policy_p50_ms": page[0], "page_policy_p95_ms": page[1],
+            "page_ratio_p50": round(page[0] / page_base[0], 1),
+            "count_baseline_p50_ms": count_base[0], "count_baseline_p95_ms": count_base[1],
+            "count_policy_p50_ms": count[0], "count_policy_p95_ms": count[1],
+            "count_ratio_p50": round(count[0] / count_base[0], 1),
+        })
+    return rows
+
+
+def run(sizes: tuple[int, ...] = SIZES) -> list[dict[str, Any]]:
+    from django.db import connection, transaction
+
+    rows: list[dict[str, Any]] = []
+    for n in sizes:
         with transaction.atomic():
-            rows.append(_measure(n, *_seed(n)))
+            seeded = _Seeded()
+            fill = _fill(n, seeded)
+            for row in _measure(n, seeded):
+                rows.append({**row, "database": connection.vendor, **fill})
             transaction.set_rollback(True)
-    table = Table(title="Access policy: first page of 50 and count, median of 15 runs (ms)")
-    for col in ("entries", "page: no policy", "page: policy + views", "count: no policy", "count: policy"):
+    table = Table(title=f"Access policy on {connection.vendor}: first page of 50 with views, and count "
+                        f"(ms, p50 / p95 of {REPEAT} runs; ratio of p50s)")
+    for col in ("records", "reader", "visible", "page: no policy", "page: policy", "ratio",
+                "count: no policy", "count: policy", "ratio"):
         table.add_column(col, justify="right")
     for r in rows:
-        table.add_row(str(r["entries"]), f'{r["first_page_baseline_ms"]}', f'{r["first_page_policy_ms"]}',
-                      f'{r["count_baseline_ms"]}', f'{r["count_policy_ms"]}')
+        table.add_row(
+            f'{r["records"]:,}', r["reader"], f'{r["visible"]:,}',
+            f'{r["page_baseline_p50_ms"]} / {r["page_baseline_p95_ms"]}',
+            f'{r["page_policy_p50_ms"]} / {r["page_policy_p95_ms"]}', f'{r["page_ratio_p50"]}x',
+            f'{r["count_baseline_p50_ms"]} / {r["count_baseline_p95_ms"]}',
+            f'{r["count_policy_p50_ms"]} / {r["count_policy_p95_ms"]}', f'{r["count_ratio_p50"]}x')
     Console().print(table)
+    for n in sizes:
+        fill = next(r for r in rows if r["records"] == n)
+        Console().print(f"{n:,} records written with their audience in {fill['fill_s']} s "
+                        f"({fill['records_per_s']:,} records/s)")
     return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--records", type=int, action="append",
+                        help=f"entries to measure at (repeatable; default {', '.join(map(str, SIZES))})")
+    args = parser.parse_args()
+    from bench.__main__ import RESULTS, setup
+
+    setup()
+    rows = run(tuple(args.records) if args.records else SIZES)
+    RESULTS.mkdir(exist_ok=True)
+    from django.db import connection
+
+    out = RESULTS / f"access_policy-{connection.vendor}.json"
+    out.write_text(json.dumps(rows, indent=2))
+    print(f"results written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -371,7 +371,7 @@ class _VisibleQuerySet(models.QuerySet[Any]):
         if not keys.relations:
             return int(by_level)
         others = (audience.filter(key__in=keys.relations).exclude(level__in=keys.levels)
-                  .values("object_id").distinct().count())
+                  .aggregate(n=models.Count("object_id", distinct=True))["n"])
         return int(by_level) + int(others)
 
 
@@ -396,8 +396,10 @@ def visible(actor: Actor, qs: models.QuerySet[M]) -> models.QuerySet[M]:
     model = qs.model
     keys = reader_keys(actor, registry.get(model))
     filtered_before = qs.query.has_filters()
-    qs = qs.filter(models.Exists(_audience(model).filter(object_id=models.OuterRef("pk"), key__in=keys.all)),
-                   space_id=actor.space_id)
+    # The space is checked on the audience rows (they carry their record's), not on the records:
+    # a filter on the records' space would lead the planner to read every record of the space.
+    qs = qs.filter(models.Exists(_audience(model).filter(
+        object_id=models.OuterRef("pk"), key__in=keys.all, space_id=actor.space_id)))
     out: Any = qs._chain()  # type: ignore[attr-defined]
     out.__class__ = _visible_class(type(qs))
     if not filtered_before:

@@ -78,7 +78,7 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "audience keys",
                 "indexes": [models.Index(fields=["content_type", "space", "key", "level", "object_id"],
                                          name="audience_by_key")],
-                "constraints": [models.UniqueConstraint(fields=("content_type", "object_id", "key"),
+                "constraints": [models.UniqueConstraint(fields=("content_type", "object_id", "key", "space"),
                                                         name="audience_one_key")],
             },
         ),

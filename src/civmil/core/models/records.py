@@ -136,8 +136,9 @@ class Audience(models.Model):
         verbose_name = _("audience key")
         verbose_name_plural = _("audience keys")
         constraints = [
-            # Also the index of the per-row probe (a record, some keys) and of rewrites.
-            models.UniqueConstraint(fields=["content_type", "object_id", "key"], name="audience_one_key"),
+            # Also the index of the per-row probe (a record, the reader's keys, the reader's space) and
+            # of rewrites. The space comes last: it only confirms what the record's id decides.
+            models.UniqueConstraint(fields=["content_type", "object_id", "key", "space"], name="audience_one_key"),
         ]
         indexes = [
             # Covering index for counts and for lists driven by the reader's keys.
