@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from civmil.core.models.spaces import LIVE_SPACE_ID
 
@@ -20,6 +20,9 @@ class Actor:
     person: Person | None
     membership: Membership | None
     space_id: uuid.UUID = LIVE_SPACE_ID
+    #: All the person's current memberships (the ones they may switch to), when resolved from an
+    #: account; empty otherwise.
+    memberships: tuple[Membership, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def is_authenticated(self) -> bool:
@@ -53,27 +56,46 @@ class Actor:
 ANONYMOUS = Actor(user_id=None, person=None, membership=None)
 
 
+def current_memberships(user: object) -> list[Membership]:
+    """The user's person's current memberships (with organisation and person), oldest first: one
+    query that serves the actor, the second-factor rule and the header's switch."""
+    from civmil.core.models import Membership
+
+    if user is None or not getattr(user, "is_authenticated", False):
+        return []
+    return list(Membership.objects.current().filter(person__user_id=int(getattr(user, "pk")))  # noqa: B009
+                .select_related("organisation", "person").order_by("created_at", "id"))
+
+
+def memberships_of_request(request: Any) -> list[Membership]:
+    """:func:`current_memberships` of the request's user, read once per request."""
+    found: list[Membership] | None = getattr(request, "_civmil_memberships", None)
+    if found is None:
+        found = current_memberships(getattr(request, "user", None))
+        request._civmil_memberships = found
+    return found
+
+
 def actor_for_user(user: object, membership_id: str | uuid.UUID | None = None,
-                   space_id: uuid.UUID = LIVE_SPACE_ID) -> Actor:
+                   space_id: uuid.UUID = LIVE_SPACE_ID, *,
+                   memberships: list[Membership] | None = None) -> Actor:
     """Resolve a user (and the membership they chose to act as) into an :class:`Actor`.
 
     A membership that is not current, or not the user's, is ignored and the person's first
-    current membership is used instead.
+    current membership is used instead. ``memberships``: :func:`current_memberships` of the user,
+    when the caller has them already.
     """
-    from civmil.core.models import Membership, Person
+    from civmil.core.models import Person
 
     if user is None or not getattr(user, "is_authenticated", False):
         return Actor(user_id=None, person=None, membership=None, space_id=space_id)
     user_pk = int(getattr(user, "pk"))  # noqa: B009
-    person = Person.objects.filter(user_id=user_pk).first()
+    current = current_memberships(user) if memberships is None else memberships
     membership = None
-    if person is not None:
-        current = Membership.objects.current().filter(person=person).select_related("organisation")
-        if membership_id:
-            try:
-                membership = current.filter(pk=membership_id).first()
-            except (ValueError, TypeError):
-                membership = None
-        if membership is None:
-            membership = current.order_by("created_at", "id").first()
-    return Actor(user_id=user_pk, person=person, membership=membership, space_id=space_id)
+    if membership_id:
+        membership = next((m for m in current if str(m.pk) == str(membership_id)), None)
+    if membership is None and current:
+        membership = current[0]
+    person = membership.person if membership is not None else Person.objects.filter(user_id=user_pk).first()
+    return Actor(user_id=user_pk, person=person, membership=membership, space_id=space_id,
+                 memberships=tuple(current))

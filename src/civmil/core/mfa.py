@@ -17,7 +17,7 @@ the token of an account that owes its second factor with the same 403 (:func:`ow
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from allauth.mfa.models import Authenticator
 from django.conf import settings
@@ -25,23 +25,29 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from civmil.core.actors import memberships_of_request
 from civmil.core.choices import PRIVILEGED_ROLES
 from civmil.core.models import Membership
 
 API_PREFIX = "/api/"
 
 
-def needs_second_factor(user_id: int) -> bool:
-    """Whether this account must set up an authenticator app before using the platform."""
-    privileged = Membership.objects.current().filter(person__user_id=user_id, role__in=PRIVILEGED_ROLES).exists()
+def needs_second_factor(user_id: int, memberships: Iterable[Membership] | None = None) -> bool:
+    """Whether this account must set up an authenticator app before using the platform.
+    ``memberships``: the account's current memberships, when the caller has them already."""
+    if memberships is not None:
+        privileged = any(m.role in PRIVILEGED_ROLES for m in memberships)
+    else:
+        privileged = Membership.objects.current().filter(person__user_id=user_id,
+                                                         role__in=PRIVILEGED_ROLES).exists()
     if not privileged:
         return False
     return not Authenticator.objects.filter(user_id=user_id, type=Authenticator.Type.TOTP).exists()
 
 
-def owes_second_factor(user_id: int) -> bool:
+def owes_second_factor(user_id: int, memberships: Iterable[Membership] | None = None) -> bool:
     """Whether the account may do nothing until it sets up its second factor (the rule is on)."""
-    return bool(getattr(settings, "CIVMIL_MFA_REQUIRED", True)) and needs_second_factor(user_id)
+    return bool(getattr(settings, "CIVMIL_MFA_REQUIRED", True)) and needs_second_factor(user_id, memberships)
 
 
 def api_refusal() -> str:
@@ -77,7 +83,8 @@ class RequireSecondFactorMiddleware:
         path = request.path_info
         if path.startswith(API_PREFIX) and bearer_sent(request):
             return self.get_response(request)  # the token's own account is checked by TokenAuth
-        if user is not None and user.is_authenticated and owes_second_factor(int(user.pk)):
+        if user is not None and user.is_authenticated and owes_second_factor(
+                int(user.pk), memberships_of_request(request)):
             request.civmil_second_factor_required = True  # type: ignore[attr-defined]
             if not path.startswith(allowed_prefixes()):
                 if path.startswith(API_PREFIX):

@@ -16,7 +16,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 
-from civmil.core.actors import actor_for_user
+from civmil.core.actors import actor_for_user, memberships_of_request
 
 ACTING_SESSION_KEY = "civmil.acting_membership"
 #: Session keys: when the session was signed in, and when it last made a request (Unix seconds).
@@ -37,7 +37,8 @@ class ActorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.actor = SimpleLazyObject(  # type: ignore[attr-defined]
-            lambda: actor_for_user(request.user, request.session.get(ACTING_SESSION_KEY))
+            lambda: actor_for_user(request.user, request.session.get(ACTING_SESSION_KEY),
+                                   memberships=memberships_of_request(request))
         )
         return self.get_response(request)
 
