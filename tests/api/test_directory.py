@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
@@ -151,3 +152,23 @@ def test_me_answers_for_a_membership_that_may_not_see_its_own_record(signed_in) 
     me = api.get("/me").json()
     assert me["person"] is None and me["component"] == "community"
     assert {x["id"] for x in me["memberships"]} == {str(m.membership.pk), str(community.pk)}
+
+
+def test_a_page_of_people_costs_the_same_queries_whatever_its_length(signed_in: Any) -> None:
+    """The owner of each person, their memberships and the views are read once per page, not once
+    per person (a page of 20 cost 20 more queries than a page of one)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    m = make_member(Component.CIVILIAN)
+    for n in range(12):
+        make_member(Component.HUMANITARIAN, org=make_org(Component.HUMANITARIAN, name=f"Agency {n}"))
+    api = signed_in(m)
+    api.get("/people", {"limit": 1})  # the session and the mission settings, read once
+    counts = {}
+    for limit in (1, 12):
+        with CaptureQueriesContext(connection) as ctx:
+            body = api.get("/people", {"limit": limit}).json()
+        assert len(body["items"]) == limit
+        counts[limit] = len(ctx.captured_queries)
+    assert counts[12] == counts[1]

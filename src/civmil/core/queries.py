@@ -37,7 +37,7 @@ def people(actor: Actor, q: str = "", organisation: Any = None, role: str = "",
            *, with_account: bool | None = None) -> models.QuerySet[Person]:
     """The people ``actor`` may know exist. ``q`` matches only what every view of a person shows
     (name and title), never contact details."""
-    qs = access.visible(actor, Person.objects.all())
+    qs = access.visible(actor, Person.objects.select_related("owner"))  # every view shows the owner
     if q:
         qs = qs.filter(Q(full_name__icontains=q) | Q(title__icontains=q))
     if organisation:
