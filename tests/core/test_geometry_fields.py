@@ -17,8 +17,8 @@ from ninja.testing import TestClient
 from civmil.core.errors import Invalid
 from civmil.core.forms_geometry import GeometryField
 from civmil.core.models import Period, Placed
-from civmil.core.models.places import overlapping
 from civmil.core.schemas_geometry import Geometry, geometry_schema
+from civmil.core.spatial import install, overlapping, uninstall
 
 SQUARE = {"type": "Polygon", "coordinates": [[[10.0, 10.0], [11.0, 10.0], [11.0, 11.0], [10.0, 11.0], [10.0, 10.0]]]}
 BOWTIE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
@@ -195,45 +195,85 @@ def test_a_period_ends_at_or_after_its_start() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_placed_and_period_in_a_table() -> None:
+@pytest.mark.parametrize("indexed", [False, True], ids=["columns", "spatial index"])
+def test_placed_and_period_in_a_table(indexed: bool) -> None:
     """Save keeps the box columns (update_fields too), the constraints hold in the database, and
-    :func:`overlapping` finds records by box and window."""
+    :func:`overlapping` finds the same records by box and window with the spatial index as without,
+    through inserts, updates, bulk writes and deletes."""
+    from django.db import IntegrityError, transaction
+
+    from civmil.core.geometry import Bounds
+
     with isolate_apps("civmil.core"):
         class Event(Placed, Period):
+            spatial_index = indexed
+
             class Meta:
                 app_label = "core"
                 constraints = [*Placed.Meta.constraints, *Period.Meta.constraints]
 
         with connection.schema_editor() as editor:
             editor.create_model(Event)
+        day = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+        before = Event(geometry={"type": "Point", "coordinates": [30.6, 4.9]}, starts_at=day)
+        before.save()  # written before the index is built: the index picks it up
         try:
-            day = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+            if indexed:
+                with connection.schema_editor() as editor:
+                    install(Event, editor)
             point = Event(geometry={"type": "Point", "coordinates": [30.5, 4.85]}, starts_at=day)
             point.save()
             area = Event(geometry=SQUARE, starts_at=day, ends_at=day + dt.timedelta(days=10))
             area.save()
+            nowhere = Event(starts_at=day)
+            nowhere.save()
             assert Event.objects.get(pk=point.pk).west == 30.5
             area.geometry = {"type": "Point", "coordinates": [12, 12]}
             area.save(update_fields=["geometry"])
             stored = Event.objects.get(pk=area.pk)
             assert (stored.west, stored.south, stored.east, stored.north) == (12, 12, 12, 12)
 
-            from civmil.core.geometry import Bounds
+            def found(box: Bounds, starts: dt.datetime | None = None, ends: dt.datetime | None = None) -> set:
+                return set(overlapping(Event.objects.all(), box, starts, ends).values_list("pk", flat=True))
 
-            found = overlapping(Event.objects.all(), Bounds(11, 11, 13, 13), day + dt.timedelta(days=5),
-                                day + dt.timedelta(days=6))
-            assert list(found) == [stored]
-            assert not overlapping(Event.objects.all(), Bounds(11, 11, 13, 13), day + dt.timedelta(days=11)).exists()
-            assert overlapping(Event.objects.all(), Bounds(30, 4, 31, 5)).get() == point
+            assert found(Bounds(11, 11, 13, 13), day + dt.timedelta(days=5), day + dt.timedelta(days=6)) == {area.pk}
+            assert found(Bounds(11, 11, 13, 13), day + dt.timedelta(days=11)) == set()
+            assert found(Bounds(10, 10, 11.5, 11.5)) == set()  # its old place is forgotten
+            assert found(Bounds(30, 4, 31, 5)) == {point.pk, before.pk}
+            assert found(Bounds(30.5, 4.85, 30.5, 4.85), day, day) == {point.pk}  # edges that touch meet
+            assert set(overlapping(Event.objects.all(), None, day, day).values_list("pk", flat=True)) == {
+                before.pk, point.pk, area.pk, nowhere.pk}
+
+            Event.objects.bulk_create([Event(geometry={"type": "Point", "coordinates": [31, 4]}, west=31, east=31,
+                                             south=4, north=4, starts_at=day, ends_at=day)])
+            Event.objects.filter(pk=point.pk).update(west=40, east=40)
+            Event.objects.filter(pk=before.pk).delete()
+            assert len(found(Bounds(30, 4, 31, 5))) == 1 and not found(Bounds(30, 4, 31, 5)) & {point.pk, before.pk}
+            assert found(Bounds(39, 4, 41, 5)) == {point.pk}
+            if indexed and connection.vendor == "sqlite":  # no entry outlives its record or its old place
+                with connection.cursor() as cursor:
+                    cursor.execute(f'SELECT count(*) FROM "{Event._meta.db_table}_rtree"')  # noqa: S608
+                    assert cursor.fetchone()[0] == Event.objects.filter(west__isnull=False).count() == 3
 
             with pytest.raises(Invalid):
                 Event(geometry={"type": "Point", "coordinates": [0, 100]}, starts_at=day).save()
-            from django.db import IntegrityError, transaction
-
             with pytest.raises(IntegrityError), transaction.atomic():  # the database refuses what bypasses save()
                 Event.objects.bulk_create([Event(starts_at=day, ends_at=day - dt.timedelta(days=1))])
             with pytest.raises(IntegrityError), transaction.atomic():
                 Event.objects.bulk_create([Event(starts_at=day, ends_at=day, west=20, east=10, south=0, north=0)])
         finally:
             with connection.schema_editor() as editor:
+                if indexed:
+                    uninstall(Event, editor)
                 editor.delete_model(Event)
+
+
+def test_the_spatial_index_statements_name_the_table() -> None:
+    from civmil.core.spatial import create_statements, drop_statements
+
+    sqlite = create_statements("app_event", "id", "sqlite", period=True)
+    assert any("USING rtree(id, west, east, south, north, starts, ends)" in s for s in sqlite)
+    assert sum("CREATE TRIGGER" in s for s in sqlite) == 3
+    assert len(drop_statements("app_event", "sqlite")) == 5
+    (gist,) = create_statements("app_event", "id", "postgresql", period=False)
+    assert "USING gist ((box(point(west, south), point(east, north))))" in gist

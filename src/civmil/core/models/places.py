@@ -6,7 +6,8 @@ disagrees with its geometry. :class:`Period` keeps a start and an end (an instan
 equal), indexed, the end never before the start.
 
 A concrete model that declares its own ``Meta`` keeps these bases' constraints by naming them:
-``constraints = [*Placed.Meta.constraints, *Period.Meta.constraints, ...]``.
+``constraints = [*Placed.Meta.constraints, *Period.Meta.constraints, ...]``. Finding records by
+box and time window, and their spatial index, are in :mod:`civmil.core.spatial`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from civmil.core.errors import Invalid
-from civmil.core.geometry import GEOMETRY_TYPES, Bounds, Geometry, parse
+from civmil.core.geometry import GEOMETRY_TYPES, Geometry, parse
 
 BOX_FIELDS = ("west", "south", "east", "north")
 
@@ -108,19 +109,3 @@ class Period(models.Model):
             self._check_period()
         except Invalid as exc:
             raise ValidationError({"ends_at": [exc.message]}) from exc
-
-
-def overlapping(queryset: models.QuerySet[Any], box: Bounds | None = None,
-                starts: Any = None, ends: Any = None) -> models.QuerySet[Any]:
-    """Records of ``queryset`` whose box meets ``box`` and whose period meets ``starts``..``ends``.
-
-    Either may be left out. Boxes and periods touching at an edge meet.
-    """
-    q = models.Q()
-    if box is not None:
-        q &= models.Q(east__gte=box.west, west__lte=box.east, north__gte=box.south, south__lte=box.north)
-    if starts is not None:
-        q &= models.Q(ends_at__gte=starts)
-    if ends is not None:
-        q &= models.Q(starts_at__lte=ends)
-    return queryset.filter(q)
