@@ -4,10 +4,13 @@ in the same run, for a military, a humanitarian and a host-nation reader.
 
 The data: N entries spread evenly over the six levels and over some forty organisations of
 every component (each owning only levels its component may see), two years of dates, a submitter
-on most, releases on 5 % (to organisations, components and people, full or of some fields) and a
-few grants. They are written by a bulk path (executemany) in one transaction that is rolled back
-afterwards, with each entry's audience computed by the policy's own function
-(:func:`civmil.core.access.audience_keys`).
+on most (a member of the owning organisation), releases on 5 % (to organisations, components and
+people, full or of some fields) and a few grants. They are written by a bulk path (executemany),
+with each entry's audience computed by the policy's own function
+(:func:`civmil.core.access.audience_keys`) and the level counts by the services'
+(:func:`civmil.core.services.count_levels`), committed (on PostgreSQL then vacuumed and analysed,
+as autovacuum would), measured, and removed afterwards. Point ``DATABASE_URL`` at a scratch
+database: the run's organisations and people stay.
 
 ``make bench`` runs small sizes; the figures in docs/benchmarks.md come from::
 
@@ -26,6 +29,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -48,10 +52,14 @@ def _insert(table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None
 
 
 class _Seeded:
-    """The readers and the organisations of one run."""
+    """The readers, the organisations and their people of one run."""
 
     def __init__(self) -> None:
+        from django.conf import settings
         from tests.factories import make_member, make_org
+
+        # Their accounts are never signed in to: a fast hasher, as in the tests.
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
         from civmil.core.choices import Component, Role
 
@@ -61,10 +69,15 @@ class _Seeded:
             "host nation": make_member(Component.HOST_NATION, role=Role.HOST_NATION_LIAISON),
         }
         self.orgs: dict[str, list[Any]] = {c: [make_org(c) for _ in range(6)] for c in Component.values}
+        #: Who writes an organisation's entries: two of its members (the reader among them).
+        self.writers: dict[Any, list[Any]] = {}
+        for orgs in self.orgs.values():
+            for org in orgs:
+                self.writers[org.pk] = [make_member(org=org).person for _ in range(2)]
         for m in self.readers.values():
             self.orgs[str(m.org.component)].append(m.org)
-        self.people = [m.person for m in self.readers.values()] + [
-            make_member(c).person for c in Component.values for _ in range(2)]
+            self.writers[m.org.pk] = [m.person, make_member(org=m.org).person]
+        self.people = [p for writers in self.writers.values() for p in writers]
 
 
 def _owners_for(seeded: _Seeded) -> dict[str, list[Any]]:
@@ -86,6 +99,7 @@ def _fill(n: int, seeded: _Seeded) -> dict[str, float]:
     from django.utils import timezone
 
     from civmil.actors.models import LiaisonLogEntry
+    from civmil.core import services
     from civmil.core.access import audience_keys
     from civmil.core.choices import Component, Level
     from civmil.core.models import Grant, Release, Space
@@ -104,15 +118,16 @@ def _fill(n: int, seeded: _Seeded) -> dict[str, float]:
         return field_model._meta.get_field(name).get_db_prep_save(value, connection)
 
     uuid_db = (lambda u: u.hex) if connection.vendor == "sqlite" else (lambda u: u)
-    dt_db = (lambda d: db(LiaisonLogEntry, "occurred_at", d))
-    space_id, ct_id, now_db = uuid_db(space.pk), ct.pk, dt_db(now)
+    adapt = connection.ops.adapt_datetimefield_value
+    space_id, ct_id, now_db = uuid_db(space.pk), ct.pk, adapt(now)
     entry_cols = ["id", "space_id", "owner_id", "level", "created_by_id", "created_at", "updated_at", "version",
                   "occurred_at", "channel", "summary", "follow_ups", "place_name"]
     release_cols = ["id", "content_type_id", "object_id", "target_organisation_id", "target_component",
                     "target_person_id", "fields", "created_at"]
     grant_cols = ["id", "content_type_id", "object_id", "person_id", "purpose", "recusal_reason", "created_at"]
     audience_cols = ["content_type_id", "object_id", "space_id", "key", "level"]
-    fields_db = (lambda f: db(Release, "fields", f))
+    released_fields = {None: db(Release, "fields", None), "some": db(Release, "fields", ["summary", "channel"])}
+    counts: Counter[str] = Counter()
     began = time.perf_counter()
     written = 0
     while written < n:
@@ -122,10 +137,10 @@ def _fill(n: int, seeded: _Seeded) -> dict[str, float]:
             pk = uuid.UUID(int=rng.getrandbits(128), version=4)
             level = levels[i % len(levels)]
             owner = rng.choice(owners[level])
-            submitter = rng.choice(people) if rng.random() < 0.8 else None
+            submitter = rng.choice(seeded.writers[owner.pk]) if rng.random() < 0.8 else None
             occurred = now - dt.timedelta(seconds=rng.randrange(2 * 365 * 86400))
             entries.append((uuid_db(pk), space_id, uuid_db(owner.pk), level,
-                            uuid_db(submitter.pk) if submitter else None, now_db, now_db, 1, dt_db(occurred),
+                            uuid_db(submitter.pk) if submitter else None, now_db, now_db, 1, adapt(occurred),
                             "meeting", f"entry {i}", "", ""))
             targets: list[tuple[Any, str, Any]] = []
             grantees: list[Any] = []
@@ -135,14 +150,15 @@ def _fill(n: int, seeded: _Seeded) -> dict[str, float]:
                           else (None, rng.choice(Component.values), None) if kind == 1
                           else (None, "", rng.choice(people).pk))
                 targets.append(target)
-                released = None if rng.random() < 0.5 else ["summary", "channel"]
+                released = None if rng.random() < 0.5 else "some"
                 releases.append((uuid_db(uuid.uuid4()), ct_id, uuid_db(pk),
                                  uuid_db(target[0]) if target[0] else None, target[1],
-                                 uuid_db(target[2]) if target[2] else None, fields_db(released), now_db))
+                                 uuid_db(target[2]) if target[2] else None, released_fields[released], now_db))
             if level == Level.OVERSIGHT and rng.random() < RELEASED:
                 grantee = rng.choice(people).pk
                 grantees.append(grantee)
                 grants.append((uuid_db(uuid.uuid4()), ct_id, uuid_db(pk), uuid_db(grantee), "case review", "", now_db))
+            counts[level] += 1
             for key in sorted(audience_keys(level, owner.pk, submitter.pk if submitter else None, targets, grantees)):
                 audience.append((ct_id, uuid_db(pk), space_id, key, level))
         _insert(LiaisonLogEntry._meta.db_table, entry_cols, entries)
@@ -150,12 +166,47 @@ def _fill(n: int, seeded: _Seeded) -> dict[str, float]:
         _insert(Grant._meta.db_table, grant_cols, grants)
         _insert(Audience._meta.db_table, audience_cols, audience)
         written += size
+    services.count_levels(ct, {(space.pk, level): k for level, k in counts.items()})
     filled = time.perf_counter() - began
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:  # what autovacuum does on a live database
-            for model in (LiaisonLogEntry, Release, Grant, Audience):
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     return {"fill_s": round(filled, 1), "records_per_s": round(n / filled)}
+
+
+def _settle() -> None:
+    """What autovacuum does on a live database: statistics and the visibility map (PostgreSQL
+    answers a count from an index alone only for pages it knows are all visible)."""
+    from django.db import connection
+
+    from civmil.actors.models import LiaisonLogEntry
+    from civmil.core.models import Grant, Release
+    from civmil.core.models.records import Audience, AudienceCount
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for model in (LiaisonLogEntry, Release, Grant, Audience, AudienceCount):
+                cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+def _clean(seeded: _Seeded) -> None:
+    """Remove the run's entries, their releases, grants and audience (the people stay: the ledger
+    holds them)."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection, transaction
+
+    from civmil.actors.models import LiaisonLogEntry
+    from civmil.core import services
+    from civmil.core.models import Grant, Release
+    from civmil.core.models.records import Audience
+
+    owners = [o.pk for orgs in seeded.orgs.values() for o in orgs]
+    ct = ContentType.objects.get_for_model(LiaisonLogEntry)
+    entries = LiaisonLogEntry.objects.filter(owner_id__in=owners)
+    with transaction.atomic():
+        counts = Counter(entries.values_list("space_id", "level"))
+        ids = entries.values("pk")
+        for model in (Audience, Release, Grant):
+            model.objects.filter(content_type=ct, object_id__in=ids)._raw_delete(connection.alias)
+        entries._raw_delete(connection.alias)
+        services.count_levels(ct, {k: -n for k, n in counts.items()})
 
 
 def _time(fn: Callable[[], Any]) -> tuple[float, float]:
@@ -202,9 +253,12 @@ def run(sizes: tuple[int, ...] = SIZES) -> list[dict[str, Any]]:
         with transaction.atomic():
             seeded = _Seeded()
             fill = _fill(n, seeded)
+        try:
+            _settle()
             for row in _measure(n, seeded):
                 rows.append({**row, "database": connection.vendor, **fill})
-            transaction.set_rollback(True)
+        finally:
+            _clean(seeded)
     table = Table(title=f"Access policy on {connection.vendor}: first page of 50 with views, and count "
                         f"(ms, p50 / p95 of {REPEAT} runs; ratio of p50s)")
     for col in ("records", "reader", "visible", "page: no policy", "page: policy", "ratio",

@@ -364,15 +364,21 @@ class _VisibleQuerySet(models.QuerySet[Any]):
                 or q.distinct or q.combinator or q.group_by is not None or q.annotation_select
                 or q.extra or q.select_for_update or q.alias_refcount.keys() - plain[1]):
             return super().count()
+        from civmil.core.models.records import AudienceCount
+
         model, space_id, keys = plain[2:]
-        audience = _audience(model).filter(space_id=space_id).using(self.db)
-        # A record opened by its level has exactly one level key; the others are counted once each.
-        by_level = audience.filter(key__in=keys.level_keys).count()
-        if not keys.relations:
-            return int(by_level)
-        others = (audience.filter(key__in=keys.relations).exclude(level__in=keys.levels)
+        content_type = ContentType.objects.get_for_model(model)
+        # The records the reader's levels open, from the level counts; then, once each, those
+        # opened by something else (owner, submitter, release, grant) at the other levels.
+        by_level = AudienceCount.objects.using(self.db).filter(
+            content_type=content_type, space_id=space_id, level__in=keys.levels).aggregate(n=models.Sum("records"))["n"]
+        other_levels = [lvl for lvl in Level.values if lvl not in keys.levels]
+        if not keys.relations or not other_levels:
+            return int(by_level or 0)
+        others = (_audience(model).using(self.db).filter(space_id=space_id, key__in=keys.relations,
+                                                          level__in=other_levels)
                   .aggregate(n=models.Count("object_id", distinct=True))["n"])
-        return int(by_level) + int(others)
+        return int(by_level or 0) + int(others)
 
 
 _VISIBLE_CLASSES: dict[type[Any], type[Any]] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -80,23 +81,47 @@ def _require_admin(actor: Actor | None) -> None:
 
 def write_audience(model: type[models.Model], objs: Iterable[Any], *, new: bool = False) -> None:
     """Write the audience of records ``objs`` of ``model`` (:func:`civmil.core.access.audience_keys`),
-    replacing what was there. Call it inside the transaction that changed the records, their
-    releases or their grants. ``new`` records have no releases, grants nor audience yet."""
+    replacing what was there, and the level counts with it. Call it inside the transaction that
+    changed the records, their releases or their grants. ``new`` records have no releases, grants
+    nor audience yet."""
     from civmil.core.models.records import Audience
 
     objs = list(objs)
     if not objs:
         return
     content_type = ContentType.objects.get_for_model(model)
+    counts: Counter[tuple[Any, str]] = Counter((o.space_id, str(o.level)) for o in objs)
     if new:
         keys = {o.pk: access.audience_keys(str(o.level), o.owner_id, o.created_by_id) for o in objs}
     else:
         keys = access.audience_of(model, objs)
-        Audience.objects.filter(content_type=content_type, object_id__in=list(keys)).delete()
+        counts.subtract(_forget_audience(content_type, list(keys)))
     Audience.objects.bulk_create([
         Audience(content_type=content_type, object_id=o.pk, space_id=o.space_id, key=key, level=o.level)
         for o in objs for key in sorted(keys[o.pk])
     ])
+    count_levels(content_type, counts)
+
+
+def _forget_audience(content_type: ContentType, ids: list[Any]) -> Counter[tuple[Any, str]]:
+    """Delete the audience of records ``ids``; how many of them were at each (space, level)."""
+    from civmil.core.models.records import Audience
+
+    rows = Audience.objects.filter(content_type=content_type, object_id__in=ids)
+    was = Counter(rows.filter(key__startswith=access.LEVEL_KEY).values_list("space_id", "level"))
+    rows.delete()
+    return was
+
+
+def count_levels(content_type: ContentType, changes: Mapping[tuple[Any, str], int]) -> None:
+    """Add ``changes`` (records per (space id, level)) to the level counts of a record type."""
+    from civmil.core.models.records import AudienceCount
+
+    for (space_id, level), n in sorted(changes.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
+        if n:
+            row, _created = AudienceCount.objects.get_or_create(content_type=content_type, space_id=space_id,
+                                                                level=level)
+            AudienceCount.objects.filter(pk=row.pk).update(records=models.F("records") + n)
 
 
 def refresh_audience(model: type[models.Model], ids: Iterable[Any]) -> None:
@@ -127,13 +152,12 @@ def _access_saved(sender: type[models.Model], instance: Any, raw: bool = False, 
 
 
 def _record_deleted(sender: type[models.Model], instance: Any, **_kw: Any) -> None:
-    from civmil.core.models.records import Audience
-
     try:
         registry.get(sender)
     except LookupError:
         return
-    Audience.objects.filter(content_type=ContentType.objects.get_for_model(sender), object_id=instance.pk).delete()
+    content_type = ContentType.objects.get_for_model(sender)
+    count_levels(content_type, {k: -n for k, n in _forget_audience(content_type, [instance.pk]).items()})
 
 
 post_save.connect(_record_saved, dispatch_uid="civmil.core.services.record_audience")

@@ -147,3 +147,25 @@ class Audience(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → {self.object_id}"
+
+
+class AudienceCount(models.Model):
+    """How many records of one type, in one space, are at one level: the level part of a count
+    (:meth:`civmil.core.access.VisibleQuerySet.count`) without reading a row per record. Kept
+    with the audience rows, in the same transaction."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+", db_index=False)
+    space = models.ForeignKey("core.Space", on_delete=models.PROTECT, related_name="+", db_index=False,
+                              db_constraint=False)
+    level = models.CharField(max_length=16, choices=Level.choices)
+    records = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("audience count")
+        verbose_name_plural = _("audience counts")
+        constraints = [
+            models.UniqueConstraint(fields=["content_type", "space", "level"], name="audience_count_one_level"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.records}"
