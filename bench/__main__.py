@@ -27,11 +27,16 @@ def setup() -> None:
 
 def main() -> int:
     setup()
-    from bench import access_policy, fanout, live_events, signals
+    from bench import access_policy, fanout, live_events, signals, spatial_index
 
     RESULTS.mkdir(exist_ok=True)
     results = {"access_policy": access_policy.run(), "live_events": live_events.run(), "fanout": fanout.run(),
-               "signals": signals.run()}
+               "signals": signals.run(),
+               # A million records by default (CIVMIL_BENCH_SPATIAL_RECORDS to change it); PostgreSQL
+               # too when CIVMIL_BENCH_POSTGRES names a scratch database.
+               "spatial_index": spatial_index.run(
+                   int(os.environ.get("CIVMIL_BENCH_SPATIAL_RECORDS", "1000000")), query_n=100,
+                   postgres=os.environ.get("CIVMIL_BENCH_POSTGRES"))}
     out = RESULTS / "bench.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"\nresults written to {out}")

@@ -18,12 +18,15 @@ SQLite
   ``b-tree``      one b-tree index on each box column and on each period column (what areas do
                   today), after ANALYZE: the baseline
   ``b-tree x,y``  composite b-trees on (west, south) and (starts_at), after ANALYZE
-  ``R*Tree``      an R*Tree virtual table on (x, y, time), joined back on an integer key
+  ``R*Tree``      an R*Tree virtual table on (x, y, time) kept by triggers, joined back through an
+                  integer key table: what :mod:`civmil.core.spatial` builds, queried as its
+                  ``overlapping()`` does (the index narrows, the columns decide)
 
 PostgreSQL (``--postgres URL``, built-in types only, no PostGIS)
   ``b-tree``      the same six b-tree indexes, after ANALYZE: the baseline
   ``GiST box``    a GiST index on ``box(point(west, south), point(east, north))``
-  ``GiST box+period``  one multicolumn GiST index on that box and ``tstzrange(starts_at, ends_at, '[]')``
+  ``GiST box+period``  one multicolumn GiST index on that box and ``tstzrange(starts_at, ends_at, '[]')``:
+                  what :mod:`civmil.core.spatial` builds, queried as its ``overlapping()`` does
 
 Run: ``python -m bench.spatial_index`` (``--records``, ``--queries``, ``--postgres URL``,
 ``--keep PATH`` to keep the SQLite file). The figures go to ``bench/results/spatial_index.json``.
@@ -52,6 +55,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from civmil.core.spatial import create_statements
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -104,7 +109,6 @@ def _iso(seconds: float) -> str:
 @dataclass(frozen=True)
 class Record:
     id: uuid.UUID
-    key: int
     west: float
     south: float
     east: float
@@ -134,7 +138,7 @@ def records(n: int, seed: int = 7) -> Iterator[Record]:
             west, east, south, north = lon - dlon, lon + dlon, lat - dlat, lat + dlat
         starts = rng.uniform(0, SPAN_S)
         ends = starts if rng.random() < 2 / 3 else min(starts + rng.uniform(3600, 60 * 86400), SPAN_S)
-        yield Record(uuid.UUID(int=rng.getrandbits(128), version=4), i + 1, west, south, east, north,
+        yield Record(uuid.UUID(int=rng.getrandbits(128), version=4), west, south, east, north,
                      starts, ends, LEVELS[i % len(LEVELS)])
 
 
@@ -194,7 +198,7 @@ def sqlite_load(path: str, n: int) -> sqlite3.Connection:
     db.executescript("""
         PRAGMA journal_mode = WAL;
         PRAGMA synchronous = NORMAL;
-        CREATE TABLE t (id char(32) NOT NULL PRIMARY KEY, place_key integer NOT NULL UNIQUE,
+        CREATE TABLE t (id char(32) NOT NULL PRIMARY KEY,
                         west real NULL, south real NULL, east real NULL, north real NULL,
                         starts_at datetime NOT NULL, ends_at datetime NOT NULL, level varchar(16) NOT NULL,
                         geometry text NOT NULL);
@@ -202,12 +206,12 @@ def sqlite_load(path: str, n: int) -> sqlite3.Connection:
     batch: list[tuple[Any, ...]] = []
     for r in records(n):
         geometry = json.dumps({"type": "Point", "coordinates": [r.west, r.south]})
-        batch.append((r.id.hex, r.key, r.west, r.south, r.east, r.north, _iso(r.starts), _iso(r.ends), r.level,
+        batch.append((r.id.hex, r.west, r.south, r.east, r.north, _iso(r.starts), _iso(r.ends), r.level,
                       geometry))
         if len(batch) == 20_000:
-            db.executemany("INSERT INTO t VALUES (?,?,?,?,?,?,?,?,?,?)", batch)
+            db.executemany("INSERT INTO t VALUES (?,?,?,?,?,?,?,?,?)", batch)
             batch.clear()
-    db.executemany("INSERT INTO t VALUES (?,?,?,?,?,?,?,?,?,?)", batch)
+    db.executemany("INSERT INTO t VALUES (?,?,?,?,?,?,?,?,?)", batch)
     db.commit()
     return db
 
@@ -250,17 +254,13 @@ def sqlite_bench(n: int, qs: list[Query], keep: str | None) -> list[dict[str, An
                  **_timed(_sqlite_runner(db, select, _sqlite_params), qs)})
     build("DROP INDEX t_ws; DROP INDEX t_starts")
 
-    built = build("""
-        CREATE VIRTUAL TABLE t_rtree USING rtree(id, west, east, south, north, starts, ends);
-        INSERT INTO t_rtree SELECT place_key, west, east, south, north,
-               CAST(strftime('%s', starts_at) AS integer), CAST(strftime('%s', ends_at) AS integer) FROM t
-    """)
-    rtree = (f"SELECT {columns} FROM t_rtree r JOIN t ON t.place_key = r.id "
-             "WHERE r.east >= ? AND r.west <= ? AND r.north >= ? AND r.south <= ? AND r.ends >= ? AND r.starts <= ? "
-             f"AND {_SQLITE_WHERE}")
+    built = build(";".join(create_statements("t", "id", "sqlite", period=True)))
+    rtree = (f"SELECT {columns} FROM t WHERE t.id IN (SELECT k.record FROM t_rtree r JOIN t_place_key k "
+             "ON k.key = r.id WHERE r.east >= ? AND r.west <= ? AND r.north >= ? AND r.south <= ? AND r.ends >= ? "
+             f"AND r.starts <= ?) AND {_SQLITE_WHERE}")
 
     def rtree_params(q: Query) -> tuple[Any, ...]:
-        t0, t1 = START.timestamp() + q.t0, START.timestamp() + q.t1
+        t0, t1 = int(START.timestamp() + q.t0) - 1, int(START.timestamp() + q.t1) + 1
         return (q.west, q.east, q.south, q.north, t0, t1, *_sqlite_params(q))
 
     rows.append({"database": "SQLite", "index": "R*Tree", "build_s": built,
@@ -327,9 +327,9 @@ def postgres_bench(url: str, n: int, qs: list[Query]) -> list[dict[str, Any]]:
         build("DROP INDEX bench_spatial_box")
 
         period = "tstzrange(starts_at, ends_at, '[]')"
-        built = build(f"CREATE INDEX bench_spatial_box_period ON bench_spatial USING gist (({box}), ({period}))")
+        built = build(*create_statements("bench_spatial", "id", "postgresql", period=True))
         by_both = (f"SELECT {columns} FROM bench_spatial WHERE {box} && box(point(%(w)s, %(s)s), point(%(e)s, %(n)s)) "
-                   f"AND {period} && tstzrange(%(t0)s, %(t1)s, '[]')")
+                   f"AND {period} && tstzrange(%(t0)s, %(t1)s, '[]') AND {where_box} AND {where_time}")
         rows.append({"database": "PostgreSQL", "index": "GiST box+period", "build_s": built,
                      **_timed(runner(by_both), qs)})
         db.execute("DROP TABLE bench_spatial")
@@ -349,6 +349,10 @@ def _print(rows: list[dict[str, Any]]) -> None:
     for database in dict.fromkeys(r["database"] for r in rows):
         group = [r for r in rows if r["database"] == database]
         base = next((r for r in group if r.get("baseline")), group[0])
+        indexed = [r for r in group if r["index"] != "scan"]
+        if len({r["rows_total"] for r in indexed}) != 1:
+            raise SystemExit(f"{database}: the indexes returned different rows: "
+                             + ", ".join(f'{r["index"]} {r["rows_total"]}' for r in indexed))
         for r in group:
             ratio = r["p95_ms"] / base["p95_ms"] if base["p95_ms"] else float("nan")
             r["p95_vs_baseline"] = round(ratio, 2)
