@@ -130,16 +130,20 @@ def refresh_audience(model: type[models.Model], ids: Iterable[Any]) -> None:
 
 
 def _record_saved(sender: type[models.Model], instance: Any, created: bool, raw: bool = False, **_kw: Any) -> None:
-    """Every save of a registered record (the services', and any other) rewrites its audience in
-    the same transaction; a queryset ``update()`` of level, owner or submitter must call
-    :func:`refresh_audience` itself."""
+    """Every save of a registered record (the services', and any other) that changes what its
+    audience follows rewrites it in the same transaction; a queryset ``update()`` of level, owner
+    or submitter must call :func:`refresh_audience` itself."""
     if raw:
         return
     try:
         registry.get(sender)
     except LookupError:
         return
+    basis = instance.audience_basis()
+    if not created and getattr(instance, "_audience_basis", None) == basis:
+        return  # loaded and saved with the same level, owner, submitter and space
     write_audience(sender, [instance], new=created)
+    instance._audience_basis = basis
 
 
 def _access_saved(sender: type[models.Model], instance: Any, raw: bool = False, **_kw: Any) -> None:

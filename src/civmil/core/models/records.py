@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -32,6 +33,20 @@ class ProtectedRecord(models.Model):
 
     class Meta:
         abstract = True
+
+    #: The fields a record's audience follows (:func:`civmil.core.access.audience_keys`).
+    AUDIENCE_FIELDS = ("space_id", "level", "owner_id", "created_by_id")
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Any:
+        obj: Any = super().from_db(db, field_names, values)
+        if all(name in obj.__dict__ for name in cls.AUDIENCE_FIELDS):
+            # What the stored audience was written from: a save that changes none of it keeps it.
+            obj._audience_basis = obj.audience_basis()
+        return obj
+
+    def audience_basis(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.AUDIENCE_FIELDS)
 
 
 class Release(models.Model):
