@@ -76,10 +76,11 @@ class GeometryWidget(forms.Widget):
             "areas_url": self.areas_url,
             "geoman_js": static("vendor/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.min.js"),
             "geoman_css": static("vendor/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css"),
+            "css": static("civmil/css/geometry.css"),
         })
         # The describing attributes Django adds (aria-describedby, aria-invalid) belong on the input
-        # people type in; the hidden input keeps only its id.
-        widget["location_attrs"] = {k: v for k, v in widget["attrs"].items() if k != "id"}
+        # people type in; the hidden input keeps only its id. Not "required": drawing is the other way.
+        widget["location_attrs"] = {k: v for k, v in widget["attrs"].items() if k not in ("id", "required")}
         return context
 
 

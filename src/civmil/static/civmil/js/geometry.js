@@ -1,7 +1,8 @@
 // Drawing a record's place: the map of a GeometryWidget (civmil/core/forms_geometry.py).
 //
 //   <div class="geometry-input" data-geometry-input="<hidden input id>" data-location-input="<text input id>"
-//        data-tools="Marker,Line,Polygon" data-multi="MultiPoint,..." data-geoman-js="<url>" data-geoman-css="<url>">
+//        data-tools="Marker,Line,Polygon" data-multi="MultiPoint,..." data-geoman-js="<url>" data-geoman-css="<url>"
+//        data-css="<url of civmil/css/geometry.css>">
 //     <input type="hidden" ...>  <div class="map" data-map="view"> (made a Leaflet map by map.js)
 //
 // leaflet-geoman is loaded on the first such widget. What is drawn (or edited, moved, removed) is
@@ -92,8 +93,14 @@ async function setup(box) {
   if (!L) {
     return;
   }
-  await Promise.all([loadOnce(box.dataset.geomanCss, "css"), loadOnce(box.dataset.geomanJs, "js")]);
+  // Our stylesheet after geoman's: it replaces the toolbar's data: icons, which the CSP refuses.
+  await Promise.all([loadOnce(box.dataset.geomanCss, "css"), loadOnce(box.dataset.css, "css"),
+    loadOnce(box.dataset.geomanJs, "js")]);
   const map = await mapOf(mapElement);
+  if (!map.pm) {
+    // geoman equips the maps made after it loaded; this one (made by map.js) came first.
+    map.pm = new L.PM.Map(map);
+  }
   const tools = new Set((box.dataset.tools ?? "").split(",").filter(Boolean));
   const multi = (box.dataset.multi ?? "").split(",").filter(Boolean);
   const drawn = L.featureGroup().addTo(map);
@@ -137,6 +144,16 @@ async function setup(box) {
     rotateMode: false,
   });
   map.pm.setGlobalOptions({ layerGroup: drawn, allowSelfIntersection: false });
+  // The toolbar's tooltips in the page's language, where geoman has it (French, Arabic, Spanish, ...).
+  const lang = (document.documentElement.lang || "en").slice(0, 2);
+  if (lang !== "en" && typeof map.pm.setLang === "function") {
+    map.pm.setLang(lang);
+  }
+
+  // geoman titles the button's container; the button itself gets the name, for screen readers.
+  for (const button of mapElement.querySelectorAll(".leaflet-pm-toolbar .button-container[title]")) {
+    button.querySelector("a.leaflet-buttons-control-button")?.setAttribute("aria-label", button.title);
+  }
 
   map.on("pm:create", (event) => {
     const keepOthers = multi.length > 0;
