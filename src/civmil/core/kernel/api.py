@@ -34,7 +34,8 @@ from civmil.core.choices import Component
 from civmil.core.errors import Forbidden, Invalid, NotFound, StaleEdit
 from civmil.core.kernel import fields as kf
 from civmil.core.kernel import queries as kq
-from civmil.core.kernel.views import generic_create, generic_update, history_of
+from civmil.core.kernel.queries import history_of
+from civmil.core.kernel.views import generic_create, generic_update
 from civmil.core.schemas import (
     ERROR_RESPONSES,
     ApiDate,
@@ -269,13 +270,7 @@ def _release_out(release: Any, names: dict[str, str]) -> dict[str, Any]:
 
 
 def _names(actor: "Actor", ids: list[Any]) -> dict[str, str]:
-    from civmil.core.models import Person
-
-    ids = [i for i in ids if i]
-    if not ids:
-        return {}
-    return {str(pk): n for pk, n in access.visible(actor, Person.objects.filter(pk__in=ids))
-            .values_list("pk", "full_name")}
+    return kq.people_names(actor, ids)
 
 
 def record_router(record_type: registry.RecordType, *, name: str, tags: list[str],

@@ -27,15 +27,10 @@ BLANK: list[tuple[str, str]] = [("", "—")]
 
 
 def related_queryset(actor: Actor, model: Any) -> Any:
-    """The records a reader may pick for a related field: people through the policy, reference
-    data to signed-in readers; another protected type through the policy too."""
-    if not actor.is_authenticated:
-        return model._default_manager.none()
-    try:
-        registry.get(model)
-    except LookupError:
-        return model._default_manager.all()
-    return access.visible(actor, model._default_manager.all())
+    """The records a reader may pick for a related field (:func:`civmil.core.kernel.queries.pickable`)."""
+    from civmil.core.kernel.queries import pickable
+
+    return pickable(actor, model)
 
 
 class _Related(forms.ModelChoiceField):  # type: ignore[type-arg]

@@ -9,12 +9,13 @@ the reader's view shows.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from civmil.core import access, registry
 from civmil.core.kernel import fields as kf
@@ -124,3 +125,85 @@ def _still_matches(shown: access.Shown[Any], looked_at: set[str], custom: Sequen
         return any(q.lower() in str(getattr(shown.record, name) or "").lower()
                    for name in searched if shown.view.shows(name))
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# What the pages and the API show beside a record: people, choices of related records, history
+
+
+def pickable(actor: Actor, model: Any) -> models.QuerySet[Any]:
+    """The records a reader may pick for a related field: protected ones (people) through the
+    policy, reference data (organisations, areas) to signed-in readers only."""
+    manager = model._default_manager
+    if not actor.is_authenticated:
+        return manager.none()  # type: ignore[no-any-return]
+    try:
+        registry.get(model)
+    except LookupError:
+        return manager.all()  # type: ignore[no-any-return]
+    return access.visible(actor, manager.all())
+
+
+def people_names(actor: Actor, ids: Iterable[Any]) -> dict[str, str]:
+    """Names of the people among ``ids`` that ``actor`` may know exist, by id as text."""
+    from civmil.core.models import Person
+
+    wanted = [i for i in ids if i]
+    if not wanted:
+        return {}
+    return {str(pk): name for pk, name in access.visible(actor, Person.objects.filter(pk__in=wanted))
+            .values_list("pk", "full_name")}
+
+
+def history_of(actor: Actor, shown: access.Shown[Any]) -> list[dict[str, Any]]:
+    """The record's ledger history cut to the reader's view (people they may not see withheld)."""
+    from civmil.core.models import LedgerEntry, Person
+
+    obj = shown.record
+    may_release = access.may(actor, access.Action.RELEASE, obj)
+    entries = [e for e in LedgerEntry.objects.filter(object_type=f"{obj._meta.app_label}.{obj._meta.model_name}",
+                                                     object_id=str(obj.pk)).select_related("change").order_by("seq")
+               if may_release or not e.action.startswith(("release.", "grant."))]
+    person_keys = {"target_person", "person"} | {
+        f.name for f in type(obj)._meta.get_fields()
+        if getattr(f, "concrete", False) and (f.many_to_many or f.many_to_one) and f.related_model is Person}
+    stored = [e.change.data if hasattr(e, "change") and e.change.data is not None else {} for e in entries]
+    cut = [{k: v for k, v in data.items() if k != "version" and (shown.view.shows(k) or k in (
+        "target_organisation", "target_component", "target_person", "fields", "release"))} for data in stored]
+    inside = {str(i) for c in cut for k, v in c.items() if k in person_keys
+              for i in (v if isinstance(v, list) else [v]) if i}
+    visible = set(people_names(actor, _uuids(inside)))
+    user_ids = {e.actor_user_id for e in entries if e.actor_user_id is not None}
+    authors: dict[Any, str] = {}
+    if user_ids:
+        people = Person.objects.filter(user_id__in=user_ids)
+        authors = dict.fromkeys(user_ids - set(people.values_list("user_id", flat=True)), _("a user"))
+        for s in access.show_all(actor, access.visible(actor, people)):
+            if s.full_name:
+                authors[s.record.user_id] = str(s.full_name)
+
+    def through(value: Any) -> Any:
+        if isinstance(value, list):
+            seen = [str(v) for v in value if str(v) in visible]
+            return [*seen, "withheld"] if len(seen) < len([v for v in value if v]) else seen
+        return value if not value or str(value) in visible else "withheld"
+
+    return [{
+        "version": data.get("version"), "action": e.action, "recorded_at": e.recorded_at,
+        "actor": _("console") if e.actor_user_id is None else authors.get(e.actor_user_id, _("withheld")),
+        "changes": {k: through(v) if k in person_keys else v for k, v in c.items()},
+    } for e, data, c in zip(entries, stored, cut, strict=True)]
+
+
+def _uuids(values: set[str]) -> list[Any]:
+    import uuid
+
+    out = []
+    for v in values:
+        try:
+            out.append(uuid.UUID(v))
+        except ValueError:
+            continue
+    return out
+
+

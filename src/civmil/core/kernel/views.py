@@ -35,6 +35,7 @@ from civmil.core.errors import Forbidden, NotFound, ServiceError, StaleEdit
 from civmil.core.kernel import fields as kf
 from civmil.core.kernel import queries as kq
 from civmil.core.kernel.forms import RecordForm, ReleaseForm, filter_form, release_labels
+from civmil.core.kernel.queries import history_of
 from civmil.core.pages import FORM_ERROR_STATUS, actor_of, mission_tz, not_found, record_url, render_page
 
 if TYPE_CHECKING:
@@ -533,59 +534,6 @@ def _release_fields() -> list[kf.Field]:
     for name in ("target_organisation", "target_person"):
         spec = registry.FieldSpec(name)
         out.append(kf.Field(spec=spec, model_field=Release._meta.get_field(name), kind=kf.RELATED))
-    return out
-
-
-def history_of(actor: Actor, shown: access.Shown[Any]) -> list[dict[str, Any]]:
-    """The record's ledger history cut to the reader's view (people they may not see withheld)."""
-    from civmil.core.models import LedgerEntry, Person
-
-    obj = shown.record
-    may_release = access.may(actor, access.Action.RELEASE, obj)
-    entries = [e for e in LedgerEntry.objects.filter(object_type=f"{obj._meta.app_label}.{obj._meta.model_name}",
-                                                     object_id=str(obj.pk)).select_related("change").order_by("seq")
-               if may_release or not e.action.startswith(("release.", "grant."))]
-    person_keys = {"target_person", "person"} | {
-        f.name for f in type(obj)._meta.get_fields()
-        if getattr(f, "concrete", False) and (f.many_to_many or f.many_to_one) and f.related_model is Person}
-    stored = [e.change.data if hasattr(e, "change") and e.change.data is not None else {} for e in entries]
-    cut = [{k: v for k, v in data.items() if k != "version" and (shown.view.shows(k) or k in (
-        "target_organisation", "target_component", "target_person", "fields", "release"))} for data in stored]
-    inside = {str(i) for c in cut for k, v in c.items() if k in person_keys
-              for i in (v if isinstance(v, list) else [v]) if i}
-    visible = {str(pk) for pk in access.visible(actor, Person.objects.filter(pk__in=_uuids(inside)))
-               .values_list("pk", flat=True)}
-    user_ids = {e.actor_user_id for e in entries if e.actor_user_id is not None}
-    authors: dict[Any, str] = {}
-    if user_ids:
-        people = Person.objects.filter(user_id__in=user_ids)
-        authors = dict.fromkeys(user_ids - set(people.values_list("user_id", flat=True)), _("a user"))
-        for s in access.show_all(actor, access.visible(actor, people)):
-            if s.full_name:
-                authors[s.record.user_id] = str(s.full_name)
-
-    def through(value: Any) -> Any:
-        if isinstance(value, list):
-            seen = [str(v) for v in value if str(v) in visible]
-            return [*seen, "withheld"] if len(seen) < len([v for v in value if v]) else seen
-        return value if not value or str(value) in visible else "withheld"
-
-    return [{
-        "version": data.get("version"), "action": e.action, "recorded_at": e.recorded_at,
-        "actor": _("console") if e.actor_user_id is None else authors.get(e.actor_user_id, _("withheld")),
-        "changes": {k: through(v) if k in person_keys else v for k, v in c.items()},
-    } for e, data, c in zip(entries, stored, cut, strict=True)]
-
-
-def _uuids(values: set[str]) -> list[Any]:
-    import uuid
-
-    out = []
-    for v in values:
-        try:
-            out.append(uuid.UUID(v))
-        except ValueError:
-            continue
     return out
 
 
