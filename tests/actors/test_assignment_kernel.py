@@ -235,3 +235,22 @@ def test_the_openapi_document_carries_the_declared_constraints(soldier: Member) 
     assert any(part.get("maximum") == 90 for part in schema["latitude"].get("anyOf", [schema["latitude"]]))
     out = doc["components"]["schemas"]["LiaisonAssignmentOut"]
     assert "status" in out["required"] and "notes" not in out.get("required", [])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_csv_export_streams_under_the_asynchronous_handler(soldier: Member, assignment: LiaisonAssignment) -> None:
+    """Under ASGI each batch is read in the request's synchronous thread, never on the event loop."""
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    client = AsyncClient()
+    client.force_login(soldier.user)
+
+    async def fetch() -> str:
+        response = await client.get(reverse("actors:assignment-export"))
+        assert response.status_code == 200
+        return b"".join([chunk async for chunk in response.streaming_content]).decode("utf-8-sig")
+
+    rows = list(csv.DictReader(io.StringIO(async_to_sync(fetch)())))
+    assert [r["id"] for r in rows] == [str(assignment.pk)]
+    assert rows[0]["Notes"] == "'" + NOTES
