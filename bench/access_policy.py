@@ -257,6 +257,7 @@ def run(sizes: tuple[int, ...] = SIZES) -> list[dict[str, Any]]:
             _settle()
             for row in _measure(n, seeded):
                 rows.append({**row, "database": connection.vendor, **fill})
+                print(json.dumps(rows[-1]), flush=True)
         finally:
             _clean(seeded)
     table = Table(title=f"Access policy on {connection.vendor}: first page of 50 with views, and count "
