@@ -377,7 +377,9 @@ def mismatches(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def run(records_n: int = 1_000_000, query_n: int = 200, postgres: str | None = None,
-        keep: str | None = None, sqlite: bool = True) -> list[dict[str, Any]]:
+        keep: str | None = None, sqlite: bool = True, btree_queries: int = 0) -> list[dict[str, Any]]:
+    global BTREE_QUERIES
+    BTREE_QUERIES = btree_queries
     qs = queries(query_n + WARMUP)
     rows = sqlite_bench(records_n, qs, keep) if sqlite else []
     if postgres:
@@ -398,9 +400,8 @@ def main() -> int:
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--out", default=str(RESULTS / "spatial_index.json"))
     args = parser.parse_args()
-    global BTREE_QUERIES
-    BTREE_QUERIES = args.btree_queries
-    rows = run(args.records, args.queries, args.postgres, args.keep, sqlite=not args.no_sqlite)
+    rows = run(args.records, args.queries, args.postgres, args.keep, sqlite=not args.no_sqlite,
+               btree_queries=args.btree_queries)
     out = Path(args.out)
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(rows, indent=2))
