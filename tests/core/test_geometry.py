@@ -81,7 +81,7 @@ def test_each_refusal_says_why(value: object, reason: str) -> None:
 
 def test_a_self_intersecting_ring_is_told_as_a_sentence_with_where() -> None:
     message = refusal(BOWTIE)
-    assert "crosses itself near longitude 0.500000, latitude 0.500000" in message
+    assert "crosses itself (a self-intersection) near longitude 0.500000, latitude 0.500000" in message
     assert "Self-intersection" not in message and "[" not in message
 
 

@@ -201,8 +201,8 @@ def invalidity(geom: BaseGeometry) -> str:
     what = (m.group("what") if m else raw).strip().lower()
     near = {"lon": f"{float(m.group('x')):.6f}", "lat": f"{float(m.group('y')):.6f}"} if m else None
     reasons = {
-        "self-intersection": _("its boundary crosses itself"),
-        "ring self-intersection": _("one of its rings touches or crosses itself"),
+        "self-intersection": _("its boundary crosses itself (a self-intersection)"),
+        "ring self-intersection": _("one of its rings touches or crosses itself (a self-intersection)"),
         "hole lies outside shell": _("a hole lies outside its outer ring"),
         "nested holes": _("a hole lies inside another hole"),
         "interior is disconnected": _("its holes cut its interior into separate pieces"),
