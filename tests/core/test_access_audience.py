@@ -244,3 +244,30 @@ def test_one_function_for_each_side_of_the_rule() -> None:
     assert access.audience_keys(Level.OVERSIGHT, owner, person, [(owner, "", None)], [other]) == {
         "l:oversight", f"g:{other}"}
     assert access.reader_keys(ANONYMOUS, registry.get(Person)) == access.ReaderKeys((Level.PUBLIC,), ())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_level_counters_change_only_under_the_ledgers_lock() -> None:
+    """On PostgreSQL a level counter is a row every writer of that type and level locks. A writer
+    takes the ledger's lock before it, as every other writer does before its ledger entry: no two
+    writers can wait for each other in a circle (an import holding the ledger's lock between two
+    rows, a person creating a record at the same level)."""
+    from django.db import connection
+
+    from civmil.core.ledger.chain import _PG_LOCK_KEY
+
+    if connection.vendor != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's; SQLite serialises writers itself")
+    content_type = ContentType.objects.get_for_model(LiaisonLogEntry)
+
+    def holding_the_ledger_lock() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+                           " AND granted AND objid = %s", [_PG_LOCK_KEY & 0xFFFFFFFF])
+            return bool(cursor.fetchone()[0])
+
+    with transaction.atomic():
+        assert not holding_the_ledger_lock()
+        services.count_levels(content_type, {(Space.live().pk, Level.MISSION): 1})
+        assert holding_the_ledger_lock()
+        transaction.set_rollback(True)

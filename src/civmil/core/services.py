@@ -115,8 +115,13 @@ def _forget_audience(content_type: ContentType, ids: list[Any]) -> Counter[tuple
 
 def count_levels(content_type: ContentType, changes: Mapping[tuple[Any, str], int]) -> None:
     """Add ``changes`` (records per (space id, level)) to the level counts of a record type."""
+    from civmil.core.ledger.chain import lock_writes
     from civmil.core.models.records import AudienceCount
 
+    if any(changes.values()):
+        # The ledger's lock before the counter rows: a writer holding the ledger's lock (an import
+        # between two of its rows) and one holding a counter row would otherwise wait on each other.
+        lock_writes()
     for (space_id, level), n in sorted(changes.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
         if n:
             row, _created = AudienceCount.objects.get_or_create(content_type=content_type, space_id=space_id,

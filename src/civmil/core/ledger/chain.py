@@ -89,6 +89,14 @@ def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
 
 
 def _lock() -> None:
+    lock_writes()
+
+
+def lock_writes() -> None:
+    """Take the lock that serialises the mission's writes (PostgreSQL: a transaction advisory lock,
+    held until commit; SQLite serialises writers itself). A service that locks rows other writers
+    also lock (the level counters of the audience) takes it first, so every writer takes the two
+    in the same order and none waits for the other in a circle."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])
