@@ -533,6 +533,7 @@ class LiaisonFilterForm(forms.Form):
 
     def __init__(self, actor: Actor, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.actor = actor
         self.tz = mission_tz(actor)
         self.fields["organisation"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
         for name in ("since", "until"):
@@ -554,6 +555,10 @@ class LiaisonFilterForm(forms.Form):
             since=dt.datetime.combine(d["since"], dt.time.min, self.tz) if d.get("since") else None,
             until=dt.datetime.combine(d["until"], dt.time.max, self.tz) if d.get("until") else None,
         )
+
+    def filtered(self, sort: str = "") -> Any:
+        """The reader's entries the filters keep, newest first (the record kernel's list, rows and export)."""
+        return queries.liaison_log(self.actor, self.to_filter())
 
 
 class AssignmentFilterForm(forms.Form):

@@ -130,6 +130,21 @@ def assignment_fields() -> tuple[FieldSpec, ...]:
     )
 
 
+def log_fields() -> tuple[FieldSpec, ...]:
+    """The declaration of a liaison log entry's fields (the record kernel's pages and history)."""
+    return (
+        FieldSpec("occurred_at"),
+        FieldSpec("channel"),
+        FieldSpec("organisations", url_name="actors:organisation"),
+        FieldSpec("people"),
+        FieldSpec("summary"),
+        FieldSpec("follow_ups"),
+        FieldSpec("latitude", in_list=False),
+        FieldSpec("longitude", in_list=False),
+        FieldSpec("place_name"),
+    )
+
+
 def register() -> None:
     from civmil.actors.models import LiaisonAssignment, LiaisonLogEntry
 
@@ -140,6 +155,8 @@ def register() -> None:
             release_fields=("occurred_at", "channel", "organisations", "people", "summary", "follow_ups",
                             "latitude", "longitude", "place_name"),
             search_fields=("summary", "follow_ups", "place_name"),
+            fields=log_fields(),
+            action_labels={"liaison.recorded": _("Recorded"), "liaison.edited": _("Edited")},
             threads=True,
             attachments=True,
             detail_url_name="actors:liaison-entry",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.core.paginator import Page, Paginator
@@ -24,6 +23,8 @@ from civmil.actors import queries
 from civmil.core import access, geo
 from civmil.core.errors import NotFound, ServiceError
 from civmil.core.formats import mission_datetime
+from civmil.core.kernel.fields import WITHHELD_CELL as WITHHELD_CELL
+from civmil.core.kernel.fields import Cell as Cell
 from civmil.core.pages import FORM_ERROR_STATUS as FORM_ERROR_STATUS
 from civmil.core.pages import actor_of as actor_of
 from civmil.core.pages import mission_tz as mission_tz
@@ -64,27 +65,6 @@ def format_date(value: dt.date | None) -> str:
 # which templates show as a muted "withheld" marker and exports leave empty.
 
 
-@dataclass(frozen=True)
-class Cell:
-    text: str = ""
-    url: str = ""
-    withheld: bool = False
-    items: tuple[Cell, ...] = field(default_factory=tuple)
-
-    @property
-    def many(self) -> bool:
-        return bool(self.items)
-
-    def plain(self) -> str:
-        """The cell as text (for exports): withheld cells are empty."""
-        if self.withheld:
-            return ""
-        if self.items:
-            return "; ".join(i.text for i in self.items if not i.withheld)
-        return self.text
-
-
-WITHHELD_CELL = Cell(withheld=True)
 
 
 def cell(shown: access.Shown[Any], name: str, render_value: Callable[[Any], Cell | str]) -> Cell:

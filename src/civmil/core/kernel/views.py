@@ -97,7 +97,11 @@ class KernelViews:
     """The pages of one record type. ``templates`` overrides the kernel's templates by page
     (``list``, ``detail``, ``form``, ``history``, ``row``, ``card``); ``create_form`` replaces the
     generated create form (it needs ``values()`` and ``add_service_error``); ``*_context`` add to
-    the list and detail pages."""
+    the list and detail pages. ``names`` renames pages (``{"list": "actors:liaison-log"}``) where
+    a type kept URL names older than the kernel; ``filter_form`` replaces the declared filters by a
+    form of the type's own (``filter_form(actor, data)``, valid or not, with ``filtered(sort)``
+    giving the reader's records it keeps); ``more_cells`` adds cells that are no one field's (a
+    record's location as MGRS)."""
 
     record_type: registry.RecordType
     templates: dict[str, str] = field(default_factory=dict)
@@ -105,6 +109,9 @@ class KernelViews:
     list_context: Callable[[HttpRequest, Actor], dict[str, Any]] | None = None
     detail_context: Callable[[HttpRequest, Actor, access.Shown[Any]], dict[str, Any]] | None = None
     created_message: Callable[[Any], tuple[int, str]] | None = None
+    names: dict[str, str] = field(default_factory=dict)
+    filter_form: Any = None
+    more_cells: Callable[[access.Shown[Any]], dict[str, kf.Cell]] | None = None
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -113,6 +120,8 @@ class KernelViews:
         return self.record_type
 
     def url(self, page: str) -> str:
+        if page in self.names:
+            return self.names[page]
         return self.rt.url_base if not page else f"{self.rt.url_base}-{page}"
 
     def template(self, page: str) -> str:
@@ -143,6 +152,8 @@ class KernelViews:
             row: dict[str, Any] = {"pk": s.record.pk, "url": record_url(self.rt.detail_url_name, s.record.pk),
                                    "level": s.record.level, "shown": s,
                                    "cells": kf.cells(fields, s, page)}
+            if self.more_cells is not None:
+                row["cells"].update(self.more_cells(s))
             row["owner"] = row["cells"]["owner"]
             row["columns"] = [row["cells"][f.name] for f in fields if f.spec.in_list]
             row["card"] = [{"name": f.name, "label": f.label, "cell": row["cells"][f.name],
@@ -163,13 +174,24 @@ class KernelViews:
     def _filter_values(self, form: Any) -> dict[str, Any]:
         return {k: v for k, v in form.cleaned_data.items()}
 
+    def _filters(self, actor: Actor, data: Any) -> Any:
+        if self.filter_form is not None:
+            return self.filter_form(actor, data)
+        return filter_form(actor, self.rt, data)
+
+    def _filtered(self, actor: Actor, form: Any, sort: str = "") -> Any:
+        """The reader's records a valid filter form keeps."""
+        if self.filter_form is not None:
+            return form.filtered(sort)
+        return kq.filtered(actor, self.rt, self._filter_values(form), sort=sort)
+
     def list_page(self, request: HttpRequest) -> HttpResponse:
         actor = actor_of(request)
-        form = filter_form(actor, self.rt, request.GET)
+        form = self._filters(actor, request.GET)
         page_obj = None
         rows: list[dict[str, Any]] = []
         if form.is_valid():
-            qs = kq.filtered(actor, self.rt, self._filter_values(form), sort=request.GET.get("sort", ""))
+            qs = self._filtered(actor, form, request.GET.get("sort", ""))
             page_obj = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
             rows = self.rows(actor, list(page_obj.object_list))
         query = request.GET.copy()
@@ -185,7 +207,7 @@ class KernelViews:
                            status=200 if form.is_valid() else FORM_ERROR_STATUS)
 
     def url_names(self) -> dict[str, str]:
-        return {"list": self.rt.list_url, "new": self.url("new"), "export": self.url("export"),
+        return {"list": self.names.get("list", self.rt.list_url), "new": self.url("new"), "export": self.url("export"),
                 "detail": self.rt.detail_url_name, "edit": self.url("edit"), "history": self.url("history"),
                 "releases": self.url("releases"), "row": self.url("row"), "card": self.url("card")}
 
@@ -212,10 +234,10 @@ class KernelViews:
         """CSV with the list's filters, streamed in batches; cells from each reader's view, withheld
         cells empty, user text made formula-safe."""
         actor = actor_of(request)
-        form = filter_form(actor, self.rt, request.GET)
+        form = self._filters(actor, request.GET)
         if not form.is_valid():
             return self.list_page(request)
-        qs = kq.filtered(actor, self.rt, self._filter_values(form), sort=request.GET.get("sort", ""))
+        qs = self._filtered(actor, form, request.GET.get("sort", ""))
         header, batch = self.csv_lines(actor, qs)
         if isinstance(request, ASGIRequest):
             content: Any = _async_lines(header, batch)
@@ -293,9 +315,8 @@ class KernelViews:
         actor = actor_of(request)
         record = self._shown_or_404(actor, pk).record
         if request.GET:
-            form = filter_form(actor, self.rt, request.GET)
-            if not form.is_valid() or not kq.filtered(actor, self.rt, self._filter_values(form)).filter(
-                    pk=record.pk).exists():
+            form = self._filters(actor, request.GET)
+            if not form.is_valid() or not self._filtered(actor, form).filter(pk=record.pk).exists():
                 return HttpResponse(status=204)
         row = self.rows(actor, [record])[0]
         return render(request, self.template("row"), {"row": row, "columns": self.columns()})
@@ -486,7 +507,8 @@ class KernelViews:
             kept=[u for u, f in merged.fields.items() if f.outcome == "mine"])
         return self.form_page(request, again, status=exc.status, record=current, merge=context)
 
-    def _merge_texts(self, actor: Actor, values: dict[str, Any]) -> dict[str, str]:
+    def merge_texts(self, actor: Actor, values: dict[str, Any]) -> dict[str, str]:
+        """Each field's value (the ledger's JSON form) as the reader reads it."""
         fields = self.fields()
         page = kf.Page.of(actor, [], [])
         names = kf.related_names(actor, fields, [values])
@@ -495,8 +517,8 @@ class KernelViews:
     def _merge_context(self, actor: Actor, form: RecordForm, *, version: int, theirs: dict[str, Any],
                        mine: dict[str, Any], conflicts: list[str], taken: list[str] = [],  # noqa: B006
                        kept: list[str] = []) -> dict[str, Any]:  # noqa: B006
-        their_texts = self._merge_texts(actor, {u: theirs.get(u) for u in conflicts})
-        my_texts = self._merge_texts(actor, {u: mine.get(u) for u in conflicts})
+        their_texts = self.merge_texts(actor, {u: theirs.get(u) for u in conflicts})
+        my_texts = self.merge_texts(actor, {u: mine.get(u) for u in conflicts})
 
         def label(unit: str) -> str:
             return str(form.fields[unit].label) if unit in form.fields else unit
