@@ -22,7 +22,6 @@ from civmil.actors.schemas import (
     AreaQuery,
     AssignmentDecisionIn,
     AssignmentIn,
-    HistoryOut,
     LiaisonEntryOut,
     LiaisonEntryPage,
     LiaisonIn,
@@ -33,23 +32,18 @@ from civmil.actors.schemas import (
     MembershipQuery,
     OrganisationQuery,
     PeopleQuery,
-    ReleaseIn,
-    ReleaseOut,
     area_out,
     entry_out,
-    history_out,
     people_named_in,
     point_out,
-    release_out,
 )
 from civmil.core import access, dates, geo, registry
 from civmil.core import merge as core_merge
-from civmil.core import services as core_services
 from civmil.core.actors import Actor
 from civmil.core.api import actor_of, page_of
-from civmil.core.errors import Forbidden, Invalid, NotFound, StaleEdit
-from civmil.core.kernel.api import record_router, records_out
-from civmil.core.models import Organisation, Person
+from civmil.core.errors import Invalid, StaleEdit
+from civmil.core.kernel.api import history_and_releases, record_router, records_out
+from civmil.core.models import Person
 from civmil.core.schemas import (
     ERROR_RESPONSES,
     MembershipPage,
@@ -77,6 +71,9 @@ router.add_router("", directory)
 router.add_router("/areas", areas)
 router.add_router("/liaison-assignments", assignments)
 router.add_router("", liaison)
+#: The liaison log's history and releases: the record kernel's operations of the type.
+router.add_router("/liaison-log", history_and_releases(Router(tags=["liaison"]), registry.get(LiaisonLogEntry),
+                                                       name="liaison"))
 
 
 def _page(items: list[dict[str, Any]], total: int, page: Any) -> dict[str, Any]:
@@ -311,74 +308,3 @@ def update_liaison_entry(request: HttpRequest, entry_id: uuid.UUID,
     except StaleEdit as exc:
         return Status(409, _stale_out(actor, exc))
     return _entry(actor, entry_id)
-
-
-def _releasable(actor: Actor, entry_id: uuid.UUID) -> access.Shown[LiaisonLogEntry]:
-    shown = queries.liaison_entry(actor, entry_id)
-    if not access.may(actor, access.Action.RELEASE, shown.record, shown.view):
-        raise Forbidden(_("Only members of the owning organisation may see and change the releases of this record."))
-    return shown
-
-
-def _releases_out(actor: Actor, releases: list[Any]) -> list[dict[str, Any]]:
-    names = queries.people_names(actor, [r.target_person_id for r in releases])
-    return [release_out(r, names) for r in releases]
-
-
-@liaison.get("/liaison-log/{entry_id}/releases", response={200: list[ReleaseOut], **ERROR_RESPONSES},
-             url_name="liaison-releases")
-def list_releases(request: HttpRequest, entry_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Who the entry is released to, beyond its level (owners only), revoked ones included."""
-    actor = actor_of(request)
-    return _releases_out(actor, queries.releases(actor, _releasable(actor, entry_id)))
-
-
-def _target(actor: Actor, payload: ReleaseIn) -> tuple[Organisation | None, Person | None]:
-    organisation = person = None
-    errors: dict[str, list[str]] = {}
-    if payload.target_organisation is not None:
-        try:
-            organisation = queries.organisation(actor, payload.target_organisation)
-        except NotFound as exc:
-            errors["target_organisation"] = [exc.message]
-    if payload.target_person is not None:
-        try:
-            person = queries.person(actor, payload.target_person).record
-        except NotFound:
-            errors["target_person"] = [_("No such person.")]
-    if errors:
-        raise Invalid(_("The release has errors; see each field."), errors=errors)
-    return organisation, person
-
-
-@liaison.post("/liaison-log/{entry_id}/releases", response={201: ReleaseOut, **ERROR_RESPONSES},
-              url_name="liaison-release-create")
-def add_release(request: HttpRequest, entry_id: uuid.UUID, payload: ReleaseIn) -> Status[dict[str, Any]]:
-    """Release the entry to one organisation, component or person: fully, or only the listed fields."""
-    actor = actor_of(request)
-    shown = _releasable(actor, entry_id)
-    organisation, person = _target(actor, payload)
-    release = core_services.release_record(
-        actor, shown.record, organisation=organisation, component=payload.target_component or "", person=person,
-        fields=list(payload.fields) if payload.fields is not None else None,
-    )
-    return Status(201, _releases_out(actor, [release])[0])
-
-
-@liaison.delete("/liaison-log/{entry_id}/releases/{release_id}", response={200: ReleaseOut, **ERROR_RESPONSES},
-                url_name="liaison-release")
-def revoke_release(request: HttpRequest, entry_id: uuid.UUID, release_id: uuid.UUID) -> dict[str, Any]:
-    """Revoke a release; it stops opening the entry at once. Revoking twice changes nothing."""
-    actor = actor_of(request)
-    release = queries.release(actor, _releasable(actor, entry_id), release_id)
-    if release.revoked_at is None:
-        release = core_services.revoke_release(actor, release)
-    return _releases_out(actor, [release])[0]
-
-
-@liaison.get("/liaison-log/{entry_id}/history", response={200: list[HistoryOut], **ERROR_RESPONSES},
-             url_name="liaison-history")
-def entry_history(request: HttpRequest, entry_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Every recorded change of the entry, oldest first, cut to your view of it."""
-    actor = actor_of(request)
-    return [history_out(v) for v in queries.history(actor, queries.liaison_entry(actor, entry_id))]

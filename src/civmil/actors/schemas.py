@@ -34,8 +34,6 @@ from civmil.core.schemas import (
 
 if TYPE_CHECKING:
     from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
-    from civmil.actors.queries import Version as HistoryVersion
-    from civmil.core.models import Organisation, Release
 
 _WINDOW = ("The mission's accepted date window applies (a mission setting, by default 1 January 1990 to "
            "31 December ten years ahead); outside it the answer is 422 naming the window.")
@@ -47,9 +45,6 @@ WindowDate = Annotated[dt.date, Field(description=_WINDOW)]
 
 #: The levels a liaison record may have (``civmil.actors.records.LIAISON_LEVELS``; a test keeps them equal).
 LiaisonLevel = Literal["mission", "humanitarian", "military", "restricted"]
-#: The fields of a liaison log entry an owner may release one by one (the registry's ``release_fields``).
-LiaisonReleasableField = Literal["occurred_at", "channel", "organisations", "people", "summary", "follow_ups",
-                                 "latitude", "longitude", "place_name"]
 
 ENTRY_FIELDS = ("occurred_at", "channel", "organisations", "people", "summary", "follow_ups", "latitude",
                 "longitude", "place_name", "created_by")
@@ -344,55 +339,3 @@ def people_named_in(entries: list[Shown[LiaisonLogEntry]]) -> set[Any]:
         if shown.view.shows("created_by") and shown.record.created_by_id:
             ids.add(shown.record.created_by_id)
     return ids
-
-
-# ---------------------------------------------------------------------------------------------
-# Releases and history
-
-
-class ReleaseIn(Schema):
-    """Exactly one target; ``fields`` absent or null releases the full view."""
-
-    target_organisation: uuid.UUID | None = None
-    target_component: Component | None = None
-    target_person: uuid.UUID | None = None
-    fields: list[LiaisonReleasableField] | None = Field(None, max_length=20)
-
-
-class ReleaseOut(Schema):
-    id: uuid.UUID
-    target_organisation: OrganisationRef | None
-    target_component: Component | None
-    target_person: PersonRef | None = Field(description="Null also when you may no longer see that person.")
-    fields: list[str] | None = Field(description="Released fields; null for the full view.")
-    created_at: dt.datetime
-    revoked_at: dt.datetime | None
-    active: bool
-
-
-class HistoryOut(Schema):
-    version: int | None
-    action: str
-    recorded_at: dt.datetime
-    actor: str = Field(description='Who made the change, by name; "withheld" (translated) for a person you may '
-                                   "not see.")
-    changes: dict[str, Any] = Field(description='What changed, cut to your view of the record. A person you may '
-                                                'not see is "withheld", never their id (one marker per field).')
-
-
-def release_out(release: Release, names: dict[str, str]) -> dict[str, Any]:
-    org: Organisation | None = release.target_organisation
-    person = str(release.target_person_id) if release.target_person_id else None
-    return {
-        "id": release.pk, "target_organisation": organisation_ref(org) if org else None,
-        "target_component": release.target_component or None,
-        "target_person": {"id": release.target_person_id, "full_name": names[person]}
-        if person and person in names else None,
-        "fields": release.fields, "created_at": release.created_at, "revoked_at": release.revoked_at,
-        "active": release.revoked_at is None,
-    }
-
-
-def history_out(version: HistoryVersion) -> dict[str, Any]:
-    return {"version": version.version, "action": version.action, "recorded_at": version.recorded_at,
-            "actor": version.actor, "changes": version.changes}

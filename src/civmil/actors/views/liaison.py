@@ -5,7 +5,6 @@ civmil.actors.views.assignments."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -13,12 +12,11 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods
 
 from civmil.actors import queries, services
 from civmil.actors.forms import (
@@ -43,25 +41,20 @@ from civmil.core import merge as core_merge
 from civmil.core import services as core_services
 from civmil.core.choices import Level
 from civmil.core.errors import Forbidden, NotFound, ServiceError, StaleEdit
-from civmil.core.kernel.fields import Cell, csv_safe
 from civmil.core.kernel.views import KernelViews
 
 if TYPE_CHECKING:
     from civmil.core.actors import Actor
 
-EXPORT_BATCH = 500
 #: Columns of the CSV export, in order: (key, header).
-EXPORT_COLUMNS = [
+EXPORT_COLUMNS = (
     ("id", gettext_lazy("id")), ("occurred_at", gettext_lazy("when")), ("channel", gettext_lazy("channel")),
     ("organisations", gettext_lazy("organisations")), ("people", gettext_lazy("people")),
     ("summary", gettext_lazy("summary")), ("follow_ups", gettext_lazy("follow-ups")),
     ("latitude", gettext_lazy("latitude")), ("longitude", gettext_lazy("longitude")),
     ("mgrs", gettext_lazy("MGRS")), ("place_name", gettext_lazy("place")),
     ("level", gettext_lazy("releasability")), ("owner", gettext_lazy("owner")),
-]
-#: Columns whose values civmil formats itself as numbers (never user text).
-NUMERIC_COLUMNS = frozenset({"latitude", "longitude"})
-
+)
 
 def _detail_context(request: HttpRequest, actor: Actor, shown: access.Shown[Any]) -> dict[str, Any]:
     cells = views.rows(actor, [shown.record])[0]["cells"]
@@ -78,6 +71,8 @@ views = KernelViews(
            "releases": "actors:liaison-releases", "row": "actors:liaison-row", "card": "actors:liaison-card"},
     filter_form=LiaisonFilterForm,
     more_cells=location_cells,
+    csv_columns=EXPORT_COLUMNS,
+    csv_name="liaison-log",
     detail_context=_detail_context,
 )
 
@@ -90,50 +85,7 @@ def _entry_or_404(actor: Actor, pk: Any) -> access.Shown[LiaisonLogEntry]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The log and its export
-
-
-class _Echo:
-    """A file-like object whose ``write`` hands back the line (for a streaming CSV writer)."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def export_row(cells: dict[str, Cell]) -> list[str]:
-    return [cells[key].plain() if key in NUMERIC_COLUMNS else csv_safe(cells[key].plain())
-            for key, _header in EXPORT_COLUMNS]
-
-
-@login_required
-@require_GET
-def liaison_export(request: HttpRequest) -> HttpResponseBase:
-    """CSV of the log with the list's filters; columns from each reader's view, withheld cells empty."""
-    actor = actor_of(request)
-    form = LiaisonFilterForm(actor, request.GET)
-    if not form.is_valid():
-        return views.list_page(request)
-    entries = form.filtered()
-    tz = form.tz
-    writer = csv.writer(_Echo())
-
-    # Built in the view, in batches: under ASGI a streamed body is consumed outside the
-    # request's thread, where the database may not be read.
-    lines = ["\ufeff" + writer.writerow([str(header) for _key, header in EXPORT_COLUMNS])]
-    start = 0
-    while batch := list(entries[start:start + EXPORT_BATCH]):
-        lines.extend(writer.writerow(export_row(row["cells"])) for row in views.rows(actor, batch, iso_times=True))
-        start += EXPORT_BATCH
-
-    filename = f"liaison-log-{timezone.localtime(timezone.now(), tz).date().isoformat()}.csv"
-    response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-# ---------------------------------------------------------------------------------------------
-# One entry
+# Recording a contact
 
 
 def _form_page(request: HttpRequest, form: LiaisonEntryForm, *, status: int = 200,

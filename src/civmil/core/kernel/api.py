@@ -335,6 +335,18 @@ def record_router(record_type: registry.RecordType, *, name: str, tags: list[str
             return Status(409, stale_body(exc, update_order))
         return one(actor, record_id)
 
+    history_and_releases(router, record_type, name=name)
+    router.record_schemas = made  # type: ignore[attr-defined]
+    return router
+
+
+def history_and_releases(router: Router, record_type: registry.RecordType, *, name: str) -> Router:
+    """The history and releases operations of ``record_type`` on ``router`` (``/{id}/history``,
+    ``/{id}/releases``, ``/{id}/releases/{release id}``), named ``<name>-history``,
+    ``<name>-releases``, ``<name>-release-create`` and ``<name>-release``; :func:`record_router`
+    adds them, and a type whose other operations are its own adds them alone."""
+    model = record_type.model
+
     @router.get("/{record_id}/history", response={200: list[HistoryOut], **ERROR_RESPONSES},
                 url_name=f"{name}-history", summary=f"History of a {model._meta.verbose_name}")
     def history(request: HttpRequest, record_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -415,5 +427,4 @@ def record_router(record_type: registry.RecordType, *, name: str, tags: list[str
             release = core_services.revoke_release(actor, release)
         return _release_out(release, _names(actor, [release.target_person_id]))
 
-    router.record_schemas = made  # type: ignore[attr-defined]
     return router

@@ -101,7 +101,8 @@ class KernelViews:
     a type kept URL names older than the kernel; ``filter_form`` replaces the declared filters by a
     form of the type's own (``filter_form(actor, data)``, valid or not, with ``filtered(sort)``
     giving the reader's records it keeps); ``more_cells`` adds cells that are no one field's (a
-    record's location as MGRS)."""
+    record's location as MGRS); ``csv_columns`` (cell name, header) and ``csv_name`` (the file's
+    name before its date) replace the export's defaults."""
 
     record_type: registry.RecordType
     templates: dict[str, str] = field(default_factory=dict)
@@ -112,6 +113,8 @@ class KernelViews:
     names: dict[str, str] = field(default_factory=dict)
     filter_form: Any = None
     more_cells: Callable[[access.Shown[Any]], dict[str, kf.Cell]] | None = None
+    csv_columns: tuple[tuple[str, Any], ...] = ()
+    csv_name: str = ""
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -214,17 +217,19 @@ class KernelViews:
     def csv_lines(self, actor: Actor, qs: Any) -> tuple[list[str], Callable[[int], list[str]]]:
         """The header line, and a function giving the lines of the batch starting at an offset."""
         writer = csv.writer(_Echo())
-        fields = [f for f in self.fields() if f.spec.in_csv]
-        header = ["id", *(f.label for f in fields), str(_("Releasability")), str(_("Owner"))]
-        by_name = {f.name: f for f in fields}
+        by_name = {f.name: f for f in self.fields()}
+        columns = list(self.csv_columns) or [
+            ("id", "id"), *((f.name, f.label) for f in self.fields() if f.spec.in_csv),
+            ("level", _("Releasability")), ("owner", _("Owner"))]
+        header = [str(title) for _key, title in columns]
 
         def batch(start: int) -> list[str]:
             records = list(qs[start:start + EXPORT_BATCH])
             lines = []
             for row in self.rows(actor, records, iso_times=True):
                 c = row["cells"]
-                values = [c["id"].plain(), *(kf.csv_cell(by_name[f.name], c[f.name]) for f in fields),
-                          kf.csv_safe(c["level"].plain()), kf.csv_safe(c["owner"].plain())]
+                values = [c["id"].plain() if key == "id" else kf.csv_cell(by_name.get(key), c[key])
+                          for key, _title in columns]
                 lines.append(writer.writerow(values))
             return lines
 
@@ -244,7 +249,7 @@ class KernelViews:
         else:
             content = _sync_lines(header, batch)
         response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
-        stem = str(self.rt.model._meta.verbose_name_plural).replace(" ", "-")
+        stem = self.csv_name or str(self.rt.model._meta.verbose_name_plural).replace(" ", "-")
         day = timezone.localtime(timezone.now(), mission_tz(actor)).date().isoformat()
         response["Content-Disposition"] = f'attachment; filename="{stem}-{day}.csv"'
         response["Cache-Control"] = "no-store"
