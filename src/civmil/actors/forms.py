@@ -20,7 +20,7 @@ from civmil.actors import queries, services
 from civmil.actors.choices import ContactChannel
 from civmil.actors.models import LiaisonAssignment, LiaisonLogEntry
 from civmil.actors.records import LIAISON_LEVELS
-from civmil.core import access, dates, geo, registry
+from civmil.core import access, dates, geo
 from civmil.core import merge as merging
 from civmil.core.choices import Component, Level, OrganisationKind, Role
 from civmil.core.errors import Invalid, ServiceError
@@ -391,56 +391,6 @@ def _parse_time(value: Any) -> dt.datetime | None:
         return dt.datetime.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
-
-
-class ReleaseForm(ServiceErrorsMixin):
-    """Release a record to exactly one organisation, component or person: fully or some fields."""
-
-    error_field_map = {"fields": "released_fields", "target": "__all__"}
-
-    target_organisation = OrganisationChoiceField(label=gettext_lazy("Organisation"),
-                                                  queryset=Organisation.objects.none(), required=False)
-    target_component = forms.ChoiceField(label=gettext_lazy("Component"), required=False,
-                                         choices=BLANK + list(Component.choices))
-    target_person = forms.ModelChoiceField(label=gettext_lazy("Person"), queryset=Person.objects.none(),
-                                           required=False)
-    scope = forms.ChoiceField(
-        label=gettext_lazy("What to release"), widget=forms.RadioSelect, initial="full",
-        choices=[("full", gettext_lazy("The whole record")),
-                 ("fields", gettext_lazy("Only the fields ticked below"))],
-    )
-    released_fields = forms.MultipleChoiceField(label=gettext_lazy("Fields"), required=False,
-                                                widget=forms.CheckboxSelectMultiple)
-
-    def __init__(self, actor: Actor, model: type[models.Model], *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "release")
-        super().__init__(*args, **kwargs)
-        self.model = model
-        self.fields["target_organisation"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
-        self.fields["target_person"].queryset = queries.people(actor)  # type: ignore[attr-defined]
-        self.fields["released_fields"].choices = self.field_labels(model)  # type: ignore[attr-defined]
-
-    @staticmethod
-    def field_labels(model: type[models.Model]) -> list[tuple[str, str]]:
-        """The fields of ``model`` that may be released one by one, with their labels."""
-        return [(name, field_label(model, name)) for name in registry.get(model).release_fields]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        targets = [data.get("target_organisation"), data.get("target_component"), data.get("target_person")]
-        if sum(1 for t in targets if t) != 1:
-            raise ValidationError(_("Choose exactly one target: an organisation, a component or a person."))
-        if data.get("scope") == "fields" and not data.get("released_fields"):
-            self.add_error("released_fields", _("Tick at least one field, or release the whole record."))
-        return data
-
-    def release_kwargs(self) -> dict[str, Any]:
-        d = self.cleaned_data
-        return {
-            "organisation": d.get("target_organisation"), "component": d.get("target_component") or "",
-            "person": d.get("target_person"),
-            "fields": list(d["released_fields"]) if d.get("scope") == "fields" else None,
-        }
 
 
 class AssignmentForm(ServiceErrorsMixin):

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext as _
@@ -18,7 +16,7 @@ from civmil.actors.choices import AssignmentStatus
 from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
 from civmil.core import access, geo
 from civmil.core.errors import NotFound
-from civmil.core.models import LedgerEntry, Membership, Organisation, Person, Release
+from civmil.core.models import Membership, Organisation, Person
 
 # A person's reads live in core; the directory's pages and API name them through this module too.
 from civmil.core.queries import memberships as memberships
@@ -180,114 +178,6 @@ def areas_at(actor: Actor, lat: float, lon: float) -> list[Area]:
     return sorted(found, key=lambda a: (a.kind, a.admin_level if a.admin_level is not None else 99, a.name))
 
 
-def releases(actor: Actor, shown: access.Shown[Any]) -> list[Release]:
-    """Releases of a record, listed only to those who may release it."""
-    if not access.may(actor, access.Action.RELEASE, shown.record, shown.view):
-        return []
-    return list(Release.objects.filter(
-        content_type=ContentType.objects.get_for_model(shown.record), object_id=shown.record.pk,
-    ).select_related("target_organisation", "target_person").order_by("created_at"))
-
-
-#: Stands, in a change listed by :func:`history`, for a person the reader may not see (never
-#: their name or id). One marker per field, however many such people the field holds.
-WITHHELD_PERSON = "withheld"
-#: Keys of the kernel's release and grant changes that hold a person's id.
-_PERSON_CHANGE_KEYS = frozenset({"target_person", "person"})
-
-
-@dataclass
-class Version:
-    version: int | None
-    action: str
-    recorded_at: dt.datetime
-    #: Who made the change: their name as the reader's view of them shows it, "withheld" for a
-    #: person the reader may not see, "a user" or "console".
-    actor: str
-    #: What changed, cut to the reader's view; person ids the reader may not see are
-    #: :data:`WITHHELD_PERSON`.
-    changes: dict[str, Any]
-
-
-def _person_keys(model: type[models.Model]) -> frozenset[str]:
-    """Names of the change keys of ``model``'s history that hold people's ids."""
-    own = {f.name for f in model._meta.get_fields()
-           if f.concrete and (f.many_to_many or f.many_to_one) and f.related_model is Person}
-    return _PERSON_CHANGE_KEYS | own
-
-
-def _person_ids(value: Any) -> list[str]:
-    if isinstance(value, list | tuple):
-        return [str(v) for v in value if v]
-    return [str(value)] if value else []
-
-
-def _people_through_policy(value: Any, visible: set[str]) -> Any:
-    """A change's person value (an id or a list of ids) with the people ``visible`` does not hold
-    replaced by one :data:`WITHHELD_PERSON` marker."""
-    if isinstance(value, list | tuple):
-        shown = [str(v) for v in value if v and str(v) in visible]
-        return [*shown, WITHHELD_PERSON] if any(v and str(v) not in visible for v in value) else shown
-    if not value:
-        return value
-    return str(value) if str(value) in visible else WITHHELD_PERSON
-
-
-def history(actor: Actor, shown: access.Shown[Any]) -> list[Version]:
-    """The record's ledger history, cut to the reader's view of the record.
-
-    Every person in it comes through the policy: a change's author is named only when the reader
-    may see that person (as their view of the person shows the name), and the people inside a
-    changed field (many-to-many ids, foreign keys, release and grant targets) only by the ids of
-    people the reader may see. Anyone else is "withheld", never a name or an id.
-    """
-    if not access.may(actor, access.Action.HISTORY, shown.record, shown.view):
-        raise NotFound(_("No such record."))
-    obj = shown.record
-    key = f"{obj._meta.app_label}.{obj._meta.model_name}"
-    person_keys = _person_keys(type(obj))
-    may_release = access.may(actor, access.Action.RELEASE, obj)
-    entries = [e for e in LedgerEntry.objects.filter(object_type=key, object_id=str(obj.pk))
-               .select_related("change").order_by("seq")
-               if may_release or not e.action.startswith(("release.", "grant."))]
-    stored = [e.change.data if hasattr(e, "change") and e.change.data is not None else {} for e in entries]
-    cut = [{k: v for k, v in data.items() if k != "version" and shown.view.shows(k)} for data in stored]
-    authors = _authors(actor, {e.actor_user_id for e in entries if e.actor_user_id is not None})
-    inside = {i for changes in cut for k, v in changes.items() if k in person_keys for i in _person_ids(v)}
-    visible = {str(pk) for pk in visible_person_ids(actor, _valid_uuids(inside))}
-    return [
-        Version(
-            version=data.get("version"), action=e.action, recorded_at=e.recorded_at,
-            actor=_("console") if e.actor_user_id is None else authors.get(e.actor_user_id, _("withheld")),
-            changes={k: _people_through_policy(v, visible) if k in person_keys else v for k, v in changes.items()},
-        )
-        for e, data, changes in zip(entries, stored, cut, strict=True)
-    ]
-
-
-def _authors(actor: Actor, user_ids: set[Any]) -> dict[Any, str]:
-    """The names of the people behind ``user_ids`` that ``actor`` may see, by user id (as the
-    reader's view of each person shows the name); an account without a person is "a user"."""
-    if not user_ids:
-        return {}
-    people = Person.objects.filter(user_id__in=user_ids)
-    names: dict[Any, str] = dict.fromkeys(user_ids - set(people.values_list("user_id", flat=True)), _("a user"))
-    for s in access.show_all(actor, access.visible(actor, people)):
-        if s.full_name:
-            names[s.record.user_id] = str(s.full_name)
-    return names
-
-
-def _valid_uuids(values: Iterable[str]) -> list[uuid.UUID]:
-    out = []
-    for v in values:
-        try:
-            out.append(uuid.UUID(v))
-        except ValueError:
-            continue
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # Reads for the directory and liaison pages. Each keeps a record only where the reader's view
 # shows the field a filter matched on, so a filter never reveals a withheld value.
@@ -411,20 +301,6 @@ def my_liaisons(actor: Actor, target: Organisation) -> list[access.Shown[Liaison
     """:func:`my_liaisons_to`, keeping assignments whose view shows who links which organisations."""
     names = ("officer", "from_organisation", "to_organisation", "starts_on", "ends_on")
     return [s for s in my_liaisons_to(actor, target) if _shows_all(s, names)]
-
-
-def release(actor: Actor, shown: access.Shown[Any], pk: Any) -> Release:
-    """One release of a record, for those who may release it; else :class:`NotFound`."""
-    for r in releases(actor, shown):
-        if str(r.pk) == str(pk):
-            return r
-    raise NotFound(_("No such release."))
-
-
-def organisations_by_id(actor: Actor, ids: Iterable[Any]) -> dict[str, Organisation]:
-    """Organisations by their id as text (for rendering ids stored in the ledger)."""
-    ids = [i for i in ids if i]
-    return {str(o.pk): o for o in organisations(actor).filter(pk__in=ids)} if ids else {}
 
 
 def people_names(actor: Actor, ids: Iterable[Any]) -> dict[str, str]:
