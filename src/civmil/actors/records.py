@@ -157,6 +157,7 @@ def register() -> None:
             search_fields=("summary", "follow_ups", "place_name"),
             fields=log_fields(),
             action_labels={"liaison.recorded": _("Recorded"), "liaison.edited": _("Edited")},
+            layer=registry.MapLayer(point=("latitude", "longitude"), style="channel", time=("occurred_at",)),
             threads=True,
             attachments=True,
             detail_url_name="actors:liaison-entry",
@@ -174,5 +175,7 @@ def register() -> None:
                            "liaison.assignment_confirmed": _("Confirmed"),
                            "liaison.assignment_refused": _("Refused")},
             detail_url_name="actors:assignment",
+            layer=registry.MapLayer(point=("latitude", "longitude"), style="status", time=("starts_on", "ends_on"),
+                                    colours={"pending": "#ff7f0e", "confirmed": "#2ca02c", "refused": "#7f7f7f"}),
         )
     )

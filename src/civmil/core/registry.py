@@ -75,6 +75,29 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class MapLayer:
+    """A record type's layer on the map (:mod:`civmil.core.kernel.maps`): ``/api/v1/map/layers/<key>``.
+
+    The geometry is a :class:`~civmil.core.models.Placed` model's ``geometry`` (the default), or a
+    point from two float fields (``point=("latitude", "longitude")``). A record whose view withholds
+    its geometry is no feature. ``style`` names a field whose value picks each feature's colour
+    (``colours`` maps values to CSS colours; others get the palette in order). The time window
+    meets ``time`` (one field, or a start and an end field; a null end is open); a
+    :class:`~civmil.core.models.Period` model needs none. The popup is the type's card.
+    """
+
+    point: tuple[str, str] | None = None
+    style: str = ""
+    colours: dict[str, str] = field(default_factory=dict)
+    time: tuple[str, ...] = ()
+    #: The layer's name in the legend; default: the model's plural name.
+    label: Any = None
+
+    def fields(self) -> tuple[str, ...]:
+        return (*(self.point or ()), *((self.style,) if self.style else ()), *self.time)
+
+
+@dataclass(frozen=True)
 class RecordType:
     """How one protected model takes part in releasability and the cross-cutting features.
 
@@ -124,6 +147,8 @@ class RecordType:
     list_filters: tuple[Any, ...] = ()
     #: Name of the URL pattern of the list page (default: the detail URL's name plus ``s``).
     list_url_name: str = ""
+    #: The type's map layer (``None``: not on the map).
+    layer: MapLayer | None = None
 
     def __post_init__(self) -> None:
         if not self.fields:
@@ -188,6 +213,11 @@ def register(record_type: RecordType) -> RecordType:
     bad = {f.name for f in record_type.fields} - known
     if bad:
         raise ValueError(f"{record_type.key}: unknown declared fields {sorted(bad)}")
+    if record_type.layer is not None:
+        layer_fields = set(record_type.layer.fields()) | (set() if record_type.layer.point else {"geometry"})
+        bad = layer_fields - known
+        if bad:
+            raise ValueError(f"{record_type.key}: unknown map layer fields {sorted(bad)}")
     _TYPES[record_type.model] = record_type
     return record_type
 

@@ -1,0 +1,129 @@
+"""Map layers: which features each reader gets, cut to their view, and the layer's filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from civmil.actors import services as actor_services
+from civmil.core import services as core_services
+from civmil.core.choices import Component, Level
+from tests.api.conftest import record_entry
+from tests.factories import make_member
+
+pytestmark = pytest.mark.django_db
+
+LAYER = "/map/layers/actors.liaisonassignment"
+
+
+def _assign(m: Any, *, level: str = Level.MISSION, lat: float | None = 10.5, lon: float | None = 30.5,
+            starts: dt.date = dt.date(2025, 1, 10), ends: dt.date | None = None, community: str = "Hilltop") -> Any:
+    return actor_services.assign_liaison(m.actor, actor_services.Assignment(
+        officer_id=m.person.pk, starts_on=starts, ends_on=ends, level=level, community=community,
+        latitude=lat, longitude=lon))
+
+
+def _ids(r: Any) -> set[str]:
+    assert r.status_code == 200, r.content
+    return {f["id"] for f in r.json()["features"]}
+
+
+def test_the_layers_list_names_the_assignment_layer_with_its_legend(signed_in) -> None:
+    r = signed_in(make_member(Component.HUMANITARIAN)).get("/map/layers")
+    assert r.status_code == 200, r.content
+    layer = next(x for x in r.json() if x["key"] == "actors.liaisonassignment")
+    assert layer["url"] == "/api/v1" + LAYER and layer["style_field"] == "status"
+    assert {i["value"] for i in layer["legend"]} == {"pending", "confirmed", "refused"}
+
+
+def test_each_reader_gets_the_features_their_level_opens(signed_in) -> None:
+    cimic = make_member(Component.MILITARY)
+    hum = make_member(Component.HUMANITARIAN)
+    mission = _assign(cimic, community="Mission")
+    military = _assign(cimic, level=Level.MILITARY, community="Military")
+    humanitarian = _assign(hum, level=Level.HUMANITARIAN, community="Humanitarian")
+    _assign(cimic, lat=None, lon=None, community="No place")
+
+    assert _ids(signed_in(cimic).get(LAYER)) == {str(mission.pk), str(military.pk)}
+    seen = signed_in(hum).get(LAYER).json()
+    assert {f["id"] for f in seen["features"]} == {str(mission.pk), str(humanitarian.pk)}
+    feature = next(f for f in seen["features"] if f["id"] == str(humanitarian.pk))
+    assert feature["geometry"] == {"type": "Point", "coordinates": [30.5, 10.5]}
+    props = feature["properties"]
+    assert props["community"] == "Humanitarian" and props["colour"] == "#2ca02c" and props["withheld"] == []
+    assert props["popup"]["url"].endswith(f"{humanitarian.pk}/")
+    assert {"label": "Community", "text": "Humanitarian"} in props["popup"]["lines"]
+    assert seen["truncated"] is False
+
+
+def test_a_reduced_view_without_the_place_is_no_feature_and_one_with_it_withholds_the_rest(signed_in) -> None:
+    cimic = make_member(Component.MILITARY)
+    hum = make_member(Component.HUMANITARIAN)
+    assignment = _assign(cimic, level=Level.MILITARY, community="Bridge")
+    core_services.release_record(cimic.actor, assignment, organisation=hum.org, fields=["community"])
+    entry = record_entry(cimic, level=Level.MILITARY, summary="Ford", latitude=10.5, longitude=30.5)
+    core_services.release_record(cimic.actor, entry, organisation=hum.org, fields=["latitude", "longitude"])
+    reader = signed_in(hum)
+
+    assert _ids(reader.get(LAYER)) == set()
+    seen = reader.get("/map/layers/actors.liaisonlogentry").json()["features"]
+    assert [f["id"] for f in seen] == [str(entry.pk)]
+    props = seen[0]["properties"]
+    assert seen[0]["geometry"]["coordinates"] == [30.5, 10.5]
+    assert "summary" not in props and {"channel", "occurred_at"} <= set(props["withheld"])
+    assert "colour" not in props
+    # A time window looks at the time, which this view withholds: the record is not revealed by it.
+    assert _ids(reader.get("/map/layers/actors.liaisonlogentry", {"time_from": "2000-01-01T00:00:00Z"})) == set()
+    assert _ids(signed_in(cimic).get("/map/layers/actors.liaisonlogentry",
+                                     {"time_from": "2000-01-01T00:00:00Z"})) == {str(entry.pk)}
+
+
+def test_bbox_time_window_and_filters_narrow_the_layer(signed_in) -> None:
+    cimic = make_member(Component.MILITARY)
+    reader = signed_in(cimic)
+    inside = _assign(cimic, lat=10.5, lon=30.5, starts=dt.date(2025, 1, 10), ends=dt.date(2025, 3, 1))
+    outside = _assign(cimic, lat=12.0, lon=35.0, starts=dt.date(2025, 1, 10))
+    old = _assign(cimic, lat=10.6, lon=30.6, starts=dt.date(2020, 1, 1), ends=dt.date(2020, 6, 1))
+    open_ended = _assign(cimic, lat=10.7, lon=30.7, starts=dt.date(2019, 1, 1))
+
+    box = {"bbox": "30,10,31,11"}
+    assert _ids(reader.get(LAYER, box)) == {str(inside.pk), str(old.pk), str(open_ended.pk)}
+    assert _ids(reader.get(LAYER, {"bbox": "34.9,11.9,35.1,12.1"})) == {str(outside.pk)}
+    window = {**box, "time_from": "2025-02-01T00:00:00Z", "time_to": "2025-02-28T00:00:00Z"}
+    assert _ids(reader.get(LAYER, window)) == {str(inside.pk), str(open_ended.pk)}
+    assert _ids(reader.get(LAYER, {**box, "starts_on_from": "2024-01-01"})) == {str(inside.pk)}
+    assert _ids(reader.get(LAYER, {**box, "current": "true"})) == {str(open_ended.pk)}
+    assert _ids(reader.get(LAYER, {**box, "level": "military"})) == set()
+
+
+def test_the_limit_says_when_the_answer_is_truncated(signed_in) -> None:
+    cimic = make_member(Component.MILITARY)
+    for i in range(3):
+        _assign(cimic, lat=10 + i / 10, community=f"Place {i}")
+    r = signed_in(cimic).get(LAYER, {"limit": 2}).json()
+    assert len(r["features"]) == 2 and r["truncated"] is True and r["limit"] == 2
+    assert signed_in(cimic).get(LAYER, {"limit": 3}).json()["truncated"] is False
+
+
+@pytest.mark.parametrize(("params", "named"), [
+    ({"bbox": "30,10,31"}, "bbox"),
+    ({"bbox": "31,10,30,11"}, "bbox"),
+    ({"bbox": "30,10,31,95"}, "bbox"),
+    ({"bbox": "west,10,31,11"}, "bbox"),
+    ({"time_from": "yesterday"}, "time_from"),
+    ({"time_from": "2025-03-01T00:00:00Z", "time_to": "2025-01-01T00:00:00Z"}, "time_to"),
+    ({"limit": "0"}, "limit"),
+    ({"status": "lost"}, "status"),
+    ({"starts_on_from": "2025-13-01"}, "starts_on_from"),
+])
+def test_bad_parameters_are_refused_naming_the_parameter(signed_in, params: dict[str, str], named: str) -> None:
+    r = signed_in(make_member(Component.MILITARY)).get(LAYER, params)
+    assert 400 <= r.status_code < 500, r.content
+    assert named in r.json()["errors"], r.json()
+
+
+def test_signed_out_readers_get_no_layer(anonymous) -> None:
+    assert anonymous.get(LAYER).status_code == 401
+    assert anonymous.get("/map/layers").status_code == 401
