@@ -1,0 +1,216 @@
+"""What a map layer query costs: one bounding-box + time window + filter query on the liaison
+log's layer (``/api/v1/map/layers/actors.liaisonlogentry``) as a humanitarian (NGO) reader, timed
+as the whole API request with its serialisation, against bare SQL with the same box, window and
+filter (no policy) on the same database and indexes, in the same run.
+
+The data: N log entries with a place in a 600 x 600 km region, clustered around twenty towns,
+over two years, spread evenly over the six levels and over organisations of every component,
+releases on 5 % (full or of some fields), written by a bulk path (executemany) with each
+entry's audience computed by the policy's own function, as ``bench/access_policy.py`` does (its
+readers, organisations and clean-up are reused). Point ``DATABASE_URL`` at a scratch database.
+
+``make bench`` runs a small size; the figure of issue 10 is::
+
+    .venv/bin/python -m bench.map_layer --records 1000000
+    DATABASE_URL=postgres://... .venv/bin/python -m bench.map_layer --records 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import sys
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+SIZES = (20_000,)
+CHUNK = 10_000
+RELEASED = 0.05
+SEED = 20261205
+#: The region: 600 x 600 km (about 5.4 degrees at the equator) from (30 E, 5 N).
+WEST, SOUTH, SPAN = 30.0, 5.0, 5.4
+TOWNS = 20
+#: The query: a box of about 55 x 55 km around a town, a window of 60 days, one level.
+BOX_DEG, WINDOW_DAYS, LEVEL = 0.5, 60, "humanitarian"
+
+
+def _fill(n: int, seeded: Any) -> dict[str, Any]:
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
+    from django.utils import timezone
+
+    from bench.access_policy import _insert, _owners_for
+    from civmil.actors.models import LiaisonLogEntry
+    from civmil.core import services
+    from civmil.core.access import audience_keys
+    from civmil.core.choices import Level
+    from civmil.core.models import Release, Space
+    from civmil.core.models.records import Audience
+
+    rng = random.Random(SEED)
+    space = Space.live()
+    ct = ContentType.objects.get_for_model(LiaisonLogEntry)
+    owners = _owners_for(seeded)
+    levels = [lv for lv in Level.values if lv in {str(x) for x in (Level.MISSION, Level.HUMANITARIAN,
+                                                                     Level.MILITARY, Level.RESTRICTED)}]
+    orgs = [o for group in seeded.orgs.values() for o in group]
+    towns = [(WEST + rng.random() * SPAN, SOUTH + rng.random() * SPAN) for _ in range(TOWNS)]
+    now = timezone.now()
+    uuid_db = (lambda u: u.hex) if connection.vendor == "sqlite" else (lambda u: u)
+    adapt = connection.ops.adapt_datetimefield_value
+    fields_db = Release._meta.get_field("fields").get_db_prep_save
+    some = fields_db(["summary", "latitude", "longitude", "occurred_at"], connection)
+    full = fields_db(None, connection)
+    space_id, ct_id, now_db = uuid_db(space.pk), ct.pk, adapt(now)
+    entry_cols = ["id", "space_id", "owner_id", "level", "created_by_id", "created_at", "updated_at", "version",
+                  "occurred_at", "channel", "summary", "follow_ups", "place_name", "latitude", "longitude"]
+    release_cols = ["id", "content_type_id", "object_id", "target_organisation_id", "target_component",
+                    "target_person_id", "fields", "created_at"]
+    audience_cols = ["content_type_id", "object_id", "space_id", "key", "level"]
+    channels = ["meeting", "phone", "email", "radio"]
+    counts: Counter[str] = Counter()
+    began = time.perf_counter()
+    written = 0
+    while written < n:
+        size = min(CHUNK, n - written)
+        entries, releases, audience = [], [], []
+        for i in range(written, written + size):
+            pk = uuid.UUID(int=rng.getrandbits(128), version=4)
+            level = levels[i % len(levels)]
+            owner = rng.choice(owners[level])
+            submitter = rng.choice(seeded.writers[owner.pk]) if rng.random() < 0.8 else None
+            x, y = rng.choice(towns)
+            lon = min(180.0, max(-180.0, rng.gauss(x, 0.15)))
+            lat = min(90.0, max(-90.0, rng.gauss(y, 0.15)))
+            occurred = now - dt.timedelta(seconds=rng.randrange(2 * 365 * 86400))
+            entries.append((uuid_db(pk), space_id, uuid_db(owner.pk), level,
+                            uuid_db(submitter.pk) if submitter else None, now_db, now_db, 1, adapt(occurred),
+                            rng.choice(channels), f"entry {i}", "", "", lat, lon))
+            targets: list[tuple[Any, str, Any]] = []
+            if rng.random() < RELEASED:
+                target = (rng.choice(orgs).pk, "", None)
+                targets.append(target)
+                releases.append((uuid_db(uuid.uuid4()), ct_id, uuid_db(pk), uuid_db(target[0]), "", None,
+                                 full if rng.random() < 0.5 else some, now_db))
+            counts[level] += 1
+            for key in sorted(audience_keys(level, owner.pk, submitter.pk if submitter else None, targets, [])):
+                audience.append((ct_id, uuid_db(pk), space_id, key, level))
+        _insert(LiaisonLogEntry._meta.db_table, entry_cols, entries)
+        _insert(Release._meta.db_table, release_cols, releases)
+        _insert(Audience._meta.db_table, audience_cols, audience)
+        written += size
+    services.count_levels(ct, {(space.pk, level): k for level, k in counts.items()})
+    filled = time.perf_counter() - began
+    return {"fill_s": round(filled, 1), "records_per_s": round(n / filled), "towns": towns, "now": now}
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    import math
+    import statistics
+
+    samples = sorted(samples)
+    return round(statistics.median(samples), 2), round(samples[math.ceil(len(samples) * 0.95) - 1], 2)
+
+
+def _measure(n: int, seeded: Any, fill: dict[str, Any], queries: int) -> dict[str, Any]:
+    from django.db import connection
+    from django.test import Client
+
+    from civmil.actors.models import LiaisonLogEntry
+
+    rng = random.Random(SEED + 1)
+    reader = seeded.readers["humanitarian"]
+    client = Client()
+    client.force_login(reader.user)
+    table = connection.ops.quote_name(LiaisonLogEntry._meta.db_table)
+    params_of = []
+    for _ in range(queries):
+        x, y = rng.choice(fill["towns"])
+        ends = fill["now"] - dt.timedelta(days=rng.randrange(2 * 365 - WINDOW_DAYS))
+        starts = ends - dt.timedelta(days=WINDOW_DAYS)
+        params_of.append((x - BOX_DEG / 2, y - BOX_DEG / 2, x + BOX_DEG / 2, y + BOX_DEG / 2, starts, ends))
+    url = "/api/v1/map/layers/actors.liaisonlogentry"
+    bare_sql = (f"SELECT id, level, owner_id, occurred_at, channel, latitude, longitude FROM {table} "  # noqa: S608
+                "WHERE latitude >= %s AND latitude <= %s AND longitude >= %s AND longitude <= %s "
+                "AND occurred_at >= %s AND occurred_at <= %s AND level = %s ORDER BY id LIMIT 1001")
+    api_ms, sql_ms, features, rows = [], [], [], []
+    for west, south, east, north, starts, ends in [params_of[0], *params_of]:
+        query = {"bbox": f"{west},{south},{east},{north}", "time_from": starts.isoformat(),
+                 "time_to": ends.isoformat(), "level": LEVEL}
+        began = time.perf_counter()
+        response = client.get(url, query)
+        body = response.content
+        api_ms.append((time.perf_counter() - began) * 1000)
+        assert response.status_code == 200, body[:500]
+        features.append(len(json.loads(body)["features"]))
+        began = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(bare_sql, [south, north, west, east, starts, ends, LEVEL])
+            rows.append(len(cursor.fetchall()))
+        sql_ms.append((time.perf_counter() - began) * 1000)
+    api, sql = _percentiles(api_ms[1:]), _percentiles(sql_ms[1:])  # the first of each warms the caches
+    return {"records": n, "database": connection.vendor, "queries": queries,
+            "features_mean": round(sum(features[1:]) / queries, 1), "bare_rows_mean": round(sum(rows[1:]) / queries, 1),
+            "api_p50_ms": api[0], "api_p95_ms": api[1], "sql_p50_ms": sql[0], "sql_p95_ms": sql[1],
+            "ratio_p50": round(api[0] / sql[0], 1), "ratio_p95": round(api[1] / sql[1], 1),
+            "fill_s": fill["fill_s"], "records_per_s": fill["records_per_s"]}
+
+
+def run(sizes: tuple[int, ...] = SIZES, queries: int = 50) -> list[dict[str, Any]]:
+    from django.conf import settings
+    from django.db import connection, transaction
+
+    from bench.access_policy import _clean, _Seeded, _settle
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # the test client's host
+    rows = []
+    for n in sizes:
+        with transaction.atomic():
+            seeded = _Seeded()
+            fill = _fill(n, seeded)
+        try:
+            _settle()
+            rows.append(_measure(n, seeded, fill, queries))
+            print(json.dumps(rows[-1]), flush=True)
+        finally:
+            _clean(seeded)
+    table = Table(title=f"Map layer on {connection.vendor}: box ~55 km + {WINDOW_DAYS} days + level, as an NGO "
+                        "reader (ms; whole API request vs bare SQL)")
+    for col in ("records", "features", "bare rows", "API p50 / p95", "SQL p50 / p95", "ratio p50 / p95"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(f'{r["records"]:,}', str(r["features_mean"]), str(r["bare_rows_mean"]),
+                      f'{r["api_p50_ms"]} / {r["api_p95_ms"]}', f'{r["sql_p50_ms"]} / {r["sql_p95_ms"]}',
+                      f'{r["ratio_p50"]}x / {r["ratio_p95"]}x')
+    Console().print(table)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--records", type=int, action="append",
+                        help=f"entries to measure at (repeatable; default {', '.join(map(str, SIZES))})")
+    parser.add_argument("--queries", type=int, default=50, help="queries timed per size (default 50)")
+    args = parser.parse_args()
+    from bench.__main__ import RESULTS, setup
+
+    setup()
+    rows = run(tuple(args.records) if args.records else SIZES, args.queries)
+    RESULTS.mkdir(exist_ok=True)
+    from django.db import connection
+
+    out = RESULTS / f"map_layer-{connection.vendor}.json"
+    out.write_text(json.dumps(rows, indent=2))
+    print(f"results written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
