@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
 import pytest
 
 from civmil.actors import services as actor_services
+from civmil.actors.models import LiaisonLogEntry
+from civmil.core import registry
 from civmil.core import services as core_services
 from civmil.core.choices import Component, Level
+from civmil.core.geometry import Bounds
+from civmil.core.kernel import maps
 from tests.api.conftest import record_entry
-from tests.factories import make_member
+from tests.factories import Member, make_member, make_org
 
 pytestmark = pytest.mark.django_db
 
@@ -19,10 +24,11 @@ LAYER = "/map/layers/actors.liaisonassignment"
 
 
 def _assign(m: Any, *, level: str = Level.MISSION, lat: float | None = 10.5, lon: float | None = 30.5,
-            starts: dt.date = dt.date(2025, 1, 10), ends: dt.date | None = None, community: str = "Hilltop") -> Any:
+            starts: dt.date = dt.date(2025, 1, 10), ends: dt.date | None = None, community: str = "Hilltop",
+            **extra: Any) -> Any:
     return actor_services.assign_liaison(m.actor, actor_services.Assignment(
         officer_id=m.person.pk, starts_on=starts, ends_on=ends, level=level, community=community,
-        latitude=lat, longitude=lon))
+        latitude=lat, longitude=lon, **extra))
 
 
 def _ids(r: Any) -> set[str]:
@@ -36,6 +42,22 @@ def test_the_layers_list_names_the_assignment_layer_with_its_legend(signed_in) -
     layer = next(x for x in r.json() if x["key"] == "actors.liaisonassignment")
     assert layer["url"] == "/api/v1" + LAYER and layer["style_field"] == "status"
     assert {i["value"] for i in layer["legend"]} == {"pending", "confirmed", "refused"}
+
+
+def test_map_layers_list_offers_a_layer_to_a_reader_who_may_see_records_of_it_by_release(signed_in) -> None:
+    """GET /api/v1/map/layers as a host-nation member whose organisation was released a liaison
+    log entry: the layer's own route gives them the feature, so the list (what the map offers)
+    names the layer although no level of the type opens to host-nation readers."""
+    soldier = make_member(Component.MILITARY)
+    local = make_member(Component.HOST_NATION)
+    reader = signed_in(local)
+    assert "actors.liaisonlogentry" not in [layer["key"] for layer in reader.get("/map/layers").json()]
+    entry = record_entry(soldier, level=Level.MISSION, latitude=10.5, longitude=30.5)
+    core_services.release_record(soldier.actor, entry, organisation=local.org)
+
+    features = reader.get("/map/layers/actors.liaisonlogentry").json()["features"]
+    assert [f["id"] for f in features] == [str(entry.pk)]
+    assert "actors.liaisonlogentry" in [layer["key"] for layer in reader.get("/map/layers").json()]
 
 
 def test_each_reader_gets_the_features_their_level_opens(signed_in) -> None:
@@ -105,6 +127,85 @@ def test_the_limit_says_when_the_answer_is_truncated(signed_in) -> None:
     r = signed_in(cimic).get(LAYER, {"limit": 2}).json()
     assert len(r["features"]) == 2 and r["truncated"] is True and r["limit"] == 2
     assert signed_in(cimic).get(LAYER, {"limit": 3}).json()["truncated"] is False
+
+
+def test_map_layer_truncated_flag_and_limit_count_only_the_features_the_reader_gets(signed_in) -> None:
+    """GET /api/v1/map/layers/actors.liaisonassignment?bbox=30,10,31,11&limit=1 as a humanitarian
+    reader who sees military assignments only through a release of ``community`` (their place is
+    withheld): ``truncated`` must not say whether such a record lies in the box (moving the box
+    locates it), and the reader's own feature in the box must not be crowded out by them."""
+    soldier = make_member(Component.MILITARY)
+    aid = make_member(Component.HUMANITARIAN)
+    for i in range(3):
+        hidden = _assign(soldier, level=Level.MILITARY, lat=10.5, lon=30.5, community=f"Camp {i}",
+                         to_organisation_id=make_org(Component.CIVILIAN).pk)
+        core_services.release_record(soldier.actor, hidden, organisation=aid.org, fields=["community"])
+    own = _assign(aid, level=Level.HUMANITARIAN, lat=10.5, lon=30.5, to_organisation_id=make_org(Component.CIVILIAN).pk)
+    reader = signed_in(aid)
+
+    near = reader.get(LAYER, {"bbox": "30,10,31,11", "limit": 1})
+    far = reader.get(LAYER, {"bbox": "35,12,36,13", "limit": 1})
+    assert near.status_code == far.status_code == 200
+    assert far.json()["truncated"] is False
+    assert near.json()["truncated"] is False  # the only feature the reader may see here is their own
+    assert [f["id"] for f in near.json()["features"]] == [str(own.pk)]
+    # A filter on a withheld field is counted the same way.
+    assert reader.get(LAYER, {"bbox": "30,10,31,11", "limit": 1, "status": "pending"}).json()["truncated"] is False
+
+
+def _coarse_log_type() -> registry.RecordType:
+    """The liaison log's declaration with its place coarsened to whole degrees in a reduced view."""
+    base = registry.get(LiaisonLogEntry)
+
+    def whole(value: Any) -> Any:
+        return None if value is None else float(round(value))
+
+    fields = tuple(dataclasses.replace(f, coarsen=whole) if f.name in ("latitude", "longitude") else f
+                   for f in base.fields)
+    return dataclasses.replace(base, fields=fields)
+
+
+def _released_place(owner: Member, reader: Member) -> LiaisonLogEntry:
+    entry = record_entry(owner, level=Level.MILITARY, summary="Ford", latitude=10.4321, longitude=30.6789)
+    core_services.release_record(owner.actor, entry, organisation=reader.org, fields=["latitude", "longitude"])
+    return entry
+
+
+def test_map_feature_of_a_reduced_view_carries_the_coarsened_place() -> None:
+    """A type whose declaration coarsens its place in a reduced view (FieldSpec.coarsen): the
+    feature's properties are coarsened, and so is its GeoJSON geometry (maps._geometry)."""
+    soldier = make_member(Component.MILITARY)
+    aid = make_member(Component.HUMANITARIAN)
+    entry = _released_place(soldier, aid)
+    coarse = _coarse_log_type()
+
+    [feature] = maps.features(aid.actor, coarse, [LiaisonLogEntry.objects.get(pk=entry.pk)], set(), [])
+    assert feature["properties"]["latitude"] == 10.0 and feature["properties"]["longitude"] == 31.0
+    assert feature["geometry"]["coordinates"] == [31.0, 10.0]
+    [full] = maps.features(soldier.actor, coarse, [LiaisonLogEntry.objects.get(pk=entry.pk)], set(), [])
+    assert full["geometry"]["coordinates"] == [30.6789, 10.4321]
+
+
+def test_the_box_meets_the_coarsened_place_of_a_reduced_view_never_the_exact_one() -> None:
+    """maps.features_query (behind the layer's ``bbox``) for a reader whose view coarsens the
+    place: a box around the exact point alone must not find the record (shrinking the box would
+    locate it); a box around the coarsened point finds it, and a filter on a coarsened field does
+    not (it looked at the exact value)."""
+    soldier = make_member(Component.MILITARY)
+    aid = make_member(Component.HUMANITARIAN)
+    entry = _released_place(soldier, aid)
+    coarse = _coarse_log_type()
+
+    def found(actor: Any, box: Bounds | None, values: dict[str, Any] | None = None) -> list[Any]:
+        return list(maps.features_query(actor, coarse, values or {}, box, None, None)[0].values_list("pk", flat=True))
+
+    exact = Bounds(west=30.67, south=10.43, east=30.68, north=10.44)
+    coarsened = Bounds(west=30.9, south=9.9, east=31.1, north=10.1)
+    assert found(soldier.actor, exact) == [entry.pk] and found(soldier.actor, coarsened) == []
+    assert found(aid.actor, exact) == []
+    assert found(aid.actor, coarsened) == [entry.pk]
+    assert found(aid.actor, None, {"latitude": 10.4321}) == []
+    assert found(soldier.actor, None, {"latitude": 10.4321}) == [entry.pk]
 
 
 @pytest.mark.parametrize(("params", "named"), [

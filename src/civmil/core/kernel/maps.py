@@ -10,14 +10,17 @@
 Every read goes through :func:`civmil.core.access.visible`; the views of a page of records are
 decided in one batch (:func:`civmil.core.access.show_all`). Each feature is cut to the reader's
 view: a record whose view withholds its geometry is no feature, withheld properties are absent and
-named in ``withheld``. A record is kept by a time window or a filter only when its view shows the
-fields they looked at, so neither reveals a withheld value. Placed models are found through
-:func:`civmil.core.spatial.overlapping` (their spatial index); point layers through the range of
-their two float columns.
+named in ``withheld``; a reduced view that coarsens the place gets the coarsened geometry, and the
+box meets that one. A record is kept by a time window or a filter only when its view shows the
+fields they looked at, not coarsened, so neither reveals a withheld or exact value. Records the
+reader gets no feature of are left out in the query, before ``limit`` and ``truncated``. Placed
+models are found through :func:`civmil.core.spatial.overlapping` (their spatial index); point
+layers through the range of their two float columns.
 """
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.db import models
@@ -30,6 +33,7 @@ from civmil.core import access, registry
 from civmil.core.api import actor_of
 from civmil.core.errors import Invalid
 from civmil.core.geometry import Bounds
+from civmil.core.geometry import bounds as geometry_bounds
 from civmil.core.kernel import fields as kf
 from civmil.core.kernel import queries as kq
 from civmil.core.schemas import ERROR_RESPONSES, ApiDatetime
@@ -148,8 +152,14 @@ def _time_window(record_type: registry.RecordType, qs: models.QuerySet[Any], sta
 def features_query(actor: "Actor", record_type: registry.RecordType, values: dict[str, Any], box: Bounds | None,
                    starts: dt.datetime | None, ends: dt.datetime | None) -> tuple[models.QuerySet[Any], set[str],
                                                                                  list[Any]]:
-    """The records of the layer the reader may know exist, in the box and window, matching the
-    filters; with the fields and custom filters a record's view must still satisfy."""
+    """The records of the layer the reader gets a feature of, in the box and window, matching the
+    filters; with the fields and custom filters a record's view must still satisfy.
+
+    A record seen in part (:func:`civmil.core.kernel.queries._suspects`) is left out here, before
+    any limit, unless its view shows its place and the fields the filters looked at, so neither the
+    limit nor ``truncated`` counts records the reader gets no feature of. Where a reduced view
+    coarsens the place, the box meets the coarsened place, never the exact one.
+    """
     from civmil.core.spatial import overlapping
 
     layer = _layer(record_type)
@@ -178,32 +188,84 @@ def features_query(actor: "Actor", record_type: registry.RecordType, values: dic
     if layer.point is not None:
         lat, lon = layer.point
         qs = qs.filter(**{f"{lat}__isnull": False, f"{lon}__isnull": False})
+        wide = qs = _time_window(record_type, qs, starts, ends)
         if box is not None:
             qs = qs.filter(**{f"{lat}__gte": box.south, f"{lat}__lte": box.north,
                               f"{lon}__gte": box.west, f"{lon}__lte": box.east})
-        qs = _time_window(record_type, qs, starts, ends)
     else:
         qs = qs.filter(models.Q(west__isnull=False))
         if layer.time:
+            wide = qs = _time_window(record_type, qs, starts, ends)
             qs = overlapping(qs, box)
-            qs = _time_window(record_type, qs, starts, ends)
         else:
-            qs = overlapping(qs, box, starts, ends)
+            wide, qs = overlapping(qs, None, starts, ends), overlapping(qs, box, starts, ends)
     if starts is not None or ends is not None:
         looked_at.update(layer.time or ("starts_at", "ends_at"))
+    # The exact place decides the box only where no view coarsens it: otherwise the records seen in
+    # part are looked at across the whole layer, and kept by their coarsened place.
+    coarse = box is not None and any(fields[n].spec.coarsen is not None for n in _place(layer) if n in fields)
+    hidden: list[Any] = []
+    moved: list[Any] = []
+    for s in kq._suspects(actor, record_type, wide if coarse else qs):
+        geometry = _geometry(layer, fields, s)
+        if geometry is None or not _still_matches(fields, s, looked_at, custom):
+            hidden.append(s.record.pk)
+        elif coarse and _coarsened(fields, s, _place(layer)):
+            assert box is not None
+            (moved if _meets(geometry, box) else hidden).append(s.record.pk)
+    if moved:
+        qs = wide.filter(models.Q(pk__in=qs.values("pk")) | models.Q(pk__in=moved))
+    if hidden:
+        qs = qs.exclude(pk__in=hidden)
     return qs.select_related("owner").order_by("pk"), looked_at, custom
 
 
-def _geometry(layer: registry.MapLayer, shown: access.Shown[Any]) -> dict[str, Any] | None:
+def _place(layer: registry.MapLayer) -> tuple[str, ...]:
+    """The fields a feature's geometry is made of."""
+    return layer.point or ("geometry",)
+
+
+def _coarsened(fields: dict[str, kf.Field], shown: access.Shown[Any], names: Iterable[str]) -> bool:
+    """Does the reader's view give any of ``names`` coarsened (a reduced view of a field whose
+    declaration coarsens it)?"""
+    return shown.reduced and any(fields[n].spec.coarsen is not None for n in names if n in fields)
+
+
+def _value(fields: dict[str, kf.Field], shown: access.Shown[Any], name: str) -> Any:
+    """The value the reader's view gives of ``name`` (coarsened in a reduced view); the caller has
+    checked that the view shows it."""
+    return kf.value_of(fields[name], shown) if name in fields else getattr(shown.record, name)
+
+
+def _still_matches(fields: dict[str, kf.Field], shown: access.Shown[Any], looked_at: set[str],
+                   custom: list[tuple[Any, Any]]) -> bool:
+    """Does the record still match the filters as the reader sees it? A field the view coarsens
+    counts as not shown: the filters looked at its exact value."""
+    looks_at = set(looked_at).union(*(extra.looks_at for extra, _given in custom))
+    return kq._still_matches(shown, looked_at, custom, "", ()) and not _coarsened(fields, shown, looks_at)
+
+
+def _meets(geometry: dict[str, Any], box: Bounds) -> bool:
+    """Does ``geometry`` (as the reader sees it) meet ``box``? Edges that touch meet."""
+    if geometry.get("type") == "Point":
+        x, y = geometry["coordinates"][:2]
+        return bool(box.west <= x <= box.east and box.south <= y <= box.north)
+    there = geometry_bounds(geometry)
+    return there.east >= box.west and there.west <= box.east and there.north >= box.south and there.south <= box.north
+
+
+def _geometry(layer: registry.MapLayer, fields: dict[str, kf.Field], shown: access.Shown[Any]) -> dict[str, Any] | None:
+    """The feature's geometry as the reader's view gives it (coarsened in a reduced view whose
+    declaration coarsens the place); ``None`` when the view withholds it."""
     if layer.point is not None:
         lat, lon = layer.point
         if not (shown.view.shows(lat) and shown.view.shows(lon)):
             return None
-        y, x = getattr(shown.record, lat), getattr(shown.record, lon)
+        y, x = _value(fields, shown, lat), _value(fields, shown, lon)
         return {"type": "Point", "coordinates": [x, y]} if x is not None and y is not None else None
     if not shown.view.shows("geometry"):
         return None
-    geometry = shown.record.geometry
+    geometry = _value(fields, shown, "geometry")
     return geometry if isinstance(geometry, dict) else None
 
 
@@ -212,6 +274,7 @@ def features(actor: "Actor", record_type: registry.RecordType, records: list[Any
     """GeoJSON features of ``records`` as the reader sees them (views decided in one batch)."""
     layer = _layer(record_type)
     fields = kf.resolve(record_type)
+    by_name = {f.name: f for f in fields}
     many = [f.name for f in fields if f.kind == kf.MANY]
     if many:
         models.prefetch_related_objects(records, *many)
@@ -222,8 +285,8 @@ def features(actor: "Actor", record_type: registry.RecordType, records: list[Any
     style_values = [str(v) for v in style_values]
     out = []
     for s in shown:
-        geometry = _geometry(layer, s)
-        if geometry is None or not kq._still_matches(s, looked_at, custom, "", ()):
+        geometry = _geometry(layer, by_name, s)
+        if geometry is None or not _still_matches(by_name, s, looked_at, custom):
             continue
         props = kf.record_json(fields, s, page)
         if not fields:  # a type outside the kernel: its layer's own fields, as its view shows them
@@ -297,14 +360,16 @@ def map_router() -> Router:
     @router.get("/map/layers", response={200: list[LayerOut], **ERROR_RESPONSES}, url_name="map-layers",
                 summary="Map layers")
     def layers(request: HttpRequest) -> list[dict[str, Any]]:
-        """The layers you may see: a record type you may read records of."""
+        """The layers you may see: a record type you may read records of (by its levels, or by a
+        record of it you may see, e.g. through a release)."""
         actor = actor_of(request)
-        from civmil.core.access import levels_for
-
-        readable = set(levels_for(actor))
+        readable = set(access.levels_for(actor))
         out = []
         for t in layer_types():
-            if not actor.is_authenticated or not (readable & {str(lv) for lv in t.levels}):
+            if not actor.is_authenticated:
+                continue
+            if not (readable & {str(lv) for lv in t.levels}) and not access.visible(
+                    actor, t.model._default_manager.all()).exists():
                 continue
             layer = _layer(t)
             out.append({"key": t.key, "label": str(layer.label or t.model._meta.verbose_name_plural),
