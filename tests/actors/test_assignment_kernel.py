@@ -5,6 +5,7 @@ and a stale edit refused with the merge shown."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from typing import Any
@@ -17,6 +18,7 @@ from django.utils import timezone
 from civmil.actors import services
 from civmil.actors.models import LiaisonAssignment
 from civmil.core import registry
+from civmil.core import services as core_services
 from civmil.core.choices import Component, Level
 from tests.factories import Member, make_member, make_org
 
@@ -254,3 +256,28 @@ def test_the_csv_export_streams_under_the_asynchronous_handler(soldier: Member, 
     rows = list(csv.DictReader(io.StringIO(async_to_sync(fetch)())))
     assert [r["id"] for r in rows] == [str(assignment.pk)]
     assert rows[0]["Notes"] == "'" + NOTES
+
+
+def test_a_list_sorted_by_a_withheld_field_does_not_follow_its_hidden_values(
+        soldier: Member, aid_worker: Member) -> None:
+    """GET /directory/assignments/?sort=starts_on and ?sort=-starts_on (and the same on
+    export.csv) as a reader whose view of two assignments withholds ``starts_on``: the order of
+    the rows must not reveal which one starts first."""
+    early, late = (services.assign_liaison(soldier.actor, services.Assignment(
+        officer_id=soldier.person.pk, starts_on=starts, level=Level.MILITARY, community=community,
+        latitude=10.5, longitude=30.5, to_organisation_id=make_org(Component.CIVILIAN).pk))
+        for starts, community in ((dt.date(2025, 1, 1), "Early"), (dt.date(2025, 6, 1), "Late")))
+    for record in (early, late):
+        core_services.release_record(soldier.actor, record, organisation=aid_worker.org, fields=["community"])
+    reader = signed_in(aid_worker)
+
+    def order(sort: str) -> list[Any]:
+        page = reader.get(reverse("actors:assignments"), {"sort": sort})
+        assert page.status_code == 200
+        rows = page.context["rows"]
+        assert all(row["cells"]["starts_on"].withheld for row in rows)
+        return [row["pk"] for row in rows]
+
+    assert set(order("starts_on")) == {early.pk, late.pk}
+    assert order("starts_on") == order("-starts_on")
+    assert [r["id"] for r in export(reader, sort="starts_on")] == [r["id"] for r in export(reader, sort="-starts_on")]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils.translation import gettext as _
 
 from civmil.core import access, registry
@@ -83,17 +83,36 @@ def filtered(actor: Actor, record_type: registry.RecordType, values: dict[str, A
         for name in searched:
             text |= Q(**{f"{name}__icontains": q})
         qs = qs.filter(text)
-    qs = qs.order_by(*_ordering(record_type, fields, sort))
-    if not (looked_at or custom or (q and searched)):
-        return qs
-    hidden = [s.record.pk for s in _suspects(actor, record_type, qs)
-              if not _still_matches(s, looked_at, custom, q, searched)]
-    return qs.exclude(pk__in=hidden) if hidden else qs
+    sorted_by = _sort_field(fields, sort)
+    filtering = bool(looked_at or custom or (q and searched))
+    if not (filtering or sorted_by):
+        return qs.order_by(*_ordering(record_type, ""))
+    suspects = _suspects(actor, record_type, qs)
+    hidden = [s.record.pk for s in suspects if filtering and not _still_matches(s, looked_at, custom, q, searched)]
+    if hidden:
+        qs = qs.exclude(pk__in=hidden)
+    # A record whose view withholds the sort field sorts as if it had no value: its place in the
+    # list never tells where its hidden value lies.
+    withheld = [s.record.pk for s in suspects if sorted_by and not s.full and not s.view.shows(sorted_by)]
+    return qs.order_by(*_ordering(record_type, sort if sorted_by else "", fields.get(sorted_by) if withheld else None,
+                                  withheld))
 
 
-def _ordering(record_type: registry.RecordType, fields: dict[str, kf.Field], sort: str) -> list[str]:
+def _sort_field(fields: dict[str, kf.Field], sort: str) -> str:
+    """The field a list is sorted by (``sort`` is its name, ``-`` first for descending), or ""."""
     name = sort.lstrip("-")
-    if name in fields and fields[name].spec.sort:
+    return name if name in fields and fields[name].spec.sort else ""
+
+
+def _ordering(record_type: registry.RecordType, sort: str, masked: kf.Field | None = None,
+              withheld: Sequence[Any] = ()) -> list[Any]:
+    """The list's order: by ``sort`` (a sortable field's name, ``-`` first for descending; ``masked``:
+    that field, whose value counts as null for the records of ``withheld``), else the model's own."""
+    if masked is not None:
+        key = Case(When(pk__in=withheld, then=Value(None)), default=F(masked.name),
+                   output_field=masked.model_field)
+        return [key.desc() if sort.startswith("-") else key.asc(), "id"]
+    if sort:
         return [sort, "id"]
     return [*(record_type.model._meta.ordering or ["-created_at"]), "id"]
 
