@@ -244,15 +244,40 @@ def _in_window(actor: "Actor", record_type: registry.RecordType, values: dict[st
         raise Invalid(_("Some fields are not valid; see errors."), errors=errors)
 
 
-def stale_body(exc: StaleEdit, order: list[str]) -> dict[str, Any]:
-    """The 409 body: every field where the sender's edit and the record now differ."""
+def update_order(record_type: registry.RecordType) -> list[str]:
+    """The fields an update replaces, in the order of the type's declaration."""
+    return [f.name for f in kf.resolve(record_type) if f.spec.editable and not f.spec.fixed] + ["level"]
+
+
+def stale_body(actor: "Actor", record_type: registry.RecordType, exc: StaleEdit) -> dict[str, Any]:
+    """The 409 body: every field where the sender's edit and the record now differ. People the
+    sender may not see count nowhere (a list leaves them out, a single one is "withheld")."""
+    from civmil.core.models import Person
+
     body: dict[str, Any] = {"detail": exc.message, "errors": {}, "current_version": exc.current_version,
                             "differences": []}
-    if isinstance(exc.merge, merging.Merge):
-        body["differences"] = [
-            {"field": f.name, "theirs": f.theirs, "yours": f.mine, "changed_by": f.changed_by}
-            for name in order if (f := exc.merge.fields.get(name)) is not None and f.differs
-        ]
+    if not isinstance(exc.merge, merging.Merge):
+        return body
+    people = {f.name for f in kf.resolve(record_type) if f.kind in (kf.RELATED, kf.MANY) and f.related_model is Person}
+    named = {str(p) for f in exc.merge.fields.values() if f.name in people
+             for side in (f.base, f.mine, f.theirs) for p in (side if isinstance(side, list) else [side]) if p}
+    visible = set(kq.people_names(actor, kq.uuids(named)))
+
+    def seen(name: str, value: Any) -> Any:
+        if name not in people or not value:
+            return value
+        if isinstance(value, list):
+            return sorted(str(p) for p in value if str(p) in visible)
+        return value if str(value) in visible else "withheld"
+
+    def same(name: str, a: Any, b: Any) -> bool:
+        return merging.same_value(name, seen(name, a), seen(name, b))
+
+    merged = exc.merge.remerge(same=same) if people else exc.merge
+    body["differences"] = [
+        {"field": f.name, "theirs": seen(name, f.theirs), "yours": seen(name, f.mine), "changed_by": f.changed_by}
+        for name in update_order(record_type) if (f := merged.fields.get(name)) is not None and f.differs
+    ]
     return body
 
 
@@ -285,7 +310,6 @@ def record_router(record_type: registry.RecordType, *, name: str, tags: list[str
     router = Router(tags=tags)
     create = record_type.create or generic_create(record_type)
     update = record_type.update or generic_update(record_type)
-    update_order = [f.name for f in kf.resolve(record_type) if f.spec.editable and not f.spec.fixed] + ["level"]
 
     def one(actor: "Actor", pk: Any) -> dict[str, Any]:
         return records_out(actor, record_type, [access.fetch(actor, model, pk).record])[0]
@@ -332,7 +356,7 @@ def record_router(record_type: registry.RecordType, *, name: str, tags: list[str
         try:
             update(actor, record_id, payload.version, values)  # type: ignore[attr-defined]
         except StaleEdit as exc:
-            return Status(409, stale_body(exc, update_order))
+            return Status(409, stale_body(actor, record_type, exc))
         return one(actor, record_id)
 
     history_and_releases(router, record_type, name=name)

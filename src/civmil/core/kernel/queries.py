@@ -191,7 +191,7 @@ def history_of(actor: Actor, shown: access.Shown[Any]) -> list[dict[str, Any]]:
         "target_organisation", "target_component", "target_person", "fields", "release"))} for data in stored]
     inside = {str(i) for c in cut for k, v in c.items() if k in person_keys
               for i in (v if isinstance(v, list) else [v]) if i}
-    visible = set(people_names(actor, _uuids(inside)))
+    visible = set(people_names(actor, uuids(inside)))
     user_ids = {e.actor_user_id for e in entries if e.actor_user_id is not None}
     authors: dict[Any, str] = {}
     if user_ids:
@@ -214,7 +214,8 @@ def history_of(actor: Actor, shown: access.Shown[Any]) -> list[dict[str, Any]]:
     } for e, data, c in zip(entries, stored, cut, strict=True)]
 
 
-def _uuids(values: set[str]) -> list[Any]:
+def uuids(values: set[str]) -> list[Any]:
+    """The ids among ``values`` (text) that are UUIDs."""
     import uuid
 
     out = []

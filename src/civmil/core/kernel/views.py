@@ -78,11 +78,29 @@ def generic_update(record_type: registry.RecordType) -> Callable[[Actor, Any, in
     def update(actor: Actor, pk: Any, version: int, values: dict[str, Any]) -> Any:
         many = {k: v for k, v in values.items() if _is_many(record_type, k)}
         plain = {k: v for k, v in values.items() if k not in many}
+        current = record_type.model._default_manager.filter(pk=pk).first() if many else None
+        for name in many if current is not None else ():
+            # Protected records (people) on it whom the editor may not see stay on it: an editor
+            # cannot remove what they cannot see (and never learns it is there).
+            related = getattr(current, name).all()
+            if _is_protected(related.model):
+                seen = access.visible(actor, related).values("pk")
+                many[name] = [*many[name], *related.exclude(pk__in=seen)]
         return core_services.update_record(actor, record_type.model, pk, version, plain,
                                            action=record_type.updated_action or f"{record_type.key}.edited",
                                            m2m=many)
 
     return update
+
+
+def _is_protected(model: Any) -> bool:
+    """Whether records of ``model`` pass the access policy (a declared type: people) rather than
+    being reference data every member may pick."""
+    try:
+        registry.get(model)
+    except LookupError:
+        return False
+    return True
 
 
 def _is_many(record_type: registry.RecordType, name: str) -> bool:
