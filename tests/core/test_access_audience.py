@@ -271,3 +271,25 @@ def test_level_counters_change_only_under_the_ledgers_lock() -> None:
         services.count_levels(content_type, {(Space.live().pk, Level.MISSION): 1})
         assert holding_the_ledger_lock()
         transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_saving_a_record_loaded_before_someone_changed_its_level_keeps_its_audience_in_step() -> None:
+    """core.services.save_person(None, person) with a Person loaded before another save changed
+    its level (any save of a stale instance): the row goes back to the old level, and its audience
+    must go back with it, not stay at the level the other save wrote."""
+    owner = make_member(Component.CIVILIAN)
+    reader = make_member(Component.COMMUNITY)  # sees people by their level alone (no floor)
+    person = services.save_person(None, Person(full_name="Amina", owner=owner.org, level=Level.PUBLIC))
+    stale = Person.objects.get(pk=person.pk)
+    fresh = Person.objects.get(pk=person.pk)
+    fresh.level = Level.RESTRICTED
+    services.save_person(None, fresh)
+    assert not access.visible(reader.actor, Person.objects.filter(pk=person.pk)).exists()
+
+    stale.title = "Coordinator"
+    services.save_person(None, stale)
+    assert Person.objects.get(pk=person.pk).level == Level.PUBLIC
+    # A PUBLIC person is open to every reader: visible() must agree with view_for().
+    assert access.view_for(reader.actor, Person.objects.get(pk=person.pk))
+    assert access.visible(reader.actor, Person.objects.filter(pk=person.pk)).exists()

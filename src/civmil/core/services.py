@@ -17,7 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.signals import request_started
 from django.db import models, transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -134,6 +134,20 @@ def refresh_audience(model: type[models.Model], ids: Iterable[Any]) -> None:
     write_audience(model, model._default_manager.filter(pk__in=list(ids)))
 
 
+def _record_saving(sender: type[models.Model], instance: Any, raw: bool = False, **_kw: Any) -> None:
+    """Before a registered record's row is overwritten: what its stored audience was written from
+    is what the row holds now, not what the instance held when it was loaded (someone may have
+    saved another copy since), so :func:`_record_saved` compares with the row."""
+    if raw or instance._state.adding or instance.pk is None:
+        return
+    try:
+        registry.get(sender)
+    except LookupError:
+        return
+    stored = sender._default_manager.filter(pk=instance.pk).values_list(*instance.AUDIENCE_FIELDS).first()
+    instance._audience_basis = tuple(stored) if stored is not None else None
+
+
 def _record_saved(sender: type[models.Model], instance: Any, created: bool, raw: bool = False, **_kw: Any) -> None:
     """Every save of a registered record (the services', and any other) that changes what its
     audience follows rewrites it in the same transaction; a queryset ``update()`` of level, owner
@@ -146,7 +160,7 @@ def _record_saved(sender: type[models.Model], instance: Any, created: bool, raw:
         return
     basis = instance.audience_basis()
     if not created and getattr(instance, "_audience_basis", None) == basis:
-        return  # loaded and saved with the same level, owner, submitter and space
+        return  # saved over a row with the same level, owner, submitter and space (_record_saving)
     write_audience(sender, [instance], new=created)
     instance._audience_basis = basis
 
@@ -169,6 +183,7 @@ def _record_deleted(sender: type[models.Model], instance: Any, **_kw: Any) -> No
     count_levels(content_type, {k: -n for k, n in _forget_audience(content_type, [instance.pk]).items()})
 
 
+pre_save.connect(_record_saving, dispatch_uid="civmil.core.services.record_audience_basis")
 post_save.connect(_record_saved, dispatch_uid="civmil.core.services.record_audience")
 post_delete.connect(_record_deleted, dispatch_uid="civmil.core.services.record_audience_deleted")
 post_save.connect(_access_saved, sender=Release, dispatch_uid="civmil.core.services.release_audience")
