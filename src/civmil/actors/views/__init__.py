@@ -23,6 +23,7 @@ from civmil.actors import queries
 from civmil.core import access, geo
 from civmil.core.errors import NotFound, ServiceError
 from civmil.core.formats import mission_datetime
+from civmil.core.kernel import fields as kf
 from civmil.core.kernel.fields import WITHHELD_CELL as WITHHELD_CELL
 from civmil.core.kernel.fields import Cell as Cell
 from civmil.core.pages import FORM_ERROR_STATUS as FORM_ERROR_STATUS
@@ -90,12 +91,19 @@ def person_cell(person: Any, visible_people: set[Any]) -> Cell:
     return Cell(text=str(person), url=record_url("actors:person", person.pk))
 
 
+def _point(shown: access.Shown[Any]) -> tuple[Any, Any]:
+    """The record's coordinates as the reader's view gives them (coarsened in a reduced view, as
+    its declaration says)."""
+    record = shown.record
+    return kf.coarsened(shown, "latitude", record.latitude), kf.coarsened(shown, "longitude", record.longitude)
+
+
 def location_cells(shown: access.Shown[Any]) -> dict[str, Cell]:
     """Decimal and MGRS cells of a record's point (withheld unless both coordinates are shown)."""
     if not (shown.view.shows("latitude") and shown.view.shows("longitude")):
         return {"latitude": WITHHELD_CELL, "longitude": WITHHELD_CELL, "location": WITHHELD_CELL,
                 "mgrs": WITHHELD_CELL}
-    lat, lon = shown.record.latitude, shown.record.longitude
+    lat, lon = _point(shown)
     if lat is None or lon is None:
         return {"latitude": Cell(), "longitude": Cell(), "location": Cell(), "mgrs": Cell()}
     return {"latitude": Cell(text=f"{lat:.6f}"), "longitude": Cell(text=f"{lon:.6f}"),
@@ -106,7 +114,7 @@ def point_features(shown: access.Shown[Any], name: str) -> dict[str, Any] | None
     """A GeoJSON FeatureCollection of the record's point, when the reader sees it; else ``None``."""
     if not (shown.view.shows("latitude") and shown.view.shows("longitude")):
         return None
-    lat, lon = shown.record.latitude, shown.record.longitude
+    lat, lon = _point(shown)
     if lat is None or lon is None:
         return None
     return {"type": "FeatureCollection", "features": [

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import NoReverseMatch
 from django.utils import timezone
@@ -224,6 +225,27 @@ def value_of(f: Field, shown: access.Shown[Any]) -> Any:
     if shown.reduced and f.spec.coarsen is not None:
         value = f.spec.coarsen(value)
     return value
+
+
+def coarsened(shown: access.Shown[Any], name: str, value: Any) -> Any:
+    """``value`` of the record's field ``name`` as the reader's view gives it: through its
+    declaration's ``coarsen`` in a reduced view (a record's place drawn from its coordinates)."""
+    if not shown.reduced:
+        return value
+    spec = next((s for s in registry.get(type(shown.record)).fields if s.name == name), None)
+    return value if spec is None or spec.coarsen is None else spec.coarsen(value)
+
+
+def stored_value(f: Field, shown: access.Shown[Any], value: Any) -> Any:
+    """A stored change's value of ``f`` (as the ledger keeps it) as the reader's view gives it:
+    coarsened in a reduced view, or "withheld" when it cannot be read back to coarsen it."""
+    if not shown.reduced or f.spec.coarsen is None:
+        return value
+    try:
+        read = getattr(f.model_field, "to_python", None)
+        return f.spec.coarsen(value if value is None or read is None else read(value))
+    except (TypeError, ValueError, ValidationError):
+        return "withheld"
 
 
 def _text(f: Field, value: Any, page: Page) -> str:

@@ -175,7 +175,8 @@ def people_names(actor: Actor, ids: Iterable[Any]) -> dict[str, str]:
 
 
 def history_of(actor: Actor, shown: access.Shown[Any]) -> list[dict[str, Any]]:
-    """The record's ledger history cut to the reader's view (people they may not see withheld)."""
+    """The record's ledger history cut to the reader's view (people they may not see withheld,
+    values coarsened as the record's page coarsens them)."""
     from civmil.core.models import LedgerEntry, Person
 
     obj = shown.record
@@ -201,6 +202,13 @@ def history_of(actor: Actor, shown: access.Shown[Any]) -> list[dict[str, Any]]:
             if s.full_name:
                 authors[s.record.user_id] = str(s.full_name)
 
+    declared = {f.name: f for f in kf.resolve(registry.get(type(obj)))}
+
+    def shown_as(name: str, value: Any) -> Any:
+        if name in person_keys:
+            return through(value)
+        return kf.stored_value(declared[name], shown, value) if name in declared else value
+
     def through(value: Any) -> Any:
         if isinstance(value, list):
             seen = [str(v) for v in value if str(v) in visible]
@@ -210,7 +218,7 @@ def history_of(actor: Actor, shown: access.Shown[Any]) -> list[dict[str, Any]]:
     return [{
         "version": data.get("version"), "action": e.action, "recorded_at": e.recorded_at,
         "actor": _("console") if e.actor_user_id is None else authors.get(e.actor_user_id, _("withheld")),
-        "changes": {k: through(v) if k in person_keys else v for k, v in c.items()},
+        "changes": {k: shown_as(k, v) for k, v in c.items()},
     } for e, data, c in zip(entries, stored, cut, strict=True)]
 
 

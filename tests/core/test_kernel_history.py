@@ -1,0 +1,64 @@
+"""What a reduced view of a type that coarsens a field gives of it beyond the record's page: its
+history (GET /api/v1/<type>/<id>/history and the history page, kernel.queries.history_of) and
+its place (actors.views.location_cells and point_features) carry the coarsened value, never the
+exact one."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from civmil.actors.models import LiaisonLogEntry
+from civmil.actors.views import location_cells, point_features
+from civmil.core import access, registry
+from civmil.core import services as core_services
+from civmil.core.choices import Component, Level
+from civmil.core.kernel.queries import history_of
+from tests.api.conftest import record_entry
+from tests.factories import Member, make_member
+
+pytestmark = pytest.mark.django_db
+
+
+def _coarse_log_type() -> registry.RecordType:
+    """The liaison log's declaration with its place coarsened to whole degrees in a reduced view."""
+    base = registry.get(LiaisonLogEntry)
+
+    def whole(value: Any) -> Any:
+        return None if value is None else float(round(value))
+
+    fields = tuple(dataclasses.replace(f, coarsen=whole) if f.name in ("latitude", "longitude") else f
+                   for f in base.fields)
+    return dataclasses.replace(base, fields=fields)
+
+
+@pytest.fixture
+def reader(monkeypatch: pytest.MonkeyPatch) -> Member:
+    """A humanitarian member released the place of a military entry at 10.4321, 30.6789."""
+    monkeypatch.setitem(registry._TYPES, LiaisonLogEntry, _coarse_log_type())
+    return make_member(Component.HUMANITARIAN)
+
+
+def _released_place(reader: Member) -> access.Shown[Any]:
+    owner = make_member(Component.MILITARY)
+    entry = record_entry(owner, level=Level.MILITARY, summary="Ford", latitude=10.4321, longitude=30.6789)
+    core_services.release_record(owner.actor, entry, organisation=reader.org, fields=["latitude", "longitude"])
+    shown = access.fetch(reader.actor, LiaisonLogEntry, entry.pk)
+    assert shown.reduced
+    return shown
+
+
+def test_history_of_a_reduced_view_carries_the_coarsened_values(reader: Member) -> None:
+    [created] = history_of(reader.actor, _released_place(reader))
+    assert created["changes"]["latitude"] in (10, 10.0, "10.0")
+    assert created["changes"]["longitude"] in (31, 31.0, "31.0")
+
+
+def test_the_place_cells_and_map_of_a_reduced_view_are_coarsened(reader: Member) -> None:
+    shown = _released_place(reader)
+    cells = location_cells(shown)
+    assert (cells["latitude"].text, cells["longitude"].text) == ("10.000000", "31.000000")
+    map_ = point_features(shown, "Ford")
+    assert map_ is not None and map_["features"][0]["geometry"]["coordinates"] == [31.0, 10.0]
