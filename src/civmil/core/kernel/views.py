@@ -78,7 +78,7 @@ def generic_update(record_type: registry.RecordType) -> Callable[[Actor, Any, in
     def update(actor: Actor, pk: Any, version: int, values: dict[str, Any]) -> Any:
         many = {k: v for k, v in values.items() if _is_many(record_type, k)}
         plain = {k: v for k, v in values.items() if k not in many}
-        current = record_type.model._default_manager.filter(pk=pk).first() if many else None
+        current = access.fetch(actor, record_type.model, pk).record if many else None
         for name in many if current is not None else ():
             # Protected records (people) on it whom the editor may not see stay on it: an editor
             # cannot remove what they cannot see (and never learns it is there).
