@@ -155,7 +155,7 @@ def features_query(actor: "Actor", record_type: registry.RecordType, values: dic
     """The records of the layer the reader gets a feature of, in the box and window, matching the
     filters; with the fields and custom filters a record's view must still satisfy.
 
-    A record seen in part (:func:`civmil.core.kernel.queries._suspects`) is left out here, before
+    A record seen in part (:func:`civmil.core.kernel.queries.suspects`) is left out here, before
     any limit, unless its view shows its place and the fields the filters looked at, so neither the
     limit nor ``truncated`` counts records the reader gets no feature of. Where a reduced view
     coarsens the place, the box meets the coarsened place, never the exact one.
@@ -174,11 +174,11 @@ def features_query(actor: "Actor", record_type: registry.RecordType, values: dic
         if name == "level":
             qs = qs.filter(level=value)
         elif name in fields:
-            qs = kq._field_filter(fields[name], value, qs)
+            qs = kq.field_filter(fields[name], value, qs)
             looked_at.add(name)
         elif name.endswith(("_from", "_to")) and name.rsplit("_", 1)[0] in fields:
             base, end = name.rsplit("_", 1)
-            qs = kq._field_filter(fields[base], value, qs, "gte" if end == "from" else "lte")
+            qs = kq.field_filter(fields[base], value, qs, "gte" if end == "from" else "lte")
             looked_at.add(base)
         else:
             extra = next((x for x in record_type.list_filters if x.name == name), None)
@@ -206,7 +206,7 @@ def features_query(actor: "Actor", record_type: registry.RecordType, values: dic
     coarse = box is not None and any(fields[n].spec.coarsen is not None for n in _place(layer) if n in fields)
     hidden: list[Any] = []
     moved: list[Any] = []
-    for s in kq._suspects(actor, record_type, wide if coarse else qs):
+    for s in kq.suspects(actor, record_type, wide if coarse else qs):
         geometry = _geometry(layer, fields, s)
         if geometry is None or not _still_matches(fields, s, looked_at, custom):
             hidden.append(s.record.pk)
@@ -242,7 +242,7 @@ def _still_matches(fields: dict[str, kf.Field], shown: access.Shown[Any], looked
     """Does the record still match the filters as the reader sees it? A field the view coarsens
     counts as not shown: the filters looked at its exact value."""
     looks_at = set(looked_at).union(*(extra.looks_at for extra, _given in custom))
-    return kq._still_matches(shown, looked_at, custom, "", ()) and not _coarsened(fields, shown, looks_at)
+    return kq.still_matches(shown, looked_at, custom, "", ()) and not _coarsened(fields, shown, looks_at)
 
 
 def _meets(geometry: dict[str, Any], box: Bounds) -> bool:

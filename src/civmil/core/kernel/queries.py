@@ -43,7 +43,7 @@ class ListFilter:
     description: str = ""
 
 
-def _field_filter(f: kf.Field, value: Any, qs: models.QuerySet[Any], suffix: str = "") -> models.QuerySet[Any]:
+def field_filter(f: kf.Field, value: Any, qs: models.QuerySet[Any], suffix: str = "") -> models.QuerySet[Any]:
     if f.kind == kf.DATETIME and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         value = dt.datetime.combine(value, dt.time.min if suffix == "gte" else dt.time.max, dt.UTC)
     lookup = f"{f.name}__{suffix}" if suffix else f.name
@@ -65,11 +65,11 @@ def filtered(actor: Actor, record_type: registry.RecordType, values: dict[str, A
         if name == "level":
             qs = qs.filter(level=value)
         elif name in fields:
-            qs = _field_filter(fields[name], value, qs)
+            qs = field_filter(fields[name], value, qs)
             looked_at.add(name)
         elif name.endswith(("_from", "_to")) and name.rsplit("_", 1)[0] in fields:
             base, end = name.rsplit("_", 1)
-            qs = _field_filter(fields[base], value, qs, "gte" if end == "from" else "lte")
+            qs = field_filter(fields[base], value, qs, "gte" if end == "from" else "lte")
             looked_at.add(base)
         else:
             extra = next((x for x in record_type.list_filters if x.name == name), None)
@@ -87,13 +87,13 @@ def filtered(actor: Actor, record_type: registry.RecordType, values: dict[str, A
     filtering = bool(looked_at or custom or (q and searched))
     if not (filtering or sorted_by):
         return qs.order_by(*_ordering(record_type, ""))
-    suspects = _suspects(actor, record_type, qs)
-    hidden = [s.record.pk for s in suspects if filtering and not _still_matches(s, looked_at, custom, q, searched)]
+    partly = suspects(actor, record_type, qs)
+    hidden = [s.record.pk for s in partly if filtering and not still_matches(s, looked_at, custom, q, searched)]
     if hidden:
         qs = qs.exclude(pk__in=hidden)
     # A record whose view withholds the sort field sorts as if it had no value: its place in the
     # list never tells where its hidden value lies.
-    withheld = [s.record.pk for s in suspects if sorted_by and not s.full and not s.view.shows(sorted_by)]
+    withheld = [s.record.pk for s in partly if sorted_by and not s.full and not s.view.shows(sorted_by)]
     return qs.order_by(*_ordering(record_type, sort if sorted_by else "", fields.get(sorted_by) if withheld else None,
                                   withheld))
 
@@ -117,7 +117,7 @@ def _ordering(record_type: registry.RecordType, sort: str, masked: kf.Field | No
     return [*(record_type.model._meta.ordering or ["-created_at"]), "id"]
 
 
-def _suspects(actor: Actor, record_type: registry.RecordType, qs: models.QuerySet[Any]) -> list[access.Shown[Any]]:
+def suspects(actor: Actor, record_type: registry.RecordType, qs: models.QuerySet[Any]) -> list[access.Shown[Any]]:
     """The records of ``qs`` the reader might see only in part (through released fields or the
     type's floor), with their views; records seen in full need no second look."""
     if not actor.is_authenticated:
@@ -128,7 +128,7 @@ def _suspects(actor: Actor, record_type: registry.RecordType, qs: models.QuerySe
     return access.show_all(actor, qs.filter(pk__in=candidates))
 
 
-def _still_matches(shown: access.Shown[Any], looked_at: set[str], custom: Sequence[tuple[ListFilter, Any]],
+def still_matches(shown: access.Shown[Any], looked_at: set[str], custom: Sequence[tuple[ListFilter, Any]],
                    q: str, searched: Sequence[str]) -> bool:
     if shown.full:
         return True
