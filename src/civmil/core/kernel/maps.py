@@ -166,25 +166,7 @@ def features_query(actor: "Actor", record_type: registry.RecordType, values: dic
     model = record_type.model
     fields = {f.name: f for f in kf.resolve(record_type)}
     qs = access.visible(actor, model._default_manager.all())
-    looked_at: set[str] = set()
-    custom: list[tuple[Any, Any]] = []
-    for name, value in values.items():
-        if value in (None, "", [], False):
-            continue
-        if name == "level":
-            qs = qs.filter(level=value)
-        elif name in fields:
-            qs = kq.field_filter(fields[name], value, qs)
-            looked_at.add(name)
-        elif name.endswith(("_from", "_to")) and name.rsplit("_", 1)[0] in fields:
-            base, end = name.rsplit("_", 1)
-            qs = kq.field_filter(fields[base], value, qs, "gte" if end == "from" else "lte")
-            looked_at.add(base)
-        else:
-            extra = next((x for x in record_type.list_filters if x.name == name), None)
-            if extra is not None:
-                qs = extra.apply(actor, qs, value)
-                custom.append((extra, value))
+    qs, looked_at, custom = kq.apply_filters(actor, record_type, fields, qs, values)
     if layer.point is not None:
         lat, lon = layer.point
         qs = qs.filter(**{f"{lat}__isnull": False, f"{lon}__isnull": False})

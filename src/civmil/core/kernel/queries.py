@@ -50,13 +50,13 @@ def field_filter(f: kf.Field, value: Any, qs: models.QuerySet[Any], suffix: str 
     return qs.filter(**{lookup: value})
 
 
-def filtered(actor: Actor, record_type: registry.RecordType, values: dict[str, Any], *,
-             sort: str = "") -> models.QuerySet[Any]:
-    """Records of ``record_type`` the reader may know exist, matching ``values`` (filter name ->
-    cleaned value; ranges as ``<field>_from`` / ``<field>_to``, text as ``q``)."""
-    model = record_type.model
-    fields = {f.name: f for f in kf.resolve(record_type)}
-    qs = access.visible(actor, model._default_manager.all()).select_related("owner")
+def apply_filters(actor: Actor, record_type: registry.RecordType, fields: dict[str, kf.Field],
+                  qs: models.QuerySet[Any], values: dict[str, Any],
+                  ) -> tuple[models.QuerySet[Any], set[str], list[tuple[ListFilter, Any]]]:
+    """``qs`` narrowed by the filter ``values`` (filter name -> cleaned value; ranges as
+    ``<field>_from`` / ``<field>_to``; the type's own list filters), with the fields the filters
+    looked at and the type's own filters applied: a record seen in part still has to match them
+    on what its view shows (:func:`still_matches`)."""
     looked_at: set[str] = set()
     custom: list[tuple[ListFilter, Any]] = []
     for name, value in values.items():
@@ -76,6 +76,17 @@ def filtered(actor: Actor, record_type: registry.RecordType, values: dict[str, A
             if extra is not None:
                 qs = extra.apply(actor, qs, value)
                 custom.append((extra, value))
+    return qs, looked_at, custom
+
+
+def filtered(actor: Actor, record_type: registry.RecordType, values: dict[str, Any], *,
+             sort: str = "") -> models.QuerySet[Any]:
+    """Records of ``record_type`` the reader may know exist, matching ``values`` (filter name ->
+    cleaned value; ranges as ``<field>_from`` / ``<field>_to``, text as ``q``)."""
+    model = record_type.model
+    fields = {f.name: f for f in kf.resolve(record_type)}
+    qs = access.visible(actor, model._default_manager.all()).select_related("owner")
+    qs, looked_at, custom = apply_filters(actor, record_type, fields, qs, values)
     q = str(values.get("q") or "").strip()
     searched = [f for f in record_type.search_fields if f in fields]
     if q and searched:
