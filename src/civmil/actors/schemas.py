@@ -16,6 +16,7 @@ from civmil.actors.choices import AreaKind, AssignmentStatus, ContactChannel
 from civmil.core import geo
 from civmil.core.access import Shown
 from civmil.core.choices import Component, OrganisationKind, Role
+from civmil.core.kernel.api import FieldDifference
 from civmil.core.schemas import (
     CleanStr,
     Latitude,
@@ -255,17 +256,6 @@ class LiaisonIn(Schema):
 
 class LiaisonUpdateIn(LiaisonIn):
     version: Version
-
-
-class FieldDifference(Schema):
-    """One field where your edit and the record now differ."""
-
-    field: str = Field(description="The field's name, as this endpoint takes it.")
-    theirs: Any = Field(description="Its value now (``current_version``), in the form you send it.")
-    yours: Any = Field(description="The value you sent.")
-    changed_by: Literal["them", "you", "both"] = Field(description=(
-        "Who changed it since the version you loaded: 'them' (sending yours would revert their change), "
-        "'you' (yours is a change of your own), or 'both' (choose)."))
 
 
 class LiaisonStaleOut(StaleEditOut):
