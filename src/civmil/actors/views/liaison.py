@@ -64,7 +64,7 @@ def _detail_context(request: HttpRequest, actor: Actor, shown: access.Shown[Any]
 views = KernelViews(
     registry.get(LiaisonLogEntry),
     templates={"list": "actors/liaison/list.html", "detail": "actors/liaison/detail.html",
-               "form": "actors/liaison/form.html", "history": "actors/liaison/history.html",
+               "form": "actors/liaison/form.html",
                "row": "actors/liaison/row.html", "card": "actors/liaison/card.html"},
     names={"list": "actors:liaison-log", "new": "actors:liaison-new", "export": "actors:liaison-export",
            "edit": "actors:liaison-edit", "history": "actors:liaison-history",
