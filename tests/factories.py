@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from civmil.core import services
-from civmil.core.actors import Actor, actor_for_user
+from civmil.core.acting import Actor, actor_for_user
 from civmil.core.choices import Component, Level, OrganisationKind, Role
 from civmil.core.models import Membership, Organisation, Person, User
 

@@ -23,7 +23,7 @@ from civmil.comms.models import Message, Notification
 from civmil.comms.queries import threads as thread_queries
 from civmil.comms.services import threads as thread_services
 from civmil.core import access, services
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.choices import Component, Level, SpaceKind
 from civmil.core.errors import Invalid
 from civmil.core.models import Person, Space

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from civmil.actors import services as actor_services
 from civmil.actors.models import LiaisonLogEntry
 from civmil.core import access, registry, services
-from civmil.core.actors import ANONYMOUS, Actor, actor_for_user
+from civmil.core.acting import ANONYMOUS, Actor, actor_for_user
 from civmil.core.choices import Component, Level, Role
 from civmil.core.models import Grant, Person, Release, Space
 from civmil.core.models.records import Audience

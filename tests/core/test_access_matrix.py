@@ -28,7 +28,7 @@ from django.utils import timezone
 from civmil.actors import services as actor_services
 from civmil.actors.models import LiaisonLogEntry
 from civmil.core import services
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.choices import Component, Level
 from tests.conftest import count_access_cases
 from tests.core.test_access_policy import EXPECTED, LEVELS, PROFILES
@@ -140,7 +140,7 @@ def make_reader(profile: str) -> Reader:
     if component_role is None:  # no_membership: a signed-in person without a current membership
         lone = make_member(Component.CIVILIAN)
         lone.membership.delete()
-        from civmil.core.actors import actor_for_user
+        from civmil.core.acting import actor_for_user
 
         return Reader(profile, lone.user, actor_for_user(lone.user))
     m = make_member(component_role[0], role=component_role[1])

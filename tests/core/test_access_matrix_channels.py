@@ -42,7 +42,7 @@ from civmil.comms.models import Message, Notification
 from civmil.comms.services import attachments as attachment_services
 from civmil.comms.services import threads as thread_services
 from civmil.core import accounts_services, events
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.choices import Component, Level
 from civmil.core.errors import Invalid
 from civmil.core.models import ApiToken, Release, TokenScope

@@ -31,7 +31,7 @@ from django.urls import reverse
 from civmil.actors import directory_csv
 from civmil.actors.views import directory_csv as csv_views
 from civmil.core import access, services
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.choices import Component, Level, Role, SpaceKind
 from civmil.core.models import LedgerEntry, Organisation, Person, Space
 from tests.conftest import count_access_cases

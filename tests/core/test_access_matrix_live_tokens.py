@@ -35,7 +35,7 @@ from civmil.comms.models import Attachment, Message, Notification
 from civmil.comms.services import attachments as attachment_services
 from civmil.comms.services import threads as thread_services
 from civmil.core import accounts_services, events
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.choices import Component
 from civmil.core.models import ApiToken, Release, TokenScope
 from tests.conftest import count_access_cases

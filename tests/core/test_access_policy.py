@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from civmil.actors.models import LiaisonLogEntry
 from civmil.core import access, services
-from civmil.core.actors import ANONYMOUS, Actor, actor_for_user
+from civmil.core.acting import ANONYMOUS, Actor, actor_for_user
 from civmil.core.choices import Component, Level, Role
 from civmil.core.models import Grant, Organisation, Release, Space
 from tests.conftest import count_access_cases

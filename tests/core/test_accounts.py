@@ -21,7 +21,7 @@ from django.urls import reverse
 
 from civmil.config.asgi import application
 from civmil.core import accounts_services, events
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.choices import Component, Role
 from civmil.core.errors import Forbidden, Invalid, NotFound
 from civmil.core.models import ApiToken, LedgerEntry, TokenScope, User

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from civmil.actors import services as actor_services
 from civmil.core import approvals, services
-from civmil.core.actors import actor_for_user
+from civmil.core.acting import actor_for_user
 from civmil.core.choices import Component, Level, MembershipStatus, Role
 from civmil.core.errors import Forbidden, Invalid
 from civmil.core.models import EmailChangeRequest, LedgerEntry, Membership, Person, User

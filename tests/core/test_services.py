@@ -6,7 +6,7 @@ from django.utils import timezone
 from civmil.actors import services as actor_services
 from civmil.actors.models import LiaisonLogEntry
 from civmil.core import access, services
-from civmil.core.actors import actor_for_user
+from civmil.core.acting import actor_for_user
 from civmil.core.choices import Component, Level, MembershipStatus, Role
 from civmil.core.errors import Forbidden, Invalid, StaleEdit
 from civmil.core.models import LedgerEntry, Membership, Organisation, Person

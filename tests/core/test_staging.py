@@ -21,7 +21,7 @@ from django.urls import path as route
 from django.urls import reverse
 
 from civmil.core import services, staging
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.choices import Component, Role
 from civmil.core.errors import Invalid
 from civmil.core.middleware import ACTING_SESSION_KEY

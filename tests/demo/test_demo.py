@@ -184,7 +184,7 @@ def test_entries_are_released_to_named_organisations_in_full_and_by_field(demo: 
 
 def test_a_field_release_shows_the_released_fields_only(demo: LoadedDemo) -> None:
     """What the demo promises its users: the force sees where and when, not what was said."""
-    from civmil.core.actors import actor_for_user
+    from civmil.core.acting import actor_for_user
 
     release = Release.objects.filter(target_organisation__acronym="U9", fields__isnull=False).first()
     assert release is not None

@@ -39,7 +39,7 @@ from civmil.actors.schemas import (
 )
 from civmil.core import access, dates, geo, registry
 from civmil.core import merge as core_merge
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.api import actor_of, page_of
 from civmil.core.errors import Invalid, StaleEdit
 from civmil.core.kernel.api import history_and_releases, record_router, records_out

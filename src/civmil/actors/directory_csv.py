@@ -44,7 +44,7 @@ from civmil.core.models import Membership, Organisation, Person
 if TYPE_CHECKING:
     from django.db import models
 
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000

@@ -28,7 +28,7 @@ from civmil.core.models import Organisation, Person
 from civmil.core.pages import mission_tz
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 SUMMARY_MAX = 10_000
 BLANK: list[tuple[str, Any]] = [("", "—")]

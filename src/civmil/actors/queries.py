@@ -24,7 +24,7 @@ from civmil.core.queries import people as people
 from civmil.core.queries import person as person
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 
 @dataclass

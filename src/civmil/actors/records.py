@@ -14,7 +14,7 @@ from civmil.core.choices import Level
 from civmil.core.registry import FULL, FieldSpec
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 LIAISON_LEVELS = (Level.MISSION, Level.HUMANITARIAN, Level.MILITARY, Level.RESTRICTED)
 

@@ -22,7 +22,7 @@ from civmil.core.errors import Forbidden, Invalid, ServiceError, StaleEdit
 from civmil.core.models import Membership, Organisation, Person
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 LIAISON_FIELDS = ("occurred_at", "channel", "summary", "follow_ups", "latitude", "longitude", "place_name",
                   "level", "owner")

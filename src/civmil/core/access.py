@@ -1,7 +1,7 @@
 """The one access policy.
 
 Every page, API response, export, feed and history renders what this module returns. It
-answers two questions for an :class:`~civmil.core.actors.Actor`:
+answers two questions for an :class:`~civmil.core.acting.Actor`:
 
 * which records of a queryset they may know exist (:func:`visible`), and
 * for one record, which *view* they get (:func:`view_for`) and which actions they may take
@@ -27,7 +27,7 @@ from civmil.core import registry
 from civmil.core.choices import Component, Level, Role
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
     from civmil.core.models import Organisation
 
 M = TypeVar("M", bound=models.Model)
@@ -605,7 +605,7 @@ def may(actor: Actor, action: Action, obj: Any, view: View | None = None) -> boo
     return False
 
 
-def may_create(actor: Actor, model: type[models.Model], owner: Organisation, level: str) -> str | None:
+def creation_refused(actor: Actor, model: type[models.Model], owner: Organisation, level: str) -> str | None:
     """Why ``actor`` may not create a record of ``model`` owned by ``owner`` at ``level``."""
     if not actor.is_authenticated or actor.membership is None:
         return _("You need a current membership of an organisation to create records.")
@@ -626,5 +626,5 @@ def choosable_levels(actor: Actor, model: type[models.Model]) -> list[tuple[str,
     return [
         (lvl, str(Level(lvl).label))
         for lvl in registry.get(model).levels
-        if may_create(actor, model, owner, lvl) is None
+        if creation_refused(actor, model, owner, lvl) is None
     ]

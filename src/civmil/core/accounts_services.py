@@ -25,7 +25,7 @@ from civmil.core.errors import Forbidden, Invalid, NotFound, required_reason
 from civmil.core.models import ApiToken, Membership, Person, TokenScope, User
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 logger = logging.getLogger(__name__)
 

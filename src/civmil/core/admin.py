@@ -67,7 +67,7 @@ from civmil.core.models import (
 )
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 #: Shown in place of a field the reader's view withholds.
 WITHHELD_TEXT = gettext_lazy("(withheld)")

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from ninja import Router
 
 from civmil.core import access
-from civmil.core.actors import Actor, actor_for_user
+from civmil.core.acting import Actor, actor_for_user
 from civmil.core.middleware import ACTING_SESSION_KEY
 from civmil.core.models import Membership
 from civmil.core.schemas import ERROR_RESPONSES, MeOut, PageQuery, membership_out, organisation_ref, person_out

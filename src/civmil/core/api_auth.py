@@ -22,7 +22,7 @@ from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
 from civmil.core import accounts_services, mfa
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.models import ApiToken, Membership, TokenScope
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

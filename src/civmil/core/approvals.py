@@ -41,7 +41,7 @@ from civmil.core.mail import queue_mail
 from civmil.core.models import EmailChangeRequest, LedgerEntry, Membership, Person, User
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civmil.core import access, accounts_services, events, ledger
-from civmil.core.actors import Actor, actor_for_user
+from civmil.core.acting import Actor, actor_for_user
 from civmil.core.choices import PRIVILEGED_ROLES, Role
 from civmil.core.errors import Forbidden, Invalid, NotFound, required_reason
 from civmil.core.models import ErasureRequest, LedgerChange, Membership, OutboxEvent, Person, User

@@ -25,7 +25,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from civmil.core.actors import memberships_of_request
+from civmil.core.acting import memberships_of_request
 from civmil.core.choices import PRIVILEGED_ROLES
 from civmil.core.models import Membership
 

@@ -15,7 +15,7 @@ from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 #: Status of a form re-rendered with validation errors.
 FORM_ERROR_STATUS = 422

@@ -18,7 +18,7 @@ from civmil.core import access
 from civmil.core.models import Membership, Person, User
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 
 

@@ -14,7 +14,7 @@ from civmil.core.choices import Component, Level
 
 if TYPE_CHECKING:
     from civmil.core.access import Shown
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
     from civmil.core.models import ProtectedRecord
 
 #: Fields every non-empty view shows.

@@ -36,7 +36,7 @@ from civmil.core.models import (
 )
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 R = TypeVar("R", bound=models.Model)
 
@@ -201,7 +201,7 @@ def create_record(
     after_save: Callable[[R], None] | None = None,
 ) -> R:
     """Create a protected record for ``actor``'s organisation after policy and validation."""
-    reason = access.may_create(actor, type(record), record.owner, record.level)  # type: ignore[attr-defined]
+    reason = access.creation_refused(actor, type(record), record.owner, record.level)  # type: ignore[attr-defined]
     if reason:
         raise Forbidden(reason, errors={"level": [reason]})
     record.space_id = actor.space_id  # type: ignore[attr-defined]

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
     from django.utils.functional import _StrPromise
 
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 #: Uploads left behind (an abandoned dry run) are refused and removed after this many seconds.
 DEFAULT_TTL_SECONDS = 24 * 3600

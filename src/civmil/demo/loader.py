@@ -26,7 +26,7 @@ from civmil.actors import services as actor_services
 from civmil.actors.choices import AreaKind, ContactChannel
 from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
 from civmil.core import access, ledger, services
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.choices import PRIVILEGED_ROLES, Component, Level, MembershipStatus, Role
 from civmil.core.models import Membership, MissionSettings, Organisation, Person, Release, Space, User
 from civmil.demo import data, world
@@ -586,7 +586,7 @@ def _discussions(cast: _Cast, count: int = 8) -> int:
     from civmil.actors.models import LiaisonLogEntry
     from civmil.comms.services import attachments as attachment_services
     from civmil.comms.services import threads as thread_services
-    from civmil.core.actors import actor_for_user
+    from civmil.core.acting import actor_for_user
     from civmil.core.choices import Level
 
     actors = {login: actor_for_user(cast.users[login]) for login in ("civstaff", "milstaff")}

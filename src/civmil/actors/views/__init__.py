@@ -35,7 +35,7 @@ from civmil.core.pages import render_page as render_page
 
 if TYPE_CHECKING:
     from civmil.actors.models import LiaisonAssignment
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
     from civmil.core.models import Organisation
 
 PER_PAGE = 50

@@ -41,7 +41,7 @@ from civmil.core.errors import Invalid, NotFound
 from civmil.core.formats import megabytes
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 #: Most areas in one GeoJSON answer (the answer says ``"truncated": true`` beyond it).
 MAX_GEOJSON_FEATURES = 5000

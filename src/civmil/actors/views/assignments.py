@@ -26,7 +26,7 @@ from civmil.actors.views import (
     render_page,
 )
 from civmil.core import access, registry
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.errors import NotFound, ServiceError
 from civmil.core.kernel.views import KernelViews
 

@@ -25,7 +25,7 @@ from civmil.core.errors import NotFound
 from civmil.core.models import Membership, Organisation, Person
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 #: Results of each kind shown on the directory's search page before "see all".
 INDEX_LIMIT = 25

@@ -36,7 +36,7 @@ from civmil.core import access, queries, staging
 from civmil.core.models import Organisation
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 #: Planned rows listed in a report (rejected rows are always all listed).
 MAX_REPORT_ROWS = 500

@@ -44,7 +44,7 @@ from civmil.core.errors import Forbidden, NotFound, ServiceError, StaleEdit
 from civmil.core.kernel.views import KernelViews
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 #: Columns of the CSV export, in order: (key, header).
 EXPORT_COLUMNS = (

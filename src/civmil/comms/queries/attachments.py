@@ -12,7 +12,7 @@ from civmil.core import access, registry
 from civmil.core.errors import NotFound
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 
 def _full(actor: Actor, record: Any) -> bool:

@@ -18,7 +18,7 @@ from civmil.comms.models import Notification, NotificationChannel, NotificationP
 from civmil.comms.models.notifications import DEFAULT_PREFERENCES, NotificationKind
 from civmil.comms.queries.threads import visible_people
 from civmil.core import access, registry
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.errors import NotFound
 
 

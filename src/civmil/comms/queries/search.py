@@ -25,7 +25,7 @@ from civmil.comms import search
 from civmil.core import access, registry
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 #: Detail pages of reference data (URL names taking ``pk``).
 REFERENCE_URLS = {"core.organisation": "actors:organisation", "actors.area": "actors:area"}

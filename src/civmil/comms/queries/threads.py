@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from civmil.comms.models import Message, Thread
 from civmil.comms.rendering import render_markdown
 from civmil.core import access, registry
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.errors import NotFound
 from civmil.core.models import Membership, Person
 

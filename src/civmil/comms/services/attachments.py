@@ -40,7 +40,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from civmil.comms import live
 from civmil.comms.models import Attachment
 from civmil.core import access, ledger, registry
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.errors import Forbidden, Invalid, NotFound
 from civmil.core.formats import megabytes
 

@@ -32,7 +32,7 @@ from civmil.comms.models import (
 )
 from civmil.comms.queries import notifications as queries
 from civmil.core import ledger
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.errors import Invalid
 from civmil.core.formats import mission_datetime
 from civmil.core.models import Person

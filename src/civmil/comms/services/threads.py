@@ -18,7 +18,7 @@ from civmil.comms.queries import threads as thread_queries
 from civmil.comms.rendering import mention_ids
 from civmil.comms.services.notifications import notify
 from civmil.core import ledger
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.errors import Forbidden, Invalid
 from civmil.core.models import Person
 

@@ -20,7 +20,7 @@ from civmil.comms.queries.notifications import record_url
 from civmil.comms.services import threads as services
 from civmil.comms.views import FORM_ERROR_STATUS, actor_of, not_found, render_page
 from civmil.core import registry
-from civmil.core.actors import Actor
+from civmil.core.acting import Actor
 from civmil.core.errors import NotFound, ServiceError
 
 

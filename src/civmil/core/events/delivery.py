@@ -27,7 +27,7 @@ from civmil.core import access, metrics, registry
 from civmil.core.events.outbox import horizon, last_id
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
     from civmil.core.models import OutboxEvent
 
 #: A resume point further back than this many events in the subscribed streams gets "reload".

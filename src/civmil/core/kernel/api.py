@@ -53,7 +53,7 @@ from civmil.core.schemas import (
 )
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 
 class RecordRef(Schema):

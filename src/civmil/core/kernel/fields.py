@@ -24,7 +24,7 @@ from civmil.core.formats import mission_datetime
 from civmil.core.pages import record_url
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 #: A spreadsheet reads a cell starting with one of these as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

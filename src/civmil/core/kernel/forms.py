@@ -21,7 +21,7 @@ from civmil.core.kernel import fields as kf
 from civmil.core.pages import mission_tz
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 BLANK: list[tuple[str, str]] = [("", "—")]
 

@@ -39,7 +39,7 @@ from civmil.core.kernel import queries as kq
 from civmil.core.schemas import ERROR_RESPONSES, ApiDatetime
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 #: Colours given in order to the values of a layer's style field that its declaration leaves out.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")

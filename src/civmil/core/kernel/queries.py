@@ -21,7 +21,7 @@ from civmil.core import access, registry
 from civmil.core.kernel import fields as kf
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from civmil.core.kernel.queries import history_of
 from civmil.core.pages import FORM_ERROR_STATUS, actor_of, mission_tz, not_found, record_url, render_page
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
 
 PER_PAGE = 50
 EXPORT_BATCH = 500

@@ -14,7 +14,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
     from civmil.core.models import LedgerEntry
 
 GENESIS = "0" * 64

@@ -22,7 +22,7 @@ from civmil.core.ledger.signing import sign
 from civmil.core.ledger.tree import LedgerTree
 
 if TYPE_CHECKING:
-    from civmil.core.actors import Actor
+    from civmil.core.acting import Actor
     from civmil.core.models import Checkpoint, LedgerEntry
 
 #: Action and object type of the entry an erasure writes; its object id is the erased entry's seq.

@@ -9,7 +9,7 @@ from collections.abc import Collection
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
-from civmil.core.actors import Actor, actor_for_user
+from civmil.core.acting import Actor, actor_for_user
 from civmil.core.models import Membership, User
 
 
