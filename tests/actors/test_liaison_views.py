@@ -905,3 +905,23 @@ def test_who_is_my_liaison_in_both_directions(client: Client) -> None:
     assert {r["pk"] for r in page.context["rows"]} == {outgoing.pk, incoming.pk}
     assert client.get(reverse("actors:my-liaison")).status_code == 200
     assert client.get(reverse("actors:my-liaison"), {"to": "nonsense"}).status_code == 422
+
+
+def test_people_a_reader_may_not_see_make_one_withheld_marker_whatever_their_number(client: Client) -> None:
+    """A host-nation reader of a released entry naming two mission people and one host-nation person
+    sees the one, and a single "withheld" for the others: not even their count shows."""
+    owner = make_member(Component.CIVILIAN)
+    host = make_member(Component.HOST_NATION)
+    hidden = [make_member(Component.CIVILIAN, org=owner.org) for _ in range(2)]
+    entry = make_entry(owner, person_ids=[*(m.person.pk for m in hidden), host.person.pk])
+    core_services.release_record(owner.actor, entry, organisation=host.org)
+    client.force_login(host.user)
+    for url in (reverse("actors:liaison-entry", args=[entry.pk]), reverse("actors:liaison-card", args=[entry.pk])):
+        page = client.get(url).content.decode()
+        people = page.split(">People<", 1)[1].split("</dd>", 1)[0]
+        assert host.person.full_name in people
+        assert all(m.person.full_name not in page for m in hidden)
+        assert people.count(">withheld<") == 1, people
+    client.force_login(owner.user)
+    people = client.get(reverse("actors:liaison-entry", args=[entry.pk])).content.decode().split(">People<", 1)[1]
+    assert all(m.person.full_name in people.split("</dd>", 1)[0] for m in hidden)

@@ -284,7 +284,10 @@ def cell(f: Field, shown: access.Shown[Any], page: Page) -> Cell:
         return WITHHELD_CELL
     value = value_of(f, shown)
     if f.kind == MANY:
-        return Cell(items=tuple(_related_cell(f, o, page) for o in value))
+        # People the reader may not see make one withheld marker, so not even their count shows.
+        items = [_related_cell(f, o, page) for o in value]
+        shown_items = [i for i in items if not i.withheld]
+        return Cell(items=(*shown_items, *((WITHHELD_CELL,) if len(shown_items) < len(items) else ())))
     if f.kind == RELATED and f.spec.cell is None:
         return _related_cell(f, value, page)
     return Cell(text=_text(f, value, page))
