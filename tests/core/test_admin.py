@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from typing import Any
@@ -15,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from civmil.actors import services as actor_services
-from civmil.actors.models import Area, LiaisonLogEntry
-from civmil.core import services
+from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
+from civmil.core import registry, services
 from civmil.core.admin import PolicyAdmin
 from civmil.core.choices import Component, Level, MembershipStatus, Role
 from civmil.core.middleware import ACTING_SESSION_KEY
@@ -104,6 +105,38 @@ def test_only_policy_admins_are_registered() -> None:
         assert isinstance(model_admin, PolicyAdmin), model
         assert model.__module__.startswith("civmil."), model
     assert Group not in admin.site._registry
+
+
+def _assignment(notes: str) -> LiaisonAssignment:
+    soldier = make_member(Component.MILITARY)
+    return actor_services.assign_liaison(soldier.actor, actor_services.Assignment(
+        officer_id=soldier.person.pk, starts_on=timezone.localdate(), level=Level.MISSION,
+        community="Riverside market", notes=notes))
+
+
+def test_a_declared_record_type_has_its_admin_from_its_declaration_alone() -> None:
+    """The actors app writes no admin for its liaison types: the site makes each from its declaration."""
+    for model in (LiaisonAssignment, LiaisonLogEntry):
+        assert type(admin.site._registry[model]).__module__ == "civmil.core.admin.protected", model
+    assignment = _assignment(notes=f"Meets the elders weekly {MARKER}")
+    client = signed_in(admin_of(Component.CIVILIAN))
+    listing = client.get(changelist("actors_liaisonassignment")).content.decode()
+    assert "Riverside market" in listing, "the community is declared in the list"
+    assert MARKER not in listing, "the notes are declared out of the list"
+    assert MARKER in client.get(change("actors_liaisonassignment", assignment.pk)).content.decode()
+
+
+def test_a_changed_declaration_changes_the_admin(monkeypatch: pytest.MonkeyPatch) -> None:
+    declared = registry.get(LiaisonAssignment)
+    fields = tuple(dataclasses.replace(f, in_list=f.name == "notes") for f in declared.fields)
+    monkeypatch.setitem(registry._TYPES, LiaisonAssignment, dataclasses.replace(declared, fields=fields))
+    monkeypatch.delitem(admin.site._registry, LiaisonAssignment)  # the site makes it again
+    _assignment(notes=f"Meets the elders weekly {MARKER}")
+    request = signed_in(admin_of(Component.CIVILIAN)).get("/admin/").wsgi_request
+    model_admin = admin.site._registry[LiaisonAssignment]
+    assert model_admin.get_list_display(request) == ("list_notes", "list_owner", "list_level")
+    listing = model_admin.changelist_view(request).rendered_content
+    assert MARKER in listing and "Riverside market" not in listing
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Admin of the actors app, through the access policy (see :mod:`civmil.core.admin`).
 
 Areas are reference data, edited here and saved by :func:`civmil.actors.services.save_area`.
-Liaison log entries and liaison assignments are protected records: read-only, listed only as
-the policy lets the acting administrator see them, each field only if their view shows it.
+Liaison log entries and liaison assignments are protected records with a kernel declaration:
+the admin site gives them their read-only admin from it (:func:`civmil.core.admin.protected.declared_admin`),
+listed only as the policy lets the acting administrator see them, each field only if their view
+shows it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy
 
 from civmil.actors import services
-from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
-from civmil.core.admin import ProtectedAdmin, ServiceAdmin, VersionedForm, actor_of
+from civmil.actors.models import Area
+from civmil.core.admin import ServiceAdmin, VersionedForm, actor_of
 
 
 class AreaForm(VersionedForm):
@@ -54,17 +56,3 @@ class AreaAdmin(ServiceAdmin):
         services.save_area(actor_of(request), obj, form.cleaned_data.get("geometry"),
                            expected_version=form.cleaned_data.get("expected_version"))
 
-
-@admin.register(LiaisonLogEntry)
-class LiaisonLogEntryAdmin(ProtectedAdmin):
-    shown_fields = ("occurred_at", "channel", "organisations", "people", "summary", "follow_ups", "place_name",
-                    "latitude", "longitude", "level", "owner", "created_at", "updated_at", "version")
-    list_columns = ("occurred_at", "channel", "summary", "owner", "level")
-
-
-@admin.register(LiaisonAssignment)
-class LiaisonAssignmentAdmin(ProtectedAdmin):
-    shown_fields = ("officer", "from_organisation", "to_organisation", "community", "area", "starts_on", "ends_on",
-                    "notes", "latitude", "longitude", "level", "owner", "created_at", "updated_at", "version")
-    list_columns = ("officer", "from_organisation", "to_organisation", "community", "starts_on", "ends_on", "owner",
-                    "level")

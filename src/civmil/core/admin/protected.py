@@ -164,3 +164,34 @@ class ProtectedAdmin(PolicyAdmin):
         opts = self.model._meta
         return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist",
                                             current_app=self.admin_site.name))
+
+
+#: Fields of every protected record its admin page shows after the declared ones.
+RECORD_FIELDS = ("level", "owner", "created_at", "updated_at", "version")
+
+
+def declared_admin(record_type: registry.RecordType) -> type[ProtectedAdmin]:
+    """The admin of a record type, from its kernel declaration (:attr:`registry.RecordType.fields`).
+
+    The record's page shows every declared field and :data:`RECORD_FIELDS`; the list's columns
+    are the fields declared ``in_list`` (but many-to-many ones, which would cost a query a row),
+    then the owner and the level; it filters on the level and the declared ``filter`` fields, and
+    searches the declared ``search`` fields, each only where it is on the type's face (every view
+    shows it), as :class:`ProtectedAdmin` requires. The site registers it for every declared type
+    whose app registers no admin of its own (:class:`civmil.core.admin.site.CivmilAdminSite`).
+    """
+    model = record_type.model
+    face = set() if record_type.derive is not None else record_type.face()
+    many = {f.name for f in model._meta.get_fields() if f.many_to_many}
+    declared = [spec.name for spec in record_type.fields]
+    attrs = {
+        "__module__": __name__,
+        "__doc__": f"The admin of {model._meta.verbose_name_plural}, from their declaration.",
+        "shown_fields": tuple(dict.fromkeys([*declared, *RECORD_FIELDS])),
+        "list_columns": tuple(dict.fromkeys(
+            [*(s.name for s in record_type.fields if s.in_list and s.name not in many), "owner", "level"])),
+        "list_filter": tuple(name for name in dict.fromkeys(
+            ["level", *(s.name for s in record_type.fields if s.filter)]) if name in face),
+        "search_fields": tuple(s.name for s in record_type.fields if s.search and s.name in face),
+    }
+    return type(f"{model.__name__}Admin", (ProtectedAdmin,), attrs)

@@ -1,9 +1,15 @@
-"""The admin site: only administrators acting as such get in, and only policy admins are registered."""
+"""The admin site: only administrators acting as such get in, and only policy admins are registered.
+
+Every protected record type declared for the record kernel (``fields``) has an admin without
+code of its own: the site adds :func:`civmil.core.admin.protected.declared_admin` for each one
+whose app registers none.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ImproperlyConfigured
@@ -14,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from civmil.core import registry
 from civmil.core.admin.base import PolicyAdmin, is_admin_request
 
 
@@ -21,6 +28,26 @@ class CivmilAdminSite(admin.AdminSite):
     site_header = gettext_lazy("civmil administration")
     site_title = gettext_lazy("civmil administration")
     index_title = gettext_lazy("Accounts, reference data and the ledger")
+
+    @property
+    def _registry(self) -> dict[Any, Any]:
+        """Django's table of model admins, with an admin for every declared record type whose app
+        registered none (added once the apps are ready, when every type and admin is known)."""
+        models: dict[Any, Any] = self.__dict__["_registry"]
+        if apps.ready:
+            self._admit_declared(models)
+        return models
+
+    @_registry.setter
+    def _registry(self, value: dict[Any, Any]) -> None:
+        self.__dict__["_registry"] = value
+
+    def _admit_declared(self, models: dict[Any, Any]) -> None:
+        from civmil.core.admin.protected import declared_admin
+
+        for record_type in registry.all_types():
+            if record_type.fields and record_type.model not in models:
+                models[record_type.model] = declared_admin(record_type)(record_type.model, self)
 
     def has_permission(self, request: HttpRequest) -> bool:
         return is_admin_request(request)
