@@ -52,7 +52,7 @@ def _setup(n: int) -> dict[str, Any]:
     from django.conf import settings
     from tests.factories import make_member, make_org, session_for
 
-    from civmil.core.accounts_services import create_token
+    from civmil.core.accounts.services import create_token
     from civmil.core.choices import PRIVILEGED_ROLES, Component, Role
     from civmil.core.models.tokens import TokenScope
 

@@ -69,7 +69,7 @@ def ordinary_user() -> dict[str, Any]:
     ring = [[30.0, 10.0], [31.0, 10.0], [31.0, 11.0], [30.0, 11.0], [30.0, 10.0]]
     area = actor_services.save_area(None, Area(name="North", pcode="XY01", admin_level=1),
                                     {"type": "Polygon", "coordinates": [ring]})
-    from civmil.core.accounts_services import create_token
+    from civmil.core.accounts.services import create_token
 
     _token, secret = create_token(me.actor, name="schemathesis", membership=me.membership, scope="read_write")
     # The token run must be signed in, not a run of 401s that conform trivially.

@@ -20,7 +20,8 @@ from django.test import Client
 from django.urls import reverse
 
 from civmil.config.asgi import application
-from civmil.core import accounts_services, events
+from civmil.core import events
+from civmil.core.accounts import services as accounts_services
 from civmil.core.acting import Actor
 from civmil.core.choices import Component, Role
 from civmil.core.errors import Forbidden, Invalid, NotFound

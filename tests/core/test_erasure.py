@@ -23,7 +23,8 @@ from civmil.actors.services import LiaisonContact
 from civmil.comms import search
 from civmil.comms.models import SearchDocument
 from civmil.comms.services import attachments
-from civmil.core import access, erasure, ledger, registry, services
+from civmil.core import access, ledger, registry, services
+from civmil.core.accounts import erasure
 from civmil.core.choices import Component, Level, Role
 from civmil.core.errors import Forbidden, Invalid, NotFound
 from civmil.core.models import ErasureRequest, LedgerChange, LedgerEntry, OutboxEvent, Person, User

@@ -12,7 +12,8 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
-from civmil.core import accounts_services, middleware
+from civmil.core import middleware
+from civmil.core.accounts import services as accounts_services
 from civmil.core.choices import Component
 from civmil.core.models import MissionSettings, TokenScope
 from civmil.core.models.spaces import LIVE_SPACE_ID

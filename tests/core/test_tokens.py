@@ -13,7 +13,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from civmil.core import accounts_services, services
+from civmil.core import services
+from civmil.core.accounts import services as accounts_services
 from civmil.core.choices import Component, Role
 from civmil.core.errors import Invalid, NotFound
 from civmil.core.models import ApiToken, LedgerEntry, TokenScope

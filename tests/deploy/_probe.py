@@ -19,7 +19,7 @@ from django.conf import settings  # noqa: E402
 
 
 def members() -> dict[str, str]:
-    from civmil.core.accounts_services import create_token
+    from civmil.core.accounts.services import create_token
     from civmil.core.choices import Component
     from civmil.core.models.tokens import TokenScope
     from tests.factories import make_member, session_for

@@ -15,7 +15,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from civmil.core.accounts_services import create_token  # noqa: E402
+from civmil.core.accounts.services import create_token  # noqa: E402
 from civmil.core.choices import Component  # noqa: E402
 from civmil.core.models.tokens import TokenScope  # noqa: E402
 from tests.factories import make_member, session_for  # noqa: E402

@@ -41,8 +41,8 @@ from ninja.security import SessionAuth
 from civmil.actors.api import router as actors_router
 from civmil.comms.api import router as comms_router
 from civmil.comms.api_search import router as search_router
+from civmil.core.accounts.api_auth import TokenAuth
 from civmil.core.api import router as core_router
-from civmil.core.api_auth import TokenAuth
 from civmil.core.errors import ServiceError, StaleEdit
 from civmil.core.kernel.maps import map_router
 from civmil.core.mfa import bearer_sent

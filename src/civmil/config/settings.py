@@ -136,7 +136,7 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
-ACCOUNT_ADAPTER = "civmil.core.accounts.AccountAdapter"
+ACCOUNT_ADAPTER = "civmil.core.accounts.adapter.AccountAdapter"
 #: A shift signs in together from behind one address (a camp's NAT): many sign-ins per address;
 #: guessing is slowed per account (5 wrong passwords in 5 minutes) and per address.
 ACCOUNT_RATE_LIMITS = {"login": "600/m/ip", "login_failed": "60/m/ip,5/5m/key"}

@@ -10,7 +10,7 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from civmil.core import checks, registry, signals
-        from civmil.core.erasure import purge_outbox
+        from civmil.core.accounts.erasure import purge_outbox
         from civmil.core.ledger import register_erasure_hook
 
         checks.register()  # the deployment checks (civmil check --deploy)

@@ -11,7 +11,7 @@ unprivileged membership does not lift it. ``CIVMIL_MFA_REQUIRED = False`` turns 
 other features sign privileged people in without a second factor).
 
 An API request carrying a bearer token is judged by the token alone, whatever session cookie it
-also carries: the middleware leaves it to :class:`civmil.core.api_auth.TokenAuth`, which refuses
+also carries: the middleware leaves it to :class:`civmil.core.accounts.api_auth.TokenAuth`, which refuses
 the token of an account that owes its second factor with the same 403 (:func:`owes_second_factor`).
 """
 

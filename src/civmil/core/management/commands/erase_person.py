@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from civmil.core import erasure
+from civmil.core.accounts import erasure
 from civmil.core.choices import Role
 from civmil.core.errors import ServiceError
 from civmil.core.management import support

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from civmil.core import accounts_services
+from civmil.core.accounts import services as accounts_services
 from civmil.core.choices import Role
 from civmil.core.errors import MAX_REASON, NotFound, ServiceError
 

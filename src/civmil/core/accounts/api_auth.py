@@ -21,7 +21,8 @@ from django.utils.translation import gettext as _
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
-from civmil.core import accounts_services, mfa
+from civmil.core import mfa
+from civmil.core.accounts import services as accounts_services
 from civmil.core.acting import Actor
 from civmil.core.models import ApiToken, Membership, TokenScope
 

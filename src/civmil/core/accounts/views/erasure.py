@@ -15,7 +15,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from civmil.core import access, erasure
+from civmil.core import access
+from civmil.core.accounts import erasure
 from civmil.core.choices import PRIVILEGED_ROLES, Role
 from civmil.core.errors import MAX_REASON, NotFound, ServiceError
 from civmil.core.models import ErasureRequest, Person

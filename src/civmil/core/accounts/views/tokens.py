@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from civmil.core import accounts_services
+from civmil.core.accounts import services as accounts_services
 from civmil.core.acting import Actor
 from civmil.core.errors import ServiceError
 from civmil.core.models import ApiToken, Membership, TokenScope

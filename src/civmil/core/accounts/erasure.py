@@ -32,7 +32,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civmil.core import access, accounts_services, events, ledger
+from civmil.core import access, events, ledger
+from civmil.core.accounts import services as accounts_services
 from civmil.core.acting import Actor, actor_for_user
 from civmil.core.choices import PRIVILEGED_ROLES, Role
 from civmil.core.errors import Forbidden, Invalid, NotFound, required_reason

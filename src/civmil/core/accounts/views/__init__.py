@@ -1,0 +1,1 @@
+"""The accounts' pages: personal API tokens, deactivating accounts, erasing personal data."""
