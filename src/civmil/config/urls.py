@@ -3,14 +3,14 @@ from django.urls import include, path
 
 from civmil.config.api import api
 from civmil.core import health
-from civmil.core import views as core_views
+from civmil.core.views import general
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
+    path("", general.home, name="home"),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     # Before allauth's own page: addresses change only by administrators, with a second one's approval.
-    path("accounts/email/", core_views.email_addresses, name="account_email"),
+    path("accounts/email/", general.email_addresses, name="account_email"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("core/", include("civmil.core.urls")),
@@ -20,8 +20,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
 ]
 
-handler400 = "civmil.core.views.bad_request"
-handler403 = "civmil.core.views.forbidden"
-handler404 = "civmil.core.views.not_found"
-handler500 = "civmil.core.views.server_error"
+handler400 = "civmil.core.views.general.bad_request"
+handler403 = "civmil.core.views.general.forbidden"
+handler404 = "civmil.core.views.general.not_found"
+handler500 = "civmil.core.views.general.server_error"
 

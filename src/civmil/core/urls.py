@@ -1,21 +1,21 @@
 from django.urls import path
 
-from civmil.core import views, views_approvals
 from civmil.core.accounts.views import deactivation, erasure, tokens
+from civmil.core.views import approvals, general
 
 app_name = "core"
 urlpatterns = [
-    path("acting-as/", views.switch_membership, name="switch-membership"),
-    path("language/", views.set_language, name="set-language"),
+    path("acting-as/", general.switch_membership, name="switch-membership"),
+    path("language/", general.set_language, name="set-language"),
     path("tokens/", tokens.token_list, name="tokens"),
     path("tokens/new/", tokens.token_new, name="token-new"),
     path("tokens/<uuid:pk>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("accounts/<int:pk>/deactivate/", deactivation.deactivate, name="account-deactivate"),
     path("accounts/<int:pk>/reactivate/", deactivation.reactivate, name="account-reactivate"),
-    path("approvals/", views_approvals.approval_list, name="approvals"),
-    path("approvals/<str:kind>/<uuid:pk>/", views_approvals.approval_decide, name="approval-decide"),
-    path("accounts/<int:pk>/email/", views_approvals.email_change, name="account-email"),
-    path("accounts/<int:pk>/password-link/", views_approvals.password_link, name="account-password-link"),
+    path("approvals/", approvals.approval_list, name="approvals"),
+    path("approvals/<str:kind>/<uuid:pk>/", approvals.approval_decide, name="approval-decide"),
+    path("accounts/<int:pk>/email/", approvals.email_change, name="account-email"),
+    path("accounts/<int:pk>/password-link/", approvals.password_link, name="account-password-link"),
     path("erasure/", erasure.erasure_list, name="erasure-list"),
     path("erasure/new/", erasure.erasure_new, name="erasure-new"),
     path("erasure/<uuid:pk>/decide/", erasure.erasure_decide, name="erasure-decide"),

@@ -1,4 +1,4 @@
-"""Kernel pages: home, switching the acting membership, error pages."""
+"""Kernel pages: home, switching the acting membership, the language, error pages."""
 
 from __future__ import annotations
 
