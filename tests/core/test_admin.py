@@ -18,9 +18,9 @@ from django.utils import timezone
 from civmil.actors import services as actor_services
 from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
 from civmil.core import registry, services
+from civmil.core.acting import ACTING_SESSION_KEY
 from civmil.core.admin import PolicyAdmin
 from civmil.core.choices import Component, Level, MembershipStatus, Role
-from civmil.core.middleware import ACTING_SESSION_KEY
 from civmil.core.models import LedgerEntry, Membership, MissionSettings, Organisation, Person, Space, User
 from tests.core.test_access_matrix import _normalised
 from tests.factories import Member, make_member, make_org

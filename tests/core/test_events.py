@@ -32,9 +32,8 @@ from civmil.actors.models import LiaisonLogEntry
 from civmil.config.asgi import application
 from civmil.config.env import redis_channel_layer
 from civmil.core import events, registry, services
-from civmil.core.acting import Actor
+from civmil.core.acting import ACTING_SESSION_KEY, Actor
 from civmil.core.choices import Component, Level, Role, SpaceKind
-from civmil.core.middleware import ACTING_SESSION_KEY
 from civmil.core.models import Membership, OutboxEvent, Space
 from tests.factories import Member, make_member, make_org
 

@@ -21,10 +21,9 @@ from django.urls import path as route
 from django.urls import reverse
 
 from civmil.core import services, staging
-from civmil.core.acting import Actor
+from civmil.core.acting import ACTING_SESSION_KEY, Actor
 from civmil.core.choices import Component, Role
 from civmil.core.errors import Invalid
-from civmil.core.middleware import ACTING_SESSION_KEY
 from tests.factories import Member, make_member, make_org
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.core.test_staging")]

@@ -17,7 +17,8 @@ from django.utils.translation import gettext_lazy
 
 from civmil.actors import services
 from civmil.actors.models import Area
-from civmil.core.admin import ServiceAdmin, VersionedForm, actor_of
+from civmil.core.acting import actor_of
+from civmil.core.admin import ServiceAdmin, VersionedForm
 
 
 class AreaForm(VersionedForm):

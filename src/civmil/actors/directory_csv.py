@@ -39,6 +39,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from civmil.core import access, registry
 from civmil.core.choices import PRIVILEGED_ROLES, Component, Level, MembershipStatus, OrganisationKind, Role
 from civmil.core.formats import grouped, megabytes
+from civmil.core.kernel.fields import csv_safe
 from civmil.core.models import Membership, Organisation, Person
 
 if TYPE_CHECKING:
@@ -59,9 +60,6 @@ PERSON_COLUMNS = ("full_name", "title", "email", "phone", "radio_call_sign", "me
                   "organisation", "role", "position", "contact_level")
 COLUMNS = {ORGANISATIONS: ORGANISATION_COLUMNS, PEOPLE: PERSON_COLUMNS}
 REQUIRED = {ORGANISATIONS: ("name",), PEOPLE: ("full_name", "organisation")}
-
-#: Cells starting with one of these are prefixed with an apostrophe on export.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 CREATE = "create"
 UPDATE = "update"
@@ -97,11 +95,6 @@ def unquote_cell(value: str) -> str:
     if len(value) > 1 and value[0] == "'" and value[1] in "=+-@":
         return value[1:]
     return value
-
-
-def csv_safe(value: str) -> str:
-    """Keep a spreadsheet from running a cell as a formula: prefix such cells with an apostrophe."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
 def _header_key(name: str) -> str:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from civmil.core.models.spaces import LIVE_SPACE_ID
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+
     from civmil.core.models import Membership, Organisation, Person
+
+
+#: The session key of the membership the signed-in person chose to act as.
+ACTING_SESSION_KEY = "civmil.acting_membership"
 
 
 @dataclass(frozen=True)
@@ -99,3 +105,18 @@ def actor_for_user(user: object, membership_id: str | uuid.UUID | None = None,
     person = membership.person if membership is not None else Person.objects.filter(user_id=user_pk).first()
     return Actor(user_id=user_pk, person=person, membership=membership, space_id=space_id,
                  memberships=tuple(current))
+
+
+def actor_of(request: HttpRequest) -> Actor:
+    """The actor of a request, for pages, the API and the admin alike.
+
+    Session requests get theirs from :class:`civmil.core.middleware.ActorMiddleware`; an
+    authenticator that is not session-based (tokens) sets ``request.actor`` itself, bound to the
+    one membership the token was issued for. A request neither reached is resolved from its
+    session here.
+    """
+    actor = getattr(request, "actor", None)
+    if actor is None:
+        session = getattr(request, "session", None)
+        actor = actor_for_user(request.user, session.get(ACTING_SESSION_KEY) if session is not None else None)
+    return cast(Actor, actor)

@@ -7,14 +7,13 @@ because their queries live in ``civmil.actors.queries`` and the kernel imports n
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.http import HttpRequest
 from ninja import Router
 
 from civmil.core import access
-from civmil.core.acting import Actor, actor_for_user
-from civmil.core.middleware import ACTING_SESSION_KEY
+from civmil.core.acting import actor_of as actor_of
 from civmil.core.models import Membership
 from civmil.core.schemas import ERROR_RESPONSES, MeOut, PageQuery, membership_out, organisation_ref, person_out
 
@@ -25,19 +24,6 @@ T = TypeVar("T")
 
 router = Router(tags=["me"])
 
-
-def actor_of(request: HttpRequest) -> Actor:
-    """The actor of an authenticated API request.
-
-    Session requests get theirs from :class:`civmil.core.middleware.ActorMiddleware`; an
-    authenticator that is not session-based (tokens) sets ``request.actor`` itself, bound to the
-    one membership the token was issued for.
-    """
-    actor = getattr(request, "actor", None)
-    if actor is None:
-        session = getattr(request, "session", None)
-        actor = actor_for_user(request.user, session.get(ACTING_SESSION_KEY) if session is not None else None)
-    return cast(Actor, actor)
 
 
 def page_of(qs: QuerySet[Any] | Sequence[T], page: PageQuery) -> tuple[list[Any], int]:

@@ -52,9 +52,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from civmil.core import events, metrics, mfa, registry
-from civmil.core.acting import Actor, actor_for_user
+from civmil.core.acting import ACTING_SESSION_KEY, Actor, actor_for_user
 from civmil.core.events.delivery import Seen, Subscription
-from civmil.core.middleware import ACTING_SESSION_KEY
 
 logger = logging.getLogger("civmil.core.live")
 

@@ -16,9 +16,8 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 
-from civmil.core.acting import actor_for_user, memberships_of_request
+from civmil.core.acting import ACTING_SESSION_KEY, actor_for_user, memberships_of_request
 
-ACTING_SESSION_KEY = "civmil.acting_membership"
 #: Session keys: when the session was signed in, and when it last made a request (Unix seconds).
 SESSION_STARTED_KEY = "civmil.session.started"
 SESSION_SEEN_KEY = "civmil.session.seen"

@@ -14,6 +14,8 @@ from django.shortcuts import render
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
+from civmil.core.acting import actor_of as actor_of
+
 if TYPE_CHECKING:
     from civmil.core.acting import Actor
 
@@ -21,9 +23,14 @@ if TYPE_CHECKING:
 FORM_ERROR_STATUS = 422
 
 
-def actor_of(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined,no-any-return]
 
+def is_uuid(value: object) -> bool:
+    """Is ``value`` (a form value, a URL part, a ledger entry's object id...) a UUID's text?"""
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 _PLACEHOLDER = "00000000-0000-4000-8000-00000000c1f1"
 

@@ -16,6 +16,7 @@ reader may know exist (``access.visible``), with each cell as the reader's view 
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -149,14 +150,10 @@ directory_import = DirectoryImport.as_view()
 # Exports
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _csv_response(rows: Any, stem: str) -> HttpResponse:
-    writer = csv.writer(_Echo())
-    body = "\ufeff" + "".join(writer.writerow(row) for row in rows)
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    body = "\ufeff" + buffer.getvalue()
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{stem}-{timezone.localdate().isoformat()}.csv"'
     response["Cache-Control"] = "no-store"

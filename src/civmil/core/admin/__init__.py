@@ -38,9 +38,8 @@ from civmil.core.admin import site  # noqa: F401
 
 # isort: split
 from civmil.core.admin import accounts, ledger, mission, people  # noqa: F401 - importing them registers them
-from civmil.core.admin.base import PolicyAdmin, ServiceAdmin, VersionedForm, actor_of
+from civmil.core.admin.base import PolicyAdmin, ServiceAdmin, VersionedForm
 from civmil.core.admin.protected import ProtectedAdmin, display_value
 from civmil.core.admin.site import CivmilAdminSite
 
-__all__ = ["CivmilAdminSite", "PolicyAdmin", "ProtectedAdmin", "ServiceAdmin", "VersionedForm", "actor_of",
-           "display_value"]
+__all__ = ["CivmilAdminSite", "PolicyAdmin", "ProtectedAdmin", "ServiceAdmin", "VersionedForm", "display_value"]

@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from civmil.core import access, approvals, queries
-from civmil.core.admin.base import EMPTY, WITHHELD_TEXT, ServiceAdmin, actor_of
+from civmil.core.acting import actor_of
+from civmil.core.admin.base import EMPTY, WITHHELD_TEXT, ServiceAdmin
 from civmil.core.errors import ServiceError
 from civmil.core.models import Person, User
 

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy
 
 from civmil.core import access, queries, registry, services
+from civmil.core.acting import actor_of
 from civmil.core.errors import ServiceError
 from civmil.core.models import Person
 
@@ -31,10 +32,6 @@ WITHHELD_TEXT = gettext_lazy("(withheld)")
 #: Longest text in a list column.
 LIST_TEXT_LENGTH = 120
 EMPTY = "—"
-
-
-def actor_of(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined,no-any-return]
 
 
 def is_admin_request(request: HttpRequest) -> bool:

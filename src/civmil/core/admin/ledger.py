@@ -13,9 +13,11 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy
 
 from civmil.core import queries, registry
-from civmil.core.admin.base import WITHHELD_TEXT, PolicyAdmin, _Label, actor_of, shown_person
+from civmil.core.acting import actor_of
+from civmil.core.admin.base import WITHHELD_TEXT, PolicyAdmin, _Label, shown_person
 from civmil.core.choices import Level
 from civmil.core.models import Checkpoint, Grant, LedgerEntry, Release
+from civmil.core.pages import is_uuid
 
 if TYPE_CHECKING:
     from civmil.core.acting import Actor
@@ -87,7 +89,7 @@ class LedgerEntryAdmin(PolicyAdmin):
         hidden: set[tuple[str, str]] = set()
         for key, ids in wanted.items():
             model = registry.by_key(key).model
-            valid_ids = [i for i in ids if _is_uuid(i)]
+            valid_ids = [i for i in ids if is_uuid(i)]
             seen = {str(pk) for pk in queries.visible_records(actor, model, pk__in=valid_ids)
                     .values_list("pk", flat=True)}
             hidden.update((key, i) for i in ids if i not in seen)
@@ -129,16 +131,6 @@ class _UUIDText(Func):
         # PostgreSQL's uuid::text is already the canonical form.
         sql, params = compiler.compile(self.source_expressions[0])
         return f"CAST({sql} AS text)", list(params)
-
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 @admin.register(Checkpoint)

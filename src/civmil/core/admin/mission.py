@@ -9,7 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy
 
 from civmil.core import services
-from civmil.core.admin.base import ServiceAdmin, VersionedForm, actor_of, is_admin_request
+from civmil.core.acting import actor_of
+from civmil.core.admin.base import ServiceAdmin, VersionedForm, is_admin_request
 from civmil.core.models import MissionSettings
 
 

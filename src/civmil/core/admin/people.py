@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from civmil.core import queries, services
-from civmil.core.admin.base import WITHHELD_TEXT, ServiceAdmin, VersionedForm, actor_of, shown_person
+from civmil.core.acting import actor_of
+from civmil.core.admin.base import WITHHELD_TEXT, ServiceAdmin, VersionedForm, shown_person
 from civmil.core.admin.protected import ProtectedAdmin
 from civmil.core.choices import MembershipStatus
 from civmil.core.errors import Invalid, ServiceError

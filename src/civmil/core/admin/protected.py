@@ -15,7 +15,8 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 
 from civmil.core import access, queries, registry
-from civmil.core.admin.base import EMPTY, LIST_TEXT_LENGTH, WITHHELD_TEXT, PolicyAdmin, _is_protected, _Label, actor_of
+from civmil.core.acting import actor_of
+from civmil.core.admin.base import EMPTY, LIST_TEXT_LENGTH, WITHHELD_TEXT, PolicyAdmin, _is_protected, _Label
 from civmil.core.errors import ServiceError
 
 if TYPE_CHECKING:

@@ -11,9 +11,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from civmil.core import events, services
+from civmil.core.acting import ACTING_SESSION_KEY
 from civmil.core.errors import ServiceError
-from civmil.core.middleware import ACTING_SESSION_KEY
 from civmil.core.models import Membership
+from civmil.core.pages import is_uuid
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -30,7 +31,7 @@ def switch_membership(request: HttpRequest) -> HttpResponse:
     chosen = request.POST.get("membership", "")
     membership = (
         Membership.objects.current().filter(pk=chosen, person_id=actor.person_id).first()
-        if _is_uuid(chosen) else None
+        if is_uuid(chosen) else None
     )
     if membership is None:
         messages.error(request, _("That membership is not one of yours, or it is no longer current."))
@@ -49,16 +50,6 @@ def switch_membership(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "/"
     return HttpResponseRedirect(target)
-
-
-def _is_uuid(value: str | None) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
