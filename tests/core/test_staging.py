@@ -197,6 +197,14 @@ class LinesPlan:
         return json.dumps([self.lines, self.rejected, self.stored_version])
 
 
+@dataclass
+class Line:
+    number: int
+
+    def describe(self) -> str:
+        return f"line {self.number} starts with -"
+
+
 class LinesForm(forms.Form):
     file = forms.FileField()
     mode = forms.ChoiceField(choices=[("add", "add"), ("replace", "replace")])
@@ -243,8 +251,10 @@ class LinesImport(staging.StagedImport[LinesPlan]):
             confirm_label="Import", rejected=[staging.RejectedItem(n, "", ["starts with -"]) for n in plan.rejected])
 
     def execute(self, actor: Actor, plan: LinesPlan, *, confirm_rejected: bool) -> Any:
-        if plan.rejected and not confirm_rejected:
-            raise Invalid("Some lines are rejected, so nothing was imported.")
+        staging.refuse_unconfirmed(
+            error=plan.error, rejected=[Line(n) for n in plan.rejected], valid=len(plan.lines),
+            confirm=confirm_rejected, field="lines", nothing_message="No line can be imported.",
+            rejected_message=lambda n, ok: f"{n} lines are rejected, so nothing was imported ({ok} are valid).")
         LinesImport.imported.append((str(actor.membership_id), plan.lines))
         return len(plan.lines)
 
@@ -432,3 +442,28 @@ def test_csrf_is_still_checked(admin: Member, var_dir: Path) -> None:
     client.force_login(admin.user)
     assert post_file(client, "one\n").status_code == 403
     assert kept(var_dir) == []
+
+
+@pytest.mark.parametrize(("error", "rejected", "valid", "confirm", "refused"), [
+    ("Not a text file.", [], 3, True, ("Not a text file.", {"file": ["Not a text file."]})),
+    ("", [Line(2), Line(5)], 3, False,
+     ("2 lines are rejected, so nothing was imported (3 are valid).",
+      {"lines": ["line 2 starts with -", "line 5 starts with -"]})),
+    ("", [Line(2)], 0, True, ("No line can be imported.", {"lines": ["No line can be imported."]})),
+    ("", [Line(2)], 3, True, None),
+    ("", [], 3, False, None),
+])
+def test_an_import_writes_nothing_with_rejected_items_unless_confirmed(
+        error: str, rejected: list[Line], valid: int, confirm: bool, refused: tuple[str, Any] | None) -> None:
+    def guard() -> None:
+        staging.refuse_unconfirmed(
+            error=error, rejected=rejected, valid=valid, confirm=confirm, field="lines",
+            nothing_message="No line can be imported.",
+            rejected_message=lambda n, ok: f"{n} lines are rejected, so nothing was imported ({ok} are valid).")
+
+    if refused is None:
+        guard()
+        return
+    with pytest.raises(Invalid) as found:
+        guard()
+    assert (found.value.message, found.value.errors) == refused

@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 from civmil.actors import boundaries
 from civmil.actors.choices import AreaKind, AssignmentStatus, ContactChannel
 from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
-from civmil.core import access, dates, events, geo, ledger, services
+from civmil.core import access, dates, events, geo, ledger, services, staging
 from civmil.core.choices import Role
 from civmil.core.errors import Forbidden, Invalid, ServiceError, StaleEdit
 from civmil.core.models import Membership, Organisation, Person
@@ -381,23 +381,16 @@ def import_boundaries(
     the outcome. Any failure rolls the whole import back.
     """
     services._require_admin(actor)
-    if plan.error:
-        raise Invalid(plan.error, errors={"file": [plan.error]})
-    if plan.rejected and not confirm:
-        n = len(plan.rejected)
-        raise Invalid(
-            ngettext(
-                "%(n)s feature is rejected, so nothing was imported. Fix it and import the file again, or "
-                "confirm to import the %(ok)s valid features without it.",
-                "%(n)s features are rejected, so nothing was imported. Fix them and import the file again, or "
-                "confirm to import the %(ok)s valid features without them.",
-                n,
-            ) % {"n": n, "ok": len(plan.areas)},
-            errors={"features": [r.describe() for r in plan.rejected]},
-        )
-    if not plan.areas:
-        message = _("No feature of the file can be imported.")
-        raise Invalid(message, errors={"features": [message]})
+    staging.refuse_unconfirmed(
+        error=plan.error, rejected=plan.rejected, valid=len(plan.areas), confirm=confirm, field="features",
+        rejected_message=lambda n, ok: ngettext(
+            "%(n)s feature is rejected, so nothing was imported. Fix it and import the file again, or "
+            "confirm to import the %(ok)s valid features without it.",
+            "%(n)s features are rejected, so nothing was imported. Fix them and import the file again, or "
+            "confirm to import the %(ok)s valid features without them.",
+            n,
+        ) % {"n": n, "ok": ok},
+        nothing_message=_("No feature of the file can be imported."))
     options = plan.options
     result = BoundaryImportResult(import_id=uuid.uuid4(), skipped=list(plan.rejected))
     with transaction.atomic():
@@ -531,23 +524,16 @@ def import_directory(actor: Actor | None, plan: Any, confirm: bool = False) -> D
     from civmil.actors import directory_csv
 
     services._require_admin(actor)
-    if plan.error:
-        raise Invalid(plan.error, errors={"file": [plan.error]})
-    if plan.rejected and not confirm:
-        n = len(plan.rejected)
-        raise Invalid(
-            ngettext(
-                "%(n)s row is rejected, so nothing was imported. Fix it and import the file again, or confirm to "
-                "import the %(ok)s valid rows without it.",
-                "%(n)s rows are rejected, so nothing was imported. Fix them and import the file again, or confirm "
-                "to import the %(ok)s valid rows without them.",
-                n,
-            ) % {"n": n, "ok": len(plan.rows)},
-            errors={"rows": [r.describe() for r in plan.rejected]},
-        )
-    if not plan.rows:
-        message = _("No row of the file can be imported.")
-        raise Invalid(message, errors={"rows": [message]})
+    staging.refuse_unconfirmed(
+        error=plan.error, rejected=plan.rejected, valid=len(plan.rows), confirm=confirm, field="rows",
+        rejected_message=lambda n, ok: ngettext(
+            "%(n)s row is rejected, so nothing was imported. Fix it and import the file again, or confirm to "
+            "import the %(ok)s valid rows without it.",
+            "%(n)s rows are rejected, so nothing was imported. Fix them and import the file again, or confirm "
+            "to import the %(ok)s valid rows without them.",
+            n,
+        ) % {"n": n, "ok": ok},
+        nothing_message=_("No row of the file can be imported."))
     result = DirectoryImportResult(import_id=uuid.uuid4(), skipped=list(plan.rejected))
     organisations = plan.kind == directory_csv.ORGANISATIONS
     rows = _parent_order(plan.rows) if organisations else plan.rows

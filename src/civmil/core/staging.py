@@ -51,7 +51,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from civmil.core import services
-from civmil.core.errors import ServiceError
+from civmil.core.errors import Invalid, ServiceError
 
 if TYPE_CHECKING:
     from django import forms
@@ -290,6 +290,27 @@ class ImportReport:
     label_is_code: bool = False
     #: Warnings that help fix a wrong choice of options.
     notes: Sequence[str] = field(default_factory=tuple)
+
+
+class Describable(Protocol):
+    def describe(self) -> str: ...
+
+
+def refuse_unconfirmed(*, error: str, rejected: Sequence[Describable], valid: int, confirm: bool, field: str,
+                       rejected_message: Callable[[int, int], str], nothing_message: str) -> None:
+    """The guard an import's service runs before it writes anything (:class:`Invalid` if refused).
+
+    A file-level ``error`` refuses the file (named ``file``). With any ``rejected`` item nothing is
+    written unless the user confirmed importing the ``valid`` ones without them (``confirm``):
+    ``rejected_message(n_rejected, n_valid)`` says so, and ``field`` names each rejected item's
+    description. A plan with nothing valid is refused with ``nothing_message``.
+    """
+    if error:
+        raise Invalid(error, errors={"file": [error]})
+    if rejected and not confirm:
+        raise Invalid(rejected_message(len(rejected), valid), errors={field: [r.describe() for r in rejected]})
+    if not valid:
+        raise Invalid(nothing_message, errors={field: [nothing_message]})
 
 
 class ImportPlan(Protocol):
