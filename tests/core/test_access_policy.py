@@ -285,6 +285,11 @@ def _link(relation: str, record: LiaisonLogEntry, reader: Actor) -> None:
             services.refresh_audience(LiaisonLogEntry, [record.pk])  # an update() bypasses the services
 
 
+def _facts_row(record: LiaisonLogEntry) -> Any:
+    return LiaisonLogEntry.objects.filter(pk=record.pk).values_list(
+        "pk", "space_id", "level", "owner_id", "created_by_id", named=True).get()
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("relation", list(EXPECTED))
 def test_policy_matches_the_table(relation: str) -> None:
@@ -307,9 +312,13 @@ def test_policy_matches_the_table(relation: str) -> None:
         listed = access.visible(reader, LiaisonLogEntry.objects.filter(pk=record.pk)).exists()
         # The live fan-out decides from releases and grants loaded once for every subscriber.
         from_facts = access.view_from_facts(reader, record, access.access_facts(LiaisonLogEntry, [record.pk]))
-        if view.kind != expected or listed != (expected != access.ViewKind.NONE) or from_facts != view:
+        # A page (a map layer) decides its views in one batch from rows of the policy's facts.
+        [from_row] = access.views_for(reader, LiaisonLogEntry, [_facts_row(record)])
+        if (view.kind != expected or listed != (expected != access.ViewKind.NONE) or from_facts != view
+                or from_row != view):
             failures.append(f"{relation}/{profile}/{level}: expected {expected.name}, "
-                            f"got view {view.kind.name}, listed={listed}, from loaded facts {from_facts}")
+                            f"got view {view.kind.name}, listed={listed}, from loaded facts {from_facts}, "
+                            f"from a row {from_row}")
         if expected == access.ViewKind.REDUCED:
             shown = access.Shown(record, view)
             assert shown.summary == record.summary and shown.channel == "phone"
@@ -335,6 +344,7 @@ def test_other_space_sees_nothing() -> None:
     record = _record(reader.organisation, Level.PUBLIC)  # type: ignore[arg-type]
     exercise_reader = Actor(reader.user_id, reader.person, reader.membership, space_id=other.pk)
     assert access.view_for(exercise_reader, record).kind == access.ViewKind.NONE
+    assert access.views_for(exercise_reader, LiaisonLogEntry, [_facts_row(record)]) == [access.NO_VIEW]
     assert not access.visible(exercise_reader, LiaisonLogEntry.objects.all()).exists()
 
 
