@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -74,9 +75,13 @@ def test_each_reader_gets_the_features_their_level_opens(signed_in) -> None:
     feature = next(f for f in seen["features"] if f["id"] == str(humanitarian.pk))
     assert feature["geometry"] == {"type": "Point", "coordinates": [30.5, 10.5]}
     props = feature["properties"]
-    assert props["community"] == "Humanitarian" and props["colour"] == "#2ca02c" and props["withheld"] == []
-    assert props["popup"]["url"].endswith(f"{humanitarian.pk}/")
-    assert {"label": "Community", "text": "Humanitarian"} in props["popup"]["lines"]
+    assert props["colour"] == "#2ca02c" and props["status"] == "confirmed" and props["withheld"] == []
+    assert props["view"] == "full" and props["level"] == "humanitarian" and props["starts_on"] == "2025-01-10"
+    assert props["title"] == f"Liaison assignment ({hum.org.label})"
+    assert props["url"].endswith(f"{humanitarian.pk}/")
+    # The popup is the record's card, loaded when the feature is clicked.
+    card = signed_in(hum).client.get(props["card"])
+    assert card.status_code == 200 and "Humanitarian" in card.content.decode()
     assert seen["truncated"] is False
 
 
@@ -94,8 +99,11 @@ def test_a_reduced_view_without_the_place_is_no_feature_and_one_with_it_withhold
     assert [f["id"] for f in seen] == [str(entry.pk)]
     props = seen[0]["properties"]
     assert seen[0]["geometry"]["coordinates"] == [30.5, 10.5]
-    assert "summary" not in props and {"channel", "occurred_at"} <= set(props["withheld"])
-    assert "colour" not in props
+    assert props["view"] == "reduced" and {"summary", "channel", "occurred_at"} <= set(props["withheld"])
+    assert not {"summary", "channel", "occurred_at", "colour"} & set(props)
+    # Its popup, the card, is cut to the same view.
+    card = reader.client.get(props["card"])
+    assert card.status_code == 200 and "Ford" not in card.content.decode()
     # A time window looks at the time, which this view withholds: the record is not revealed by it.
     assert _ids(reader.get("/map/layers/actors.liaisonlogentry", {"time_from": "2000-01-01T00:00:00Z"})) == set()
     assert _ids(signed_in(cimic).get("/map/layers/actors.liaisonlogentry",
@@ -153,6 +161,44 @@ def test_map_layer_truncated_flag_and_limit_count_only_the_features_the_reader_g
     assert reader.get(LAYER, {"bbox": "30,10,31,11", "limit": 1, "status": "pending"}).json()["truncated"] is False
 
 
+def test_map_layer_leaves_out_records_without_a_feature_however_many_come_first(signed_in) -> None:
+    """GET /api/v1/map/layers/actors.liaisonassignment?bbox=...&limit=2 as a humanitarian reader
+    for whom many records in the box are seen only through a release of ``community`` (no place):
+    whichever order the ids fall in, the page holds exactly the reader's own features, and
+    ``truncated`` says whether more of those (and only those) matched."""
+    soldier = make_member(Component.MILITARY)
+    aid = make_member(Component.HUMANITARIAN)
+    for i in range(12):
+        hidden = _assign(soldier, level=Level.MILITARY, lat=10.5, lon=30.5, community=f"Camp {i}",
+                         to_organisation_id=make_org(Component.CIVILIAN).pk)
+        core_services.release_record(soldier.actor, hidden, organisation=aid.org, fields=["community"])
+    own = {str(_assign(aid, level=Level.HUMANITARIAN, lat=10.5, lon=30.5, community=f"Own {i}",
+                       to_organisation_id=make_org(Component.CIVILIAN).pk).pk) for i in range(3)}
+    reader = signed_in(aid)
+
+    two = reader.get(LAYER, {"bbox": "30,10,31,11", "limit": 2}).json()
+    assert len(two["features"]) == 2 and {f["id"] for f in two["features"]} <= own and two["truncated"] is True
+    assert two["features"] == sorted(two["features"], key=lambda f: f["id"])
+    three = reader.get(LAYER, {"bbox": "30,10,31,11", "limit": 3}).json()
+    assert {f["id"] for f in three["features"]} == own and three["truncated"] is False
+
+
+def test_the_log_layer_popup_is_the_entry_card_as_the_reader_sees_it(signed_in) -> None:
+    """GET /api/v1/map/layers/actors.liaisonlogentry: each feature names its card (the popup), which
+    shows the entry to its readers and answers 404 to a reader who may not see it."""
+    soldier = make_member(Component.MILITARY)
+    entry = record_entry(soldier, level=Level.MILITARY, summary="Convoy at the ford", latitude=10.5, longitude=30.5)
+    reader = signed_in(soldier)
+
+    [feature] = reader.get("/map/layers/actors.liaisonlogentry").json()["features"]
+    props = feature["properties"]
+    assert feature["id"] == str(entry.pk) and props["channel"] == "meeting" and "summary" not in props
+    assert "occurred_at" in props and props["card"] != props["url"]
+    card = reader.client.get(props["card"])
+    assert card.status_code == 200 and "Convoy at the ford" in card.content.decode()
+    assert signed_in(make_member(Component.HUMANITARIAN)).client.get(props["card"]).status_code == 404
+
+
 def _coarse_log_type() -> registry.RecordType:
     """The liaison log's declaration with its place coarsened to whole degrees in a reduced view."""
     base = registry.get(LiaisonLogEntry)
@@ -180,8 +226,8 @@ def test_map_feature_of_a_reduced_view_carries_the_coarsened_place() -> None:
     coarse = _coarse_log_type()
 
     [feature] = maps.features(aid.actor, coarse, [LiaisonLogEntry.objects.get(pk=entry.pk)], set(), [])
-    assert feature["properties"]["latitude"] == 10.0 and feature["properties"]["longitude"] == 31.0
     assert feature["geometry"]["coordinates"] == [31.0, 10.0]
+    assert "10.4321" not in json.dumps(feature, default=str) and "30.6789" not in json.dumps(feature, default=str)
     [full] = maps.features(soldier.actor, coarse, [LiaisonLogEntry.objects.get(pk=entry.pk)], set(), [])
     assert full["geometry"]["coordinates"] == [30.6789, 10.4321]
 

@@ -161,6 +161,7 @@ def register() -> None:
             threads=True,
             attachments=True,
             detail_url_name="actors:liaison-entry",
+            card_url_name="actors:liaison-card",
         )
     )
     registry.register(

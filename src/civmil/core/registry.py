@@ -147,6 +147,9 @@ class RecordType:
     list_filters: tuple[Any, ...] = ()
     #: Name of the URL pattern of the list page (default: the detail URL's name plus ``s``).
     list_url_name: str = ""
+    #: Name of the URL pattern of the record's card (default: the detail URL's name plus ``-card``);
+    #: a map feature's popup loads it when clicked.
+    card_url_name: str = ""
     #: The type's map layer (``None``: not on the map).
     layer: MapLayer | None = None
 
@@ -174,6 +177,10 @@ class RecordType:
     @property
     def list_url(self) -> str:
         return self.list_url_name or f"{self.detail_url_name}s"
+
+    @property
+    def card_url(self) -> str:
+        return self.card_url_name or (f"{self.detail_url_name}-card" if self.detail_url_name else "")
 
     @property
     def key(self) -> str:
