@@ -196,3 +196,38 @@ def test_a_live_row_shows_its_text_inert_and_isolated(page: Any, signed_in_page:
     assert page.evaluate(f"document.querySelectorAll('{FORBIDDEN}').length") == 0
     assert page.evaluate("window.__pwned") is None and page.evaluate("window.__csp") == [] and not away
     assert not page.problems, page.problems
+
+
+#: A map of the liaison log's layer, as a page that draws map layers adds one.
+LAYER_MAP = """async () => {
+  const el = document.createElement("div");
+  el.className = "map";
+  el.id = "layer-map";
+  el.style.height = "320px";
+  el.dataset.map = "view";
+  el.dataset.geojsonUrl = "/api/v1/map/layers/actors.liaisonlogentry";
+  document.querySelector("main").append(el);
+  const { initMap } = await import(document.querySelector('script[type="module"][src*="map.js"]').src);
+  initMap(el);
+}"""
+
+
+def test_a_map_layer_popup_loads_the_card_and_keeps_its_text_inert(page: Any, signed_in_page: Any) -> None:
+    """A feature of /api/v1/map/layers/actors.liaisonlogentry opens a popup that loads the entry's
+    card (its place and summary as the reader sees them): text, never markup."""
+    cast = _cast()
+    page, away = _watched_page(page, signed_in_page, cast["viewer"])
+    page.goto(f"/directory/liaison/{cast['entry'].pk}/")
+    page.locator("div.map[data-map-state=ready]").first.wait_for()
+    page.evaluate(LAYER_MAP)
+    page.locator("#layer-map[data-map-state=ready]").wait_for()
+    page.locator("#layer-map path.leaflet-interactive").first.click(force=True)
+    card = page.locator("#layer-map .leaflet-popup .map-card section.card")
+    card.wait_for()
+    assert f"Met at {PLACE}" in card.inner_text() and PLACE in card.inner_text()
+    assert page.locator("#layer-map .leaflet-popup a").first.get_attribute("href").endswith(
+        f"/directory/liaison/{cast['entry'].pk}/")
+    page.wait_for_timeout(1_200)
+    assert page.evaluate(f"document.querySelectorAll('{FORBIDDEN}').length") == 0
+    assert page.evaluate("window.__pwned") is None and page.evaluate("window.__csp") == [] and not away
+    assert not page.problems, page.problems

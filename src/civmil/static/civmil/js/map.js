@@ -7,6 +7,9 @@
 //   data-map="view"     data-geojson-url="<url>" and/or data-geojson-id="<id of a json_script element>"
 //                       Features with properties.name get a popup, with a link when properties.url is set,
 //                       and a tooltip; both are built as DOM nodes from the text (never as HTML).
+//                       A feature of a map layer (/api/v1/map/layers/<key>) names its card in
+//                       properties.card: its popup shows the title and loads the card (the record as
+//                       the reader may see it, rendered by the server) when it first opens.
 //                       The map fits its features. Many points are clustered (data-cluster="off" to never
 //                       cluster, or a number: the point count from which to cluster; default 50).
 //   data-map="picker"   data-lat-input="<input id>" data-lon-input="<input id>"
@@ -155,12 +158,61 @@ function popupFor(properties) {
   return box;
 }
 
+// The card of a map layer's feature, loaded into its popup when the popup first opens. The card is
+// a page fragment civmil renders (escaped, as the reader's view gives the record); scripts in it are
+// dropped and never run.
+function bindCardPopup(layer, properties) {
+  const url = safeUrl(properties?.card);
+  if (!url) {
+    return false;
+  }
+  const text = strings();
+  const box = popupFor(properties) ?? document.createElement("div");
+  box.classList.add("map-popup");
+  const body = document.createElement("div");
+  body.className = "map-card";
+  body.textContent = text.mapCardLoading || "Loading the details…";
+  box.append(body);
+  layer.bindPopup(box, { minWidth: 240, maxWidth: 360 });
+  let loading = null;
+  layer.on("popupopen", () => {
+    if (loading) {
+      return;
+    }
+    loading = fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then((response) => {
+        if (!response.ok) {
+          throw new Error(`${url}: HTTP ${response.status}`);
+        }
+        return response.text();
+      })
+      .then((html) => {
+        const card = new DOMParser().parseFromString(html, "text/html");
+        for (const script of card.querySelectorAll("script")) {
+          script.remove();
+        }
+        body.replaceChildren(...Array.from(card.body.childNodes, (node) => document.importNode(node, true)));
+        layer.getPopup()?.update();
+      })
+      .catch((error) => {
+        console.warn("civmil map:", error);
+        body.textContent = text.mapCardFailed || "The details could not be loaded.";
+        loading = null;
+      });
+  });
+  return true;
+}
+
 function tooltipFor(properties) {
   const name = properties?.name;
   return name ? textElement("span", name) : null;
 }
 
 function colourFor(properties) {
+  // A map layer's feature carries the colour of its style field's value.
+  if (typeof properties?.colour === "string" && /^#[0-9a-fA-F]{3,8}$/.test(properties.colour)) {
+    return properties.colour;
+  }
   return LEVEL_COLOURS[properties?.level] ?? FEATURE_COLOUR;
 }
 
@@ -237,9 +289,11 @@ function featureLayer(geojson, clusterFrom) {
       fillOpacity: 0.95,
     }),
     onEachFeature: (feature, layerOfFeature) => {
-      const popup = popupFor(feature.properties);
-      if (popup) {
-        layerOfFeature.bindPopup(popup);
+      if (!bindCardPopup(layerOfFeature, feature.properties)) {
+        const popup = popupFor(feature.properties);
+        if (popup) {
+          layerOfFeature.bindPopup(popup);
+        }
       }
       const tooltip = tooltipFor(feature.properties);
       if (tooltip) {
