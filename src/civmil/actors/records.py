@@ -105,6 +105,30 @@ def _edit(actor: Actor, pk: Any, version: int, values: dict[str, Any]) -> Any:
     return services.edit_assignment(actor, pk, version, values)
 
 
+def _synthesize_assignment(draft: Any) -> None:
+    """A made-up assignment (``civmil demo scale``) as :func:`civmil.actors.services.assign_liaison`
+    records one by its officer's own organisation: the officer a member of the owner, which sends
+    them; a counterpart (an organisation or a community); an end, if any, after the start; and
+    confirmed, with no decision yet to record."""
+    import datetime as dt
+
+    from civmil.actors.choices import AssignmentStatus
+
+    values, rng = draft.values, draft.rng
+    members = draft.members(draft.owner.pk)
+    values["officer"] = rng.choice(members).pk if members else draft.actor.person_id
+    values["from_organisation"] = draft.owner.pk
+    if values.get("to_organisation") == draft.owner.pk:
+        values["to_organisation"] = None
+    if not values.get("to_organisation") and not values.get("community"):
+        values["to_organisation"] = rng.choice([o for o in draft.organisations if o.pk != draft.owner.pk]).pk
+    starts, ends = values.get("starts_on"), values.get("ends_on")
+    if starts is not None and ends is not None and ends < starts:
+        values["ends_on"] = starts + dt.timedelta(days=rng.randint(0, 180))
+    values["status"] = AssignmentStatus.CONFIRMED
+    values.update(decided_by=None, decided_at=None, decision_reason="")
+
+
 def assignment_fields() -> tuple[FieldSpec, ...]:
     """The declaration of a liaison assignment's fields (the record kernel's pages, CSV and API)."""
     from civmil.actors.schemas import AreaRef
@@ -156,6 +180,7 @@ def register() -> None:
                             "latitude", "longitude", "place_name"),
             search_fields=("summary", "follow_ups", "place_name"),
             fields=log_fields(),
+            created_action="liaison.recorded",
             action_labels={"liaison.recorded": _("Recorded"), "liaison.edited": _("Edited")},
             layer=registry.MapLayer(point=("latitude", "longitude"), style="channel", time=("occurred_at",)),
             threads=True,
@@ -172,6 +197,8 @@ def register() -> None:
             list_filters=_assignment_filters(),
             create=_assign,
             update=_edit,
+            created_action="liaison.assigned",
+            synthesize=_synthesize_assignment,
             action_labels={"liaison.assigned": _("Assigned"), "liaison.assignment_edited": _("Edited"),
                            "liaison.assignment_confirmed": _("Confirmed"),
                            "liaison.assignment_refused": _("Refused")},

@@ -111,8 +111,11 @@ def plain_text(text: str) -> str:
 
 def fold(text: str) -> str:
     """Text as both indexes match it: lower case, diacritics removed, words separated by single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    if text.isascii():  # nothing to decompose (the common case, and much quicker)
+        plain = text
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(w.lower() for w in _WORD.findall(plain))
 
 
@@ -313,6 +316,26 @@ def index_record(record: models.Model) -> None:
         stale.delete()
 
 
+def index_new_records(model: type[models.Model], rows: Iterable[Mapping[str, Any]]) -> int:
+    """Add the index rows of records of ``model`` just written in bulk (each given as its values by
+    field name, with ``id`` and ``space``), in one insert; returns how many rows were added. Each
+    is what :func:`index_record` would write."""
+    from civmil.comms.models import SearchDocument
+    from civmil.core.bulk import Table
+
+    fields = indexed_fields(model)
+    key = type_key(model)
+    documents = []
+    for row in rows:
+        object_id, space_id = str(row["id"]), row.get("space")
+        for name in fields:
+            body = _text(row.get(name, ""))
+            if body:
+                documents.append((key, object_id, name, space_id, body, fold(body), row.get("updated_at")))
+    return Table(SearchDocument, ["object_type", "object_id", "field", "space_id", "body", "terms",
+                                  "indexed_at"]).insert(documents)
+
+
 def unindex(object_type: str, object_id: Any) -> int:
     """Delete every index row of one object; returns how many were deleted."""
     from civmil.comms.models import SearchDocument
@@ -372,11 +395,18 @@ def _on_delete(sender: type[models.Model], instance: models.Model, **kwargs: Any
         unindex_record(instance)
 
 
+def _on_bulk_create(sender: type[models.Model], rows: list[dict[str, Any]], **kwargs: Any) -> None:
+    if indexed_fields(sender):
+        index_new_records(sender, rows)
+
+
 def connect() -> None:
-    """Keep the index in step with every save and register the erasure hook. Idempotent."""
+    """Keep the index in step with every save (and bulk write) and register the erasure hook. Idempotent."""
     from civmil.comms.services.search import purge_erased
+    from civmil.core.bulk import records_created
     from civmil.core.ledger import register_erasure_hook
 
+    records_created.connect(_on_bulk_create, dispatch_uid="civmil.comms.search.bulk")
     post_save.connect(_on_save, dispatch_uid="civmil.comms.search.save")
     post_delete.connect(_on_delete, dispatch_uid="civmil.comms.search.delete")
     register_erasure_hook(purge_erased)

@@ -152,6 +152,10 @@ class RecordType:
     card_url_name: str = ""
     #: The type's map layer (``None``: not on the map).
     layer: MapLayer | None = None
+    #: Adjusts a made-up record (``civmil demo scale``) where the generator, which fills each field
+    #: from its kind, cannot meet the type's rules: ``synthesize(draft)`` changes
+    #: ``draft.values`` in place (:class:`civmil.core.bulk.Draft`).
+    synthesize: Callable[[Any], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.fields:
@@ -262,5 +266,6 @@ def register_kernel_types() -> None:
             ),
             search_fields=("full_name", "title", "email", "phone", "radio_call_sign"),
             detail_url_name="actors:person",
+            created_action="person.created",
         )
     )

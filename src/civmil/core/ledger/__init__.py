@@ -6,7 +6,7 @@ platform key, receipts prove an entry offline, :func:`verify` walks everything, 
 docs/ledger.md.
 """
 
-from civmil.core.ledger.chain import GENESIS, append, canonical, change_hash, entry_hash, snapshot
+from civmil.core.ledger.chain import GENESIS, append, append_many, canonical, change_hash, entry_hash, snapshot
 from civmil.core.ledger.receipts import LedgerIntegrityError, ReceiptCheck, receipt, verify_receipt
 from civmil.core.ledger.services import (
     ERASED_ACTION,
@@ -34,6 +34,7 @@ __all__ = [
     "ReceiptPending",
     "VerifyResult",
     "append",
+    "append_many",
     "canonical",
     "change_hash",
     "checkpoint",

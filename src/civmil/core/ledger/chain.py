@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
+import json
+import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import rfc8785
@@ -45,9 +47,47 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+#: Integers RFC 8785 writes (the doubles that hold them exactly).
+_SAFE_INT = 2**53 - 1
+
+
+def _plain(value: Any) -> bool:
+    """Whether the standard library's compact, key-sorted JSON of ``value`` is byte for byte its
+    RFC 8785 form: strings (escaped alike by both), integers in JSON's safe range, booleans, null,
+    floats that both write as their shortest plain decimal (not integral, 1e-4 <= |x| < 1e16), and
+    lists and objects of these with ASCII keys (sorted alike by code point and by UTF-16)."""
+    if value is None or isinstance(value, str | bool):
+        return True
+    if isinstance(value, int):
+        return -_SAFE_INT <= value <= _SAFE_INT
+    if isinstance(value, float):
+        return math.isfinite(value) and not value.is_integer() and 1e-4 <= abs(value) < 1e16
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    return False
+
+
 def canonical(value: Any) -> bytes:
-    """RFC 8785 canonical JSON of ``value`` (dates, UUIDs and models made JSON first)."""
-    return bytes(rfc8785.dumps(_jsonable(value)))
+    """RFC 8785 canonical JSON of ``value`` (dates, UUIDs and models made JSON first).
+
+    Values whose RFC 8785 form the standard library's JSON writes identically (:func:`_plain`:
+    nearly every change) take that path, several times faster; anything else (a float RFC 8785
+    writes differently, a non-ASCII key, a lone surrogate) goes through ``rfc8785``, which also
+    refuses what JSON cannot hold."""
+    return _canonical_json(_jsonable(value))
+
+
+def _canonical_json(data: Any) -> bytes:
+    """:func:`canonical` of a value already made JSON (:func:`_jsonable`)."""
+    if _plain(data):
+        try:
+            return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                              allow_nan=False).encode()
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: rfc8785 refuses it
+    return bytes(rfc8785.dumps(data))
 
 
 def change_hash(change: Any) -> str:
@@ -102,6 +142,11 @@ def lock_writes() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])
 
 
+def _recorded_at() -> dt.datetime:
+    now = timezone.now()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
 def append(
     actor: Actor | None,
     action: str,
@@ -123,10 +168,9 @@ def append(
     last = LedgerEntry.objects.order_by("-seq").values_list("seq", "entry_hash").first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     data = _jsonable(change) if change is not None else None
-    now = timezone.now()
     entry = LedgerEntry(
         seq=seq,
-        recorded_at=now.replace(microsecond=now.microsecond // 1000 * 1000),
+        recorded_at=_recorded_at(),
         space_id=space_id if space_id is not None else (actor.space_id if actor else None),
         actor_user_id=actor.user_id if actor else None,
         actor_membership_id=actor.membership_id if actor else None,
@@ -140,3 +184,48 @@ def append(
     entry.save(force_insert=True)
     LedgerChange.objects.create(entry=entry, data=data)
     return entry
+
+
+#: One write for :func:`append_many`: (actor, action, object type, object id, change).
+Planned = tuple["Actor | None", str, str, Any, "dict[str, Any] | None"]
+
+
+def append_many(planned: Sequence[Planned]) -> int:
+    """Append one entry per planned write, in order, as :func:`append` would one by one (the same
+    fields, hashes and chain), in two bulk inserts; must run inside the writing transaction.
+    Returns the sequence number of the last entry (0 when nothing was planned)."""
+    from civmil.core.bulk import Table
+    from civmil.core.models import LedgerChange, LedgerEntry
+
+    if not connection.in_atomic_block:
+        raise RuntimeError("ledger.append_many must run inside the service's transaction")
+    if not planned:
+        return 0
+    _lock()
+    last = LedgerEntry.objects.order_by("-seq").values_list("seq", "entry_hash").first()
+    seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+    recorded_at = _recorded_at()
+    when = _jsonable(recorded_at)
+    entries: list[tuple[Any, ...]] = []
+    changes: list[tuple[Any, ...]] = []
+    for actor, action, object_type, object_id, change in planned:
+        seq += 1
+        data = _jsonable(change) if change is not None else None
+        space = actor.space_id if actor else None
+        user = actor.user_id if actor else None
+        membership = actor.membership_id if actor else None
+        digest = hashlib.sha256(_canonical_json(data)).hexdigest()
+        # What entry_fields() gives for the entry, made JSON as entry_hash() would.
+        fields = {
+            "seq": seq, "recorded_at": when, "space": _jsonable(space), "actor_user": user,
+            "actor_membership": _jsonable(membership), "action": action, "object_type": object_type,
+            "object_id": str(object_id), "change_hash": digest, "prev_hash": prev,
+        }
+        prev = hashlib.sha256(_canonical_json(fields)).hexdigest()
+        entries.append((seq, recorded_at, space, user, membership, action, object_type, str(object_id), digest,
+                        fields["prev_hash"], prev))
+        changes.append((seq, data))
+    Table(LedgerEntry, ["seq", "recorded_at", "space_id", "actor_user_id", "actor_membership_id", "action",
+                        "object_type", "object_id", "change_hash", "prev_hash", "entry_hash"]).insert(entries)
+    Table(LedgerChange, ["entry", "data"]).insert(changes)
+    return seq

@@ -1,0 +1,66 @@
+"""The kernel's bulk path and what it rests on: canonical JSON, the ledger's batched append."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+import rfc8785
+from django.core.management import CommandError, call_command
+from django.db import transaction
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from civmil.core import ledger
+from civmil.core.ledger.chain import _jsonable, canonical
+from civmil.core.models import LedgerEntry
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _rfc8785(value: Any) -> bytes | type[Exception]:
+    try:
+        return bytes(rfc8785.dumps(_jsonable(value)))
+    except rfc8785.CanonicalizationError as exc:
+        return type(exc)
+
+
+def _ours(value: Any) -> bytes | type[Exception]:
+    try:
+        return canonical(value)
+    except rfc8785.CanonicalizationError as exc:
+        return type(exc)
+
+
+@given(JSON)
+@example({"b": 1.0, "a": [1e-7, 1e21, 123456789.125, -0.0, 5.5]})
+@example({"é": 1, "\ue000": 2, "\U0001f600": 3})
+@example(["\ud800", "tab\there", 'quote" and \\ and \x01'])
+@example(2**53)
+def test_canonical_json_is_rfc_8785(value: Any) -> None:
+    """The quick path of canonical JSON writes every value exactly as RFC 8785 does (or refuses it)."""
+    assert _ours(value) == _rfc8785(value)
+
+
+@pytest.mark.django_db
+def test_a_batched_append_chains_as_appends_one_by_one() -> None:
+    with transaction.atomic():
+        ledger.append(None, "test.one", "core.test", 1, {"n": 1})
+        last = ledger.append_many([(None, "test.many", "core.test", i, {"n": i, "x": 0.5}) for i in range(2, 6)])
+        after = ledger.append(None, "test.after", "core.test", 6, {"n": 6})
+    assert after.seq == last + 1
+    seqs = list(LedgerEntry.objects.filter(object_type="core.test").order_by("seq").values_list("seq", "action"))
+    assert [a for _s, a in seqs] == ["test.one", *["test.many"] * 4, "test.after"]
+    assert ledger.verify().ok
+
+
+@pytest.mark.django_db
+def test_demo_scale_refuses_a_database_without_the_demo() -> None:
+    with pytest.raises(CommandError, match="demo mission is not loaded"):
+        call_command("demo", "scale", "--records", "10", stdout=io.StringIO())
