@@ -1,4 +1,5 @@
-"""``civmil demo``: load the fictional demo mission; ``civmil demo logins``: list its sign-ins."""
+"""``civmil demo``: load the fictional demo mission; ``civmil demo logins``: list its sign-ins;
+``civmil demo scale --records N``: add N made-up records of each registered type (load tests)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,26 @@ from rich.console import Console
 from rich.table import Table
 
 from civmil.core.choices import Component, Role
-from civmil.demo import checks, data, loader
+from civmil.core.errors import ServiceError
+from civmil.demo import checks, data, loader, scale
 
 
 class Command(BaseCommand):
-    help = "Load the fictional demo mission into an empty database, or list its logins (development only)."
+    help = ("Load the fictional demo mission into an empty database, list its logins, or add made-up records to it "
+            "(development and load tests only).")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", nargs="?", choices=("load", "logins"), default="load",
-                            help=_("'load' (the default) loads the demo; 'logins' lists its sign-ins."))
+        parser.add_argument("action", nargs="?", choices=("load", "logins", "scale"), default="load",
+                            help=_("'load' (the default) loads the demo; 'logins' lists its sign-ins; 'scale' adds "
+                                   "made-up records of each registered type to it."))
+        parser.add_argument("--records", type=int, default=None,
+                            help=_("scale: how many records of each type to add (1 to %(most)s).")
+                            % {"most": f"{scale.MOST:,}"})
+        parser.add_argument("--types", default="",
+                            help=_("scale: the record types to add, comma-separated (e.g. actors.liaisonlogentry); "
+                                   "default: every registered type."))
+        parser.add_argument("--seed", type=int, default=scale.SEED,
+                            help=_("scale: the seed of the made-up values (the same seed makes the same records)."))
         parser.add_argument("--if-empty", action="store_true",
                             help=_("Load only when the database has no organisations; say nothing otherwise."))
         parser.add_argument("--json", action="store_true", help=_("List the logins as JSON."))
@@ -43,6 +55,8 @@ class Command(BaseCommand):
                                  "`civmil migrate` first.") % {"count": len(pending)})
         if options["action"] == "logins":
             self._logins(as_json=options["json"])
+        elif options["action"] == "scale":
+            self._scale(options["records"], options["types"], options["seed"])
         else:
             self._load(if_empty=options["if_empty"])
 
@@ -67,6 +81,31 @@ class Command(BaseCommand):
                 "people": c["people"], "logins": c["logins"], "areas": c["areas"],
                 "assignments": c["assignments"], "entries": c["liaison_entries"]}))
         self.stdout.write(_("List the logins with `civmil demo logins`."))
+
+    def _scale(self, records: int | None, types: str, seed: int) -> None:
+        if records is None:
+            raise CommandError(_("Say how many records of each type to add: `civmil demo scale --records N`."))
+        try:
+            chosen = scale.record_types([t.strip() for t in types.split(",") if t.strip()])
+            reports = scale.scale(records, chosen, seed=seed)
+        except ServiceError as exc:
+            raise CommandError(exc.message) from exc
+        table = Table(title=_("Made-up records added to the demo mission"))
+        for heading in (_("Record type"), _("Records"), _("Releases"), _("Ledger entries"), _("Seconds"),
+                        _("Records/s")):
+            table.add_column(heading, justify="left" if heading == _("Record type") else "right")
+        for r in reports:
+            table.add_row(r.key, f"{r.records:,}", f"{r.releases:,}", f"{r.ledger_entries:,}", f"{r.seconds:.1f}",
+                          f"{r.rate:,.0f}")
+        total = sum(r.records for r in reports)
+        seconds = sum(r.seconds for r in reports)
+        buffer = io.StringIO()
+        Console(file=buffer, width=200, force_terminal=False).print(table)
+        self.stdout.write(buffer.getvalue().rstrip("\n"))
+        self.stdout.write(self.style.SUCCESS(_("%(total)s records in %(seconds).1f s (%(rate)s records/s). Check the "
+                                               "ledger with `civmil ledger verify`.")
+                                             % {"total": f"{total:,}", "seconds": seconds,
+                                                "rate": f"{total / seconds:,.0f}" if seconds else "-"}))
 
     def _logins(self, *, as_json: bool) -> None:
         rows = loader.logins()
