@@ -17,7 +17,7 @@ import datetime as dt
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -74,7 +74,7 @@ class NotLoaded(Invalid):
     """The database does not hold the demo mission."""
 
 
-class _Mission:
+class Mission:
     """What the generator picks from: the demo's organisations, members, writers, areas and towns."""
 
     def __init__(self, rng: random.Random, now: dt.datetime) -> None:
@@ -133,7 +133,7 @@ class _Mission:
         return round(lat, 5), round(lon, 5)
 
 
-def _text(rng: random.Random, mission: _Mission, field: models.Field[Any, Any], n: int) -> str:
+def _text(rng: random.Random, mission: Mission, field: models.Field[Any, Any], n: int) -> str:
     name = field.name
     if "email" in name or isinstance(field, models.EmailField):
         return f"scale.{n}@{data.MAIL_DOMAIN}"
@@ -155,7 +155,7 @@ def _text(rng: random.Random, mission: _Mission, field: models.Field[Any, Any], 
     return text[:most] if most else text
 
 
-def _value(rng: random.Random, mission: _Mission, owner: Organisation, field: Any, n: int) -> Any:
+def _value(rng: random.Random, mission: Mission, owner: Organisation, field: Any, n: int) -> Any:
     """A value for one concrete, non-relation-to-many field, from its kind."""
     if field.choices:
         return rng.choice([c[0] for c in field.flatchoices if c[0] != ""])
@@ -192,7 +192,7 @@ def _fields(model: type[models.Model]) -> list[Any]:
             and getattr(f, "editable", False) and not f.one_to_one and not f.auto_created]
 
 
-def _made_up(record_type: registry.RecordType, mission: _Mission, actor: Actor, level: str,
+def _made_up(record_type: registry.RecordType, mission: Mission, actor: Actor, level: str,
              n: int) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """The values (``name -> value``, related records as ids) and many-to-many ids of one record."""
     rng = mission.rng
@@ -231,7 +231,7 @@ def _made_up(record_type: registry.RecordType, mission: _Mission, actor: Actor, 
     return values, many
 
 
-def _releases(record_type: registry.RecordType, mission: _Mission, owner: Organisation,
+def _releases(record_type: registry.RecordType, mission: Mission, owner: Organisation,
               level: str) -> list[bulk.PlannedRelease]:
     rng = mission.rng
     if level == Level.OVERSIGHT or rng.random() >= RELEASED:
@@ -249,34 +249,44 @@ def _releases(record_type: registry.RecordType, mission: _Mission, owner: Organi
     return [bulk.PlannedRelease(person_id=rng.choice(mission.people).pk, fields=fields)]
 
 
-def scale_type(record_type: registry.RecordType, n: int, rng: random.Random, mission: _Mission,
-               progress: Callable[[int], None] | None = None) -> TypeReport:
-    """Add ``n`` made-up records of one type; what was written and how long it took."""
+def ledger_names(record_type: registry.RecordType) -> tuple[str, list[str]]:
+    """The action and the fields of the ledger entry that records a new record of the type."""
+    plain = [f.name for f in _fields(record_type.model) if not f.many_to_many]
+    return record_type.created_action or f"{record_type.key}.created", [*plain, "level", "owner"]
+
+
+def planned(record_type: registry.RecordType, n: int, mission: Mission,
+            chunk: int = CHUNK) -> Iterator[list[bulk.PlannedRecord]]:
+    """``n`` made-up records of one type, ``chunk`` at a time."""
+    rng = mission.rng
     model = record_type.model
     writers = {level: mission.writers(model, level) for level in record_type.levels}
     levels = [level for level, actors in writers.items() if actors]
     if not levels:
         raise Invalid(_("No member of the demo organisations may create a %(type)s.") % {"type": record_type.label})
-    action = record_type.created_action or f"{record_type.key}.created"
-    plain = [f.name for f in _fields(model) if not f.many_to_many]
-    fields = [*plain, "level", "owner"]
-    began = time.perf_counter()
-    written = bulk.Written()
-    done = 0
-    while done < n:
-        chunk = []
-        for i in range(done, min(n, done + CHUNK)):
+    for start in range(0, n, chunk):
+        batch = []
+        for i in range(start, min(n, start + chunk)):
             level = levels[i % len(levels)]
             actor = rng.choice(writers[level])
             owner = actor.organisation
             assert owner is not None
             values, many = _made_up(record_type, mission, actor, level, i)
-            chunk.append(bulk.PlannedRecord(actor=actor, level=level, values=values, m2m=many,
+            batch.append(bulk.PlannedRecord(actor=actor, level=level, values=values, m2m=many,
                                             releases=_releases(record_type, mission, owner, level)))
-        written.add(bulk.create_records(model, chunk, action=action, fields=fields))
-        done += len(chunk)
+        yield batch
+
+
+def scale_type(record_type: registry.RecordType, n: int, mission: Mission,
+               progress: Callable[[int], None] | None = None) -> TypeReport:
+    """Add ``n`` made-up records of one type; what was written and how long it took."""
+    action, fields = ledger_names(record_type)
+    began = time.perf_counter()
+    written = bulk.Written()
+    for batch in planned(record_type, n, mission):
+        written.add(bulk.create_records(record_type.model, batch, action=action, fields=fields))
         if progress is not None:
-            progress(done)
+            progress(written.records)
     return TypeReport(record_type.key, written.records, written.releases, written.ledger_entries,
                       time.perf_counter() - began)
 
@@ -294,6 +304,11 @@ def record_types(keys: Iterable[str] | None = None) -> list[registry.RecordType]
     return [known[k] for k in dict.fromkeys(keys)]
 
 
+def mission_for(seed: int = SEED, now: dt.datetime | None = None) -> Mission:
+    """What the generator picks from, with its seeded random generator."""
+    return Mission(random.Random(seed), now or timezone.now())
+
+
 def scale(n: int, types: Sequence[registry.RecordType], *, seed: int = SEED, now: dt.datetime | None = None,
           progress: Callable[[str, int], None] | None = None) -> list[TypeReport]:
     """Add ``n`` made-up records of each of ``types`` to the demo mission (which must be loaded)."""
@@ -301,13 +316,12 @@ def scale(n: int, types: Sequence[registry.RecordType], *, seed: int = SEED, now
     if not loader.present():
         raise NotLoaded(_("The demo mission is not loaded in this database: `civmil demo scale` adds records to "
                           "it. Load it first with `civmil demo` (into an empty database)."))
-    rng = random.Random(seed)
-    mission = _Mission(rng, now or timezone.now())
+    mission = mission_for(seed, now)
     reports = []
     for record_type in types:
         def step(done: int, key: str = record_type.key) -> None:
             if progress is not None:
                 progress(key, done)
 
-        reports.append(scale_type(record_type, n, rng, mission, step))
+        reports.append(scale_type(record_type, n, mission, step))
     return reports
