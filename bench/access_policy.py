@@ -2,15 +2,15 @@
 the count, through the policy against the same query without it (the baseline), on the same data
 in the same run, for a military, a humanitarian and a host-nation reader.
 
-The data: N entries spread evenly over the six levels and over some forty organisations of
-every component (each owning only levels its component may see), two years of dates, a submitter
-on most (a member of the owning organisation), releases on 5 % (to organisations, components and
-people, full or of some fields) and a few grants. They are written by a bulk path (executemany),
-with each entry's audience computed by the policy's own function
-(:func:`civmil.core.access.audience_keys`) and the level counts by the services'
-(:func:`civmil.core.services.count_levels`), committed (on PostgreSQL then vacuumed and analysed,
-as autovacuum would), measured, and removed afterwards. Point ``DATABASE_URL`` at a scratch
-database: the run's organisations and people stay.
+The data: N entries spread evenly over the liaison log's four levels and over some forty
+organisations of every component (each owning only levels its component may see), two years of
+dates, each written by a member of the owning organisation (its submitter), releases on 5 % (to
+organisations, components and people, full or of some fields). They are written by the kernel's
+bulk path (:func:`civmil.core.bulk.create_records`, what ``civmil demo scale`` uses): audience,
+level counts, search rows and ledger entries as the services would write them; committed (on
+PostgreSQL then vacuumed and analysed, as autovacuum would), measured, and removed afterwards.
+Point ``DATABASE_URL`` at a scratch database: the run's organisations, people and ledger entries
+stay.
 
 ``make bench`` runs small sizes; the figures in docs/benchmarks.md come from::
 
@@ -69,14 +69,20 @@ class _Seeded:
             "host nation": make_member(Component.HOST_NATION, role=Role.HOST_NATION_LIAISON),
         }
         self.orgs: dict[str, list[Any]] = {c: [make_org(c) for _ in range(6)] for c in Component.values}
-        #: Who writes an organisation's entries: two of its members (the reader among them).
+        #: Who writes an organisation's entries: two of its members (the reader among them), as
+        #: people (``writers``) and as the actors that write for the organisation (``actors``).
         self.writers: dict[Any, list[Any]] = {}
+        self.actors: dict[Any, list[Any]] = {}
         for orgs in self.orgs.values():
             for org in orgs:
-                self.writers[org.pk] = [make_member(org=org).person for _ in range(2)]
+                members = [make_member(org=org) for _ in range(2)]
+                self.writers[org.pk] = [m.person for m in members]
+                self.actors[org.pk] = [m.actor for m in members]
         for m in self.readers.values():
             self.orgs[str(m.org.component)].append(m.org)
-            self.writers[m.org.pk] = [m.person, make_member(org=m.org).person]
+            other = make_member(org=m.org)
+            self.writers[m.org.pk] = [m.person, other.person]
+            self.actors[m.org.pk] = [m.actor, other.actor]
         self.people = [p for writers in self.writers.values() for p in writers]
 
 
@@ -93,80 +99,43 @@ def _owners_for(seeded: _Seeded) -> dict[str, list[Any]]:
 
 
 def _fill(n: int, seeded: _Seeded) -> dict[str, float]:
-    """``n`` entries, their releases, grants and audience, by the bulk path. Returns the timings."""
-    from django.contrib.contenttypes.models import ContentType
-    from django.db import connection
-    from django.utils import timezone
-
+    """``n`` entries with their releases, audience, level counts, search rows and ledger entries,
+    by the kernel's bulk path (:func:`civmil.core.bulk.create_records`). Returns the timings."""
     from civmil.actors.models import LiaisonLogEntry
-    from civmil.core import services
-    from civmil.core.access import audience_keys
-    from civmil.core.choices import Component, Level
-    from civmil.core.models import Grant, Release, Space
-    from civmil.core.models.records import Audience
+    from civmil.actors.records import LIAISON_LEVELS
+    from civmil.core import bulk
+    from civmil.core.choices import Component
+    from civmil.core.registry import get
 
     rng = random.Random(SEED)
-    space = Space.live()
-    ct = ContentType.objects.get_for_model(LiaisonLogEntry)
     owners = _owners_for(seeded)
-    levels = list(Level.values)
+    levels = [str(level) for level in LIAISON_LEVELS]
     orgs = [o for group in seeded.orgs.values() for o in group]
     people = seeded.people
-    now = timezone.now()
-
-    def db(field_model: Any, name: str, value: Any) -> Any:
-        return field_model._meta.get_field(name).get_db_prep_save(value, connection)
-
-    uuid_db = (lambda u: u.hex) if connection.vendor == "sqlite" else (lambda u: u)
-    adapt = connection.ops.adapt_datetimefield_value
-    space_id, ct_id, now_db = uuid_db(space.pk), ct.pk, adapt(now)
-    entry_cols = ["id", "space_id", "owner_id", "level", "created_by_id", "created_at", "updated_at", "version",
-                  "occurred_at", "channel", "summary", "follow_ups", "place_name"]
-    release_cols = ["id", "content_type_id", "object_id", "target_organisation_id", "target_component",
-                    "target_person_id", "fields", "created_at"]
-    grant_cols = ["id", "content_type_id", "object_id", "person_id", "purpose", "recusal_reason", "created_at"]
-    audience_cols = ["content_type_id", "object_id", "space_id", "key", "level"]
-    released_fields = {None: db(Release, "fields", None), "some": db(Release, "fields", ["summary", "channel"])}
-    counts: Counter[str] = Counter()
+    release_fields = get(LiaisonLogEntry).release_fields
+    now = dt.datetime.now(dt.UTC)
     began = time.perf_counter()
     written = 0
     while written < n:
-        size = min(CHUNK, n - written)
-        entries, releases, grants, audience = [], [], [], []
-        for i in range(written, written + size):
-            pk = uuid.UUID(int=rng.getrandbits(128), version=4)
+        planned = []
+        for i in range(written, min(n, written + CHUNK)):
             level = levels[i % len(levels)]
             owner = rng.choice(owners[level])
-            submitter = rng.choice(seeded.writers[owner.pk]) if rng.random() < 0.8 else None
-            occurred = now - dt.timedelta(seconds=rng.randrange(2 * 365 * 86400))
-            entries.append((uuid_db(pk), space_id, uuid_db(owner.pk), level,
-                            uuid_db(submitter.pk) if submitter else None, now_db, now_db, 1, adapt(occurred),
-                            "meeting", f"entry {i}", "", ""))
-            targets: list[tuple[Any, str, Any]] = []
-            grantees: list[Any] = []
-            if level != Level.OVERSIGHT and rng.random() < RELEASED:
+            releases = []
+            if rng.random() < RELEASED:
                 kind = rng.randrange(3)
-                target = ((rng.choice(orgs).pk, "", None) if kind == 0
-                          else (None, rng.choice(Component.values), None) if kind == 1
-                          else (None, "", rng.choice(people).pk))
-                targets.append(target)
-                released = None if rng.random() < 0.5 else "some"
-                releases.append((uuid_db(uuid.uuid4()), ct_id, uuid_db(pk),
-                                 uuid_db(target[0]) if target[0] else None, target[1],
-                                 uuid_db(target[2]) if target[2] else None, released_fields[released], now_db))
-            if level == Level.OVERSIGHT and rng.random() < RELEASED:
-                grantee = rng.choice(people).pk
-                grantees.append(grantee)
-                grants.append((uuid_db(uuid.uuid4()), ct_id, uuid_db(pk), uuid_db(grantee), "case review", "", now_db))
-            counts[level] += 1
-            for key in sorted(audience_keys(level, owner.pk, submitter.pk if submitter else None, targets, grantees)):
-                audience.append((ct_id, uuid_db(pk), space_id, key, level))
-        _insert(LiaisonLogEntry._meta.db_table, entry_cols, entries)
-        _insert(Release._meta.db_table, release_cols, releases)
-        _insert(Grant._meta.db_table, grant_cols, grants)
-        _insert(Audience._meta.db_table, audience_cols, audience)
-        written += size
-    services.count_levels(ct, {(space.pk, level): k for level, k in counts.items()})
+                fields = None if rng.random() < 0.5 else tuple(rng.sample(release_fields, 2))
+                releases.append(bulk.PlannedRelease(organisation_id=rng.choice(orgs).pk, fields=fields) if kind == 0
+                                else bulk.PlannedRelease(component=rng.choice(Component.values), fields=fields)
+                                if kind == 1 else bulk.PlannedRelease(person_id=rng.choice(people).pk, fields=fields))
+            planned.append(bulk.PlannedRecord(
+                actor=rng.choice(seeded.actors[owner.pk]), level=level, releases=releases, values={
+                    "id": uuid.UUID(int=rng.getrandbits(128), version=4),
+                    "occurred_at": now - dt.timedelta(seconds=rng.randrange(2 * 365 * 86400)),
+                    "channel": "meeting", "summary": f"entry {i}"}))
+        bulk.create_records(LiaisonLogEntry, planned, action="liaison.recorded",
+                            fields=["occurred_at", "channel", "summary", "level", "owner"])
+        written += len(planned)
     filled = time.perf_counter() - began
     return {"fill_s": round(filled, 1), "records_per_s": round(n / filled)}
 
@@ -187,12 +156,13 @@ def _settle() -> None:
 
 
 def _clean(seeded: _Seeded) -> None:
-    """Remove the run's entries, their releases, grants and audience (the people stay: the ledger
-    holds them)."""
+    """Remove the run's entries, their releases, grants, audience and search rows (the people and
+    the ledger entries stay: the ledger is append-only)."""
     from django.contrib.contenttypes.models import ContentType
     from django.db import connection, transaction
 
     from civmil.actors.models import LiaisonLogEntry
+    from civmil.comms.models import SearchDocument
     from civmil.core import services
     from civmil.core.models import Grant, Release
     from civmil.core.models.records import Audience
@@ -205,6 +175,10 @@ def _clean(seeded: _Seeded) -> None:
         ids = entries.values("pk")
         for model in (Audience, Release, Grant):
             model.objects.filter(content_type=ct, object_id__in=ids)._raw_delete(connection.alias)
+        SearchDocument.objects.filter(object_type="actors.liaisonlogentry", object_id__in=[
+            str(pk) for pk in entries.values_list("pk", flat=True)])._raw_delete(connection.alias)
+        for through in (LiaisonLogEntry.organisations.through, LiaisonLogEntry.people.through):
+            through.objects.filter(liaisonlogentry_id__in=ids)._raw_delete(connection.alias)
         entries._raw_delete(connection.alias)
         services.count_levels(ct, {k: -n for k, n in counts.items()})
 
