@@ -44,6 +44,7 @@ from civmil.comms.api_search import router as search_router
 from civmil.core.accounts.api_auth import TokenAuth
 from civmil.core.api import router as core_router
 from civmil.core.errors import ServiceError, StaleEdit
+from civmil.core.kernel.api import kernel_routers
 from civmil.core.kernel.maps import map_router
 from civmil.core.mfa import bearer_sent
 
@@ -181,6 +182,7 @@ api.add_router("/", actors_router)
 api.add_router("/", comms_router)
 api.add_router("/", search_router)
 api.add_router("/", map_router())
+api.add_router("/", kernel_routers())
 
 
 # ---------------------------------------------------------------------------------------------

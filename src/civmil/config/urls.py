@@ -4,6 +4,7 @@ from django.urls import include, path
 from civmil.config.api import api
 from civmil.core import health
 from civmil.core.views import general
+from civmil.core.kernel.urls import mounted as kernel_mounted
 
 urlpatterns = [
     path("", general.home, name="home"),
@@ -16,6 +17,8 @@ urlpatterns = [
     path("core/", include("civmil.core.urls")),
     path("directory/", include("civmil.actors.urls")),
     path("comms/", include("civmil.comms.urls")),
+    # Record types with no pages of an app's own: the kernel's pages, from their declaration.
+    path("records/", include(kernel_mounted())),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

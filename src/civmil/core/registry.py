@@ -156,10 +156,24 @@ class RecordType:
     #: from its kind, cannot meet the type's rules: ``synthesize(draft)`` changes
     #: ``draft.values`` in place (:class:`civmil.core.bulk.Draft`).
     synthesize: Callable[[Any], None] | None = None
+    #: How the access-matrix tests plant a record: ``plant(author, level, marked) -> record``, where
+    #: ``marked`` maps field names to marker texts to put in them (:attr:`marked_fields`); ``None``:
+    #: the kernel's default (:func:`civmil.core.kernel.planting.plant`, through ``create``).
+    plant: Callable[[Actor, str, dict[str, str]], Any] | None = None
+    #: The text fields the matrix marks: one an owner releases in a field release, one no field
+    #: release it makes shows (empty: the first fitting declared fields, see :meth:`marked_fields`).
+    marked: tuple[str, str] | tuple[()] = ()
+    #: Set when the type has no pages of an app's own: the kernel mounts them (and its API) from the
+    #: declaration alone, under ``/records/<key>/`` and ``/api/v1/records/<key>``.
+    kernel_mounted: bool = field(default=False, init=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.fields:
             return
+        if not self.detail_url_name:
+            meta = self.model._meta
+            object.__setattr__(self, "detail_url_name", f"{meta.app_label}:{meta.model_name}")
+            object.__setattr__(self, "kernel_mounted", True)
         derived = {
             "release_fields": tuple(f.name for f in self.fields if REDUCED in f.views and not f.face),
             "face_fields": tuple(f.name for f in self.fields if f.face),
@@ -168,6 +182,31 @@ class RecordType:
         for name, value in derived.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
+
+    def marked_fields(self) -> tuple[str, str]:
+        """The text fields the access matrix plants its two markers in: the first searchable text
+        an owner may release one by one, and the first text no field release of the first one
+        shows (a full-only field when there is one)."""
+        if self.marked:
+            return self.marked
+        from django.db import models
+
+        def text(name: str) -> bool:
+            f = self.model._meta.get_field(name)
+            return isinstance(f, models.CharField | models.TextField) and not f.choices
+
+        face = set(self.face_fields)
+        names = [f.name for f in self.fields] or [*self.release_fields, *self.search_fields]
+        texts = [n for n in dict.fromkeys(names) if n not in face and text(n)]
+        released = next((n for n in texts if n in self.release_fields and n in self.search_fields), None)
+        if released is None:
+            raise LookupError(f"{self.key}: no releasable searchable text field to mark; declare `marked`")
+        full_only = [n for n in texts if n != released and n not in self.release_fields]
+        others = [n for n in texts if n != released]
+        withheld = next(iter(full_only or others), None)
+        if withheld is None:
+            raise LookupError(f"{self.key}: no second text field to mark; declare `marked`")
+        return released, withheld
 
     def field_spec(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -250,6 +289,11 @@ def by_key(key: str) -> RecordType:
 
 def all_types() -> Iterator[RecordType]:
     return iter(sorted(_TYPES.values(), key=lambda t: t.key))
+
+
+def kernel_mounted() -> list[RecordType]:
+    """The types whose pages and API the kernel mounts itself (no app routes of their own)."""
+    return [t for t in all_types() if t.kernel_mounted]
 
 
 def register_kernel_types() -> None:

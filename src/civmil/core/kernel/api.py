@@ -364,12 +364,21 @@ def record_router(record_type: registry.RecordType, *, name: str, tags: list[str
     return router
 
 
+_API_NAMES: dict[str, str] = {}
+
+
+def api_name(record_type: registry.RecordType) -> str:
+    """The name ``record_type``'s kernel operations were mounted with (``api:<name>-history``)."""
+    return _API_NAMES[record_type.key]
+
+
 def history_and_releases(router: Router, record_type: registry.RecordType, *, name: str) -> Router:
     """The history and releases operations of ``record_type`` on ``router`` (``/{id}/history``,
     ``/{id}/releases``, ``/{id}/releases/{release id}``), named ``<name>-history``,
     ``<name>-releases``, ``<name>-release-create`` and ``<name>-release``; :func:`record_router`
     adds them, and a type whose other operations are its own adds them alone."""
     model = record_type.model
+    _API_NAMES[record_type.key] = name
 
     @router.get("/{record_id}/history", response={200: list[HistoryOut], **ERROR_RESPONSES},
                 url_name=f"{name}-history", summary=f"History of a {model._meta.verbose_name}")
@@ -451,4 +460,17 @@ def history_and_releases(router: Router, record_type: registry.RecordType, *, na
             release = core_services.revoke_release(actor, release)
         return _release_out(release, _names(actor, [release.target_person_id]))
 
+    return router
+
+
+def kernel_routers() -> Router:
+    """The API of every type with no API of an app's own (:attr:`RecordType.kernel_mounted`), from
+    the declaration alone: ``/records/<key>`` (``/api/v1/records/kernel_proof.observation``), its
+    operations named ``<app label>-<model name>`` (``kernel_proof-observation``, ``-history``...)."""
+    router = Router()
+    for record_type in registry.kernel_mounted():
+        meta = record_type.model._meta
+        router.add_router(f"/records/{record_type.key}",
+                          record_router(record_type, name=f"{meta.app_label}-{meta.model_name}",
+                                        tags=[str(meta.verbose_name_plural)]))
     return router

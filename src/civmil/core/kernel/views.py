@@ -134,6 +134,9 @@ class KernelViews:
     csv_columns: tuple[tuple[str, Any], ...] = ()
     csv_name: str = ""
 
+    def __post_init__(self) -> None:
+        _VIEWS[self.record_type.key] = self
+
     # -- helpers -------------------------------------------------------------------------------
 
     @property
@@ -619,13 +622,26 @@ async def _async_lines(header: list[str], batch: Callable[[int], list[str]]) -> 
         start += EXPORT_BATCH
 
 
-def decorate(view: Callable[..., HttpResponseBase], methods: tuple[str, ...]) -> Callable[..., HttpResponseBase]:
-    """A kernel page as Django sees it: signed-in readers only, the page's HTTP methods."""
+_VIEWS: dict[str, KernelViews] = {}
+
+
+def views_of(record_type: registry.RecordType) -> KernelViews:
+    """The pages of ``record_type`` as mounted (its app's :class:`KernelViews`, or the kernel's own)."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018  (the URLconf builds every type's views)
+    return _VIEWS.get(record_type.key) or KernelViews(record_type)
+
+
+def decorate(view: Callable[..., HttpResponseBase], methods: tuple[str, ...], *,
+             public: bool = False) -> Callable[..., HttpResponseBase]:
+    """A kernel page as Django sees it: the page's HTTP methods, for signed-in readers only unless
+    ``public`` (the reading pages of a type with PUBLIC records: anonymous visitors read those)."""
     if methods == ("GET",):
         view = require_GET(view)
     elif methods == ("POST",):
         view = require_POST(view)
     else:
         view = require_http_methods(list(methods))(view)
-    return login_required(view)
+    return view if public else login_required(view)
 
