@@ -224,6 +224,26 @@ EXPECTED: dict[str, dict[str, str]] = {
 }
 # fmt: on
 
+#: Person's own rule, written by hand like the table: a person's level is the level of their contact
+#: details, and readers of the mission's components who may not see those still get the person's
+#: name, title and organisations (the reduced face) — where the table says they get nothing.
+PERSON_FACE_PROFILES = frozenset(
+    name for name, profile in PROFILES.items()
+    if profile is not None and profile[0] in (Component.MILITARY, Component.POLICE, Component.CIVILIAN,
+                                              Component.HUMANITARIAN))
+
+
+def expected_view(record_type: Any, relation: str, profile: str, level: str) -> str:
+    """The table's cell for a record of ``record_type`` (a registered type): ``-`` where the type
+    does not allow the level, and Person's own rule on top of the table."""
+    if level not in record_type.levels:
+        return "-"
+    cell = EXPECTED[relation][profile].split()[LEVELS.index(level)]
+    if record_type.key == "core.person" and cell == "N" and profile in PERSON_FACE_PROFILES:
+        return "R"
+    return cell
+
+
 KIND = {"F": access.ViewKind.FULL, "R": access.ViewKind.REDUCED, "N": access.ViewKind.NONE}
 #: An owner for records of each level that no reader profile belongs to.
 OWNER_COMPONENT = {
