@@ -36,7 +36,7 @@ from civmil.core.choices import Component, Level, Role
 from civmil.core.kernel import planting
 from civmil.core.kernel.api import api_name
 from civmil.core.kernel.views import views_of
-from civmil.core.models import Grant, Release
+from civmil.core.models import Grant, Person, Release
 from tests.conftest import count_access_cases
 from tests.core.test_access_policy import PROFILES, expected_view
 from tests.factories import make_member
@@ -110,13 +110,20 @@ def _link(record_type: registry.RecordType, relation: str, record: Any, author: 
         services.release_record(author, record, organisation=reader.organisation)
     elif relation == "released_fields":
         services.release_record(author, record, organisation=reader.organisation,
-                                fields=[record_type.marked_fields()[0]])
+                                fields=[_field_released(record_type)])
     elif relation == "released_component":
         services.release_record(author, record, component=reader.component or "")
     elif relation == "named":
         services.release_record(author, record, person=reader.person)
     elif relation == "granted":
         services.grant_access(author, record, reader.person, "case review")
+
+
+def _field_released(record_type: registry.RecordType) -> str:
+    """The field a field release names: the first marker's (or, where every view shows that one,
+    a person's name, the first releasable field)."""
+    first = record_type.marked_fields()[0]
+    return first if first in record_type.release_fields else record_type.release_fields[0]
 
 
 def _link_oversight(relation: str, record: Any, reader: Actor) -> None:
@@ -126,7 +133,7 @@ def _link_oversight(relation: str, record: Any, reader: Actor) -> None:
     target: dict[str, Any] = {
         "released_org": {"target_organisation_id": reader.organisation_id},
         "released_fields": {"target_organisation_id": reader.organisation_id,
-                            "fields": [registry.get(type(record)).marked_fields()[0]]},
+                            "fields": [_field_released(registry.get(type(record)))]},
         "released_component": {"target_component": reader.component or ""},
         "named": {"target_person_id": reader.person_id},
     }.get(relation, {})
@@ -334,6 +341,46 @@ def _csv_text(client: Client, url: str | None = None) -> str:
     text = body.decode("utf-8-sig")
     list(csv.reader(io.StringIO(text)))  # it parses as CSV
     return text
+
+
+PERSON = registry.get(Person)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("profile", READERS)
+def test_people_appear_exactly_where_the_table_and_persons_rule_say(profile: str) -> None:
+    """Person's own rule: a person's level is the level of their contact details; readers of the
+    mission's components below it still get the name (the reduced face), never the contacts."""
+    matrix = plant_matrix(make_reader(profile), PERSON)
+    client = _client(matrix.reader.user)
+    failures: list[str] = []
+    missing = {"page detail": client.get(reverse("actors:person", args=[uuid.uuid4()])),
+               "api detail": client.get(reverse("api:person", args=[uuid.uuid4()]))}
+    assert all(r.status_code == 404 for r in missing.values())
+    checks = 0
+    lists = {"page list": client.get(reverse("actors:people")).content.decode(),
+             "api list": client.get(reverse("api:people") + "?limit=200").content.decode()}
+    for item in matrix.planted:
+        for channel, text in lists.items():
+            _check(text, item, channel, failures, lists_withheld=channel != "page list")
+            checks += 1
+        for channel, url in (("page detail", reverse("actors:person", args=[item.pk])),
+                             ("api detail", reverse("api:person", args=[item.pk]))):
+            response = client.get(url)
+            checks += 1
+            if item.expected == "N":
+                same = (_normalised(response.content, response.request["PATH_INFO"])
+                        == _normalised(missing[channel].content, missing[channel].request["PATH_INFO"]))
+                if response.status_code != 404 or not same:
+                    failures.append(f"{channel} {item.relation}/{item.level}: hidden person does not answer "
+                                    f"like a missing one ({response.status_code})")
+                continue
+            if response.status_code != 200:
+                failures.append(f"{channel} {item.relation}/{item.level}: status {response.status_code}")
+                continue
+            _check(response.content.decode(), item, channel, failures)
+    count_access_cases("core.person: pages, api", checks)
+    assert not failures, "\n".join(failures)
 
 
 PUBLIC_TYPES = [t for t in KERNEL_TYPES if Level.PUBLIC in t.levels]

@@ -296,6 +296,14 @@ def kernel_mounted() -> list[RecordType]:
     return [t for t in all_types() if t.kernel_mounted]
 
 
+def _plant_person(author: Actor, level: str, marked: dict[str, str]) -> Any:
+    """A person of the author's organisation whose contact details are at ``level``."""
+    from civmil.core import services
+    from civmil.core.models import Person
+
+    return services.save_person(author, Person(owner=author.organisation, level=level, **marked))
+
+
 def register_kernel_types() -> None:
     from civmil.core.models import Person
 
@@ -311,5 +319,8 @@ def register_kernel_types() -> None:
             search_fields=("full_name", "title", "email", "phone", "radio_call_sign"),
             detail_url_name="actors:person",
             created_action="person.created",
+            # The name every view shows (the face), and a contact detail only the full view shows.
+            marked=("full_name", "phone"),
+            plant=_plant_person,
         )
     )
