@@ -140,7 +140,7 @@ def _measure(n: int, seeded: Any, fill: dict[str, Any], queries: int) -> dict[st
     bare_sql = (f"SELECT id, level, owner_id, occurred_at, channel, latitude, longitude FROM {table} "  # noqa: S608
                 "WHERE latitude >= %s AND latitude <= %s AND longitude >= %s AND longitude <= %s "
                 "AND occurred_at >= %s AND occurred_at <= %s AND level = %s ORDER BY id LIMIT 1001")
-    api_ms, sql_ms, features, rows = [], [], [], []
+    api_ms, sql_ms, features, rows, differ = [], [], [], [], 0
     for west, south, east, north, starts, ends in [params_of[0], *params_of]:
         query = {"bbox": f"{west},{south},{east},{north}", "time_from": starts.isoformat(),
                  "time_to": ends.isoformat(), "level": LEVEL}
@@ -149,12 +149,20 @@ def _measure(n: int, seeded: Any, fill: dict[str, Any], queries: int) -> dict[st
         body = response.content
         api_ms.append((time.perf_counter() - began) * 1000)
         assert response.status_code == 200, body[:500]
-        features.append(len(json.loads(body)["features"]))
+        found = json.loads(body)
         began = time.perf_counter()
         with connection.cursor() as cursor:
             cursor.execute(bare_sql, [south, north, west, east, starts, ends, LEVEL])
-            rows.append(len(cursor.fetchall()))
+            fetched = cursor.fetchall()
         sql_ms.append((time.perf_counter() - began) * 1000)
+        # Both read one row past the layer's limit (to tell whether more matched); the rows returned
+        # are the first ``limit``, and must be the layer's features, id for id, in the same order.
+        bare_ids = [str(uuid.UUID(str(row[0]))) for row in fetched[:found["limit"]]]
+        differ += [f["id"] for f in found["features"]] != bare_ids
+        features.append(len(found["features"]))
+        rows.append(len(bare_ids))
+    if differ:
+        raise SystemExit(f"the layer and the bare SQL returned different rows in {differ} queries")
     api, sql = _percentiles(api_ms[1:]), _percentiles(sql_ms[1:])  # the first of each warms the caches
     return {"records": n, "database": connection.vendor, "queries": queries,
             "features_mean": round(sum(features[1:]) / queries, 1), "bare_rows_mean": round(sum(rows[1:]) / queries, 1),
