@@ -274,3 +274,36 @@ def test_bad_parameters_are_refused_naming_the_parameter(signed_in, params: dict
 def test_signed_out_readers_get_no_layer(anonymous) -> None:
     assert anonymous.get(LAYER).status_code == 401
     assert anonymous.get("/map/layers").status_code == 401
+
+
+SQUARE = {"type": "Polygon", "coordinates": [[[30.0, 10.0], [30.1, 10.0], [30.1, 10.1], [30.0, 10.1], [30.0, 10.0]]]}
+
+
+def test_a_placed_layer_gives_its_geometry_to_the_views_that_show_it(signed_in) -> None:
+    """GET /api/v1/map/layers/kernel_proof.observation (a Placed type found through its spatial
+    index, whose geometry only a full view keeps): its owner's component gets the polygon, with
+    the style colour and the time; a reader released its category alone gets no feature of it
+    (not even through ``truncated``); a reader with no view of it gets nothing."""
+    from civmil.core.kernel.planting import plant
+    from tests.kernel_proof.models import Observation
+
+    record_type = registry.get(Observation)
+    soldier = make_member(Component.MILITARY)
+    aid = make_member(Component.HUMANITARIAN)
+    observation = plant(record_type, soldier.actor, Level.MILITARY, {"title": "Roadblock at the bridge"})
+    placed = Observation.objects.get(pk=observation.pk)
+    placed.geometry, placed.category, placed.observed_on = SQUARE, "roadblock", dt.date(2025, 2, 1)
+    placed.save()
+    core_services.release_record(soldier.actor, placed, organisation=aid.org, fields=["category"])
+    url, box = "/map/layers/kernel_proof.observation", {"bbox": "29.9,9.9,30.05,10.05"}
+
+    found = signed_in(soldier).get(url, box).json()
+    [feature] = found["features"]
+    assert feature["id"] == str(observation.pk) and feature["geometry"] == SQUARE
+    props = feature["properties"]
+    assert props["category"] == "roadblock" and props["observed_on"] == "2025-02-01" and props["colour"]
+    assert props["view"] == "full" and props["withheld"] == [] and "Roadblock" not in json.dumps(props)
+    assert signed_in(soldier).get(url, {"bbox": "31,11,31.1,11.1"}).json()["features"] == []
+    for reader in (aid, make_member(Component.HOST_NATION)):
+        seen = signed_in(reader).get(url, {**box, "limit": 1}).json()
+        assert seen["features"] == [] and seen["truncated"] is False
