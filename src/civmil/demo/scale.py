@@ -49,6 +49,8 @@ OPTIONAL = 0.8
 BASE_FIELDS = frozenset({"id", "space", "owner", "level", "created_by", "created_at", "updated_at", "version",
                          "west", "south", "east", "north"})
 
+#: Fields that start and end a period, by their usual names.
+PERIODS = (("starts_at", "ends_at"), ("starts_on", "ends_on"))
 FIRST_NAMES = ("Amara", "Bastien", "Chiara", "Dawit", "Elif", "Farid", "Greta", "Hamza", "Ines", "Jonas", "Kofi",
                "Leila", "Mateo", "Nadia", "Oskar", "Priya", "Quentin", "Rania", "Soren", "Tala")
 LAST_NAMES = ("Abara", "Brenner", "Castellan", "Dorvan", "Eskildsen", "Fofana", "Grieve", "Haddad", "Ivanic",
@@ -222,6 +224,9 @@ def _made_up(record_type: registry.RecordType, mission: Mission, actor: Actor, l
             values[field.name] = None if field.null else ""
         else:
             values[field.name] = _value(rng, mission, owner, field, n)
+    for start, end in PERIODS:  # a period ends after it starts (Period's rule, and the usual check constraint)
+        if values.get(start) is not None and values.get(end) is not None and values[end] < values[start]:
+            values[start], values[end] = values[end], values[start]
     if record_type.synthesize is not None:
         values.update(many)
         record_type.synthesize(bulk.Draft(rng=rng, actor=actor, owner=owner, level=level, values=values,
