@@ -139,11 +139,14 @@ def test_records_are_visible_exactly_as_the_policy_says(scaled: dict[str, list[A
         ids = [r.pk for r in records]
         for name, reader in readers.items():
             seen = set(access.visible(reader, model._default_manager.filter(pk__in=ids)).values_list("pk", flat=True))
-            assert seen == {r.pk for r in records if access.view_for(reader, r)}, (key, name)
+            # Knowing that a record exists is a reduced or full view; a derived face comes without it.
+            assert seen == {r.pk for r in records if access.view_for(reader, r).kind > access.ViewKind.DERIVED}, (
+                key, name)
 
 
 def test_the_map_layers_find_the_placed_records(scaled: dict[str, list[Any]]) -> None:
-    found = 0
+    """Through each layer's query: the spatial index for a Placed type, the place columns otherwise."""
+    found: Counter[str] = Counter()
     for key, records in scaled.items():
         record_type = registry.by_key(key)
         layer = record_type.layer
@@ -159,10 +162,13 @@ def test_the_map_layers_find_the_placed_records(scaled: dict[str, list[Any]]) ->
                 continue
             else:
                 box = Bounds(r.west - 0.01, r.south - 0.01, r.east + 0.01, r.north + 0.01)
-            qs, _looked_at, _custom = features_query(_writer(r), record_type, {}, box, None, None)
+            writer = _writer(r)
+            if access.view_for(writer, r).kind != access.ViewKind.FULL:
+                continue  # an OVERSIGHT record: its writer too sees it only through a case grant
+            qs, _looked_at, _custom = features_query(writer, record_type, {}, box, None, None)
             assert qs.filter(pk=r.pk).exists(), (key, r.pk)
-            found += 1
-    assert found > 0
+            found[key] += 1
+    assert set(found) == {t.key for t in registry.all_types() if t.layer is not None}
 
 
 def test_search_finds_the_records_text(scaled: dict[str, list[Any]]) -> None:
