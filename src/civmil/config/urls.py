@@ -3,8 +3,8 @@ from django.urls import include, path
 
 from civmil.config.api import api
 from civmil.core import health
-from civmil.core.views import general
 from civmil.core.kernel.urls import mounted as kernel_mounted
+from civmil.core.views import general
 
 urlpatterns = [
     path("", general.home, name="home"),
