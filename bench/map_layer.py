@@ -66,11 +66,13 @@ def _fill(n: int, seeded: Any) -> dict[str, Any]:
     uuid_db = (lambda u: u.hex) if connection.vendor == "sqlite" else (lambda u: u)
     adapt = connection.ops.adapt_datetimefield_value
     fields_db = Release._meta.get_field("fields").get_db_prep_save
-    some = fields_db(["summary", "latitude", "longitude", "occurred_at"], connection)
+    some = fields_db(["summary", "geometry", "occurred_at"], connection)
+    geometry_db = LiaisonLogEntry._meta.get_field("geometry").get_db_prep_save
     full = fields_db(None, connection)
     space_id, ct_id, now_db = uuid_db(space.pk), ct.pk, adapt(now)
     entry_cols = ["id", "space_id", "owner_id", "level", "created_by_id", "created_at", "updated_at", "version",
-                  "occurred_at", "channel", "summary", "follow_ups", "place_name", "latitude", "longitude"]
+                  "occurred_at", "channel", "summary", "follow_ups", "place_name", "geometry", "west", "south", "east",
+                  "north"]
     release_cols = ["id", "content_type_id", "object_id", "target_organisation_id", "target_component",
                     "target_person_id", "fields", "created_at"]
     audience_cols = ["content_type_id", "object_id", "space_id", "key", "level"]
@@ -92,7 +94,8 @@ def _fill(n: int, seeded: Any) -> dict[str, Any]:
             occurred = now - dt.timedelta(seconds=rng.randrange(2 * 365 * 86400))
             entries.append((uuid_db(pk), space_id, uuid_db(owner.pk), level,
                             uuid_db(submitter.pk) if submitter else None, now_db, now_db, 1, adapt(occurred),
-                            rng.choice(channels), f"entry {i}", "", "", lat, lon))
+                            rng.choice(channels), f"entry {i}", "", "",
+                            geometry_db({"type": "Point", "coordinates": [lon, lat]}, connection), lon, lat, lon, lat))
             targets: list[tuple[Any, str, Any]] = []
             if rng.random() < RELEASED:
                 target = (rng.choice(orgs).pk, "", None)
@@ -137,8 +140,8 @@ def _measure(n: int, seeded: Any, fill: dict[str, Any], queries: int) -> dict[st
         starts = ends - dt.timedelta(days=WINDOW_DAYS)
         params_of.append((x - BOX_DEG / 2, y - BOX_DEG / 2, x + BOX_DEG / 2, y + BOX_DEG / 2, starts, ends))
     url = "/api/v1/map/layers/actors.liaisonlogentry"
-    bare_sql = (f"SELECT id, level, owner_id, occurred_at, channel, latitude, longitude FROM {table} "  # noqa: S608
-                "WHERE latitude >= %s AND latitude <= %s AND longitude >= %s AND longitude <= %s "
+    bare_sql = (f"SELECT id, level, owner_id, occurred_at, channel, geometry FROM {table} "  # noqa: S608
+                "WHERE north >= %s AND south <= %s AND east >= %s AND west <= %s "
                 "AND occurred_at >= %s AND occurred_at <= %s AND level = %s ORDER BY id LIMIT 1001")
     api_ms, sql_ms, features, rows, differ = [], [], [], [], 0
     for west, south, east, north, starts, ends in [params_of[0], *params_of]:

@@ -54,7 +54,7 @@ def form_data(m: Member, **overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "occurred_at": WHEN, "channel": "meeting", "organisations": [str(m.org.pk)],
         "summary": "Agreed the convoy timings for Tuesday.", "follow_ups": "", "level": Level.MISSION,
-        "location": "", "latitude": "", "longitude": "", "place_name": "",
+        "geometry": "", "geometry_location": "", "place_name": "",
     }
     data.update(overrides)
     return data
@@ -196,38 +196,52 @@ def test_the_form_offers_only_levels_the_author_may_give(client: Client) -> None
 
 def test_decimal_location(client: Client) -> None:
     m = make_member()
-    signed_in(client, m).post(reverse("actors:liaison-new"), form_data(m, location="4.85, 31.6"))
+    signed_in(client, m).post(reverse("actors:liaison-new"), form_data(m, geometry_location="4.85, 31.6"))
     entry = LiaisonLogEntry.objects.get()
-    assert (entry.latitude, entry.longitude) == (4.85, 31.6)
+    assert entry.geometry == {"type": "Point", "coordinates": [31.6, 4.85]}
+    assert (entry.west, entry.south, entry.east, entry.north) == (31.6, 4.85, 31.6, 4.85)
 
 
 def test_mgrs_location(client: Client) -> None:
     m = make_member()
     reference = geo.to_mgrs(4.85, 31.6)
     assert reference.startswith("36N")
-    response = signed_in(client, m).post(reverse("actors:liaison-new"), form_data(m, location=reference))
+    response = signed_in(client, m).post(reverse("actors:liaison-new"), form_data(m, geometry_location=reference))
     assert response.status_code == 302
     entry = LiaisonLogEntry.objects.get()
-    assert entry.latitude == pytest.approx(4.85, abs=1e-4)
-    assert entry.longitude == pytest.approx(31.6, abs=1e-4)
+    assert entry.point == pytest.approx((4.85, 31.6), abs=1e-4)
     page = client.get(response["Location"])
     assert reference.encode() in page.content  # the page gives the MGRS reference back
     assert b'data-map="view"' in page.content and b'id="entry-geojson"' in page.content
 
 
-def test_map_picker_coordinates_without_typed_location(client: Client) -> None:
+def test_point_drawn_on_the_map_without_typed_location(client: Client) -> None:
     m = make_member()
-    signed_in(client, m).post(reverse("actors:liaison-new"), form_data(m, latitude="-1.5", longitude="29.25"))
+    drawn = '{"type": "Point", "coordinates": [29.25, -1.5]}'
+    signed_in(client, m).post(reverse("actors:liaison-new"), form_data(m, geometry=drawn))
     entry = LiaisonLogEntry.objects.get()
-    assert (entry.latitude, entry.longitude) == (-1.5, 29.25)
+    assert entry.point == (-1.5, 29.25)
+
+
+def test_typed_point_wins_over_the_drawing(client: Client) -> None:
+    m = make_member()
+    drawn = '{"type": "Point", "coordinates": [29.25, -1.5]}'
+    signed_in(client, m).post(reverse("actors:liaison-new"), form_data(m, geometry=drawn, geometry_location="4.5, 31"))
+    assert LiaisonLogEntry.objects.get().point == (4.5, 31.0)
 
 
 @pytest.mark.parametrize(("overrides", "field", "expected"), [
-    ({"location": "36N ZZ 123"}, "location", "MGRS"),
-    ({"location": "somewhere near the river"}, "location", "MGRS"),
-    ({"location": "95, 31"}, "location", "out of range"),
-    ({"latitude": "4.5", "longitude": ""}, "location", "both latitude and longitude"),
-    ({"latitude": "91", "longitude": "30"}, "latitude", "90"),
+    ({"geometry_location": "36N ZZ 123"}, "geometry", "MGRS"),
+    ({"geometry_location": "somewhere near the river"}, "geometry", "MGRS"),
+    ({"geometry_location": "95, 31"}, "geometry", "out of range"),
+    ({"geometry": "somewhere"}, "geometry", "not valid JSON"),
+    ({"geometry": '{"coordinates": [30, 4]}'}, "geometry", "no \"type\""),
+    ({"geometry": '{"type": "Point", "coordinates": [200, 4]}'}, "geometry", "out of range"),
+    ({"geometry": '{"type": "Point", "coordinates": [30, "north"]}'}, "geometry", "finite numbers"),
+    # A contact happens at a point: routes and areas are refused with the types accepted.
+    ({"geometry": '{"type": "LineString", "coordinates": [[30, 4], [31, 5]]}'}, "geometry", "accepted: Point"),
+    ({"geometry": '{"type": "Polygon", "coordinates": [[[30, 4], [31, 4], [31, 5], [30, 4.5]]]}'}, "geometry",
+     "not accepted"),
     ({"summary": "x" * 10_001}, "summary", "10000"),
     ({"summary": "   "}, "summary", "required"),
     ({"organisations": []}, "organisations", "required"),
@@ -326,7 +340,7 @@ def edit_page_data(m: Member, entry: LiaisonLogEntry, client: Client) -> dict[st
             data[name] = [str(v) for v in value or []]
         else:
             data[name] = "" if value is None else field.widget.format_value(value) \
-                if name == "occurred_at" else str(value)
+                if name in ("occurred_at", "geometry") else str(value)
     return data
 
 
@@ -416,7 +430,7 @@ def test_organisations_people_and_location_merge_too(client: Client) -> None:
     seen_by_a, seen_by_b = edit_page_data(a, entry, Client()), edit_page_data(b, entry, Client())
     # A adds an organisation and moves the point; B names a person and sets the place.
     assert save(a, entry, {**seen_by_a, "organisations": [str(a.org.pk), str(other.pk)],
-                           "latitude": "4.9", "longitude": "31.7"}).status_code == 302
+                           "geometry_location": "4.9, 31.7"}).status_code == 302
     merged = save(b, entry, {**seen_by_b, "people": [str(b.person.pk)], "place_name": "Kaya"})
     assert merged.status_code == 409
     assert sorted(merged.context["merge"]["taken"]) == ["Location", "Organisations"]
@@ -425,23 +439,23 @@ def test_organisations_people_and_location_merge_too(client: Client) -> None:
     entry.refresh_from_db()
     assert {o.pk for o in entry.organisations.all()} == {a.org.pk, other.pk}
     assert [p.pk for p in entry.people.all()] == [b.person.pk]
-    assert (entry.latitude, entry.longitude, entry.place_name) == (4.9, 31.7, "Kaya")
+    assert (entry.point, entry.place_name) == ((4.9, 31.7), "Kaya")
 
     # Both change the organisations and the location: both are theirs-or-mine choices.
     seen_by_a, seen_by_b = edit_page_data(a, entry, Client()), edit_page_data(b, entry, Client())
-    save(a, entry, {**seen_by_a, "organisations": [str(a.org.pk)], "location": "4.5, 31.5"})
+    save(a, entry, {**seen_by_a, "organisations": [str(a.org.pk)], "geometry_location": "4.5, 31.5"})
     merged = save(b, entry, {**seen_by_b, "organisations": [str(a.org.pk), str(third.pk)],
-                             "latitude": "5.0", "longitude": "32.0"})
+                             "geometry": '{"type": "Point", "coordinates": [32.0, 5.0]}'})
     assert merged.status_code == 409
     assert merged.context["merge"]["conflicts"] == ["Organisations", "Location"]
     panels = merged.context["merge"]["panels"]
     assert panels["organisations"]["theirs"] == a.org.label
-    assert panels["location"]["theirs"] == "4.50000, 31.50000"
-    assert panels["location"]["mine"] == "5.00000, 32.00000"
-    assert save(b, entry, resubmission(merged, organisations="mine", location="theirs")).status_code == 302
+    assert panels["geometry"]["theirs"] == "4.50000, 31.50000"
+    assert panels["geometry"]["mine"] == "5.00000, 32.00000"
+    assert save(b, entry, resubmission(merged, organisations="mine", geometry="theirs")).status_code == 302
     entry.refresh_from_db()
     assert {o.pk for o in entry.organisations.all()} == {a.org.pk, third.pk}
-    assert (entry.latitude, entry.longitude) == (4.5, 31.5)
+    assert entry.point == (4.5, 31.5)
 
 
 def test_a_merge_never_names_a_person_the_editor_may_not_see(client: Client) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -108,6 +109,7 @@ def test_detail(signed_in) -> None:
     assert body["organisations"][0]["id"] == str(m.org.pk)
     assert body["place_name"] == "Bridge" and body["mgrs"].startswith("34N CF")
     assert -90 <= body["latitude"] <= 90
+    assert body["geometry"] == {"type": "Point", "coordinates": [body["longitude"], body["latitude"]]}
     assert body["may_edit"] is True and body["may_release"] is True
 
 
@@ -122,7 +124,8 @@ def test_create(signed_in) -> None:
     body = r.json()
     entry = LiaisonLogEntry.objects.get(pk=body["id"])
     assert entry.owner == m.org and entry.level == Level.HUMANITARIAN and entry.created_by == m.person
-    assert (entry.latitude, entry.longitude) == (12.5, 30.25)
+    assert entry.geometry == {"type": "Point", "coordinates": [30.25, 12.5]}
+    assert (body["latitude"], body["longitude"]) == (12.5, 30.25) and body["geometry"] == entry.geometry
     assert {o["id"] for o in body["organisations"]} == {str(m.org.pk), str(partner.pk)}
     assert body["summary"] == "Agreed the convoy schedule" and body["version"] == 1
 
@@ -144,6 +147,33 @@ def test_bad_mgrs_is_refused_with_the_reason(signed_in) -> None:
     r = signed_in(m).post("/liaison-log", entry_body(m, location="34N CF 1234 567"))
     assert r.status_code == 422
     assert r.json()["errors"]["location"] == ["MGRS reference 34N CF 1234 567 has an odd number of digits."]
+    assert not LiaisonLogEntry.objects.exists()
+
+
+def test_a_drawn_point_is_stored_with_its_box(signed_in) -> None:
+    m = make_member(Component.CIVILIAN)
+    r = signed_in(m).post("/liaison-log", entry_body(m, geometry={"type": "Point", "coordinates": [30.25, 12.5]}))
+    assert r.status_code == 201, r.content
+    entry = LiaisonLogEntry.objects.get()
+    assert (entry.west, entry.south, entry.east, entry.north) == (30.25, 12.5, 30.25, 12.5)
+    assert r.json()["mgrs"]
+
+
+@pytest.mark.parametrize(("geometry", "reason"), [
+    ("somewhere by the river", "must be a GeoJSON geometry object"),
+    ({"coordinates": [30, 12]}, 'no "type"'),
+    ({"type": "Point", "coordinates": [200, 12]}, "out of range"),
+    ({"type": "Point", "coordinates": [30, "north"]}, "finite numbers"),
+    # A contact happens at a point: a route or an area is refused, naming what is accepted.
+    ({"type": "LineString", "coordinates": [[30, 12], [31, 13]]}, "accepted: Point"),
+    ({"type": "Polygon", "coordinates": [[[30, 12], [31, 12], [31, 13], [30, 12.5]]]}, "accepted: Point"),
+])
+def test_bad_geometry_is_refused_with_the_reason(signed_in, geometry: Any, reason: str) -> None:
+    m = make_member(Component.CIVILIAN)
+    r = signed_in(m).post("/liaison-log", entry_body(m, geometry=geometry))
+    assert r.status_code == 422, r.content
+    messages = r.json()["errors"]["geometry"]
+    assert any(reason in message for message in messages), messages
     assert not LiaisonLogEntry.objects.exists()
 
 
@@ -226,12 +256,13 @@ def test_a_stale_update_of_a_field_both_changed_says_both(signed_in) -> None:
     body = entry_body(a, occurred_at=entry.occurred_at.isoformat(), summary="Original", version=1)
     assert signed_in(a).put(f"/liaison-log/{entry.pk}", {**body, "summary": "Theirs",
                                                          "location": "4.85, 31.6"}).status_code == 200
-    r = signed_in(a).put(f"/liaison-log/{entry.pk}", {**body, "summary": "Mine", "latitude": 5.0,
-                                                      "longitude": 31.6})
+    r = signed_in(a).put(f"/liaison-log/{entry.pk}", {**body, "summary": "Mine",
+                                                      "geometry": {"type": "Point", "coordinates": [31.6, 5.0]}})
     assert r.status_code == 409
     assert r.json()["differences"] == [
         {"field": "summary", "theirs": "Theirs", "yours": "Mine", "changed_by": "both"},
-        {"field": "latitude", "theirs": 4.85, "yours": 5.0, "changed_by": "both"},
+        {"field": "geometry", "theirs": {"type": "Point", "coordinates": [31.6, 4.85]},
+         "yours": {"type": "Point", "coordinates": [31.6, 5.0]}, "changed_by": "both"},
     ]
 
 
@@ -368,7 +399,8 @@ def test_a_partial_release_shows_only_the_released_fields(signed_in) -> None:
     seen = signed_in(soldier).get(f"/liaison-log/{entry.pk}").json()
     assert seen["view"] == "reduced"
     assert seen["summary"] == "convoy at dawn"
-    for withheld in ("follow_ups", "channel", "organisations", "people", "latitude", "place_name", "created_by"):
+    for withheld in ("follow_ups", "channel", "organisations", "people", "geometry", "latitude", "longitude",
+                     "place_name", "created_by"):
         assert withheld not in seen and withheld in seen["withheld"]
     assert "secret follow-up" not in signed_in(soldier).get("/liaison-log").content.decode()
 

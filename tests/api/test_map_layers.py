@@ -91,7 +91,7 @@ def test_a_reduced_view_without_the_place_is_no_feature_and_one_with_it_withhold
     assignment = _assign(cimic, level=Level.MILITARY, community="Bridge")
     core_services.release_record(cimic.actor, assignment, organisation=hum.org, fields=["community"])
     entry = record_entry(cimic, level=Level.MILITARY, summary="Ford", latitude=10.5, longitude=30.5)
-    core_services.release_record(cimic.actor, entry, organisation=hum.org, fields=["latitude", "longitude"])
+    core_services.release_record(cimic.actor, entry, organisation=hum.org, fields=["geometry"])
     reader = signed_in(hum)
 
     assert _ids(reader.get(LAYER)) == set()
@@ -204,16 +204,23 @@ def _coarse_log_type() -> registry.RecordType:
     base = registry.get(LiaisonLogEntry)
 
     def whole(value: Any) -> Any:
-        return None if value is None else float(round(value))
+        if value is None:
+            return None
+        lon, lat = value["coordinates"]
+        return {"type": "Point", "coordinates": [float(round(lon)), float(round(lat))]}
 
-    fields = tuple(dataclasses.replace(f, coarsen=whole) if f.name in ("latitude", "longitude") else f
-                   for f in base.fields)
+    def first_word(value: str) -> str:
+        return value.split()[0] if value else value
+
+    coarsen = {"geometry": whole, "place_name": first_word}
+    fields = tuple(dataclasses.replace(f, coarsen=coarsen[f.name]) if f.name in coarsen else f for f in base.fields)
     return dataclasses.replace(base, fields=fields)
 
 
 def _released_place(owner: Member, reader: Member) -> LiaisonLogEntry:
-    entry = record_entry(owner, level=Level.MILITARY, summary="Ford", latitude=10.4321, longitude=30.6789)
-    core_services.release_record(owner.actor, entry, organisation=reader.org, fields=["latitude", "longitude"])
+    entry = record_entry(owner, level=Level.MILITARY, summary="Ford", latitude=10.4321, longitude=30.6789,
+                         place_name="Ford crossing")
+    core_services.release_record(owner.actor, entry, organisation=reader.org, fields=["geometry", "place_name"])
     return entry
 
 
@@ -250,8 +257,8 @@ def test_the_box_meets_the_coarsened_place_of_a_reduced_view_never_the_exact_one
     assert found(soldier.actor, exact) == [entry.pk] and found(soldier.actor, coarsened) == []
     assert found(aid.actor, exact) == []
     assert found(aid.actor, coarsened) == [entry.pk]
-    assert found(aid.actor, None, {"latitude": 10.4321}) == []
-    assert found(soldier.actor, None, {"latitude": 10.4321}) == [entry.pk]
+    assert found(aid.actor, None, {"place_name": "Ford crossing"}) == []
+    assert found(soldier.actor, None, {"place_name": "Ford crossing"}) == [entry.pk]
 
 
 @pytest.mark.parametrize(("params", "named"), [

@@ -37,7 +37,7 @@ def _hidden_person_on_an_entry(local: Member) -> tuple[Person, LiaisonLogEntry]:
 
 def _values(entry: LiaisonLogEntry, local: Member, summary: str) -> dict[str, object]:
     return {"occurred_at": entry.occurred_at, "channel": entry.channel, "organisations": [local.org],
-            "people": [], "summary": summary, "follow_ups": "", "latitude": None, "longitude": None,
+            "people": [], "summary": summary, "follow_ups": "", "geometry": None,
             "place_name": "", "level": Level.RESTRICTED}
 
 

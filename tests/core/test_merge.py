@@ -100,7 +100,7 @@ def _edit(m: Member, entry: LiaisonLogEntry, version: int, **changes: Any) -> Li
     data = {"occurred_at": entry.occurred_at, "channel": entry.channel, "summary": entry.summary,
             "level": entry.level, "organisation_ids": [o.pk for o in entry.organisations.all()],
             "person_ids": [p.pk for p in entry.people.all()], "follow_ups": entry.follow_ups,
-            "latitude": entry.latitude, "longitude": entry.longitude, "place_name": entry.place_name}
+            "geometry": entry.geometry, "place_name": entry.place_name}
     data.update(changes)
     return services.edit_liaison_contact(m.actor, entry.pk, version, services.LiaisonContact(**data))
 

@@ -229,8 +229,8 @@ def _contact(payload: LiaisonIn) -> services.LiaisonContact:
     return services.LiaisonContact(
         occurred_at=payload.occurred_at, channel=payload.channel, summary=payload.summary, level=payload.level,
         organisation_ids=list(payload.organisations), person_ids=list(payload.people),
-        follow_ups=payload.follow_ups, latitude=payload.latitude, longitude=payload.longitude,
-        location=payload.location, place_name=payload.place_name,
+        follow_ups=payload.follow_ups, geometry=payload.geometry, latitude=payload.latitude,
+        longitude=payload.longitude, location=payload.location, place_name=payload.place_name,
     )
 
 
@@ -266,7 +266,7 @@ def get_liaison_entry(request: HttpRequest, entry_id: uuid.UUID) -> dict[str, An
 
 #: The fields of an entry a stale PUT reports, in the order of the body.
 _UPDATE_FIELDS = ("occurred_at", "channel", "level", "summary", "organisations", "people", "follow_ups",
-                  "latitude", "longitude", "place_name")
+                  "geometry", "place_name")
 
 
 def _stale_out(actor: Actor, exc: StaleEdit) -> dict[str, Any]:

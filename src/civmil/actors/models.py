@@ -8,7 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from civmil.actors.choices import AreaKind, AssignmentStatus, ContactChannel
-from civmil.core.models import Organisation, Person, ProtectedRecord
+from civmil.core.models import Organisation, Person, Placed, ProtectedRecord
 
 
 class Area(models.Model):
@@ -97,8 +97,17 @@ class LiaisonAssignment(ProtectedRecord):
         return f"{self.officer.full_name}: {self.from_organisation.label} → {target}"
 
 
-class LiaisonLogEntry(ProtectedRecord):
-    """One contact between organisations, recorded by a CIMIC or CMCoord officer."""
+class LiaisonLogEntry(ProtectedRecord, Placed):
+    """One contact between organisations, recorded by a CIMIC or CMCoord officer.
+
+    Its place (:class:`~civmil.core.models.Placed`) is a point: a contact happens somewhere, and a
+    point keeps the log's MGRS column, its CSV's latitude and longitude, and its map exact. Routes
+    and areas belong to the record types that are about them (movements, activities, areas).
+    """
+
+    GEOMETRY_TYPES = ("Point",)
+    #: Found by place through the spatial index (civmil.core.spatial).
+    spatial_index = True
 
     occurred_at = models.DateTimeField(_("when"), db_index=True)
     channel = models.CharField(_("channel"), max_length=16, choices=ContactChannel.choices)
@@ -108,22 +117,29 @@ class LiaisonLogEntry(ProtectedRecord):
                                     verbose_name=_("people"))
     summary = models.TextField(_("summary"), max_length=10_000)
     follow_ups = models.TextField(_("follow-ups"), blank=True, max_length=10_000)
-    latitude = models.FloatField(_("latitude"), null=True, blank=True)
-    longitude = models.FloatField(_("longitude"), null=True, blank=True)
+    geometry = models.JSONField(_("location"), null=True, blank=True)
     place_name = models.CharField(_("place"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["-occurred_at"]
         verbose_name = _("liaison log entry")
         verbose_name_plural = _("liaison log entries")
-        constraints = [
-            models.CheckConstraint(
-                condition=(models.Q(latitude__isnull=True, longitude__isnull=True)
-                           | models.Q(latitude__gte=-90, latitude__lte=90, longitude__gte=-180,
-                                      longitude__lte=180)),
-                name="liaison_entry_location_in_range",
-            )
-        ]
+        constraints = [*Placed.Meta.constraints]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def point(self) -> tuple[float, float] | None:
+        """``(latitude, longitude)`` of the entry's place, or None."""
+        return point_of(self.geometry)
+
+
+def point_of(geometry: object) -> tuple[float, float] | None:
+    """``(latitude, longitude)`` of a stored GeoJSON Point, or None for anything else."""
+    if not isinstance(geometry, dict) or geometry.get("type") != "Point":
+        return None
+    coordinates = geometry.get("coordinates")
+    if not isinstance(coordinates, list) or len(coordinates) < 2:
+        return None
+    return float(coordinates[1]), float(coordinates[0])

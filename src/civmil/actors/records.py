@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from civmil.core import registry
@@ -154,18 +155,89 @@ def assignment_fields() -> tuple[FieldSpec, ...]:
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# The liaison log: a record kernel type whose writes are its services' (their rules: a contact
+# owned by the recorder's organisation, in the mission's window and not in the future, people the
+# editor may not see kept on it)
+
+
+def _when_field(actor: Actor) -> forms.Field:
+    from civmil.actors.forms import MissionDateTimeField
+    from civmil.core.pages import mission_tz
+
+    tz = mission_tz(actor)
+    return MissionDateTimeField(
+        tz=tz, space_id=actor.space_id, label=_("When"),
+        help_text=gettext("Date and time of the contact, in the mission's time zone (%(tz)s).") % {"tz": str(tz)})
+
+
+def _organisations_field(actor: Actor) -> forms.Field:
+    from civmil.actors.forms import OrganisationsChoiceField
+    from civmil.actors.queries import organisations
+
+    return OrganisationsChoiceField(
+        label=_("Organisations"), queryset=organisations(actor), widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text=_("The organisations that took part (hold Ctrl or Cmd to pick several)."))
+
+
+def _people_field(actor: Actor) -> forms.Field:
+    from civmil.actors.queries import people
+
+    return forms.ModelMultipleChoiceField(
+        label=_("People"), queryset=people(actor), required=False, widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text=_("People met or spoken to (optional)."))
+
+
+def _place_field(actor: Actor) -> forms.Field:
+    from django.urls import reverse
+
+    from civmil.actors.models import LiaisonLogEntry
+    from civmil.core.forms_geometry import GeometryField
+
+    return GeometryField(
+        geometry_types=LiaisonLogEntry.GEOMETRY_TYPES, required=False, label=_("Location"),
+        areas_url=reverse("actors:areas-geojson") + "?level=1",
+        help_text=_("Where the contact took place: put a marker on the map, or type the point (optional)."))
+
+
+def _now(actor: Actor) -> Any:
+    return timezone.now().replace(second=0, microsecond=0)
+
+
+def _contact(values: dict[str, Any]) -> Any:
+    from civmil.actors import services
+
+    return services.LiaisonContact(
+        occurred_at=values["occurred_at"], channel=values["channel"], summary=values.get("summary") or "",
+        level=values["level"], organisation_ids=[o.pk for o in values.get("organisations") or []],
+        person_ids=[p.pk for p in values.get("people") or []], follow_ups=values.get("follow_ups") or "",
+        geometry=values.get("geometry"), place_name=values.get("place_name") or "")
+
+
+def _record_contact(actor: Actor, values: dict[str, Any]) -> Any:
+    from civmil.actors import services
+
+    return services.record_liaison_contact(actor, _contact(values))
+
+
+def _edit_contact(actor: Actor, pk: Any, version: int, values: dict[str, Any]) -> Any:
+    from civmil.actors import services
+
+    return services.edit_liaison_contact(actor, pk, version, _contact(values))
+
+
 def log_fields() -> tuple[FieldSpec, ...]:
-    """The declaration of a liaison log entry's fields (the record kernel's pages and history)."""
+    """The declaration of a liaison log entry's fields (the record kernel's pages, form and history)."""
     return (
-        FieldSpec("occurred_at"),
+        FieldSpec("occurred_at", form_field=_when_field, initial=_now),
         FieldSpec("channel"),
-        FieldSpec("organisations", url_name="actors:organisation"),
-        FieldSpec("people"),
-        FieldSpec("summary"),
-        FieldSpec("follow_ups"),
-        FieldSpec("latitude", in_list=False),
-        FieldSpec("longitude", in_list=False),
-        FieldSpec("place_name"),
+        FieldSpec("organisations", url_name="actors:organisation", form_field=_organisations_field,
+                  initial=lambda actor: [actor.organisation_id] if actor.organisation_id else []),
+        FieldSpec("people", form_field=_people_field),
+        FieldSpec("summary", help_text=_("What the contact was about. At most 10,000 characters.")),
+        FieldSpec("follow_ups", help_text=_("What was agreed, and who does what next (optional).")),
+        FieldSpec("geometry", in_list=False, form_field=_place_field),
+        FieldSpec("place_name", help_text=_("A name people will recognise (optional).")),
     )
 
 
@@ -177,12 +249,14 @@ def register() -> None:
             model=LiaisonLogEntry,
             levels=LIAISON_LEVELS,
             release_fields=("occurred_at", "channel", "organisations", "people", "summary", "follow_ups",
-                            "latitude", "longitude", "place_name"),
+                            "geometry", "place_name"),
             search_fields=("summary", "follow_ups", "place_name"),
             fields=log_fields(),
             created_action="liaison.recorded",
+            create=_record_contact,
+            update=_edit_contact,
             action_labels={"liaison.recorded": _("Recorded"), "liaison.edited": _("Edited")},
-            layer=registry.MapLayer(point=("latitude", "longitude"), style="channel", time=("occurred_at",)),
+            layer=registry.MapLayer(style="channel", time=("occurred_at",)),
             threads=True,
             attachments=True,
             detail_url_name="actors:liaison-entry",

@@ -32,6 +32,7 @@ from civmil.core.schemas import (
     record_out,
     withholdable,
 )
+from civmil.core.schemas_geometry import geometry_schema
 
 if TYPE_CHECKING:
     from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
@@ -47,8 +48,10 @@ WindowDate = Annotated[dt.date, Field(description=_WINDOW)]
 #: The levels a liaison record may have (``civmil.actors.records.LIAISON_LEVELS``; a test keeps them equal).
 LiaisonLevel = Literal["mission", "humanitarian", "military", "restricted"]
 
-ENTRY_FIELDS = ("occurred_at", "channel", "organisations", "people", "summary", "follow_ups", "latitude",
-                "longitude", "place_name", "created_by")
+ENTRY_FIELDS = ("occurred_at", "channel", "organisations", "people", "summary", "follow_ups", "geometry",
+                "place_name", "created_by")
+#: An entry's place: a GeoJSON Point (``LiaisonLogEntry.GEOMETRY_TYPES``).
+EntryPlace = geometry_schema(("Point",))
 ASSIGNMENT_FIELDS = ("officer", "from_organisation", "to_organisation", "community", "area", "latitude",
                      "longitude", "starts_on", "ends_on", "notes")
 
@@ -247,10 +250,13 @@ class LiaisonIn(Schema):
     organisations: list[uuid.UUID] = Field(max_length=50, description="Organisations taking part (one or more).")
     people: list[uuid.UUID] = Field(default_factory=list, max_length=100)
     follow_ups: CleanStr = Field("", max_length=10_000)
-    latitude: Latitude | None = None
-    longitude: Longitude | None = None
+    geometry: EntryPlace | None = Field(None, description=(  # type: ignore[valid-type]
+        "Where the contact took place: a GeoJSON Point in WGS84 ([longitude, latitude]). Or give "
+        "``location``, or ``latitude`` and ``longitude``."))
+    latitude: Latitude | None = Field(None, description="With longitude, when neither geometry nor location is given.")
+    longitude: Longitude | None = Field(None, description="With latitude, when neither geometry nor location is given.")
     location: CleanStr = Field("", max_length=100, description=(
-        "'latitude, longitude' or an MGRS reference; when given it replaces latitude and longitude."))
+        "'latitude, longitude' or an MGRS reference; when given it replaces geometry, latitude and longitude."))
     place_name: CleanStr = Field("", max_length=200)
 
 
@@ -274,9 +280,10 @@ class LiaisonEntryOut(RecordOut):
     people: list[PersonRef] = withholdable("Only the people you may see are named.")
     summary: str = withholdable()
     follow_ups: str = withholdable()
-    latitude: float | None = withholdable()
-    longitude: float | None = withholdable()
-    mgrs: str = withholdable("MGRS reference of the location (when latitude and longitude are shown).")
+    geometry: dict[str, Any] | None = withholdable("Where the contact took place: a GeoJSON Point (WGS84), or null.")
+    latitude: float | None = withholdable("The point's latitude (withheld with the geometry).")
+    longitude: float | None = withholdable("The point's longitude (withheld with the geometry).")
+    mgrs: str = withholdable("MGRS reference of the location (when the geometry is shown).")
     place_name: str = withholdable()
     created_by: PersonRef | None = withholdable("Who recorded it; null when you may not see that person.")
     may_edit: bool
@@ -302,11 +309,16 @@ def entry_out(shown: Shown[LiaisonLogEntry], names: dict[str, str], *, may_edit:
     e = shown.record
     out = record_out(shown, ENTRY_FIELDS)
     show = shown.view.shows
-    for name in ("occurred_at", "channel", "summary", "follow_ups", "latitude", "longitude", "place_name"):
+    for name in ("occurred_at", "channel", "summary", "follow_ups", "geometry", "place_name"):
         if show(name):
             out[name] = getattr(e, name)
-    if show("latitude") and show("longitude") and e.latitude is not None and e.longitude is not None:
-        out["mgrs"] = geo.to_mgrs(e.latitude, e.longitude)
+    if show("geometry"):
+        point = e.point
+        out["latitude"], out["longitude"] = point if point is not None else (None, None)
+        if point is not None:
+            out["mgrs"] = geo.to_mgrs(*point)
+    else:  # the point's coordinates go with it (clients of the time before geometry read these names)
+        out["withheld"] += ["latitude", "longitude"]
     if show("organisations"):
         out["organisations"] = [organisation_ref(o) for o in sorted(e.organisations.all(), key=lambda o: o.name)]
     if show("people"):

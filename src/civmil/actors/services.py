@@ -19,13 +19,14 @@ from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
 from civmil.core import access, dates, events, geo, ledger, services, staging
 from civmil.core.choices import Role
 from civmil.core.errors import Forbidden, Invalid, ServiceError, StaleEdit
+from civmil.core.geometry import parse as parse_geometry
+from civmil.core.geometry import point as point_geometry
 from civmil.core.models import Membership, Organisation, Person
 
 if TYPE_CHECKING:
     from civmil.core.acting import Actor
 
-LIAISON_FIELDS = ("occurred_at", "channel", "summary", "follow_ups", "latitude", "longitude", "place_name",
-                  "level", "owner")
+LIAISON_FIELDS = ("occurred_at", "channel", "summary", "follow_ups", "geometry", "place_name", "level", "owner")
 ASSIGNMENT_FIELDS = ("officer", "from_organisation", "to_organisation", "community", "area", "latitude",
                      "longitude", "starts_on", "ends_on", "notes", "level", "owner", "status")
 #: What the officer's organisation is shown of an assignment it is asked to confirm (released to
@@ -55,10 +56,38 @@ class LiaisonContact:
     organisation_ids: list[uuid.UUID] = field(default_factory=list)
     person_ids: list[uuid.UUID] = field(default_factory=list)
     follow_ups: str = ""
+    #: The place: a GeoJSON Point (dict or text) drawn or sent as is...
+    geometry: Any = None
+    #: ...or typed, as 'latitude, longitude' or MGRS (wins over the others)...
+    location: str = ""
+    #: ...or as two numbers (used when neither ``location`` nor ``geometry`` is given).
     latitude: float | None = None
     longitude: float | None = None
-    location: str = ""
     place_name: str = ""
+
+
+def contact_place(data: LiaisonContact) -> dict[str, Any] | None:
+    """The entry's place (a stored GeoJSON Point, or None) from what was submitted; a refusal
+    names the input it comes from (``location``, ``geometry``, ``latitude`` or ``longitude``)."""
+    allowed = LiaisonLogEntry.GEOMETRY_TYPES
+    if data.location.strip():
+        try:
+            lat, lon = geo.parse_point(data.location)
+        except Invalid as exc:
+            raise Invalid(exc.message, errors={"location": [exc.message]}) from exc
+        return point_geometry(lat, lon)
+    if data.geometry not in (None, "", {}):
+        try:
+            return parse_geometry(data.geometry, where=_("Location"), allowed=allowed).geojson
+        except Invalid as exc:
+            raise Invalid(exc.message, errors={"geometry": [exc.message]}) from exc
+    try:
+        geo.check_lat_lon(data.latitude, data.longitude)
+    except Invalid as exc:
+        raise Invalid(exc.message, errors={"location": [exc.message]}) from exc
+    if data.latitude is None or data.longitude is None:
+        return None
+    return point_geometry(data.latitude, data.longitude)
 
 
 def _resolve_contact(actor: Actor, data: LiaisonContact) -> tuple[dict[str, Any], dict[str, list[Any]]]:
@@ -83,22 +112,16 @@ def _resolve_contact(actor: Actor, data: LiaisonContact) -> tuple[dict[str, Any]
     people = list(access.visible(actor, Person.objects.filter(pk__in=person_ids)))
     if len(people) != len(person_ids):
         errors["people"] = [_("Some of these people do not exist.")]
-    lat, lon = data.latitude, data.longitude
-    if data.location.strip():
-        try:
-            lat, lon = geo.parse_point(data.location)
-        except Invalid as exc:
-            errors["location"] = [exc.message]
-    else:
-        try:
-            geo.check_lat_lon(lat, lon)
-        except Invalid as exc:
-            errors["location"] = [exc.message]
+    place = None
+    try:
+        place = contact_place(data)
+    except Invalid as exc:
+        errors.update(exc.errors)
     if errors:
         raise Invalid(_("The liaison log entry has errors; see each field."), errors=errors)
     values = {
         "occurred_at": data.occurred_at, "channel": data.channel, "summary": data.summary.strip(),
-        "follow_ups": data.follow_ups.strip(), "latitude": lat, "longitude": lon,
+        "follow_ups": data.follow_ups.strip(), "geometry": place,
         "place_name": data.place_name.strip(), "level": data.level,
     }
     return values, {"organisations": organisations, "people": people}

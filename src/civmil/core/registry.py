@@ -68,8 +68,13 @@ class FieldSpec:
     json: Callable[[Any], Any] | None = None
     #: The API type of ``json``'s output (a pydantic type); default from the model field.
     api_type: Any = None
-    #: A form field factory ``form_field(actor) -> django.forms.Field``; default from the model field.
+    #: A form field factory ``form_field(actor) -> django.forms.Field``; default from the model field
+    #: (a :class:`~civmil.core.models.Placed` model's ``geometry``: a map to draw on, or a point typed
+    #: in decimal degrees or MGRS, :class:`civmil.core.forms_geometry.GeometryField`).
     form_field: Callable[[Any], Any] | None = None
+    #: The value the create form starts with, ``initial(actor) -> value`` (e.g. now, or the
+    #: reader's organisation); a query parameter of the same name wins.
+    initial: Callable[[Any], Any] | None = None
     #: URL name of a related record's page (taking ``pk``), for links in cells.
     url_name: str = ""
 

@@ -28,6 +28,7 @@ from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
 from civmil.core import access, ledger, services
 from civmil.core.acting import Actor
 from civmil.core.choices import PRIVILEGED_ROLES, Component, Level, MembershipStatus, Role
+from civmil.core.geometry import point
 from civmil.core.models import Membership, MissionSettings, Organisation, Person, Release, Space, User
 from civmil.demo import data, world
 
@@ -373,7 +374,7 @@ FOLLOW_UPS = (
 )
 
 #: Field releases: what an owner releases of its entries to a named organisation.
-DECONFLICTION_FIELDS = ["latitude", "longitude", "occurred_at", "place_name"]
+DECONFLICTION_FIELDS = ["geometry", "occurred_at", "place_name"]
 SUMMARY_FIELDS = ["channel", "occurred_at", "place_name", "summary"]
 PROVINCE_GOVERNORATE = {"KV01": "gov_orv", "KV02": "gov_tam", "KV03": "gov_ker"}
 
@@ -438,8 +439,7 @@ def _liaison_log(cast: _Cast, rng: random.Random, now: dt.datetime, count: int) 
             occurred_at=occurred_at, channel=rng.choice(ContactChannel.values),
             summary=summary, level=level, organisation_ids=[owner.pk, *(o.pk for o in counterparts)],
             person_ids=[p.pk for p in chosen_people], follow_ups=rng.choice(FOLLOW_UPS),
-            latitude=place.lat if located else None, longitude=place.lon if located else None,
-            place_name=place.name,
+            geometry=point(place.lat, place.lon) if located else None, place_name=place.name,
         ))
         _release(cast, rng, recorder.actor, entry, place)
     return len(levels)
@@ -508,7 +508,7 @@ def summary(now: dt.datetime) -> dict[str, Any]:
              a.notes] for a in LiaisonAssignment.objects.all()),
         "liaison_log": sorted(
             [when(e.occurred_at), e.channel, e.level, org_name[e.owner_id], person_name.get(e.created_by_id),
-             e.summary, e.follow_ups, e.place_name, e.latitude, e.longitude,
+             e.summary, e.follow_ups, e.place_name, e.geometry,
              sorted(org_name[o.pk] for o in e.organisations.all()), sorted(p.full_name for p in e.people.all()),
              sorted(releases.get(e.pk, []), key=str)]
             for e in LiaisonLogEntry.objects.prefetch_related("organisations", "people")),

@@ -20,12 +20,14 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from civmil.actors import queries
+from civmil.actors.models import point_of
 from civmil.core import access, geo
 from civmil.core.errors import NotFound, ServiceError
 from civmil.core.formats import mission_datetime
 from civmil.core.kernel import fields as kf
 from civmil.core.kernel.fields import WITHHELD_CELL as WITHHELD_CELL
 from civmil.core.kernel.fields import Cell as Cell
+from civmil.core.models import Placed
 from civmil.core.pages import FORM_ERROR_STATUS as FORM_ERROR_STATUS
 from civmil.core.pages import actor_of as actor_of
 from civmil.core.pages import mission_tz as mission_tz
@@ -91,28 +93,39 @@ def person_cell(person: Any, visible_people: set[Any]) -> Cell:
     return Cell(text=str(person), url=record_url("actors:person", person.pk))
 
 
+def _placed(record: Any) -> bool:
+    """Whether the record keeps its place as a geometry (civmil.core.models.Placed), not two floats."""
+    return isinstance(record, Placed)
+
+
+def _place_fields(record: Any) -> tuple[str, ...]:
+    return ("geometry",) if _placed(record) else ("latitude", "longitude")
+
+
 def _point(shown: access.Shown[Any]) -> tuple[Any, Any]:
     """The record's coordinates as the reader's view gives them (coarsened in a reduced view, as
     its declaration says)."""
     record = shown.record
+    if _placed(record):
+        return point_of(kf.coarsened(shown, "geometry", record.geometry)) or (None, None)
     return kf.coarsened(shown, "latitude", record.latitude), kf.coarsened(shown, "longitude", record.longitude)
 
 
 def location_cells(shown: access.Shown[Any]) -> dict[str, Cell]:
-    """Decimal and MGRS cells of a record's point (withheld unless both coordinates are shown)."""
-    if not (shown.view.shows("latitude") and shown.view.shows("longitude")):
+    """Decimal and MGRS cells of a record's point (withheld unless the view shows the whole point)."""
+    if not all(shown.view.shows(name) for name in _place_fields(shown.record)):
         return {"latitude": WITHHELD_CELL, "longitude": WITHHELD_CELL, "location": WITHHELD_CELL,
                 "mgrs": WITHHELD_CELL}
     lat, lon = _point(shown)
     if lat is None or lon is None:
         return {"latitude": Cell(), "longitude": Cell(), "location": Cell(), "mgrs": Cell()}
-    return {"latitude": Cell(text=f"{lat:.6f}"), "longitude": Cell(text=f"{lon:.6f}"),
+    return {"latitude": Cell(text=f"{lat:.6f}", number=True), "longitude": Cell(text=f"{lon:.6f}", number=True),
             "location": Cell(text=f"{lat:.5f}, {lon:.5f}"), "mgrs": Cell(text=geo.to_mgrs(lat, lon))}
 
 
 def point_features(shown: access.Shown[Any], name: str) -> dict[str, Any] | None:
     """A GeoJSON FeatureCollection of the record's point, when the reader sees it; else ``None``."""
-    if not (shown.view.shows("latitude") and shown.view.shows("longitude")):
+    if not all(shown.view.shows(field) for field in _place_fields(shown.record)):
         return None
     lat, lon = _point(shown)
     if lat is None or lon is None:

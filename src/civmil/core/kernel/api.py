@@ -51,6 +51,7 @@ from civmil.core.schemas import (
     organisation_ref,
     withholdable,
 )
+from civmil.core.schemas_geometry import geometry_schema
 
 if TYPE_CHECKING:
     from civmil.core.acting import Actor
@@ -109,6 +110,8 @@ def _out_type(f: kf.Field) -> Any:
 
     if f.spec.api_type is not None:
         base = f.spec.api_type
+    elif f.kind == kf.GEOMETRY:
+        base = dict[str, Any]
     elif f.kind in (kf.RELATED, kf.MANY):
         model = f.related_model
         base = PersonRef if model is Person else OrganisationRef if model is Organisation else RecordRef
@@ -146,6 +149,8 @@ def _in_type(f: kf.Field, *, filtering: bool = False) -> tuple[Any, Any]:
                       else Field(ge=low, le=high)]
     elif f.kind == kf.BOOLEAN:
         return bool, Field(False, description=description)
+    elif f.kind == kf.GEOMETRY:
+        t = geometry_schema(f.geometry_types)
     else:
         t = str
     if required:

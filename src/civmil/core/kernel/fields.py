@@ -43,6 +43,8 @@ class Cell:
     url: str = ""
     withheld: bool = False
     items: tuple[Cell, ...] = field(default_factory=tuple)
+    #: A number civmil writes itself (not user text): a CSV keeps it as is.
+    number: bool = False
 
     @property
     def many(self) -> bool:
@@ -59,9 +61,10 @@ class Cell:
 
 WITHHELD_CELL = Cell(withheld=True)
 
-#: Kinds of field the kernel knows how to enter and show.
-TEXT, LONG_TEXT, CHOICE, DATE, DATETIME, NUMBER, INTEGER, BOOLEAN, RELATED, MANY = (
-    "text", "long_text", "choice", "date", "datetime", "number", "integer", "boolean", "related", "many")
+#: Kinds of field the kernel knows how to enter and show (``geometry``: the place of a
+#: :class:`~civmil.core.models.Placed` model, GeoJSON in WGS84).
+TEXT, LONG_TEXT, CHOICE, DATE, DATETIME, NUMBER, INTEGER, BOOLEAN, RELATED, MANY, GEOMETRY = (
+    "text", "long_text", "choice", "date", "datetime", "number", "integer", "boolean", "related", "many", "geometry")
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,13 @@ class Field:
     def related_model(self) -> Any:
         return getattr(self.model_field, "related_model", None)
 
+    @property
+    def geometry_types(self) -> tuple[str, ...]:
+        """The GeoJSON types a geometry field accepts (its model's ``GEOMETRY_TYPES``)."""
+        from civmil.core.geometry import GEOMETRY_TYPES
+
+        return tuple(getattr(self.model_field.model, "GEOMETRY_TYPES", GEOMETRY_TYPES))
+
     def bounds(self) -> tuple[float | None, float | None]:
         """The range the model's validators (or, for latitude and longitude, the globe) allow."""
         low = high = None
@@ -121,6 +131,10 @@ class Field:
 
 
 def _kind(f: Any) -> str:
+    from civmil.core.models import Placed
+
+    if f.name == "geometry" and isinstance(f, models.JSONField) and issubclass(f.model, Placed):
+        return GEOMETRY
     if f.many_to_many:
         return MANY
     if f.is_relation:
@@ -265,9 +279,32 @@ def _text(f: Field, value: Any, page: Page) -> str:
         from django.utils.translation import gettext
 
         return gettext("yes") if value else gettext("no")
+    if f.kind == GEOMETRY:
+        return geometry_text(value)
     if isinstance(value, float):
         return f"{value:.6f}" if f.name in ("latitude", "longitude") else repr(value)
     return str(value)
+
+
+def geometry_text(value: Any) -> str:
+    """A stored geometry as a reader reads it: a point as 'latitude, longitude', another shape as
+    its type and number of positions."""
+    from django.utils.translation import ngettext
+
+    if not isinstance(value, dict):
+        return str(value)
+    coordinates = value.get("coordinates")
+    if value.get("type") == "Point" and isinstance(coordinates, list) and len(coordinates) >= 2:
+        return f"{float(coordinates[1]):.5f}, {float(coordinates[0]):.5f}"
+
+    def count(c: Any) -> int:
+        if isinstance(c, list) and c and isinstance(c[0], int | float):
+            return 1
+        return sum(count(x) for x in c) if isinstance(c, list) else 0
+
+    n = count(coordinates)
+    return ngettext("%(type)s of %(n)s position", "%(type)s of %(n)s positions", n) % {
+        "type": str(value.get("type", "")), "n": n}
 
 
 def _related_cell(f: Field, obj: Any, page: Page) -> Cell:
@@ -311,9 +348,9 @@ def _owner_url(owner: Any) -> str:
 
 
 def csv_cell(f: Field | None, c: Cell) -> str:
-    """A cell as a CSV value: user text made formula-safe (numbers civmil writes itself are kept)."""
+    """A cell as a CSV value: user text made formula-safe (numbers and places civmil writes itself are kept)."""
     text = c.plain()
-    if f is not None and f.kind in (NUMBER, INTEGER) and not c.withheld:
+    if (c.number or (f is not None and f.kind in (NUMBER, INTEGER, GEOMETRY))) and not c.withheld:
         return text
     return csv_safe(text)
 

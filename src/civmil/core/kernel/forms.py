@@ -5,6 +5,7 @@ create and edit form with its version check and the three-way merge of a stale e
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -66,6 +67,10 @@ def form_field(actor: Actor, f: kf.Field, *, required: bool | None = None) -> fo
                                    input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], **common)
     if f.kind == kf.BOOLEAN:
         return forms.BooleanField(**{**common, "required": False})
+    if f.kind == kf.GEOMETRY:
+        from civmil.core.forms_geometry import GeometryField
+
+        return GeometryField(geometry_types=f.geometry_types, **common)
     if f.kind in (kf.NUMBER, kf.INTEGER):
         low, high = f.bounds()
         if f.kind == kf.NUMBER:
@@ -195,11 +200,29 @@ class RecordForm(forms.Form):
         return next((f for f in self.kernel_fields if f.name == unit), None)
 
     def same(self, unit: str, a: Any, b: Any) -> bool:
-        """Equal as this form reads and writes them: times to the minute."""
+        """Equal as this form reads and writes them: times to the minute, and of the protected
+        records a field names (people) only those the editor may pick."""
         f = self._field(unit)
         if f is not None and f.kind == kf.DATETIME:
             return bool(_minute(a) == _minute(b))
+        if f is not None and self._protected_many(f):
+            mine, theirs = merging.comparable(a) or frozenset(), merging.comparable(b) or frozenset()
+            visible = self._pickable(unit, mine | theirs)
+            return bool(mine & visible == theirs & visible)
         return merging.same_value(unit, a, b)
+
+    def _protected_many(self, f: kf.Field) -> bool:
+        from civmil.core.kernel.views import _is_protected
+
+        return f.kind == kf.MANY and _is_protected(f.related_model)
+
+    def _pickable(self, unit: str, ids: Any) -> frozenset[str]:
+        """Of ``ids``, those the field's choices hold (the records the editor may pick)."""
+        choices = self.fields[unit].queryset  # type: ignore[attr-defined]
+        try:
+            return frozenset(str(pk) for pk in choices.filter(pk__in=list(ids)).values_list("pk", flat=True))
+        except (ValidationError, ValueError):
+            return frozenset()
 
     def merge_of(self, stale: merging.Merge) -> merging.Merge:
         return stale.remerge(same=self.same)
@@ -207,6 +230,10 @@ class RecordForm(forms.Form):
     def unit_as_data(self, unit: str, value: Any) -> dict[str, Any]:
         """The form data that shows ``value`` (the ledger's JSON form) in ``unit``."""
         f = self._field(unit)
+        if f is not None and self._protected_many(f):  # only those the editor may pick: the others are no choices
+            ids = [str(v) for v in value or []]
+            visible = self._pickable(unit, ids)
+            return {unit: [i for i in ids if i in visible]}
         if f is not None and f.kind == kf.MANY:
             return {unit: [str(v) for v in value or []]}
         if f is not None and f.kind == kf.RELATED:
@@ -218,9 +245,17 @@ class RecordForm(forms.Form):
             return {unit: "" if value is None else str(value)}
         if f is not None and f.kind == kf.DATETIME:
             when = _parse_time(value)
-            return {unit: "" if when is None else timezone.localtime(when, self.tz).strftime("%Y-%m-%dT%H:%M")}
+            if when is None:
+                return {unit: ""}
+            local = timezone.localtime(when, self.tz)
+            return {unit: local.strftime("%Y-%m-%dT%H:%M:%S" if local.second else "%Y-%m-%dT%H:%M")}
         if f is not None and f.kind == kf.BOOLEAN:
             return {unit: "on" if value else ""}
+        if f is not None and f.kind == kf.GEOMETRY:
+            from civmil.core.forms_geometry import GeometryWidget
+
+            drawn = "" if not value else json.dumps(value, separators=(",", ":"))
+            return {unit: drawn, unit + GeometryWidget.LOCATION_SUFFIX: ""}
         return {unit: "" if value is None else str(value)}
 
     def merged_data(self, merged: merging.Merge) -> Any:

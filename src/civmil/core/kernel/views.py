@@ -120,7 +120,9 @@ class KernelViews:
     form of the type's own (``filter_form(actor, data)``, valid or not, with ``filtered(sort)``
     giving the reader's records it keeps); ``more_cells`` adds cells that are no one field's (a
     record's location as MGRS); ``csv_columns`` (cell name, header) and ``csv_name`` (the file's
-    name before its date) replace the export's defaults."""
+    name before its date) replace the export's defaults. ``created_message`` and
+    ``updated_message`` (``(record) -> (messages level, text)``) replace the message shown after
+    a save."""
 
     record_type: registry.RecordType
     templates: dict[str, str] = field(default_factory=dict)
@@ -128,6 +130,7 @@ class KernelViews:
     list_context: Callable[[HttpRequest, Actor], dict[str, Any]] | None = None
     detail_context: Callable[[HttpRequest, Actor, access.Shown[Any]], dict[str, Any]] | None = None
     created_message: Callable[[Any], tuple[int, str]] | None = None
+    updated_message: Callable[[Any], tuple[int, str]] | None = None
     names: dict[str, str] = field(default_factory=dict)
     filter_form: Any = None
     more_cells: Callable[[access.Shown[Any]], dict[str, kf.Cell]] | None = None
@@ -465,10 +468,13 @@ class KernelViews:
     def _initial(self, request: HttpRequest) -> dict[str, Any]:
         from civmil.core.choices import Level
 
+        actor = actor_of(request)
         initial: dict[str, Any] = {"level": Level.MISSION if Level.MISSION in self.rt.levels else self.rt.levels[0]}
         for f in self.fields():
             if f.kind in (kf.DATE,) and f.required:
                 initial[f.name] = timezone.localdate()
+            if f.spec.initial is not None:
+                initial[f.name] = f.spec.initial(actor)
             if f.name in request.GET:
                 initial[f.name] = request.GET[f.name]
         return initial
@@ -501,7 +507,9 @@ class KernelViews:
             form.add_service_error(exc)
             return self.form_page(request, form, status=exc.status, record=shown,
                                   merge=self._pending_merge(actor, form, shown.record))
-        messages.success(request, _("The record was saved (version %(v)s).") % {"v": record.version})
+        level, text = self.updated_message(record) if self.updated_message else (
+            messages.SUCCESS, _("The record was saved (version %(v)s).") % {"v": record.version})
+        messages.add_message(request, level, text)
         return HttpResponseRedirect(record_url(self.rt.detail_url_name, record.pk))
 
     def _stale(self, request: HttpRequest, form: RecordForm, exc: StaleEdit) -> HttpResponse:
@@ -526,11 +534,16 @@ class KernelViews:
             "you did not touch, and yours in the fields you changed. Where you both changed a field, both "
             "values are shown beside it: choose one. Then save to apply your changes on top of version %(now)s."
         ) % {"now": now, "yours": yours})
+        order = {unit: i for i, unit in enumerate(again.units)}
+
+        def in_form_order(units: list[str]) -> list[str]:
+            return sorted(units, key=lambda u: order.get(u, len(order)))
+
         context = self._merge_context(
             actor, again, version=now, theirs={u: f.theirs for u, f in merged.fields.items()},
-            mine={u: f.mine for u, f in merged.fields.items()}, conflicts=merged.conflicts,
-            taken=[u for u, f in merged.fields.items() if f.outcome == "theirs"],
-            kept=[u for u, f in merged.fields.items() if f.outcome == "mine"])
+            mine={u: f.mine for u, f in merged.fields.items()}, conflicts=in_form_order(list(merged.conflicts)),
+            taken=in_form_order([u for u, f in merged.fields.items() if f.outcome == "theirs"]),
+            kept=in_form_order([u for u, f in merged.fields.items() if f.outcome == "mine"]))
         return self.form_page(request, again, status=exc.status, record=current, merge=context)
 
     def merge_texts(self, actor: Actor, values: dict[str, Any]) -> dict[str, str]:

@@ -1,0 +1,74 @@
+"""The migration that moves the liaison log's place onto core's Placed base (actors 0004): entries
+keep their point (now GeoJSON with its box, found through the spatial index), releases that named
+both coordinates name the geometry, and the way back gives the coordinates again."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+from civmil.actors.models import LiaisonLogEntry
+from civmil.core.geometry import Bounds
+from civmil.core.models import Space
+from civmil.core.spatial import overlapping
+from tests.factories import make_org
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = [("actors", "0003_assignment_confirmation")]
+AFTER = [("actors", "0004_liaison_entry_placed")]
+
+
+def _migrate(target: list[tuple[str, str]]) -> Any:
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(target)
+    return executor.loader.project_state(target).apps
+
+
+def _release(apps: Any, entry_id: Any, org_id: Any, fields: list[str]) -> Any:
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    Release = apps.get_model("core", "Release")
+    ct, _created = ContentType.objects.get_or_create(app_label="actors", model="liaisonlogentry")
+    return Release.objects.create(content_type=ct, object_id=entry_id, target_organisation_id=org_id, fields=fields)
+
+
+def test_points_and_releases_move_onto_the_geometry_and_back() -> None:
+    owner, partner = make_org(), make_org()
+    old = _migrate(BEFORE)
+    Entry = old.get_model("actors", "LiaisonLogEntry")
+    common = {"space_id": Space.live().pk, "owner_id": owner.pk, "level": "mission", "channel": "meeting",
+              "occurred_at": timezone.now() - dt.timedelta(days=1)}
+    placed = Entry.objects.create(summary="At the ford", latitude=10.25, longitude=-30.5, **common)
+    nowhere = Entry.objects.create(summary="By phone", **common)
+    both = _release(old, placed.pk, partner.pk, ["summary", "latitude", "longitude"])
+    half = _release(old, placed.pk, partner.pk, ["latitude", "place_name"])
+    whole = _release(old, placed.pk, partner.pk, None)
+
+    new = _migrate(AFTER)
+    Release = new.get_model("core", "Release")
+    entry = LiaisonLogEntry.objects.get(pk=placed.pk)
+    assert entry.geometry == {"type": "Point", "coordinates": [-30.5, 10.25]}
+    assert (entry.west, entry.south, entry.east, entry.north) == (-30.5, 10.25, -30.5, 10.25)
+    assert LiaisonLogEntry.objects.get(pk=nowhere.pk).geometry is None
+    # The spatial index was built with the rows already there.
+    found = overlapping(LiaisonLogEntry.objects.all(), Bounds(west=-31, south=10, east=-30, north=11))
+    assert list(found.values_list("pk", flat=True)) == [placed.pk]
+    assert Release.objects.get(pk=both.pk).fields == ["summary", "geometry"]
+    # Half a point was never shown anywhere: it is not widened to the whole place.
+    assert Release.objects.get(pk=half.pk).fields == ["place_name"]
+    assert Release.objects.get(pk=whole.pk).fields is None
+
+    back = _migrate(BEFORE)
+    Entry = back.get_model("actors", "LiaisonLogEntry")
+    Release = back.get_model("core", "Release")
+    again = Entry.objects.get(pk=placed.pk)
+    assert (again.latitude, again.longitude) == (10.25, -30.5)
+    assert Entry.objects.get(pk=nowhere.pk).latitude is None
+    assert Release.objects.get(pk=both.pk).fields == ["summary", "latitude", "longitude"]
+    _migrate(AFTER)
