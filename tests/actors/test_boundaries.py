@@ -352,7 +352,7 @@ def test_levels_link_to_their_parents(admin: Any) -> None:
     actor_services.import_boundaries(admin.actor, p)
     town = Area.objects.get(pcode="XX0101")
     assert town.parent is not None and town.parent.pcode == "XX01" and town.admin_level == 2
-    assert (town.min_lon, town.min_lat, town.max_lon, town.max_lat) == (0, 0, 0.4, 0.4)
+    assert (town.west, town.south, town.east, town.north) == (0, 0, 0.4, 0.4)
     assert [a.pcode for a in queries.areas_at(admin.actor, 0.2, 0.2)] == ["XX01", "XX0101"]
 
 
@@ -371,7 +371,7 @@ def test_reimport_updates_by_pcode_and_leaves_unchanged_areas_alone(admin: Any) 
     assert (result.created, result.updated, result.unchanged) == (1, 1, 1)
     assert Area.objects.count() == 3
     south = Area.objects.get(pcode="XX02")
-    assert (south.name, south.version, south.max_lat) == ("Southern", 2, -0.5)
+    assert (south.name, south.version, south.north) == ("Southern", 2, -0.5)
     assert Area.objects.get(pcode="XX01").version == north.version == 1
     assert LedgerEntry.objects.filter(action="area.updated").count() == 1
     # Two area writes (one update, one create) plus the import's own entry.

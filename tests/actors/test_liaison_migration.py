@@ -31,6 +31,14 @@ def _migrate(target: list[tuple[str, str]]) -> Any:
     return executor.loader.project_state(target).apps
 
 
+@pytest.fixture(autouse=True)
+def _back_to_the_latest_schema() -> Any:
+    """Each test moves the schema back; later tests need it whole again."""
+    yield
+    executor = MigrationExecutor(connection)
+    _migrate(executor.loader.graph.leaf_nodes())
+
+
 def _release(apps: Any, entry_id: Any, org_id: Any, fields: list[str]) -> Any:
     ContentType = apps.get_model("contenttypes", "ContentType")
     Release = apps.get_model("core", "Release")
@@ -71,4 +79,24 @@ def test_points_and_releases_move_onto_the_geometry_and_back() -> None:
     assert (again.latitude, again.longitude) == (10.25, -30.5)
     assert Entry.objects.get(pk=nowhere.pk).latitude is None
     assert Release.objects.get(pk=both.pk).fields == ["summary", "latitude", "longitude"]
-    _migrate(AFTER)
+
+
+def test_area_boxes_are_renamed_onto_the_placed_columns_and_back() -> None:
+    """actors 0005: an area's min_lon/min_lat/max_lon/max_lat are its west/south/east/north, found
+    through the spatial index built with the rows already there."""
+    square = {"type": "Polygon", "coordinates": [[[30, 10], [31, 10], [31, 11], [30, 11], [30, 10]]]}
+    old = _migrate(AFTER)
+    Area = old.get_model("actors", "Area")
+    area = Area.objects.create(name="Ford district", pcode="KV0101", admin_level=2, geometry=square,
+                               min_lon=30, min_lat=10, max_lon=31, max_lat=11)
+
+    _migrate([("actors", "0005_area_placed")])
+    from civmil.actors.models import Area as PlacedArea
+
+    moved = PlacedArea.objects.get(pk=area.pk)
+    assert (moved.west, moved.south, moved.east, moved.north) == (30, 10, 31, 11)
+    found = overlapping(PlacedArea.objects.all(), Bounds(west=30.5, south=10.5, east=30.5, north=10.5))
+    assert list(found.values_list("pk", flat=True)) == [area.pk]
+
+    back = _migrate(AFTER).get_model("actors", "Area").objects.get(pk=area.pk)
+    assert (back.min_lon, back.min_lat, back.max_lon, back.max_lat) == (30, 10, 31, 11)

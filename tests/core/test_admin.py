@@ -513,7 +513,7 @@ def test_adding_an_area_goes_through_its_service_and_bad_geometry_is_refused() -
     done = client.post(reverse("admin:actors_area_add"), {**base, "geometry": json.dumps(square)})
     assert done.status_code == 302
     area = Area.objects.get(pcode="LK01")
-    assert (area.min_lon, area.max_lat) == (0, 1)
+    assert (area.west, area.north) == (0, 1)
     assert LedgerEntry.objects.filter(action="area.created", object_id=str(area.pk),
                                       actor_user_id=adm.user.pk).exists()
 

@@ -19,12 +19,13 @@ from civmil.actors import services
 from civmil.actors.models import Area
 from civmil.core.acting import actor_of
 from civmil.core.admin import ServiceAdmin, VersionedForm
+from civmil.core.models.places import BOX_FIELDS
 
 
 class AreaForm(VersionedForm):
     class Meta:
         model = Area
-        fields = services.AREA_FIELDS
+        fields = [name for name in services.AREA_FIELDS if name not in BOX_FIELDS]
 
 
 @admin.register(Area)
@@ -34,7 +35,7 @@ class AreaAdmin(ServiceAdmin):
     list_filter = ("kind", "admin_level")
     search_fields = ("name", "name_alt", "pcode")
     open_fields = ("kind", "name", "name_alt", "pcode", "admin_level", "parent", "responsible", "source", "version",
-                   "min_lon", "min_lat", "max_lon", "max_lat")
+                   *BOX_FIELDS)
     autocomplete_fields = ("parent", "responsible")
     fields = ("kind", "name", "name_alt", "pcode", "admin_level", "parent", "responsible", "geometry", "source",
               "expected_version")
@@ -51,7 +52,7 @@ class AreaAdmin(ServiceAdmin):
 
     @admin.display(description=gettext_lazy("Extent (west, south, east, north)"))
     def bounding_box(self, obj: Area) -> str:
-        return f"{obj.min_lon:.4f}, {obj.min_lat:.4f}, {obj.max_lon:.4f}, {obj.max_lat:.4f}"
+        return f"{obj.west:.4f}, {obj.south:.4f}, {obj.east:.4f}, {obj.north:.4f}"
 
     def save_via_service(self, request: HttpRequest, obj: Area, form: Any, change: bool) -> None:
         services.save_area(actor_of(request), obj, form.cleaned_data.get("geometry"),

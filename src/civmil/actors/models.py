@@ -8,11 +8,22 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from civmil.actors.choices import AreaKind, AssignmentStatus, ContactChannel
+from civmil.core import geo
 from civmil.core.models import Organisation, Person, Placed, ProtectedRecord
 
 
-class Area(models.Model):
-    """An administrative area (with its P-code) or an area of responsibility. Reference data."""
+class Area(Placed):
+    """An administrative area (with its P-code) or an area of responsibility. Reference data.
+
+    Its boundary is core's place (:class:`~civmil.core.models.Placed`): a Polygon or MultiPolygon,
+    always given, with its box in ``west``/``south``/``east``/``north`` and the spatial index.
+    """
+
+    GEOMETRY_TYPES = ("Polygon", "MultiPolygon")
+    #: Administrative boundaries are detailed (a record's place has ``CIVMIL_MAX_VERTICES``).
+    MAX_VERTICES = geo.MAX_VERTICES
+    #: Found by box and by point through the spatial index (civmil.core.spatial).
+    spatial_index = True
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(_("kind"), max_length=8, choices=AreaKind.choices, default=AreaKind.ADMINISTRATIVE)
@@ -26,10 +37,6 @@ class Area(models.Model):
                                     related_name="areas_of_responsibility",
                                     verbose_name=_("responsible organisation"))
     geometry = models.JSONField(_("geometry (GeoJSON, WGS84)"))
-    min_lon = models.FloatField(db_index=True)
-    min_lat = models.FloatField(db_index=True)
-    max_lon = models.FloatField(db_index=True)
-    max_lat = models.FloatField(db_index=True)
     source = models.CharField(_("source"), max_length=200, blank=True)
     version = models.PositiveIntegerField(default=1)
 
@@ -37,6 +44,7 @@ class Area(models.Model):
         ordering = ["admin_level", "name"]
         verbose_name = _("area")
         verbose_name_plural = _("areas")
+        constraints = [*Placed.Meta.constraints]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.pcode})" if self.pcode else str(self.name)

@@ -16,12 +16,14 @@ from civmil.actors.choices import AssignmentStatus
 from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
 from civmil.core import access, geo
 from civmil.core.errors import NotFound
+from civmil.core.geometry import Bounds
 from civmil.core.models import Membership, Organisation, Person
 
 # A person's reads live in core; the directory's pages and API name them through this module too.
 from civmil.core.queries import memberships as memberships
 from civmil.core.queries import people as people
 from civmil.core.queries import person as person
+from civmil.core.spatial import overlapping
 
 if TYPE_CHECKING:
     from civmil.core.acting import Actor
@@ -171,9 +173,9 @@ def area(actor: Actor, pk: Any) -> Area:
 
 
 def areas_at(actor: Actor, lat: float, lon: float) -> list[Area]:
-    """Areas containing a point, by admin level (bounding boxes narrow the search first)."""
+    """Areas containing a point, by admin level (the spatial index narrows the search first)."""
     geo.check_lat_lon(lat, lon)
-    qs = areas(actor).filter(min_lon__lte=lon, max_lon__gte=lon, min_lat__lte=lat, max_lat__gte=lat)
+    qs = overlapping(areas(actor), Bounds(west=lon, south=lat, east=lon, north=lat))
     found = [a for a in qs if geo.contains(a.geometry, lat, lon)]
     return sorted(found, key=lambda a: (a.kind, a.admin_level if a.admin_level is not None else 99, a.name))
 
@@ -337,10 +339,10 @@ def area_ancestors(area: Area) -> list[Area]:
     return chain
 
 
-def areas_in_bbox(qs: models.QuerySet[Area], min_lon: float, min_lat: float, max_lon: float,
-                  max_lat: float) -> models.QuerySet[Area]:
-    """Areas of ``qs`` whose bounding box meets the given one."""
-    return qs.filter(max_lon__gte=min_lon, min_lon__lte=max_lon, max_lat__gte=min_lat, min_lat__lte=max_lat)
+def areas_in_bbox(qs: models.QuerySet[Area], west: float, south: float, east: float,
+                  north: float) -> models.QuerySet[Area]:
+    """Areas of ``qs`` whose bounding box meets the given one (through the spatial index)."""
+    return overlapping(qs, Bounds(west=west, south=south, east=east, north=north))
 
 
 def boundary_plan(actor: Actor | None, data: bytes, options: boundaries.ImportOptions) -> boundaries.BoundaryPlan:

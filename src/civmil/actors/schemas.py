@@ -99,7 +99,7 @@ class AreaOut(Schema):
     admin_level: int | None
     parent: AreaRef | None
     responsible: OrganisationRef | None
-    bbox: list[float] = Field(description="[min_lon, min_lat, max_lon, max_lat] in WGS84.")
+    bbox: list[float] = Field(description="[west, south, east, north] in WGS84 (GeoJSON's bbox order).")
     source: str
     version: int
 
@@ -142,7 +142,7 @@ def area_out(area: Area, *, geometry: bool = False) -> dict[str, Any]:
         "id": area.pk, "kind": area.kind, "name": area.name, "name_alt": area.name_alt, "pcode": area.pcode,
         "admin_level": area.admin_level, "parent": area_ref(area.parent) if area.parent else None,
         "responsible": organisation_ref(area.responsible) if area.responsible else None,
-        "bbox": [area.min_lon, area.min_lat, area.max_lon, area.max_lat], "source": area.source,
+        "bbox": [area.west, area.south, area.east, area.north], "source": area.source,
         "version": area.version,
     }
     if geometry:

@@ -41,8 +41,8 @@ CONFIRMING_ROLES = frozenset({
 CONFIRMED_ACTION = "liaison.assignment_confirmed"
 REFUSED_ACTION = "liaison.assignment_refused"
 DECISION_REASON_MAX = 2000
-AREA_FIELDS = ("kind", "name", "name_alt", "pcode", "admin_level", "parent", "responsible", "source", "min_lon",
-               "min_lat", "max_lon", "max_lat")
+AREA_FIELDS = ("kind", "name", "name_alt", "pcode", "admin_level", "parent", "responsible", "source", "west",
+               "south", "east", "north")
 
 
 @dataclass
@@ -322,11 +322,8 @@ def decide_assignment(actor: Actor, pk: Any, *, confirm: bool, reason: str = "")
 def save_area(actor: Actor | None, area: Area, geometry: Any, expected_version: int | None = None) -> Area:
     """Create or update an area from GeoJSON; refuses invalid geometry with the reason."""
     services._require_admin(actor)
-    geom = geo.validate_geometry(geometry, where=_("Area %(name)s") % {"name": area.name or area.pcode or "?"},
-                                 allowed=("Polygon", "MultiPolygon"))
-    area.geometry = geo.to_geojson(geom)
-    for name, value in geo.bbox(geom).as_fields().items():
-        setattr(area, name, value)
+    area.set_geometry(parse_geometry(geometry, where=_("Area %(name)s") % {"name": area.name or area.pcode or "?"},
+                                     allowed=Area.GEOMETRY_TYPES, limit=Area.MAX_VERTICES))
     services._clean(area)
     node, seen = area.parent, set()
     while node is not None and node.pk not in seen:

@@ -12,6 +12,7 @@ box and time window, and their spatial index, are in :mod:`civmil.core.spatial`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -29,11 +30,13 @@ BOX_FIELDS = ("west", "south", "east", "north")
 class Placed(models.Model):
     """A record with a place: a GeoJSON geometry (WGS84) and its bounding box.
 
-    ``GEOMETRY_TYPES`` limits the types a model accepts (every type by default). The geometry
+    ``GEOMETRY_TYPES`` limits the types a model accepts (every type by default), and
+    ``MAX_VERTICES`` the vertices of one geometry (``CIVMIL_MAX_VERTICES`` when None). The geometry
     is optional; without one the box columns are null.
     """
 
     GEOMETRY_TYPES: ClassVar[tuple[str, ...]] = GEOMETRY_TYPES
+    MAX_VERTICES: ClassVar[int | None] = None
 
     geometry = models.JSONField(_("place (GeoJSON, WGS84)"), null=True, blank=True)
     west = models.FloatField(_("west"), null=True, blank=True, editable=False)
@@ -53,20 +56,28 @@ class Placed(models.Model):
         ]
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.set_geometry(self.geometry)
+        checked = getattr(self, "_checked_geometry", None)
+        if checked is None or self.geometry != checked:  # not what set_geometry checked (and boxed) last
+            self.set_geometry(self.geometry)
         update_fields: Iterable[str] | None = kwargs.get("update_fields")
         if update_fields is not None and "geometry" in update_fields:
             kwargs["update_fields"] = {*update_fields, *BOX_FIELDS}
         super().save(*args, **kwargs)
 
     def set_geometry(self, value: Any) -> Geometry | None:
-        """Validate ``value`` (GeoJSON dict or text, or None to clear) and store it with its box."""
+        """Validate ``value`` (GeoJSON dict or text, a parsed :class:`~civmil.core.geometry.Geometry`,
+        or None to clear) and store it with its box."""
         if value is None or value == "":
             self.geometry = None
             self.west = self.south = self.east = self.north = None
             return None
-        parsed = parse(value, allowed=self.GEOMETRY_TYPES)
+        parsed = value if isinstance(value, Geometry) else parse(value, allowed=self.GEOMETRY_TYPES,
+                                                                 limit=self.MAX_VERTICES)
+        if parsed.type not in self.GEOMETRY_TYPES:
+            raise Invalid(gettext("Geometry type %(t)s is not accepted here (accepted: %(ok)s).")
+                          % {"t": parsed.type, "ok": ", ".join(self.GEOMETRY_TYPES)})
         self.geometry = parsed.geojson
+        self._checked_geometry = copy.deepcopy(parsed.geojson)
         box = parsed.bounds
         self.west, self.south, self.east, self.north = box.west, box.south, box.east, box.north
         return parsed
