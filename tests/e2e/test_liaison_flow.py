@@ -44,7 +44,7 @@ def test_a_humanitarian_entry_never_reaches_a_military_user(browser: Any, asgi_s
     page.locator("#id_organisations").select_option(str(section.pk))
     page.locator("#id_summary").fill(f"Agreed access to the {marker}")
     page.locator("#id_level").select_option("humanitarian")
-    page.locator("#id_location").fill("4.3612, 18.5550")
+    page.locator("#id_geometry_location").fill("4.3612, 18.5550")
     page.get_by_role("button", name="Record").click()
     page.wait_for_url("**/directory/liaison/*/")
     assert marker in page.content()
