@@ -127,7 +127,7 @@ def test_unknown_columns_are_listed_on_one_line_and_capped() -> None:
 def test_size_and_row_caps(monkeypatch: pytest.MonkeyPatch) -> None:
     big = ORG_HEADER.encode() + b"x" * (directory_csv.MAX_FILE_BYTES + 1)
     assert "the limit is 5 MB" in directory_csv.parse(big, directory_csv.ORGANISATIONS).error
-    monkeypatch.setattr(directory_csv, "MAX_ROWS", 2)
+    monkeypatch.setattr(directory_csv.parsing, "MAX_ROWS", 2)  # where parse reads it
     rows = b"name\nA\nB\nC\n"
     assert "more than 2 rows" in directory_csv.parse(rows, directory_csv.ORGANISATIONS).error
 

@@ -1,32 +1,9 @@
-"""CSV import and export of the directory: organisations and people.
-
-Parsing is pure (:func:`parse`: bytes -> rows). Planning (:func:`plan_organisations`,
-:func:`plan_people`) reads the stored directory and decides, row by row, whether a row
-creates a record, updates one, changes nothing, or is rejected (with its row number and every
-reason). Nothing here writes: :func:`civmil.actors.services.import_directory` carries a plan out.
-
-Rules of the file:
-
-* UTF-8, with or without a byte-order mark; comma or semicolon separated (detected from the
-  header line; a tab-separated file is refused with a message saying so); header names are
-  case-insensitive (spaces count as underscores).
-* An HXL dataset (a row of ``#hashtags`` near the top) is refused as such; a row of hashtags
-  under a directory header is a rejected row, never a record.
-* At most :data:`MAX_FILE_BYTES` bytes and :data:`MAX_ROWS` data rows.
-* Row numbers count the header as row 1, so the first record is row 2.
-* On an update an empty cell keeps the stored value (an export's withheld cells are empty,
-  so importing an export never erases anything); a cell cannot clear a field.
-* A leading apostrophe before ``= + - @`` (added by the export so that spreadsheets do not run
-  a cell as a formula) is removed on import.
-"""
+"""Planning a directory import: each row creates, updates, changes nothing, or is rejected (nothing is written here)."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,12 +11,10 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 
+from civmil.actors.directory_csv.parsing import ORGANISATIONS, PEOPLE, parse
 from civmil.core import access, registry
 from civmil.core.choices import PRIVILEGED_ROLES, Component, Level, MembershipStatus, OrganisationKind, Role
-from civmil.core.formats import grouped, megabytes
-from civmil.core.kernel.fields import csv_safe
 from civmil.core.models import Membership, Organisation, Person
 
 if TYPE_CHECKING:
@@ -47,175 +22,10 @@ if TYPE_CHECKING:
 
     from civmil.core.acting import Actor
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
-MAX_ROWS = 20_000
-
-ORGANISATIONS = "organisations"
-PEOPLE = "people"
-KIND_CHOICES = [(ORGANISATIONS, gettext_lazy("Organisations")), (PEOPLE, gettext_lazy("People"))]
-
-ORGANISATION_COLUMNS = ("name", "acronym", "component", "kind", "parent", "country", "contact_email",
-                        "contact_phone", "website", "description")
-PERSON_COLUMNS = ("full_name", "title", "email", "phone", "radio_call_sign", "messaging", "languages",
-                  "organisation", "role", "position", "contact_level")
-COLUMNS = {ORGANISATIONS: ORGANISATION_COLUMNS, PEOPLE: PERSON_COLUMNS}
-REQUIRED = {ORGANISATIONS: ("name",), PEOPLE: ("full_name", "organisation")}
 
 CREATE = "create"
 UPDATE = "update"
 UNCHANGED = "unchanged"
-
-
-# ---------------------------------------------------------------------------------------------
-# Parsing
-
-
-@dataclass(frozen=True)
-class Row:
-    number: int
-    values: dict[str, str]
-
-
-@dataclass
-class ParsedFile:
-    rows: list[Row] = field(default_factory=list)
-    error: str = ""
-    #: Rows refused while parsing (for example more cells than columns): row number -> reasons.
-    bad_rows: dict[int, list[str]] = field(default_factory=dict)
-
-
-def too_large_message(size: int) -> str:
-    return _("The file is %(size)s MB; the limit is %(max)s MB. Split it into several files.") % {
-        "size": megabytes(size), "max": MAX_FILE_BYTES // 1024 // 1024}
-
-
-def unquote_cell(value: str) -> str:
-    """Undo the export's formula guard and trim the cell."""
-    value = value.strip()
-    if len(value) > 1 and value[0] == "'" and value[1] in "=+-@":
-        return value[1:]
-    return value
-
-
-def _header_key(name: str) -> str:
-    return "_".join(name.strip().lower().replace("-", " ").split())
-
-
-#: An HXL hashtag with its attributes, such as ``#org`` or ``#targeted +f +adults``.
-_HXL_TAG = re.compile(r"^#[A-Za-z][A-Za-z0-9_]*(\s*\+\s*[A-Za-z][A-Za-z0-9_]*)*$")
-#: How many lines are searched for a row of HXL hashtags when the header is not understood.
-_HXL_LOOKAHEAD = 5
-#: Most unknown header names named in a message.
-_SHOWN_COLUMNS = 12
-
-
-def _hashtag_row(cells: Sequence[str], *, every: bool = False) -> bool:
-    """Is this a row of HXL hashtags: at least half its non-empty cells are (``every``: all of them)?"""
-    filled = [c.strip() for c in cells if c.strip()]
-    tags = sum(1 for c in filled if _HXL_TAG.match(c))
-    return bool(filled) and (tags == len(filled) if every else 2 * tags >= len(filled))
-
-
-def _shown(name: str) -> str:
-    """A header name as it can be quoted in a message: on one line, and not too long."""
-    name = " ".join(name.split())
-    return name if len(name) <= 40 else name[:39] + "…"
-
-
-def _unknown_columns(header: list[str], unknown: list[str], reader: Iterable[list[str]], columns: Sequence[str]) -> str:
-    """Why a header is not understood; an HXL dataset (a row of #hashtags near the top) is named as such."""
-    if _hashtag_row(header):
-        hxl_row: int | None = 1
-    else:
-        hxl_row = None
-        try:
-            for number, cells in enumerate(reader, start=2):
-                if number > _HXL_LOOKAHEAD:
-                    break
-                if _hashtag_row(cells):
-                    hxl_row = number
-                    break
-        except csv.Error:
-            pass
-    allowed = ", ".join(columns)
-    if hxl_row is not None:
-        return _("This is an HXL dataset (row %(n)s holds #hashtags), not a directory file. A directory file has a "
-                 "header line with these columns: %(columns)s.") % {"n": hxl_row, "columns": allowed}
-    names = [_shown(h) for h in unknown[:_SHOWN_COLUMNS]]
-    if len(unknown) > _SHOWN_COLUMNS:
-        more = len(unknown) - _SHOWN_COLUMNS
-        names.append(ngettext("and %(n)s more column", "and %(n)s more columns", more) % {"n": more})
-    return _("Unknown column(s): %(unknown)s. The columns are: %(columns)s.") % {
-        "unknown": ", ".join(names), "columns": allowed}
-
-
-def parse(data: bytes, kind: str) -> ParsedFile:
-    """Read a CSV file of ``kind`` (organisations or people) into rows keyed by column name."""
-    columns = COLUMNS[kind]
-    if len(data) > MAX_FILE_BYTES:
-        return ParsedFile(error=too_large_message(len(data)))
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return ParsedFile(error=_("The file is not UTF-8 text. Save it from your spreadsheet as 'CSV UTF-8'."))
-    if "\x00" in text:
-        return ParsedFile(error=_("The file is not a CSV text file."))
-    if not text.strip():
-        return ParsedFile(error=_("The file is empty."))
-    first_line = text.split("\n", 1)[0]
-    if first_line.count("\t") > max(first_line.count(";"), first_line.count(",")):
-        return ParsedFile(error=_("The file is separated by tabs; the directory import reads comma or semicolon "
-                                  "separated files. Save it from your spreadsheet as 'CSV UTF-8'."))
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error):
-        return ParsedFile(error=_("The file has no header line."))
-    keys = [_header_key(h) for h in header]
-    unknown = [h for h, k in zip(header, keys, strict=True) if k and k not in columns]
-    if unknown:
-        return ParsedFile(error=_unknown_columns(header, unknown, reader, columns))
-    seen: set[str] = set()
-    for k in keys:
-        if k and k in seen:
-            return ParsedFile(error=_("The column %(name)s appears twice.") % {"name": k})
-        seen.add(k)
-    missing = [c for c in REQUIRED[kind] if c not in seen]
-    if missing:
-        return ParsedFile(error=_("Required column(s) missing: %(missing)s.") % {"missing": ", ".join(missing)})
-    parsed = ParsedFile()
-    number = 1
-    try:
-        for cells in reader:
-            number += 1
-            if not any(c.strip() for c in cells):
-                continue
-            if len(parsed.rows) + len(parsed.bad_rows) >= MAX_ROWS:
-                return ParsedFile(error=_("The file has more than %(max)s rows; split it into several files.") % {
-                    "max": grouped(MAX_ROWS)})
-            if len(cells) > len(keys) and any(c.strip() for c in cells[len(keys):]):
-                parsed.bad_rows[number] = [_("The row has more cells than the header has columns.")]
-                continue
-            if _hashtag_row(cells, every=True):
-                parsed.bad_rows[number] = [_("The row holds HXL hashtags (such as #org), not a record; remove it.")]
-                continue
-            values = {c: "" for c in columns}
-            for key, cell in zip(keys, cells, strict=False):
-                if key:
-                    values[key] = unquote_cell(cell)
-            parsed.rows.append(Row(number, values))
-    except csv.Error as exc:
-        return ParsedFile(error=_("Row %(n)s cannot be read as CSV (%(why)s).") % {"n": number, "why": exc})
-    if not parsed.rows and not parsed.bad_rows:
-        return ParsedFile(error=_("The file has a header but no rows."))
-    return parsed
-
-
-# ---------------------------------------------------------------------------------------------
-# Plans
 
 
 @dataclass
@@ -621,37 +431,3 @@ def plan_file(actor: Actor | None, kind: str, data: bytes) -> DirectoryPlan:
     if kind == ORGANISATIONS:
         return plan_organisations(data)
     return plan_people(actor, data)
-
-
-# ---------------------------------------------------------------------------------------------
-# Export
-
-
-def organisation_rows(orgs: Iterable[Organisation]) -> Iterable[list[str]]:
-    yield list(ORGANISATION_COLUMNS)
-    for o in orgs:
-        yield [csv_safe(str(x)) for x in (
-            o.name, o.acronym, o.component, o.kind, o.parent.name if o.parent else "", o.country, o.contact_email,
-            o.contact_phone, o.website, o.description)]
-
-
-def _text(value: Any) -> str:
-    return "" if value is None or isinstance(value, access.Withheld) else str(value)
-
-
-def person_rows(shown_people: Iterable[access.Shown[Person]]) -> Iterable[list[str]]:
-    """Rows of people as the reader sees them; withheld cells are empty."""
-    yield list(PERSON_COLUMNS)
-    for s in shown_people:
-        person = s.record
-        memberships = [m for m in person.memberships.all()
-                       if m.status in (MembershipStatus.ACTIVE, MembershipStatus.PENDING) and m.is_current()]
-        owner = s.owner if s.view.shows("owner") else None
-        if owner is None and memberships:
-            owner = memberships[0].organisation
-        at_owner = [m for m in memberships if owner is not None and m.organisation_id == owner.pk]
-        membership = at_owner[0] if at_owner else None
-        yield [csv_safe(_text(x)) for x in (
-            s.full_name, s.title, s.email, s.phone, s.radio_call_sign, s.messaging, s.languages,
-            owner.name if owner is not None else "", membership.role if membership else "",
-            membership.position if membership else "", s.level)]
