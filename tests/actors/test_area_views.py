@@ -348,7 +348,7 @@ def test_an_upload_over_the_cap_is_refused_before_it_is_read(admin_client: Clien
 
 def test_a_file_over_the_cap_is_refused_with_the_limit(admin_client: Client, monkeypatch: pytest.MonkeyPatch,
                                                        tmp_path: Path) -> None:
-    monkeypatch.setattr(area_views.boundaries, "MAX_FILE_BYTES", 2 * 1024 * 1024)
+    monkeypatch.setattr(area_views.codab, "MAX_FILE_BYTES", 2 * 1024 * 1024)
     big = SimpleUploadedFile("big.geojson", b" " * (5 * 1024 * 1024 // 2), "application/json")
     response = admin_client.post(reverse("actors:areas-import"), {"file": big, "level": "1"})
     assert response.status_code == 422

@@ -16,6 +16,7 @@ from civmil.actors.models import Area
 from civmil.core.choices import Component, Role
 from civmil.core.errors import Forbidden, Invalid
 from civmil.core.models import LedgerChange, LedgerEntry
+from civmil.interop import codab
 from tests.factories import make_member
 
 # ---------------------------------------------------------------------------------------------
@@ -92,14 +93,14 @@ def test_a_file_that_is_not_a_feature_collection_is_refused_whole(data: bytes, e
 
 
 def test_a_file_over_the_size_cap_is_refused_with_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(boundaries, "MAX_FILE_BYTES", 1024 * 1024)
+    monkeypatch.setattr(codab, "MAX_FILE_BYTES", 1024 * 1024)
     p = plan(STATES + b" " * (1024 * 1024))
     assert "the limit is 1 MB" in p.error
     assert p.areas == []
 
 
 def test_too_many_features_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(boundaries, "MAX_FEATURES", 1)
+    monkeypatch.setattr(codab, "MAX_FEATURES", 1)
     assert "the limit is 1" in plan(STATES).error
 
 
@@ -287,10 +288,10 @@ def test_known_pcodes_plan_updates() -> None:
 
 
 def test_lengths_match_the_area_model() -> None:
-    assert Area._meta.get_field("pcode").max_length == boundaries.PCODE_MAX_LENGTH
-    assert Area._meta.get_field("name").max_length == boundaries.NAME_MAX_LENGTH
-    assert Area._meta.get_field("name_alt").max_length == boundaries.NAME_MAX_LENGTH
-    assert Area._meta.get_field("source").max_length == boundaries.SOURCE_MAX_LENGTH
+    assert Area._meta.get_field("pcode").max_length == codab.PCODE_MAX_LENGTH
+    assert Area._meta.get_field("name").max_length == codab.NAME_MAX_LENGTH
+    assert Area._meta.get_field("name_alt").max_length == codab.NAME_MAX_LENGTH
+    assert Area._meta.get_field("source").max_length == codab.SOURCE_MAX_LENGTH
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""Administrative boundaries from a GeoJSON FeatureCollection (the COD-AB layout): parse and plan.
+"""Administrative boundaries from a GeoJSON FeatureCollection (the COD-AB layout): plan an import.
 
-A COD-AB file holds one admin level; each feature carries properties such as ``ADM2_PCODE``,
-``ADM2_EN`` and its parent's ``ADM1_PCODE``. The user says which level the file is and which
-property holds the P-code, the name, the alternative name and the parent P-code.
+The file is read by :mod:`civmil.interop.codab` (pure: the layout, the properties, the reasons
+a feature cannot be used); the geometry is checked here with :mod:`civmil.core.geo`. The user
+says which level the file is and which property holds the P-code, the name, the alternative
+name and the parent P-code (:class:`ImportOptions`).
 
 This module knows nothing of the database. :func:`plan_import` turns the file's bytes and the
 P-codes that exist already into a :class:`BoundaryPlan`: the areas it would create or update,
@@ -28,25 +29,13 @@ from django.utils.translation import ngettext
 from civmil.core import geo
 from civmil.core.errors import Invalid
 from civmil.core.formats import megabytes
-
-#: Largest file accepted (the web form and the command line alike).
-MAX_FILE_BYTES = 50 * 1024 * 1024
-#: Most features in one file.
-MAX_FEATURES = 50_000
-#: Highest admin level (COD-AB goes to 5; some countries to 6).
-MAX_LEVEL = 9
-#: Longest integer literal read from the file: longer ones are refused before Python converts them.
-MAX_INT_DIGITS = 40
-#: Lengths of Area.pcode and Area.name / name_alt (a test checks they match the model).
-PCODE_MAX_LENGTH = 32
-NAME_MAX_LENGTH = 200
-SOURCE_MAX_LENGTH = 200
+from civmil.interop import codab
+from civmil.interop.codab import MAX_LEVEL, SOURCE_MAX_LENGTH
 
 CREATE = "create"
 UPDATE = "update"
 
 _PROPERTY_NAME = re.compile(r"^[^\x00-\x1f]{1,100}$")
-_COD_LEVEL = re.compile(r"^ADM(\d)_", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -93,6 +82,12 @@ class ImportOptions:
         if self.parent_field and self.parent_field == self.pcode_field:
             errors["parent_field"] = [_("The parent P-code must come from another property than the P-code.")]
         return errors
+
+    @property
+    def properties(self) -> codab.Properties:
+        """Which property holds what, as the reader of the file takes them."""
+        return codab.Properties(pcode=self.pcode_field, name=self.name_field, alt_name=self.alt_name_field,
+                                parent=self.parent_field)
 
     def check(self) -> None:
         """Raise :class:`Invalid` when the options cannot be used."""
@@ -179,181 +174,48 @@ class BoundaryPlan:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-# ---------------------------------------------------------------------------------------------
-# Reading the file
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(_("%(name)s is not a JSON number") % {"name": name})
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise ValueError(_("an integer with more than %(n)s digits") % {"n": MAX_INT_DIGITS})
-    return int(text)
+def _check_bbox(bbox: Any) -> None:
+    geo.check_bbox(bbox, where=_("The FeatureCollection"))
 
 
 def read_feature_collection(data: bytes) -> list[Any]:
-    """The ``features`` of a GeoJSON FeatureCollection, or :class:`Invalid` saying why not.
-
-    Refuses files over :data:`MAX_FILE_BYTES`, text that is not JSON (including NaN,
-    Infinity and absurdly long integers), nesting too deep to parse, anything but a
-    FeatureCollection with a list of features, and a collection whose ``bbox`` is malformed.
-    """
-    if len(data) > MAX_FILE_BYTES:
-        raise Invalid(
-            _("The file is %(size)s MB; the limit is %(max)s MB. Import one admin level per file, or "
-              "simplify the boundaries (for example with mapshaper) to make the file smaller.")
-            % {"size": megabytes(len(data)), "max": MAX_FILE_BYTES // 1024 // 1024}
-        )
-    if not data.strip():
-        raise Invalid(_("The file is empty."))
+    """The ``features`` of a GeoJSON FeatureCollection (:func:`civmil.interop.codab.read_feature_collection`,
+    with a malformed ``bbox`` refused too), or :class:`Invalid` saying why not."""
     try:
-        value = json.loads(data, parse_constant=_refuse_constant, parse_int=_bounded_int)
-    except json.JSONDecodeError as exc:
-        raise Invalid(_("The file is not valid JSON: %(why)s at line %(line)s, column %(col)s.")
-                      % {"why": exc.msg, "line": exc.lineno, "col": exc.colno}) from exc
-    except UnicodeDecodeError as exc:
-        raise Invalid(_("The file is not text in UTF-8 (GeoJSON must be UTF-8).")) from exc
-    except RecursionError as exc:
-        raise Invalid(_("The file nests arrays or objects too deeply to be GeoJSON.")) from exc
-    except (ValueError, TypeError) as exc:
-        raise Invalid(_("The file is not valid JSON: %(why)s.") % {"why": str(exc)[:200]}) from exc
-    if not isinstance(value, dict):
-        raise Invalid(_("The file is JSON but not a GeoJSON FeatureCollection (it is not an object)."))
-    kind = value.get("type")
-    if kind != "FeatureCollection":
-        if kind in ("Feature", *geo.GEOMETRY_TYPES, "GeometryCollection"):
-            raise Invalid(_("The file holds a single %(type)s; save the boundaries as a FeatureCollection.")
-                          % {"type": kind})
-        raise Invalid(_("The file is JSON but not a GeoJSON FeatureCollection (its \"type\" is not "
-                        "\"FeatureCollection\")."))
-    features = value.get("features")
-    if not isinstance(features, list):
-        raise Invalid(_("The FeatureCollection has no \"features\" list."))
-    if "bbox" in value:
-        geo.check_bbox(value["bbox"], where=_("The FeatureCollection"))
-    if not features:
-        raise Invalid(_("The FeatureCollection has no features."))
-    if len(features) > MAX_FEATURES:
-        raise Invalid(_("The file has %(n)s features; the limit is %(max)s. Split it by admin level or region.")
-                      % {"n": len(features), "max": MAX_FEATURES})
-    return features
+        return codab.read_feature_collection(data, check_bbox=_check_bbox, megabytes=megabytes)
+    except codab.FormatError as exc:
+        raise Invalid(exc.message) from exc
 
 
-def _text(value: Any) -> str | None:
-    """A property value as text: strings and whole numbers; ``None`` for anything else."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        return " ".join(value.split())
-    if isinstance(value, int):
-        return str(value)
-    return None
-
-
-@dataclass
-class _Candidate:
-    index: int
-    pcode: str = ""
-    name: str = ""
-    name_alt: str = ""
-    parent_pcode: str = ""
-    geometry: dict[str, Any] | None = None
-    reasons: list[str] = field(default_factory=list)
-
-
-def _read_feature(index: int, feature: Any, options: ImportOptions) -> _Candidate:
-    cand = _Candidate(index=index)
-    if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        cand.reasons.append(_("this is not a GeoJSON Feature."))
-        return cand
-    props = feature.get("properties")
-    if props is None:
-        props = {}
-    if not isinstance(props, dict):
-        cand.reasons.append(_("its \"properties\" is not an object."))
-        return cand
+def _check_feature(feature: Any) -> None:
     try:
         geo.check_feature(feature, where=_("GeoJSON object"))
     except Invalid as exc:
-        cand.reasons.append(exc.message)
-        return cand
+        raise codab.FormatError(exc.message) from exc
 
-    pcode = _text(props.get(options.pcode_field))
-    if pcode is None:
-        cand.reasons.append(_("the P-code (property %(p)s) is not text.") % {"p": options.pcode_field})
-    elif not pcode:
-        cand.reasons.append(_("the P-code is missing (property %(p)s is absent or empty).")
-                            % {"p": options.pcode_field})
-    elif len(pcode) > PCODE_MAX_LENGTH:
-        cand.reasons.append(_("the P-code is longer than %(n)s characters.") % {"n": PCODE_MAX_LENGTH})
-    else:
-        cand.pcode = pcode
 
-    name = _text(props.get(options.name_field))
-    if name is None:
-        cand.reasons.append(_("the name (property %(p)s) is not text.") % {"p": options.name_field})
-    elif not name:
-        cand.reasons.append(_("the name is missing (property %(p)s is absent or empty).")
-                            % {"p": options.name_field})
-    elif len(name) > NAME_MAX_LENGTH:
-        cand.reasons.append(_("the name is longer than %(n)s characters.") % {"n": NAME_MAX_LENGTH})
-    else:
-        cand.name = name
+def _clean_geometry(geometry: dict[str, Any]) -> dict[str, Any]:
+    try:
+        shape = geo.validate_geometry(geometry, where=_("Geometry"), allowed=("Polygon", "MultiPolygon"))
+    except Invalid as exc:
+        raise codab.FormatError(exc.message) from exc
+    # Keep the file's own coordinates (no second copy of a large file in memory) unless they carry
+    # heights, which are dropped.
+    return (geo.to_geojson(shapely.force_2d(shape)) if shape.has_z
+            else {"type": geometry["type"], "coordinates": geometry["coordinates"]})
 
-    if options.alt_name_field:
-        alt = _text(props.get(options.alt_name_field))
-        if alt is None:
-            cand.reasons.append(_("the alternative name (property %(p)s) is not text.")
-                                % {"p": options.alt_name_field})
-        elif len(alt) > NAME_MAX_LENGTH:
-            cand.reasons.append(_("the alternative name is longer than %(n)s characters.") % {"n": NAME_MAX_LENGTH})
-        else:
-            cand.name_alt = alt
 
-    if options.parent_field:
-        parent = _text(props.get(options.parent_field))
-        if parent is None:
-            cand.reasons.append(_("the parent P-code (property %(p)s) is not text.") % {"p": options.parent_field})
-        elif len(parent) > PCODE_MAX_LENGTH:
-            cand.reasons.append(_("the parent P-code is longer than %(n)s characters.") % {"n": PCODE_MAX_LENGTH})
-        elif parent and parent == cand.pcode:
-            cand.reasons.append(_("the area names itself as its parent."))
-        else:
-            cand.parent_pcode = parent
-
-    geometry = feature.get("geometry")
-    if geometry is None:
-        cand.reasons.append(_("the feature has no geometry."))
-    elif not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
-        kind = geometry.get("type") if isinstance(geometry, dict) else None
-        cand.reasons.append(
-            _("the geometry is a %(type)s; boundaries must be a Polygon or a MultiPolygon.") % {"type": kind}
-            if isinstance(kind, str) and kind else _("the geometry is not a GeoJSON geometry object."))
-    else:
-        try:
-            shape = geo.validate_geometry(geometry, where=_("Geometry"), allowed=("Polygon", "MultiPolygon"))
-        except Invalid as exc:
-            cand.reasons.append(exc.message)
-        except RecursionError:
-            cand.reasons.append(_("the geometry nests too deeply."))
-        else:
-            # Keep the file's own coordinates (no second copy of a large file in memory) unless
-            # they carry heights, which are dropped.
-            cand.geometry = (geo.to_geojson(shapely.force_2d(shape)) if shape.has_z
-                             else {"type": geometry["type"], "coordinates": geometry["coordinates"]})
-    return cand
+def _read_feature(index: int, feature: Any, options: ImportOptions) -> codab.FeatureRead:
+    return codab.read_feature(index, feature, options.properties, check_feature=_check_feature,
+                              clean_geometry=_clean_geometry)
 
 
 def _join(indexes: list[int]) -> str:
     return ", ".join(str(i) for i in indexes)
 
 
-def _drop_orphans(valid: dict[str, _Candidate], rejected_in_file: dict[str, _Candidate],
-                  by_pcode: dict[str, list[_Candidate]], existing: Mapping[str, ExistingArea]) -> None:
+def _drop_orphans(valid: dict[str, codab.FeatureRead], rejected_in_file: dict[str, codab.FeatureRead],
+                  by_pcode: dict[str, list[codab.FeatureRead]], existing: Mapping[str, ExistingArea]) -> None:
     """Reject areas whose parent neither exists nor is imported; rejecting one cascades to its children."""
     changed = True
     while changed:
@@ -411,7 +273,7 @@ def plan_import(data: bytes, options: ImportOptions, existing: Mapping[str, Exis
 
     candidates = [_read_feature(i, f, options) for i, f in enumerate(features, start=1)]
 
-    by_pcode: dict[str, list[_Candidate]] = {}
+    by_pcode: dict[str, list[codab.FeatureRead]] = {}
     for cand in candidates:
         if cand.pcode:
             by_pcode.setdefault(cand.pcode, []).append(cand)
@@ -460,22 +322,12 @@ def plan_import(data: bytes, options: ImportOptions, existing: Mapping[str, Exis
         for c in ordered
     ]
     plan.rejected = [
-        RejectedFeature(index=c.index, pcode=c.pcode or _pcode_hint(features[c.index - 1], options),
+        RejectedFeature(index=c.index, pcode=c.pcode or codab.pcode_hint(features[c.index - 1], options.pcode_field),
                         reason=" ".join(dict.fromkeys(c.reasons)))
         for c in candidates if c.reasons
     ]
     plan.notes = _notes(plan, options, existing)
     return plan
-
-
-def _pcode_hint(feature: Any, options: ImportOptions) -> str:
-    """The P-code as written, for naming a rejected feature even when it is not usable."""
-    props = feature.get("properties") if isinstance(feature, dict) else None
-    if isinstance(props, dict):
-        value = _text(props.get(options.pcode_field))
-        if value:
-            return value[:PCODE_MAX_LENGTH] + ("…" if len(value) > PCODE_MAX_LENGTH else "")
-    return ""
 
 
 def _notes(plan: BoundaryPlan, options: ImportOptions, existing: Mapping[str, ExistingArea]) -> list[str]:
@@ -487,7 +339,7 @@ def _notes(plan: BoundaryPlan, options: ImportOptions, existing: Mapping[str, Ex
         if name and name not in seen:
             notes.append(_("No feature has a property named %(p)s. Properties in this file: %(list)s.")
                          % {"p": name, "list": listed})
-    match = _COD_LEVEL.match(options.pcode_field)
+    match = codab.COD_LEVEL.match(options.pcode_field)
     if match and int(match.group(1)) != options.level:
         notes.append(_("You chose admin level %(level)s but the P-code property is %(p)s: check the level.")
                      % {"level": options.level, "p": options.pcode_field})

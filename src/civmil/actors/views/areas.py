@@ -39,6 +39,7 @@ from civmil.actors.views import FORM_ERROR_STATUS, actor_of, not_found, paginate
 from civmil.core import geo, services, staging
 from civmil.core.errors import Invalid, NotFound
 from civmil.core.formats import megabytes
+from civmil.interop import codab
 
 if TYPE_CHECKING:
     from civmil.core.acting import Actor
@@ -54,7 +55,7 @@ STAGING = staging.StagingArea("boundary-imports", prefix="boundaries-", suffix="
 SESSION_KEY = "civmil.boundary_import"
 
 LEVEL_CHOICES = [("", gettext_lazy("Any level"))] + [
-    (str(n), str(n)) for n in range(boundaries.MAX_LEVEL + 1)
+    (str(n), str(n)) for n in range(codab.MAX_LEVEL + 1)
 ]
 
 
@@ -85,7 +86,7 @@ class BoundaryImportForm(forms.Form):
                                "COD-AB publishes them. At most 50 MB."),
     )
     level = forms.IntegerField(label=gettext_lazy("Admin level of the file"), min_value=0,
-                               max_value=boundaries.MAX_LEVEL, initial=1,
+                               max_value=codab.MAX_LEVEL, initial=1,
                                help_text=gettext_lazy("0 is the country, 1 the first subdivision, and so on."))
     pcode_field = forms.CharField(label=gettext_lazy("P-code property"), required=False, max_length=100,
                                   help_text=gettext_lazy("Leave empty for the COD-AB name, ADM<level>_PCODE "
@@ -100,7 +101,7 @@ class BoundaryImportForm(forms.Form):
                                    help_text=gettext_lazy("For example ADM1_PCODE when the file is level 2. The "
                                                           "parent must be imported already or be in this file."))
     source = forms.CharField(label=gettext_lazy("Source (optional)"), required=False,
-                             max_length=boundaries.SOURCE_MAX_LENGTH,
+                             max_length=codab.SOURCE_MAX_LENGTH,
                              help_text=gettext_lazy("Where the boundaries come from, e.g. 'OCHA COD-AB 2024'."))
 
     def options(self) -> boundaries.ImportOptions:
@@ -124,7 +125,7 @@ class BoundaryImportForm(forms.Form):
 def _too_large_message(size: int) -> str:
     return _("The file is %(size)s MB; the limit is %(max)s MB. Import one admin level per file, or simplify "
              "the boundaries to make the file smaller.") % {
-        "size": megabytes(size), "max": boundaries.MAX_FILE_BYTES // 1024 // 1024}
+        "size": megabytes(size), "max": codab.MAX_FILE_BYTES // 1024 // 1024}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,8 +183,8 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
 
 def _parse_level(text: str) -> int:
     value = text.strip()
-    if not value.isdigit() or int(value) > boundaries.MAX_LEVEL:
-        raise Invalid(_("level must be a whole number from 0 to %(max)s.") % {"max": boundaries.MAX_LEVEL})
+    if not value.isdigit() or int(value) > codab.MAX_LEVEL:
+        raise Invalid(_("level must be a whole number from 0 to %(max)s.") % {"max": codab.MAX_LEVEL})
     return int(value)
 
 
@@ -316,7 +317,7 @@ class BoundaryImport(staging.StagedImport[boundaries.BoundaryPlan]):
     max_report_rows = MAX_REPORT_ROWS
 
     def max_bytes(self) -> int:
-        return boundaries.MAX_FILE_BYTES
+        return codab.MAX_FILE_BYTES
 
     def too_large_message(self, size: int) -> str:
         return _too_large_message(size)

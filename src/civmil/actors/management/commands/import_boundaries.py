@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from civmil.actors import boundaries, queries, services
 from civmil.core.errors import ServiceError
 from civmil.core.formats import megabytes
+from civmil.interop import codab
 
 
 class Command(BaseCommand):
@@ -42,11 +43,11 @@ class Command(BaseCommand):
             size = path.stat().st_size
         except OSError as exc:
             raise CommandError(_("Cannot read %(path)s: %(why)s") % {"path": path, "why": exc.strerror or exc}) from exc
-        if size > boundaries.MAX_FILE_BYTES:
+        if size > codab.MAX_FILE_BYTES:
             raise CommandError(
                 _("%(path)s is %(size)s MB; the limit is %(max)s MB. Import one admin level per file, or simplify "
                   "the boundaries to make the file smaller.")
-                % {"path": path, "size": megabytes(size), "max": boundaries.MAX_FILE_BYTES // 1024 // 1024})
+                % {"path": path, "size": megabytes(size), "max": codab.MAX_FILE_BYTES // 1024 // 1024})
         options = boundaries.ImportOptions.cod(
             opts["level"], pcode_field=opts["pcode_field"], name_field=opts["name_field"],
             alt_name_field=opts["alt_name_field"], parent_field=opts["parent_field"],
