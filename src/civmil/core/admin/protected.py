@@ -194,5 +194,7 @@ def declared_admin(record_type: registry.RecordType) -> type[ProtectedAdmin]:
         "list_filter": tuple(name for name in dict.fromkeys(
             ["level", *(s.name for s in record_type.fields if s.filter)]) if name in face),
         "search_fields": tuple(s.name for s in record_type.fields if s.search and s.name in face),
+        # A derived type's list may order by nothing of the record but its id.
+        "ordering": ProtectedAdmin.ordering if record_type.derive is None else ("-pk",),
     }
     return type(f"{model.__name__}Admin", (ProtectedAdmin,), attrs)
