@@ -1,7 +1,7 @@
 """API authentication by personal token: ``Authorization: Bearer <secret>``.
 
 A token acts as the one membership it was issued for, never as the person's other memberships:
-the request's actor (``request.actor``, read by :func:`civmil.core.api.actor_of`) is built from
+the request's actor (``request.actor``, read by :func:`civmil.core.acting.actor_of`) is built from
 the token. A token whose membership is no longer current, whose account is deactivated, or that
 is revoked or expired answers 401; a read-only token used for a write answers 403, and so does
 any token of an account whose role requires a second factor while that factor is missing (as its
