@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from civmil.core.acting import Actor
 from civmil.core.choices import Component, Level, Role
 from civmil.core.kernel import planting
 from civmil.core.kernel.api import api_name
+from civmil.core.kernel.maps import layer_path
 from civmil.core.kernel.views import views_of
 from civmil.core.models import Grant, Person, Release
 from tests.conftest import count_access_cases
@@ -205,6 +207,7 @@ class Matrix:
     planted: list[Planted]
     #: Starts every marker of this planting (after its "S" or "F").
     run: str
+    record_type: registry.RecordType = field(default_factory=lambda: LOG)
 
 
 def make_reader(profile: str) -> Reader:
@@ -230,7 +233,7 @@ def plant_matrix(reader: Reader, record_type: registry.RecordType = LOG) -> Matr
     run = uuid.uuid4().hex[:8]
     relations = None if reader.actor.membership else ["none", "submitter", "named", "granted"]
     planted = _plant(reader.profile, reader.actor, owners, run, record_type, relations)
-    return Matrix(reader, owners, planted, run)
+    return Matrix(reader, owners, planted, run, record_type)
 
 
 def _owners(record_type: registry.RecordType = LOG) -> dict[str, Actor]:
@@ -311,7 +314,38 @@ def test_markers_appear_exactly_where_the_table_says(record_type: registry.Recor
             _check(response.content.decode(), item, channel, failures)
         checks += _check_derived(matrix.reader.actor, item, failures)
     count_access_cases(f"{record_type.key}: page, api, csv, history", checks)
+    if record_type.layer is not None:
+        _check_map_layer(client, matrix, failures)
     assert not failures, "\n".join(failures)
+
+
+def _check_map_layer(client: Client, matrix: Matrix, failures: list[str]) -> None:
+    """The type's map layer: a record is a feature exactly when it has a place and the reader's
+    view shows it (planted field releases never name the place, so: the full view), and a
+    feature carries what the record's API answer carries; nothing else of a record is in it."""
+    record_type = matrix.record_type
+    layer = client.get("/api/v1" + layer_path(record_type), {"limit": 1000})
+    if layer.status_code != 200:
+        failures.append(f"map layer: status {layer.status_code}")
+        return
+    body = layer.json()
+    features = {f["id"]: f for f in body["features"]}
+    text = layer.content.decode()
+    model = record_type.model
+    place = record_type.layer.point or ("geometry",)
+    for item in matrix.planted:
+        placed = model._default_manager.filter(pk=item.pk, **{f"{n}__isnull": False for n in place}).exists()
+        want = placed and item.expected == "F"
+        feature = features.get(str(item.pk))
+        where = f"map layer {item.relation}/{item.level}: expected {item.expected}"
+        if (feature is not None) != want:
+            failures.append(f"{where}, placed={placed}, feature={feature is not None}")
+        elif feature is not None and not (item.summary_marker in json.dumps(feature)
+                                          and item.follow_marker in json.dumps(feature)):
+            failures.append(f"{where}: the feature lacks the record's fields")
+        if not want and (str(item.pk) in text or item.summary_marker in text or item.follow_marker in text):
+            failures.append(f"{where}: the layer carries the record")
+    count_access_cases(f"{record_type.key}: map layer", len(matrix.planted))
 
 
 def _check_derived(reader: Actor, item: Planted, failures: list[str]) -> int:

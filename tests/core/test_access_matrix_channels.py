@@ -30,6 +30,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
+from django.contrib.contenttypes.models import ContentType
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, TestCase
@@ -41,16 +42,18 @@ from civmil.actors.models import LiaisonLogEntry
 from civmil.comms.models import Message, Notification
 from civmil.comms.services import attachments as attachment_services
 from civmil.comms.services import threads as thread_services
-from civmil.core import accounts_services, events
+from civmil.core import accounts_services, events, registry
 from civmil.core.acting import Actor
-from civmil.core.choices import Component, Level
+from civmil.core.choices import Component, Level, Role
 from civmil.core.errors import Invalid
-from civmil.core.models import ApiToken, Release, TokenScope
+from civmil.core.models import ApiToken, Grant, Release, TokenScope
+from civmil.core.pages import record_url
 from tests.conftest import count_access_cases
 from tests.core.test_access_matrix import (
     READERS,
     Matrix,
     Planted,
+    Urls,
     _client,
     _normalised,
     make_reader,
@@ -61,6 +64,8 @@ from tests.factories import make_member
 pytestmark = pytest.mark.django_db
 
 STREAM = "actors.liaisonlogentry"
+#: Every registered type with discussions and attachments, each checked on every channel.
+THREADED_TYPES = [t for t in registry.all_types() if t.fields and t.threads and t.attachments]
 #: Profiles whose live events are also read through a real WebSocket (the consumer's path).
 WEBSOCKET_PROFILES = ("host", "mil_staff", "no_membership")
 
@@ -91,8 +96,19 @@ def _channels(settings: Any, tmp_path: Any) -> None:
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
+_OVERSIGHT_POSTERS: dict[uuid.UUID, Actor] = {}
+
+
 def _poster(item: Planted, colleague: Actor | None) -> Actor:
-    """Who writes on the record: its author, or a colleague when the reader is the author."""
+    """Who writes on the record: its author, or a colleague when the reader is the author; on an
+    OVERSIGHT record, which only grants open, another grantee (oversight staff)."""
+    if item.level == Level.OVERSIGHT:
+        if item.pk not in _OVERSIGHT_POSTERS:
+            grantee = make_member(Component.CIVILIAN, role=Role.OVERSIGHT).actor
+            Grant.objects.create(content_type=ContentType.objects.get_for_model(item.record_type.model),
+                                 object_id=item.pk, person_id=grantee.person_id, purpose="case review")
+            _OVERSIGHT_POSTERS[item.pk] = grantee
+        return _OVERSIGHT_POSTERS[item.pk]
     if item.relation == "owner":
         assert colleague is not None
         return colleague
@@ -107,9 +123,9 @@ def _add_extras(matrix: Matrix, colleague: Actor | None) -> dict[uuid.UUID, Extr
     for item in matrix.planted:
         extra = extras[item.pk] = Extra()
         poster = _poster(item, colleague)
-        thread_services.post_message(poster, STREAM, item.pk, f"Discussed: {extra.thread_marker}")
+        thread_services.post_message(poster, matrix.record_type.key, item.pk, f"Discussed: {extra.thread_marker}")
         extra.attachment_id = attachment_services.add_attachment(
-            poster, STREAM, item.pk, SimpleUploadedFile(f"{extra.file_marker}.txt",
+            poster, matrix.record_type.key, item.pk, SimpleUploadedFile(f"{extra.file_marker}.txt",
                                                         f"content {extra.content_marker}".encode())).pk
     # Mentions notify (and e-mail, after commit) only people who may read the discussion.
     with TestCase.captureOnCommitCallbacks(execute=True):
@@ -117,7 +133,8 @@ def _add_extras(matrix: Matrix, colleague: Actor | None) -> dict[uuid.UUID, Extr
             extra = extras[item.pk]
             body = f"Please look, {extra.thread_marker} {item.summary_marker}"
             try:
-                thread_services.post_message(_poster(item, colleague), STREAM, item.pk, body, [reader.person_id])
+                thread_services.post_message(_poster(item, colleague), matrix.record_type.key, item.pk, body,
+                                             [reader.person_id])
             except Invalid:
                 continue
             extra.mentioned = True
@@ -125,13 +142,15 @@ def _add_extras(matrix: Matrix, colleague: Actor | None) -> dict[uuid.UUID, Extr
 
 
 @pytest.mark.parametrize("profile", READERS)
-def test_every_channel_carries_exactly_what_the_table_says(profile: str, _channels: None) -> None:
+@pytest.mark.parametrize("record_type", THREADED_TYPES, ids=lambda t: t.key)
+def test_every_channel_carries_exactly_what_the_table_says(record_type: registry.RecordType, profile: str,
+                                                           _channels: None) -> None:
     reader = make_reader(profile)
     live_seen = events.Seen()
-    live, nothing_yet = events.subscribe(reader.actor, [STREAM], None, live_seen)
+    live, nothing_yet = events.subscribe(reader.actor, [record_type.key], None, live_seen)
     assert nothing_yet == []
     before = live.cursor
-    matrix = plant_matrix(reader)
+    matrix = plant_matrix(reader, record_type)
     colleague = (make_member(Component(reader.actor.component), org=reader.actor.organisation).actor
                  if reader.actor.membership else None)
     extras = _add_extras(matrix, colleague)
@@ -171,8 +190,9 @@ def _check_frames(frames: list[dict[str, Any]], matrix: Matrix, extras: dict[uui
             continue
         reduced = {f["reduced"] for f in mine}
         views = [f["view"] for f in mine]
-        got_summary = all(item.summary_marker in str(v.get("summary", "")) for v in views)
-        got_follow = all(item.follow_marker in str(v.get("follow_ups", "")) for v in views)
+        released, withheld = matrix.record_type.marked_fields()
+        got_summary = all(item.summary_marker in str(v.get(released, "")) for v in views)
+        got_follow = all(item.follow_marker in str(v.get(withheld, "")) for v in views)
         if item.expected == "F" and (reduced != {False} or not got_summary or not got_follow):
             failures.append(f"{where}: expected F, reduced={reduced}, summary={got_summary}, follow-ups={got_follow}")
         if item.expected == "R" and (reduced != {True} or not got_summary or item.follow_marker in everything):
@@ -187,7 +207,7 @@ def _check_frames(frames: list[dict[str, Any]], matrix: Matrix, extras: dict[uui
 def _check_live_events(matrix: Matrix, extras: dict[uuid.UUID, Extra], before: int,
                        live: events.Subscription, live_seen: events.Seen, failures: list[str]) -> None:
     actor = matrix.reader.actor
-    _subscription, replayed = events.subscribe(actor, [STREAM], before, events.Seen())
+    _subscription, replayed = events.subscribe(actor, [matrix.record_type.key], before, events.Seen())
     count_access_cases("live events, replay", _check_frames(replayed, matrix, extras, "replay", failures))
     # A batch shared within the last seconds may come from an earlier, rolled-back test whose
     # outbox ids this one reuses: read the outbox afresh.
@@ -238,8 +258,8 @@ def websocket_replay(client: Client, after: int, stream: str = STREAM) -> list[d
 
 def _check_websocket(matrix: Matrix, extras: dict[uuid.UUID, Extra], client: Client, before: int,
                      failures: list[str]) -> None:
-    frames = websocket_replay(client, before)
-    _subscription, direct = events.subscribe(matrix.reader.actor, [STREAM], before, events.Seen())
+    frames = websocket_replay(client, before, matrix.record_type.key)
+    _subscription, direct = events.subscribe(matrix.reader.actor, [matrix.record_type.key], before, events.Seen())
     if frames != json.loads(json.dumps(direct)):
         failures.append("the WebSocket replays other frames than the delivery functions")
     count_access_cases("live events, WebSocket", _check_frames(frames, matrix, extras, "WebSocket", failures))
@@ -255,7 +275,8 @@ def _check_search(matrix: Matrix, client: Client, failures: list[str]) -> None:
     found by that field, and a whole marker in it can only come from a record's text, never from
     the query the page repeats. A record is found, counted and quoted only by a field its view shows."""
     per_page = 25
-    for prefix, field, shown_in in (("S", "summary", ("F", "R")), ("F", "follow_ups", ("F",))):
+    released, withheld_field = matrix.record_type.marked_fields()
+    for prefix, field, shown_in in (("S", released, ("F", "R")), ("F", withheld_field, ("F",))):
         q = prefix + matrix.run
         wanted = {str(item.pk) for item in matrix.planted if item.expected in shown_in}
         api = client.get("/api/v1/search", {"q": q, "limit": 200})
@@ -273,7 +294,7 @@ def _check_search(matrix: Matrix, client: Client, failures: list[str]) -> None:
             failures.append(f"search page by {field}: {[page.status_code for page in pages]}")
         for item in matrix.planted:
             where = f"{item.relation}/{item.level} by {field}: expected {item.expected}"
-            marker = item.summary_marker if field == "summary" else item.follow_marker
+            marker = item.summary_marker if field == released else item.follow_marker
             shown = item.expected in shown_in
             # Markers the view withholds: appear in no answer, whatever was searched.
             withheld = [m for m, ok in ((item.summary_marker, item.expected != "N"),
@@ -284,7 +305,7 @@ def _check_search(matrix: Matrix, client: Client, failures: list[str]) -> None:
                 failures.append(f"search api {where}, got {rows}")
             if any(m in api_text for m in withheld):
                 failures.append(f"search api {where}: a withheld marker is in the answer")
-            link = reverse("actors:liaison-entry", args=[item.pk])
+            link = record_url(matrix.record_type.detail_url_name, item.pk)
             if (link in page_text, marker in page_text) != (shown, shown) or any(m in page_text for m in withheld):
                 failures.append(f"search page {where}: found={link in page_text}, marker={marker in page_text}, "
                                 f"withheld shown={[m for m in withheld if m in page_text]}")
@@ -296,8 +317,8 @@ def _check_search(matrix: Matrix, client: Client, failures: list[str]) -> None:
 # Discussions and attachments
 
 
-def _thread_url(pk: Any) -> str:
-    return reverse("comms:thread", kwargs={"record_type": STREAM, "pk": pk})
+def _thread_url(pk: Any, stream: str = STREAM) -> str:
+    return reverse("comms:thread", kwargs={"record_type": stream, "pk": pk})
 
 
 def _download_url(pk: Any) -> str:
@@ -314,9 +335,10 @@ def _check_threads_and_attachments(matrix: Matrix, extras: dict[uuid.UUID, Extra
                                    failures: list[str]) -> None:
     """Only the full view opens the discussion and the files (a reduced view could otherwise leak
     withheld fields through what people write or attach); anything less answers like a missing one."""
+    stream = matrix.record_type.key
     missing = {
-        "thread page": client.get(_thread_url(uuid.uuid4())),
-        "thread api": client.get(f"/api/v1/threads/{STREAM}/{uuid.uuid4()}"),
+        "thread page": client.get(_thread_url(uuid.uuid4(), stream)),
+        "thread api": client.get(f"/api/v1/threads/{stream}/{uuid.uuid4()}"),
         "download": client.get(_download_url(uuid.uuid4())),
     }
     counts = dict.fromkeys(("thread page", "thread api", "download", "record page panels"), 0)
@@ -324,8 +346,8 @@ def _check_threads_and_attachments(matrix: Matrix, extras: dict[uuid.UUID, Extra
         extra = extras[item.pk]
         where = f"{item.relation}/{item.level}: expected {item.expected}"
         responses = {
-            "thread page": client.get(_thread_url(item.pk)),
-            "thread api": client.get(f"/api/v1/threads/{STREAM}/{item.pk}"),
+            "thread page": client.get(_thread_url(item.pk, stream)),
+            "thread api": client.get(f"/api/v1/threads/{stream}/{item.pk}"),
             "download": client.get(_download_url(extra.attachment_id)),
         }
         for channel, response in responses.items():
@@ -342,7 +364,7 @@ def _check_threads_and_attachments(matrix: Matrix, extras: dict[uuid.UUID, Extra
         if item.expected == "N":
             continue  # the record's page is the 404 of a missing one (test_access_matrix.py)
         counts["record page panels"] += 1
-        page = client.get(reverse("actors:liaison-entry", args=[item.pk])).content.decode()
+        page = client.get(record_url(matrix.record_type.detail_url_name, item.pk)).content.decode()
         shown = {m: m in page for m in (extra.thread_marker, extra.file_marker, str(extra.attachment_id))}
         if set(shown.values()) != {item.expected == "F"}:
             failures.append(f"record page panels {where}: message, file name and link shown: {shown}")
@@ -376,10 +398,10 @@ def _check_notifications(matrix: Matrix, extras: dict[uuid.UUID, Extra], client:
     api = client.get("/api/v1/notifications", {"limit": 200})
     api_text = api.content.decode()
     links = {item["url"] for item in api.json()["items"]}
-    if links != {reverse("actors:liaison-entry", args=[pk]) + "#thread" for pk in wanted}:
+    if links != {record_url(matrix.record_type.detail_url_name, pk) + "#thread" for pk in wanted}:
         failures.append(f"notification api links {sorted(links)} are not the readable records")
     for item in matrix.planted:
-        link = reverse("actors:liaison-entry", args=[item.pk])
+        link = record_url(matrix.record_type.detail_url_name, item.pk)
         if (link in page) != (item.pk in wanted):
             failures.append(f"notification page {item.relation}/{item.level}: expected {item.expected}, "
                             f"link shown={link in page}")
@@ -410,12 +432,15 @@ def _check_tokens(matrix: Matrix, session: Client, failures: list[str]) -> None:
     _token, secret = accounts_services.create_token(actor, name="matrix", membership=actor.membership,
                                                     scope=TokenScope.READ)
     script = Client()  # no session cookie: only the token
-    urls = ["/api/v1/liaison-log?limit=200"] + [f"/api/v1/liaison-log/{item.pk}" for item in matrix.planted]
+    api = Urls(matrix.record_type)
+    urls = [api.api() + "?limit=200"] + [api.api(item.pk) for item in matrix.planted]
     for url in urls:
         by_session, by_token = session.get(url), script.get(url, **_bearer(secret))
         if (by_token.status_code, by_token.json()) != (by_session.status_code, by_session.json()):
             failures.append(f"token {url}: {by_token.status_code} differs from the session's {by_session.status_code}")
     count_access_cases("token api", len(urls))
+    if matrix.record_type.key != STREAM:
+        return  # the writes below are the liaison log's
 
     own = next((item for item in matrix.planted if item.relation == "owner"), matrix.planted[0])
     entry = LiaisonLogEntry.objects.get(pk=own.pk)

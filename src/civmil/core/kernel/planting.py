@@ -32,8 +32,20 @@ def plant(record_type: registry.RecordType, author: Actor, level: str, marked: d
             values[f.name] = marked[f.name]
         elif f.spec.editable and f.required:
             values[f.name] = _plain_value(f, author)
+    if _placed(record_type) and "geometry" not in values:
+        values["geometry"] = PLACE  # on the map, for readers whose view shows the place
     create = record_type.create or generic_create(record_type)
     return create(author, values)
+
+
+#: Where planted records of a type with a place are.
+PLACE = {"type": "Point", "coordinates": [30.06, -1.95]}
+
+
+def _placed(record_type: registry.RecordType) -> bool:
+    from civmil.core.models import Placed
+
+    return issubclass(record_type.model, Placed)
 
 
 def _plain_value(f: kf.Field, author: Actor) -> Any:
