@@ -42,7 +42,8 @@ from civmil.actors.models import LiaisonLogEntry
 from civmil.comms.models import Message, Notification
 from civmil.comms.services import attachments as attachment_services
 from civmil.comms.services import threads as thread_services
-from civmil.core import accounts_services, events, registry
+from civmil.core import events, registry
+from civmil.core.accounts import services as accounts_services
 from civmil.core.acting import Actor
 from civmil.core.choices import Component, Level, Role
 from civmil.core.errors import Invalid

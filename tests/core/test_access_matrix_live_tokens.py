@@ -34,7 +34,8 @@ from civmil.actors.models import LiaisonAssignment, LiaisonLogEntry
 from civmil.comms.models import Attachment, Message, Notification
 from civmil.comms.services import attachments as attachment_services
 from civmil.comms.services import threads as thread_services
-from civmil.core import accounts_services, events
+from civmil.core import events
+from civmil.core.accounts import services as accounts_services
 from civmil.core.acting import Actor
 from civmil.core.choices import Component
 from civmil.core.models import ApiToken, Release, TokenScope
