@@ -60,6 +60,13 @@ def test_every_api_route_is_documented_and_every_documented_path_is_routed(anony
         assert resolve(concrete).url_name not in NOT_OPERATIONS, path
 
 
+def test_every_operation_has_its_own_id(anonymous) -> None:
+    """Clients generated from the document name each operation by its id: the kernel's routers,
+    one per record type, must not share them."""
+    ids = [op["operationId"] for item in _document(anonymous)["paths"].values() for op in item.values()]
+    assert len(ids) > 30 and len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+
+
 def test_every_operation_documents_its_errors(anonymous) -> None:
     doc = _document(anonymous)
     for path, item in doc["paths"].items():

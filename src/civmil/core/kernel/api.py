@@ -18,7 +18,7 @@ OpenAPI document carries each field's real constraints (lengths, choices, ranges
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
 
 from django.contrib.contenttypes.models import ContentType
 from django.http import HttpRequest
@@ -303,6 +303,17 @@ def _names(actor: "Actor", ids: list[Any]) -> dict[str, str]:
     return kq.people_names(actor, ids)
 
 
+class Named(TypedDict):
+    url_name: str
+    operation_id: str
+
+
+def named(url_name: str) -> Named:
+    """An operation's URL name and its OpenAPI operation id (unique, like the URL names; the
+    default id, the function's module and name, is the same for every type's router)."""
+    return Named(url_name=url_name, operation_id=url_name.replace("-", "_"))
+
+
 def record_router(record_type: registry.RecordType, *, name: str, tags: list[str],
                   create_schema: Any = None) -> Router:
     """The API of ``record_type`` (see the module's docstring). ``name`` prefixes the operations'
@@ -319,7 +330,7 @@ def record_router(record_type: registry.RecordType, *, name: str, tags: list[str
     def one(actor: "Actor", pk: Any) -> dict[str, Any]:
         return records_out(actor, record_type, [access.fetch(actor, model, pk).record])[0]
 
-    @router.get("", response={200: made["page"], **ERROR_RESPONSES}, url_name=f"{name}s", exclude_unset=True,
+    @router.get("", response={200: made["page"], **ERROR_RESPONSES}, **named(f"{name}s"), exclude_unset=True,
                 summary=f"List {model._meta.verbose_name_plural}")
     def list_records(request: HttpRequest, filters: Query[query]) -> dict[str, Any]:  # type: ignore[valid-type]
         """Records you may know exist, filtered; a filter matches only what your view shows."""
@@ -331,7 +342,7 @@ def record_router(record_type: registry.RecordType, *, name: str, tags: list[str
         return {"count": total, "limit": filters.limit, "offset": filters.offset,  # type: ignore[attr-defined]
                 "items": records_out(actor, record_type, found)}
 
-    @router.post("", response={201: out, **ERROR_RESPONSES}, url_name=f"{name}-create", exclude_unset=True,
+    @router.post("", response={201: out, **ERROR_RESPONSES}, **named(f"{name}-create"), exclude_unset=True,
                  summary=f"Create a {model._meta.verbose_name}")
     def create_record(request: HttpRequest, payload: create_in) -> Status[dict[str, Any]]:  # type: ignore[valid-type]
         """Create a record owned by the organisation you act for, at a level it may see."""
@@ -342,13 +353,13 @@ def record_router(record_type: registry.RecordType, *, name: str, tags: list[str
         record = create(actor, values)
         return Status(201, one(actor, record.pk))
 
-    @router.get("/{record_id}", response={200: out, **ERROR_RESPONSES}, url_name=name, exclude_unset=True,
+    @router.get("/{record_id}", response={200: out, **ERROR_RESPONSES}, **named(name), exclude_unset=True,
                 summary=f"One {model._meta.verbose_name}")
     def get_record(request: HttpRequest, record_id: uuid.UUID) -> dict[str, Any]:
         return one(actor_of(request), record_id)
 
     @router.put("/{record_id}", response={200: out, 409: KernelStaleOut, **ERROR_RESPONSES},
-                url_name=f"{name}-update", exclude_unset=True, summary=f"Replace a {model._meta.verbose_name}")
+                **named(f"{name}-update"), exclude_unset=True, summary=f"Replace a {model._meta.verbose_name}")
     def update_record(request: HttpRequest, record_id: uuid.UUID,
                       payload: update_in) -> dict[str, Any] | Status[dict[str, Any]]:  # type: ignore[valid-type]
         """Replace the editable fields. Send the ``version`` you loaded: if someone changed the record
@@ -386,7 +397,7 @@ def history_and_releases(router: Router, record_type: registry.RecordType, *, na
     _API_NAMES[record_type.key] = name
 
     @router.get("/{record_id}/history", response={200: list[HistoryOut], **ERROR_RESPONSES},
-                url_name=f"{name}-history", summary=f"History of a {model._meta.verbose_name}")
+                **named(f"{name}-history"), summary=f"History of a {model._meta.verbose_name}")
     def history(request: HttpRequest, record_id: uuid.UUID) -> list[dict[str, Any]]:
         """Every recorded change, oldest first, cut to your view of the record."""
         actor = actor_of(request)
@@ -416,7 +427,7 @@ def history_and_releases(router: Router, record_type: registry.RecordType, *, na
                                       Field(None, max_length=50)))
 
     @router.get("/{record_id}/releases", response={200: list[ReleaseOut], **ERROR_RESPONSES},
-                url_name=f"{name}-releases", summary=f"Releases of a {model._meta.verbose_name}")
+                **named(f"{name}-releases"), summary=f"Releases of a {model._meta.verbose_name}")
     def list_releases(request: HttpRequest, record_id: uuid.UUID) -> list[dict[str, Any]]:
         """Who the record is released to beyond its level (owners only), revoked ones included."""
         actor = actor_of(request)
@@ -425,7 +436,7 @@ def history_and_releases(router: Router, record_type: registry.RecordType, *, na
         return [_release_out(r, names) for r in found]
 
     @router.post("/{record_id}/releases", response={201: ReleaseOut, **ERROR_RESPONSES},
-                 url_name=f"{name}-release-create", summary=f"Release a {model._meta.verbose_name}")
+                 **named(f"{name}-release-create"), summary=f"Release a {model._meta.verbose_name}")
     def add_release(request: HttpRequest, record_id: uuid.UUID,
                     payload: release_in) -> Status[dict[str, Any]]:  # type: ignore[valid-type]
         """Release the record to one organisation, component or person: fully, or the listed fields."""
@@ -453,7 +464,7 @@ def history_and_releases(router: Router, record_type: registry.RecordType, *, na
         return Status(201, _release_out(release, _names(actor, [release.target_person_id])))
 
     @router.delete("/{record_id}/releases/{release_id}", response={200: ReleaseOut, **ERROR_RESPONSES},
-                   url_name=f"{name}-release", summary=f"Revoke a release of a {model._meta.verbose_name}")
+                   **named(f"{name}-release"), summary=f"Revoke a release of a {model._meta.verbose_name}")
     def revoke_release(request: HttpRequest, record_id: uuid.UUID, release_id: uuid.UUID) -> dict[str, Any]:
         """Revoke a release; it stops opening the record at once. Revoking twice changes nothing."""
         actor = actor_of(request)

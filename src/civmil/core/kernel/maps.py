@@ -41,6 +41,7 @@ from civmil.core.geometry import Bounds
 from civmil.core.geometry import bounds as geometry_bounds
 from civmil.core.kernel import fields as kf
 from civmil.core.kernel import queries as kq
+from civmil.core.kernel.api import named
 from civmil.core.schemas import ERROR_RESPONSES, ApiDatetime
 
 if TYPE_CHECKING:
@@ -455,7 +456,7 @@ def map_router() -> Router:
     """The map's API: built when the API is, from the types registered by then."""
     router = Router(tags=["map"])
 
-    @router.get("/map/layers", response={200: list[LayerOut], **ERROR_RESPONSES}, url_name="map-layers",
+    @router.get("/map/layers", response={200: list[LayerOut], **ERROR_RESPONSES}, **named("map-layers"),
                 summary="Map layers")
     def layers(request: HttpRequest) -> list[dict[str, Any]]:
         """The layers you may see: a record type you may read records of (by its levels, or by a
@@ -502,5 +503,5 @@ def _add_layer_route(router: Router, record_type: registry.RecordType) -> None:
     one_layer.__doc__ = (f"{record_type.model._meta.verbose_name_plural} you may see, as GeoJSON: each cut to "
                          "your view; a record whose place you may not see is no feature.")
     router.get(layer_path(record_type), response={200: FeatureCollectionOut, **ERROR_RESPONSES},
-               url_name=f"map-layer-{name}", summary=f"Map layer: {record_type.model._meta.verbose_name_plural}")(
+               **named(f"map-layer-{name}"), summary=f"Map layer: {record_type.model._meta.verbose_name_plural}")(
         one_layer)
