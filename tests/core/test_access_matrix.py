@@ -340,9 +340,12 @@ def _check_map_layer(client: Client, matrix: Matrix, failures: list[str]) -> Non
         where = f"map layer {item.relation}/{item.level}: expected {item.expected}"
         if (feature is not None) != want:
             failures.append(f"{where}, placed={placed}, feature={feature is not None}")
-        elif feature is not None and not (item.summary_marker in json.dumps(feature)
-                                          and item.follow_marker in json.dumps(feature)):
-            failures.append(f"{where}: the feature lacks the record's fields")
+        elif feature is not None:
+            # A feature is lean (its place, title and style); its popup is the record's card as
+            # the reader sees it, loaded from the card's URL.
+            card = client.get(feature["properties"]["card"])
+            if card.status_code != 200 or item.summary_marker not in card.content.decode():
+                failures.append(f"{where}: the popup's card (status {card.status_code}) lacks the record's fields")
         if not want and (str(item.pk) in text or item.summary_marker in text or item.follow_marker in text):
             failures.append(f"{where}: the layer carries the record")
     count_access_cases(f"{record_type.key}: map layer", len(matrix.planted))

@@ -1,6 +1,6 @@
 from django.db import models
 
-from civmil.core.models import Placed, ProtectedRecord
+from civmil.core.models import Organisation, Person, Placed, ProtectedRecord
 
 
 class Observation(ProtectedRecord, Placed):
@@ -18,6 +18,9 @@ class Observation(ProtectedRecord, Placed):
     source_notes = models.TextField("source notes", blank=True)
     category = models.CharField("category", max_length=16, choices=Category.choices, default=Category.CROWD)
     observed_on = models.DateField("observed on", null=True, blank=True)
+    organisations = models.ManyToManyField(Organisation, related_name="+", blank=True, verbose_name="organisations")
+    people = models.ManyToManyField(Person, related_name="+", blank=True, verbose_name="people")
+    place_name = models.CharField("place", max_length=200, blank=True)
 
     class Meta:
         verbose_name = "observation"

@@ -32,8 +32,11 @@ class Migration(migrations.Migration):
                 ('source_notes', models.TextField(blank=True, verbose_name='source notes')),
                 ('category', models.CharField(choices=[('roadblock', 'roadblock'), ('crowd', 'crowd'), ('damage', 'damage')], default='crowd', max_length=16, verbose_name='category')),
                 ('observed_on', models.DateField(blank=True, null=True, verbose_name='observed on')),
+                ('place_name', models.CharField(blank=True, max_length=200, verbose_name='place')),
                 ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.person', verbose_name='submitted by')),
+                ('organisations', models.ManyToManyField(blank=True, related_name='+', to='core.organisation', verbose_name='organisations')),
                 ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.organisation', verbose_name='owning organisation')),
+                ('people', models.ManyToManyField(blank=True, related_name='+', to='core.person', verbose_name='people')),
                 ('space', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.space', verbose_name='space')),
             ],
             options={
