@@ -512,3 +512,30 @@ def test_anonymous_visitors_reach_no_channel(_channels: None) -> None:
     with _connections_kept():
         assert async_to_sync(connect)() == {"type": "websocket.close", "code": events.CLOSE_UNAUTHENTICATED}
     count_access_cases("anonymous", len(pages) + 4)
+
+
+def test_anonymous_visitors_read_a_public_record_page_without_its_discussion_or_attachments(_channels: None) -> None:
+    """A PUBLIC record's page is open to anonymous visitors, but its discussion and attachments stay
+    with signed-in readers, as on their own pages (the thread and the download ask for a sign-in)."""
+    from civmil.core import registry
+    from civmil.core.kernel import planting
+    from tests.kernel_proof.models import Observation
+
+    record_type = registry.get(Observation)
+    owner = make_member(Component.CIVILIAN).actor
+    marker = uuid.uuid4().hex
+    record = planting.plant(record_type, owner, Level.PUBLIC, {"summary": f"summary {marker}"})
+    thread_services.post_message(owner, record_type.key, record.pk, f"note M{marker}")
+    attachment_services.add_attachment(owner, record_type.key, record.pk,
+                                       SimpleUploadedFile(f"F{marker}.txt", marker.encode()))
+    page = Client().get(reverse("kernel_proof:observation", kwargs={"pk": record.pk}))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert f"summary {marker}" in text
+    assert f"M{marker}" not in text, "the discussion of a public record is shown to anonymous visitors"
+    assert f"F{marker}" not in text, "the attachments of a public record are listed to anonymous visitors"
+    signed_in = Client()
+    signed_in.force_login(make_member(Component.MILITARY).user)
+    text = signed_in.get(reverse("kernel_proof:observation", kwargs={"pk": record.pk})).content.decode()
+    assert f"M{marker}" in text and f"F{marker}" in text
+    count_access_cases("anonymous", 2)

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 
 def _full(actor: Actor, record: Any) -> bool:
-    return bool(access.view_for(actor, record).kind == access.ViewKind.FULL)
+    """A signed-in reader with the record's FULL view (an anonymous visitor reads a PUBLIC record, not
+    its attachments)."""
+    return actor.is_authenticated and bool(access.view_for(actor, record).kind == access.ViewKind.FULL)
 
 
 def attachments_of(actor: Actor, record: Any) -> list[Attachment]:

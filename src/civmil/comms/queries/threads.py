@@ -43,7 +43,10 @@ def _thread_type(key: str) -> registry.RecordType:
 
 
 def threads_open_on(actor: Actor, record: models.Model, view: access.View | None = None) -> bool:
-    """May ``actor`` read and write the thread of ``record``? Only with the FULL view."""
+    """May ``actor`` read and write the thread of ``record``? Only a signed-in reader with the FULL
+    view (an anonymous visitor reads a PUBLIC record, not its discussion)."""
+    if not actor.is_authenticated:
+        return False
     try:
         record_type = registry.get(type(record))
     except LookupError:

@@ -25,7 +25,7 @@ def attachments_panel(context: template.Context, record: Any) -> dict[str, Any]:
     actor = getattr(request, "actor", None)
     if isinstance(record, access.Shown):
         record = record.record
-    if request is None or actor is None or record is None:
+    if request is None or actor is None or record is None or not actor.is_authenticated:
         return {"enabled": False}
     try:
         record_type = registry.get(type(record))

@@ -50,6 +50,8 @@ def panel_context(actor: Actor, record: Any, form: MessageForm | None = None, *,
         registry.get(type(record))
     except LookupError:
         return {"thread_enabled": False}
+    if not actor.is_authenticated:  # a PUBLIC record's page: its discussion is for signed-in readers
+        return {"thread_enabled": False}
     if not queries.threads_open_on(actor, record):
         return {"thread_enabled": False, "thread_closed": registry.get(type(record)).threads}
     try:
