@@ -526,16 +526,19 @@ def test_anonymous_visitors_read_a_public_record_page_without_its_discussion_or_
     marker = uuid.uuid4().hex
     record = planting.plant(record_type, owner, Level.PUBLIC, {"summary": f"summary {marker}"})
     thread_services.post_message(owner, record_type.key, record.pk, f"note M{marker}")
-    attachment_services.add_attachment(owner, record_type.key, record.pk,
-                                       SimpleUploadedFile(f"F{marker}.txt", marker.encode()))
+    attachment = attachment_services.add_attachment(owner, record_type.key, record.pk,
+                                                    SimpleUploadedFile(f"F{marker}.txt", marker.encode()))
     page = Client().get(reverse("kernel_proof:observation", kwargs={"pk": record.pk}))
     assert page.status_code == 200
     text = page.content.decode()
     assert f"summary {marker}" in text
     assert f"M{marker}" not in text, "the discussion of a public record is shown to anonymous visitors"
     assert f"F{marker}" not in text, "the attachments of a public record are listed to anonymous visitors"
+    history = Client().get(reverse("kernel_proof:observation-history", kwargs={"pk": record.pk}))
+    assert history.status_code == 200 and f"summary {marker}" in history.content.decode()
+    assert attachment.sha256 not in history.content.decode(), "a public record's history shows its files' digests"
     signed_in = Client()
     signed_in.force_login(make_member(Component.MILITARY).user)
     text = signed_in.get(reverse("kernel_proof:observation", kwargs={"pk": record.pk})).content.decode()
     assert f"M{marker}" in text and f"F{marker}" in text
-    count_access_cases("anonymous", 2)
+    count_access_cases("anonymous", 3)

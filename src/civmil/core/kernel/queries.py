@@ -192,9 +192,12 @@ def history_of(actor: Actor, shown: access.Shown[Any]) -> list[dict[str, Any]]:
 
     obj = shown.record
     may_release = access.may(actor, access.Action.RELEASE, obj)
+    # Releases and grants are their owner's business; attachments are signed-in readers' (an
+    # anonymous visitor of a PUBLIC record reads neither its files nor its discussion).
+    withheld = (() if may_release else ("release.", "grant.")) + (() if actor.is_authenticated else ("attachment.",))
     entries = [e for e in LedgerEntry.objects.filter(object_type=f"{obj._meta.app_label}.{obj._meta.model_name}",
                                                      object_id=str(obj.pk)).select_related("change").order_by("seq")
-               if may_release or not e.action.startswith(("release.", "grant."))]
+               if not e.action.startswith(withheld)]
     person_keys = {"target_person", "person"} | {
         f.name for f in type(obj)._meta.get_fields()
         if getattr(f, "concrete", False) and (f.many_to_many or f.many_to_one) and f.related_model is Person}
