@@ -238,6 +238,10 @@ class RecordType:
     def label(self) -> str:
         return str(self.model._meta.verbose_name)
 
+    @property
+    def label_plural(self) -> str:
+        return str(self.model._meta.verbose_name_plural)
+
     def face(self) -> frozenset[str]:
         return frozenset(BASE_FACE) | frozenset(self.face_fields)
 

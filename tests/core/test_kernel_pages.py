@@ -1,0 +1,43 @@
+"""The pages the kernel mounts for a type with no pages of its own (``/records/<key>/``), from its
+declaration alone: the proof type of ``tests/kernel_proof``."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from civmil.core import registry
+from civmil.core.choices import Component, Level
+from civmil.core.kernel import planting
+from tests.factories import make_member
+from tests.kernel_proof.models import Observation
+
+pytestmark = pytest.mark.django_db
+
+
+def _heading(content: bytes) -> str:
+    found = re.search(rb"<h1[^>]*>(.*?)</h1>", content, re.S)
+    assert found is not None
+    return re.sub(r"<[^>]+>|\s+", " ", found.group(1).decode()).strip()
+
+
+def test_every_mounted_page_is_titled_with_the_type_s_name() -> None:
+    owner = make_member(Component.CIVILIAN)
+    record = planting.plant(registry.get(Observation), owner.actor, Level.MISSION, {"summary": "a crowd"})
+    client = Client()
+    client.force_login(owner.user)
+    pages = {
+        "kernel_proof:observations": ({}, "Observations"),
+        "kernel_proof:observation-new": ({}, "New observation"),
+        "kernel_proof:observation": ({"pk": record.pk}, "Observation"),
+        "kernel_proof:observation-edit": ({"pk": record.pk}, "Edit a observation"),
+        "kernel_proof:observation-history": ({"pk": record.pk}, "History of a observation"),
+    }
+    for name, (kwargs, heading) in pages.items():
+        response = client.get(reverse(name, kwargs=kwargs))
+        assert response.status_code == 200, name
+        assert _heading(response.content) == heading, name
+        assert re.search(rb"<title>\s*" + heading.encode(), response.content, re.I), name
