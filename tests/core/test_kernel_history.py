@@ -63,3 +63,23 @@ def test_the_place_cells_and_map_of_a_reduced_view_are_coarsened(reader: Member)
     assert (cells["latitude"].text, cells["longitude"].text) == ("10.000000", "31.000000")
     map_ = point_features(shown, "Ford")
     assert map_ is not None and map_["features"][0]["geometry"]["coordinates"] == [31.0, 10.0]
+
+
+def test_the_admin_page_of_a_reduced_view_shows_the_coarsened_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The admin generated from the declaration coarsens as the record's own page does: an
+    administrator released a place in part never reads it at full precision there."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from civmil.core.choices import Role
+
+    monkeypatch.setitem(registry._TYPES, LiaisonLogEntry, _coarse_log_type())
+    administrator = make_member(Component.HUMANITARIAN, role=Role.ADMINISTRATOR)
+    shown = _released_place(administrator)
+    client = Client()
+    client.force_login(administrator.user)
+    page = client.get(reverse("admin:actors_liaisonlogentry_change", args=[shown.record.pk]))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "10.4321" not in text and "30.6789" not in text, "the admin shows the exact place of a reduced view"
+    assert "10.0" in text and "31.0" in text

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from civmil.core.acting import Actor
 
 
-def display_value(actor: Actor, obj: Any, name: str) -> str:
-    """A field of ``obj`` as text; related protected records appear only if ``actor`` may know them."""
+def display_value(actor: Actor, obj: Any, name: str, view: access.View | None = None) -> str:
+    """A field of ``obj`` as text; related protected records appear only if ``actor`` may know them.
+    In a reduced ``view`` a value its declaration coarsens is shown coarsened, as on the record's page."""
     try:
         field = obj._meta.get_field(name)
     except FieldDoesNotExist:
@@ -46,6 +47,10 @@ def display_value(actor: Actor, obj: Any, name: str) -> str:
     if field.choices:
         return str(getattr(obj, f"get_{name}_display")())
     value = getattr(obj, name)
+    if view is not None and view.kind == access.ViewKind.REDUCED and value is not None:
+        spec = registry.get(type(obj)).field_spec(name) if _is_protected(type(obj)) else None
+        if spec is not None and spec.coarsen is not None:
+            value = spec.coarsen(value)
     if value is None or value == "":
         return EMPTY
     if hasattr(value, "tzinfo") and value.tzinfo is not None:
@@ -106,7 +111,7 @@ class ProtectedAdmin(PolicyAdmin):
             actor: Actor | None = getattr(obj, _VIEWER_ATTR, None)
             if view is None or actor is None or not view.shows(name):
                 return str(WITHHELD_TEXT)
-            text = display_value(actor, obj, name)
+            text = display_value(actor, obj, name, view)
             return Truncator(text).chars(truncate) if truncate else text
 
         column.short_description = label  # type: ignore[attr-defined]
