@@ -83,3 +83,32 @@ def test_the_admin_page_of_a_reduced_view_shows_the_coarsened_place(monkeypatch:
     text = page.content.decode()
     assert "10.4321" not in text and "30.6789" not in text, "the admin shows the exact place of a reduced view"
     assert "10.0" in text and "31.0" in text
+
+
+def test_a_reduced_view_s_history_does_not_show_that_files_were_attached(settings: Any, tmp_path: Any) -> None:
+    """Attachments are for readers of the whole record: one released a field of it sees no file on
+    its page, and its history does not say that files were attached (nor when, nor by whom)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+    from django.urls import reverse
+
+    from civmil.comms.services import attachments as attachment_services
+    from civmil.core.kernel import planting
+    from tests.kernel_proof.models import Observation
+
+    settings.MEDIA_ROOT = tmp_path
+    record_type = registry.get(Observation)
+    owner, reader = make_member(Component.CIVILIAN), make_member(Component.MILITARY)
+    record = planting.plant(record_type, owner.actor, Level.RESTRICTED, {"summary": "roadblock at the ford"})
+    attachment_services.add_attachment(owner.actor, record_type.key, record.pk,
+                                       SimpleUploadedFile("ford.txt", b"photo notes"))
+    core_services.release_record(owner.actor, record, organisation=reader.org, fields=["summary"])
+    assert access.fetch(reader.actor, Observation, record.pk).reduced
+    client = Client()
+    client.force_login(reader.user)
+    text = client.get(reverse("kernel_proof:observation-history", kwargs={"pk": record.pk})).content.decode()
+    assert "roadblock at the ford" in text
+    assert "attachment." not in text
+    client.force_login(owner.user)
+    assert "attachment.added" in client.get(
+        reverse("kernel_proof:observation-history", kwargs={"pk": record.pk})).content.decode()

@@ -192,9 +192,10 @@ def history_of(actor: Actor, shown: access.Shown[Any]) -> list[dict[str, Any]]:
 
     obj = shown.record
     may_release = access.may(actor, access.Action.RELEASE, obj)
-    # Releases and grants are their owner's business; attachments are signed-in readers' (an
-    # anonymous visitor of a PUBLIC record reads neither its files nor its discussion).
-    withheld = (() if may_release else ("release.", "grant.")) + (() if actor.is_authenticated else ("attachment.",))
+    # Releases and grants are their owner's business; attachments are for signed-in readers of the
+    # whole record (a reduced view, or an anonymous visitor of a PUBLIC record, reads no files).
+    files = actor.is_authenticated and shown.full
+    withheld = (() if may_release else ("release.", "grant.")) + (() if files else ("attachment.",))
     entries = [e for e in LedgerEntry.objects.filter(object_type=f"{obj._meta.app_label}.{obj._meta.model_name}",
                                                      object_id=str(obj.pk)).select_related("change").order_by("seq")
                if not e.action.startswith(withheld)]
