@@ -33,8 +33,8 @@ def test_every_mounted_page_is_titled_with_the_type_s_name() -> None:
         "kernel_proof:observations": ({}, "Observations"),
         "kernel_proof:observation-new": ({}, "New observation"),
         "kernel_proof:observation": ({"pk": record.pk}, "Observation"),
-        "kernel_proof:observation-edit": ({"pk": record.pk}, "Edit a observation"),
-        "kernel_proof:observation-history": ({"pk": record.pk}, "History of a observation"),
+        "kernel_proof:observation-edit": ({"pk": record.pk}, "Edit: observation"),
+        "kernel_proof:observation-history": ({"pk": record.pk}, "History: observation"),
     }
     for name, (kwargs, heading) in pages.items():
         response = client.get(reverse(name, kwargs=kwargs))
