@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import random
+import uuid
 from typing import Any
 
 import pytest
@@ -12,7 +15,7 @@ from django.db import transaction
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from civmil.core import ledger
+from civmil.core import bulk, ledger
 from civmil.core.ledger.chain import _jsonable, canonical
 from civmil.core.models import LedgerEntry
 
@@ -58,6 +61,21 @@ def test_a_batched_append_chains_as_appends_one_by_one() -> None:
     seqs = list(LedgerEntry.objects.filter(object_type="core.test").order_by("seq").values_list("seq", "action"))
     assert [a for _s, a in seqs] == ["test.one", *["test.many"] * 4, "test.after"]
     assert ledger.verify().ok
+
+
+def test_time_ordered_ids_sort_in_the_order_made_and_repeat_with_the_seed() -> None:
+    now = dt.datetime(2026, 12, 4, 21, 30, 15, 123456, tzinfo=dt.UTC)
+    ids = bulk.TimeOrderedIds(random.Random(5), now)
+    made = [ids() for _ in range(3000)]
+    assert made == sorted(made) and len(set(made)) == len(made)
+    assert {(u.version, u.variant) for u in made} == {(7, uuid.RFC_4122)}
+    assert {u.int >> 80 for u in made} == {int(now.timestamp() * 1000)}  # the milliseconds of now
+    again = bulk.TimeOrderedIds(random.Random(5), now)
+    assert [again() for _ in range(3000)] == made
+    other = bulk.TimeOrderedIds(random.Random(6), now)
+    assert [other() for _ in range(3000)] != made
+    later = bulk.TimeOrderedIds(random.Random(5), now + dt.timedelta(milliseconds=1))
+    assert later() > made[-1]
 
 
 @pytest.mark.django_db

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 from django.db import transaction
+from django.utils import timezone
 
 from civmil.comms import search
 from civmil.comms.models import SearchDocument
@@ -189,10 +190,12 @@ def test_the_assignments_meet_their_rules(scaled: dict[str, list[Any]]) -> None:
 
 
 def test_the_same_seed_makes_the_same_records(demo: Any) -> None:
+    now = timezone.now()
+
     def values(seed: int) -> list[Any]:
         with transaction.atomic():
             before = set(Person.objects.values_list("pk", flat=True))
-            scale.scale(5, scale.record_types(["core.person"]), seed=seed)
+            scale.scale(5, scale.record_types(["core.person"]), seed=seed, now=now)
             made = list(Person.objects.exclude(pk__in=before).order_by("pk").values_list(
                 "pk", "full_name", "level", "owner_id"))
             transaction.set_rollback(True)
@@ -200,6 +203,17 @@ def test_the_same_seed_makes_the_same_records(demo: Any) -> None:
 
     assert values(7) == values(7)
     assert values(7) != values(8)
+
+
+def test_made_up_records_have_time_ordered_ids_after_those_of_an_earlier_run(demo: Any) -> None:
+    made: list[set[Any]] = []
+    for _run in range(2):
+        before = set(Person.objects.values_list("pk", flat=True))
+        scale.scale(20, scale.record_types(["core.person"]))
+        made.append(set(Person.objects.exclude(pk__in=before).values_list("pk", flat=True)))
+    first, second = made
+    assert {pk.version for pk in first | second} == {7}
+    assert max(first) < min(second)
 
 
 @pytest.mark.parametrize("records", ["0", "-5", str(scale.MOST + 1)])

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -106,6 +105,8 @@ class Mission:
         self.earliest = max(earliest, dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC))
         self.latest = min(now, dt.datetime.combine(last, dt.time(23, 59), tzinfo=dt.UTC))
         self._records: dict[type[models.Model], list[Any]] = {}
+        #: Ids of the made-up records: in the order they are made, so that indexes grow at one end.
+        self.new_id = bulk.TimeOrderedIds(rng, now)
 
     def writers(self, model: type[ProtectedRecord], level: str) -> list[Actor]:
         return [a for a in self.actors
@@ -201,7 +202,7 @@ def _made_up(record_type: registry.RecordType, mission: Mission, actor: Actor, l
     model = record_type.model
     owner = actor.organisation
     assert owner is not None
-    values: dict[str, Any] = {"id": uuid.UUID(int=rng.getrandbits(128), version=4)}
+    values: dict[str, Any] = {"id": mission.new_id()}
     many: dict[str, list[Any]] = {}
     names = {f.name for f in _fields(model)}
     located = rng.random() < LOCATED
