@@ -69,6 +69,34 @@ def _plain(value: Any) -> bool:
     return False
 
 
+def _checked(value: Any, odd: list[Any]) -> Any:
+    """:func:`_jsonable` of ``value``, adding to ``odd`` what :func:`_plain` would refuse, in one
+    pass (the common types first; any other goes the general way)."""
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return value
+    if kind is int:
+        if not -_SAFE_INT <= value <= _SAFE_INT:
+            odd.append(value)
+        return value
+    if kind is dict:
+        out = {}
+        for k, v in value.items():
+            key = str(k)
+            if not key.isascii():
+                odd.append(key)
+            out[key] = _checked(v, odd)
+        return out
+    if kind is list or kind is tuple:
+        return [_checked(v, odd) for v in value]
+    if kind is uuid.UUID:
+        return str(value)
+    data = _jsonable(value)
+    if not _plain(data):
+        odd.append(data)
+    return data
+
+
 def canonical(value: Any) -> bytes:
     """RFC 8785 canonical JSON of ``value`` (dates, UUIDs and models made JSON first).
 
@@ -76,18 +104,27 @@ def canonical(value: Any) -> bytes:
     nearly every change) take that path, several times faster; anything else (a float RFC 8785
     writes differently, a non-ASCII key, a lone surrogate) goes through ``rfc8785``, which also
     refuses what JSON cannot hold."""
-    return _canonical_json(_jsonable(value))
+    return _json_and_canonical(value)[1]
+
+
+def _json_and_canonical(value: Any) -> tuple[Any, bytes]:
+    """``value`` made JSON (:func:`_jsonable`) and its canonical JSON (:func:`canonical`)."""
+    odd: list[Any] = []
+    data = _checked(value, odd)
+    return data, _dumps(data) if not odd else bytes(rfc8785.dumps(data))
 
 
 def _canonical_json(data: Any) -> bytes:
     """:func:`canonical` of a value already made JSON (:func:`_jsonable`)."""
-    if _plain(data):
-        try:
-            return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
-                              allow_nan=False).encode()
-        except UnicodeEncodeError:
-            pass  # a lone surrogate: rfc8785 refuses it
-    return bytes(rfc8785.dumps(data))
+    return _dumps(data) if _plain(data) else bytes(rfc8785.dumps(data))
+
+
+def _dumps(data: Any) -> bytes:
+    """The standard library's compact, key-sorted JSON of ``data``, which :func:`_plain` accepts."""
+    try:
+        return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate: rfc8785 refuses it
+        return bytes(rfc8785.dumps(data))
 
 
 def change_hash(change: Any) -> str:
@@ -206,26 +243,40 @@ def append_many(planned: Sequence[Planned]) -> int:
     seq, prev = (last[0], last[1]) if last else (0, GENESIS)
     recorded_at = _recorded_at()
     when = _jsonable(recorded_at)
+    # On SQLite the change's canonical JSON is stored as the column's text (the same data, read
+    # back by any JSON reader); elsewhere the field's own adapter writes it.
+    text_column = connection.vendor == "sqlite"
+    sha256 = hashlib.sha256
+    actors: dict[int, tuple[Any, Any, Any, Any, Any]] = {}
     entries: list[tuple[Any, ...]] = []
     changes: list[tuple[Any, ...]] = []
     for actor, action, object_type, object_id, change in planned:
         seq += 1
-        data = _jsonable(change) if change is not None else None
-        space = actor.space_id if actor else None
-        user = actor.user_id if actor else None
-        membership = actor.membership_id if actor else None
-        digest = hashlib.sha256(_canonical_json(data)).hexdigest()
+        if change is None:
+            data, text = None, _dumps(None)
+        else:
+            data, text = _json_and_canonical(change)
+        who = actors.get(id(actor))  # the actor's columns and their JSON, once per actor
+        if who is None:
+            space = actor.space_id if actor else None
+            membership = actor.membership_id if actor else None
+            who = actors[id(actor)] = (space, actor.user_id if actor else None, membership, _jsonable(space),
+                                       _jsonable(membership))
+        space, user, membership, space_json, membership_json = who
+        digest = sha256(text).hexdigest()
+        object_text = str(object_id)
         # What entry_fields() gives for the entry, made JSON as entry_hash() would.
         fields = {
-            "seq": seq, "recorded_at": when, "space": _jsonable(space), "actor_user": user,
-            "actor_membership": _jsonable(membership), "action": action, "object_type": object_type,
-            "object_id": str(object_id), "change_hash": digest, "prev_hash": prev,
+            "seq": seq, "recorded_at": when, "space": space_json, "actor_user": user,
+            "actor_membership": membership_json, "action": action, "object_type": object_type,
+            "object_id": object_text, "change_hash": digest, "prev_hash": prev,
         }
-        prev = hashlib.sha256(_canonical_json(fields)).hexdigest()
-        entries.append((seq, recorded_at, space, user, membership, action, object_type, str(object_id), digest,
-                        fields["prev_hash"], prev))
-        changes.append((seq, data))
+        entry = sha256(_canonical_json(fields)).hexdigest()
+        entries.append((seq, recorded_at, space, user, membership, action, object_type, object_text, digest, prev,
+                        entry))
+        changes.append((seq, text.decode() if text_column and data is not None else data))
+        prev = entry
     Table(LedgerEntry, ["seq", "recorded_at", "space_id", "actor_user_id", "actor_membership_id", "action",
                         "object_type", "object_id", "change_hash", "prev_hash", "entry_hash"]).insert(entries)
-    Table(LedgerChange, ["entry", "data"]).insert(changes)
+    Table(LedgerChange, ["entry", "data"], raw=("data",) if text_column else ()).insert(changes)
     return seq
