@@ -111,6 +111,8 @@ class Match:
 def plain_text(text: str) -> str:
     """``text`` without private-use characters (which mean nothing in shared text and would pass for
     the snippet marks)."""
+    if text.isascii():  # none there
+        return text
     return _PRIVATE_USE.sub("", text)
 
 

@@ -82,10 +82,11 @@ def _checked(value: Any, odd: list[Any]) -> Any:
     if kind is dict:
         out = {}
         for k, v in value.items():
-            key = str(k)
+            key = k if type(k) is str else str(k)
             if not key.isascii():
                 odd.append(key)
-            out[key] = _checked(v, odd)
+            leaf = type(v)
+            out[key] = v if leaf is str or v is None or leaf is bool else _checked(v, odd)
         return out
     if kind is list or kind is tuple:
         return [_checked(v, odd) for v in value]
@@ -247,7 +248,7 @@ def append_many(planned: Sequence[Planned]) -> int:
     # back by any JSON reader); elsewhere the field's own adapter writes it.
     text_column = connection.vendor == "sqlite"
     sha256 = hashlib.sha256
-    actors: dict[int, tuple[Any, Any, Any, Any, Any]] = {}
+    actors: dict[int, tuple[Any, Any, Any, Any, Any, bool]] = {}
     entries: list[tuple[Any, ...]] = []
     changes: list[tuple[Any, ...]] = []
     for actor, action, object_type, object_id, change in planned:
@@ -260,9 +261,11 @@ def append_many(planned: Sequence[Planned]) -> int:
         if who is None:
             space = actor.space_id if actor else None
             membership = actor.membership_id if actor else None
-            who = actors[id(actor)] = (space, actor.user_id if actor else None, membership, _jsonable(space),
-                                       _jsonable(membership))
-        space, user, membership, space_json, membership_json = who
+            user = actor.user_id if actor else None
+            space_json, membership_json = _jsonable(space), _jsonable(membership)
+            who = actors[id(actor)] = (space, user, membership, space_json, membership_json,
+                                       _plain([space_json, user, membership_json]))
+        space, user, membership, space_json, membership_json, plain_actor = who
         digest = sha256(text).hexdigest()
         object_text = str(object_id)
         # What entry_fields() gives for the entry, made JSON as entry_hash() would.
@@ -271,7 +274,10 @@ def append_many(planned: Sequence[Planned]) -> int:
             "actor_membership": membership_json, "action": action, "object_type": object_type,
             "object_id": object_text, "change_hash": digest, "prev_hash": prev,
         }
-        entry = sha256(_canonical_json(fields)).hexdigest()
+        # The entry's fields are text, the actor's columns and the sequence number: the quick path
+        # holds whenever the actor's do and the number is within JSON's safe integers.
+        plain = plain_actor and seq <= _SAFE_INT and type(action) is str and type(object_type) is str
+        entry = sha256(_dumps(fields) if plain else _canonical_json(fields)).hexdigest()
         entries.append((seq, recorded_at, space, user, membership, action, object_type, object_text, digest, prev,
                         entry))
         changes.append((seq, text.decode() if text_column and data is not None else data))
