@@ -284,9 +284,7 @@ class _Writer:
 
         actor = planned.actor
         given = planned.values
-        row = dict(self.defaults)
-        for name, value in given.items():
-            row[name] = value
+        row = {**self.defaults, **given}
         row["id"] = given.get("id") or uuid.uuid4()
         row.update(space=actor.space_id, owner=actor.organisation_id, level=str(planned.level),
                    created_by=actor.person_id, created_at=now, updated_at=now, version=1)
