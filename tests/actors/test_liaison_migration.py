@@ -100,3 +100,51 @@ def test_area_boxes_are_renamed_onto_the_placed_columns_and_back() -> None:
 
     back = _migrate(AFTER).get_model("actors", "Area").objects.get(pk=area.pk)
     assert (back.min_lon, back.min_lat, back.max_lon, back.max_lat) == (30, 10, 31, 11)
+
+
+def _rtree_width() -> int | None:
+    """Columns of the log's R*Tree (SQLite), or whether its GiST index has the time (PostgreSQL: 7
+    with it, 5 without, as the R*Tree would)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute('SELECT * FROM "actors_liaisonlogentry_rtree" LIMIT 0')
+            return len(cursor.description)
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'actors_liaisonlogentry_place_gist'")
+        (definition,) = cursor.fetchone()
+        return 7 if "tstzrange" in definition else 5
+
+
+def test_the_log_spatial_index_gets_the_time_of_the_contact_and_back() -> None:
+    """actors 0006: the log's index is built again with a time dimension (occurred_at), the rows
+    already there included; the way back drops it again."""
+    from django.db import models
+    from django.db.models.expressions import RawSQL
+
+    from civmil.core.spatial import index_condition
+
+    owner = make_org()
+    before = _migrate([("actors", "0005_area_placed")])
+    assert _rtree_width() == 5
+    Entry = before.get_model("actors", "LiaisonLogEntry")
+    when = dt.datetime(2025, 3, 1, 12, tzinfo=dt.UTC)
+    entry = Entry.objects.create(space_id=Space.live().pk, owner_id=owner.pk, level="mission", channel="meeting",
+                                 occurred_at=when, summary="At the ford",
+                                 geometry={"type": "Point", "coordinates": [30.5, 10.5]},
+                                 west=30.5, east=30.5, south=10.5, north=10.5)
+
+    _migrate([("actors", "0006_liaison_entry_spatial_time")])
+    assert _rtree_width() == 7
+    box = Bounds(west=30, south=10, east=31, north=11)
+
+    def narrowed(starts: dt.datetime, ends: dt.datetime) -> list[Any]:
+        sql, params = index_condition(LiaisonLogEntry, connection.vendor, box, starts, ends)
+        return list(LiaisonLogEntry.objects.filter(RawSQL(sql, params, output_field=models.BooleanField()))  # noqa: S611
+                    .values_list("pk", flat=True))
+
+    assert narrowed(when - dt.timedelta(days=1), when + dt.timedelta(days=1)) == [entry.pk]
+    assert narrowed(when + dt.timedelta(days=1), when + dt.timedelta(days=2)) == []
+
+    _migrate([("actors", "0005_area_placed")])
+    assert _rtree_width() == 5
+    found = overlapping(LiaisonLogEntry.objects.all(), box)
+    assert list(found.values_list("pk", flat=True)) == [entry.pk]

@@ -314,3 +314,25 @@ def test_a_placed_layer_gives_its_geometry_to_the_views_that_show_it(signed_in) 
     for reader in (aid, make_member(Component.HOST_NATION)):
         seen = signed_in(reader).get(url, {**box, "limit": 1}).json()
         assert seen["features"] == [] and seen["truncated"] is False
+
+
+def test_the_log_layer_narrows_by_box_and_window_through_its_index_edges_included(signed_in) -> None:
+    """GET /api/v1/map/layers/actors.liaisonlogentry?bbox=...&time_from=...&time_to=...: the log's
+    spatial index has the time of the contact; an entry at either edge of the window is in it, one
+    a second outside, or in the window elsewhere, is not, and an entry moved in time moves with it."""
+    cimic = make_member(Component.MILITARY)
+    reader = signed_in(cimic)
+    starts, ends = dt.datetime(2025, 2, 1, tzinfo=dt.UTC), dt.datetime(2025, 2, 28, 12, tzinfo=dt.UTC)
+    second = dt.timedelta(seconds=1)
+
+    def entry(when: dt.datetime, lon: float = 30.5) -> LiaisonLogEntry:
+        return record_entry(cimic, occurred_at=when, latitude=10.5, longitude=lon)
+
+    first, last, middle = entry(starts), entry(ends), entry(starts + dt.timedelta(days=10))
+    entry(starts - second), entry(ends + second), entry(starts + dt.timedelta(days=10), lon=35)
+    moved = entry(dt.datetime(2024, 6, 1, tzinfo=dt.UTC))
+    window = {"bbox": "30,10,31,11", "time_from": starts.isoformat(), "time_to": ends.isoformat()}
+    assert _ids(reader.get("/map/layers/actors.liaisonlogentry", window)) == {str(first.pk), str(last.pk),
+                                                                           str(middle.pk)}
+    LiaisonLogEntry.objects.filter(pk=moved.pk).update(occurred_at=starts + dt.timedelta(days=3))
+    assert str(moved.pk) in _ids(reader.get("/map/layers/actors.liaisonlogentry", window))

@@ -10,6 +10,7 @@ import pytest
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.test.utils import isolate_apps
 from ninja import NinjaAPI, Schema
 from ninja.testing import TestClient
@@ -277,3 +278,103 @@ def test_the_spatial_index_statements_name_the_table() -> None:
     assert len(drop_statements("app_event", "sqlite")) == 5
     (gist,) = create_statements("app_event", "id", "postgresql", period=False)
     assert "USING gist ((box(point(west, south), point(east, north))))" in gist
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_spatial_index_of_a_record_of_an_instant_narrows_box_and_window_at_once() -> None:
+    """A Placed model whose time is one field (``spatial_time = ("occurred_at",)``): its index has
+    the time dimension, so the index's own condition (what ``overlapping()`` adds, and the map
+    benchmark's bare SQL uses) leaves out a record in the box but outside the window, and follows
+    inserts, updates of the time, and deletes; edges that touch meet, to the second."""
+    from django.db import models
+
+    from civmil.core.geometry import Bounds
+    from civmil.core.spatial import index_condition, time_fields
+
+    with isolate_apps("civmil.core"):
+        class Sighting(Placed):
+            spatial_index = True
+            spatial_time = ("occurred_at",)
+            occurred_at = models.DateTimeField()
+
+            class Meta:
+                app_label = "core"
+                constraints = [*Placed.Meta.constraints]
+
+        assert time_fields(Sighting) == ("occurred_at", "occurred_at")
+        with connection.schema_editor() as editor:
+            editor.create_model(Sighting)
+        noon = dt.datetime(2025, 3, 1, 12, tzinfo=dt.UTC)
+        here = {"type": "Point", "coordinates": [30.5, 4.85]}
+        early = Sighting.objects.create(geometry=here, occurred_at=noon - dt.timedelta(days=30))
+        try:
+            with connection.schema_editor() as editor:
+                install(Sighting, editor)
+            at_noon = Sighting.objects.create(geometry=here, occurred_at=noon)
+            late = Sighting.objects.create(geometry=here, occurred_at=noon + dt.timedelta(days=30))
+            elsewhere = Sighting.objects.create(geometry={"type": "Point", "coordinates": [40, 4.85]}, occurred_at=noon)
+            box = Bounds(30, 4, 31, 5)
+
+            def narrowed(starts: dt.datetime | None, ends: dt.datetime | None) -> set:
+                sql, params = index_condition(Sighting, connection.vendor, box, starts, ends)
+                return set(Sighting.objects.filter(
+                    RawSQL(sql, params, output_field=models.BooleanField())).values_list("pk", flat=True))  # noqa: S611
+
+            def found(starts: dt.datetime | None, ends: dt.datetime | None) -> set:
+                return set(overlapping(Sighting.objects.all(), box, starts, ends).values_list("pk", flat=True))
+
+            day = (noon - dt.timedelta(days=1), noon + dt.timedelta(days=1))
+            assert narrowed(*day) == found(*day) == {at_noon.pk}
+            assert found(None, None) == {early.pk, at_noon.pk, late.pk}
+            assert found(noon, None) == {at_noon.pk, late.pk} and found(None, noon) == {early.pk, at_noon.pk}
+            assert found(noon, noon) == {at_noon.pk}  # an instant at the window's edge meets it
+            second = dt.timedelta(seconds=1)
+            assert found(noon + second, noon + dt.timedelta(days=1)) == set()  # the columns decide
+            assert found(noon - dt.timedelta(days=1), noon - second) == set()
+            assert elsewhere.pk not in narrowed(None, None)
+
+            Sighting.objects.filter(pk=late.pk).update(occurred_at=noon + dt.timedelta(hours=1))
+            assert narrowed(*day) == found(*day) == {at_noon.pk, late.pk}
+            at_noon.delete()
+            assert narrowed(*day) == found(*day) == {late.pk}
+            if connection.vendor == "sqlite":
+                with connection.cursor() as cursor:
+                    cursor.execute(f'SELECT * FROM "{Sighting._meta.db_table}_rtree"')  # noqa: S608
+                    assert {len(row) for row in cursor.fetchall()} == {7}  # id, the box, and the time
+        finally:
+            with connection.schema_editor() as editor:
+                uninstall(Sighting, editor)
+                editor.delete_model(Sighting)
+
+
+def test_a_spatial_time_is_a_datetime_that_is_never_null() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import models
+
+    from civmil.core.spatial import time_fields
+
+    with isolate_apps("civmil.core"):
+        class Visit(Placed):
+            spatial_time = ("arrived_at", "left_at")
+            arrived_at = models.DateTimeField()
+            left_at = models.DateTimeField(null=True)
+            on = models.DateField()
+
+            class Meta:
+                app_label = "core"
+
+        with pytest.raises(ImproperlyConfigured, match="left_at"):
+            time_fields(Visit)
+        with pytest.raises(ImproperlyConfigured, match="on"):
+            time_fields(Visit, ("on",))
+        assert time_fields(Visit, ("arrived_at",)) == ("arrived_at", "arrived_at")
+
+
+def test_an_instants_spatial_index_statements() -> None:
+    from civmil.core.spatial import create_statements
+
+    sqlite = create_statements("app_log", "id", "sqlite", time=("occurred_at", "occurred_at"))
+    assert any("USING rtree(id, west, east, south, north, starts, ends)" in s for s in sqlite)
+    assert any("AFTER UPDATE OF west, east, south, north, \"occurred_at\" ON" in s for s in sqlite)
+    (gist,) = create_statements("app_log", "id", "postgresql", time=("occurred_at", "occurred_at"))
+    assert "tstzrange(\"occurred_at\", \"occurred_at\", '[]')" in gist

@@ -114,8 +114,10 @@ class LiaisonLogEntry(ProtectedRecord, Placed):
     """
 
     GEOMETRY_TYPES = ("Point",)
-    #: Found by place through the spatial index (civmil.core.spatial).
+    #: Found by place and time through the spatial index (civmil.core.spatial): an entry is of an
+    #: instant, when the contact occurred.
     spatial_index = True
+    spatial_time = ("occurred_at",)
 
     occurred_at = models.DateTimeField(_("when"), db_index=True)
     channel = models.CharField(_("channel"), max_length=16, choices=ContactChannel.choices)

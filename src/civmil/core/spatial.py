@@ -1,16 +1,19 @@
-"""The spatial index of records with a place (and a period), chosen by ``bench/spatial_index.py``.
+"""The spatial index of records with a place (and a time), chosen by ``bench/spatial_index.py``.
 
 See docs/decisions/0007-spatial-index.md. A model built on :class:`civmil.core.models.Placed`
-(and, when it has one, :class:`~civmil.core.models.Period`) gets its index from one migration
-operation, :class:`SpatialIndex`, and sets ``spatial_index = True``; :func:`overlapping` then
-finds its records by box and time window through the index:
+gets its index from one migration operation, :class:`SpatialIndex`, and sets
+``spatial_index = True``; :func:`overlapping` then finds its records by box and time window
+through the index. The index has a time dimension when the model has a time (:func:`time_fields`):
+a :class:`~civmil.core.models.Period` (``starts_at``..``ends_at``), or the field(s) named by
+``spatial_time`` -- one field for a record of an instant (``spatial_time = ("occurred_at",)``:
+it starts and ends then), or its start and end.
 
 - **SQLite**: an R*Tree virtual table ``<table>_rtree`` on (west..east, south..north[, start..end]),
   keyed by ``<table>_place_key`` (an integer key per record: an R*Tree's id is an integer, the
   records' ids are UUIDs, and SQLite's own rowid may change on VACUUM). Triggers on the table keep
   both in step with every insert, update and delete, bulk ones included, in the same transaction.
 - **PostgreSQL**: one GiST index on ``box(point(west, south), point(east, north))`` (and
-  ``tstzrange(starts_at, ends_at, '[]')``), built-in types only.
+  ``tstzrange(start, end, '[]')``), built-in types only.
 
 The index narrows; the box and period columns decide (an R*Tree keeps 32-bit floats, rounded outward).
 The SQL here names only the model's own table and columns (quoted); every value is a parameter.
@@ -21,7 +24,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import models
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
@@ -30,6 +34,8 @@ from django.db.models.expressions import RawSQL
 from civmil.core.geometry import Bounds
 
 BOX = ("west", "east", "south", "north")
+#: The time columns of a :class:`~civmil.core.models.Period`.
+PERIOD = ("starts_at", "ends_at")
 
 
 def _q(name: str) -> str:
@@ -41,23 +47,27 @@ def _seconds(column: str) -> str:
     return f"CAST(strftime('%s', {column}) AS INTEGER)"
 
 
-def create_statements(table: str, pk: str, vendor: str, *, period: bool) -> list[str]:
-    """The SQL that builds (and fills) the spatial index of ``table`` on ``vendor``."""
+def create_statements(table: str, pk: str, vendor: str, *, period: bool = False,
+                      time: tuple[str, str] | None = None) -> list[str]:
+    """The SQL that builds (and fills) the spatial index of ``table`` on ``vendor``; its time
+    dimension runs from column ``time[0]`` to ``time[1]`` (the same column for an instant), or
+    from ``starts_at`` to ``ends_at`` with ``period``, and there is none without either."""
     t = _q(table)
+    time = time or (PERIOD if period else None)
     if vendor == "postgresql":
         expressions = "(box(point(west, south), point(east, north)))"
-        if period:
-            expressions += ", (tstzrange(starts_at, ends_at, '[]'))"
+        if time:
+            expressions += f", (tstzrange({_q(time[0])}, {_q(time[1])}, '[]'))"
         return [f"CREATE INDEX {_q(table + '_place_gist')} ON {t} USING gist ({expressions})"]
     if vendor != "sqlite":
         return []
     keys, rtree, id_ = _q(table + "_place_key"), _q(table + "_rtree"), _q(pk)
-    dims = "west, east, south, north" + (", starts, ends" if period else "")
+    dims = "west, east, south, north" + (", starts, ends" if time else "")
 
     def values(row: str) -> str:
         cols = ", ".join(f"{row}.{c}" for c in BOX)
-        if period:
-            cols += f", {_seconds(row + '.starts_at')}, {_seconds(row + '.ends_at')}"
+        if time:
+            cols += f", {_seconds(row + '.' + _q(time[0]))}, {_seconds(row + '.' + _q(time[1]))}"
         return cols
 
     def put(row: str) -> str:
@@ -68,7 +78,7 @@ def create_statements(table: str, pk: str, vendor: str, *, period: bool) -> list
     def drop(row: str) -> str:
         return f"DELETE FROM {rtree} WHERE id = (SELECT key FROM {keys} WHERE record = {row}.{id_});"  # noqa: S608
 
-    watched = ", ".join([*BOX, *(("starts_at", "ends_at") if period else ())])
+    watched = ", ".join(dict.fromkeys([*BOX, *(_q(c) for c in time or ())]))
     return [
         f"CREATE TABLE {keys} (key INTEGER PRIMARY KEY, record char(32) NOT NULL UNIQUE)",
         f"CREATE VIRTUAL TABLE {rtree} USING rtree(id, {dims})",
@@ -93,15 +103,42 @@ def drop_statements(table: str, vendor: str) -> list[str]:
             f"DROP TABLE IF EXISTS {_q(table + '_rtree')}", f"DROP TABLE IF EXISTS {_q(table + '_place_key')}"]
 
 
-def _has_period(model: type[models.Model]) -> bool:
-    names = {f.name for f in model._meta.get_fields()}
-    return {"starts_at", "ends_at"} <= names
+def time_fields(model: type[models.Model], declared: tuple[str, ...] | None = None) -> tuple[str, str] | None:
+    """The fields the time dimension of ``model``'s spatial index runs between: the one or two
+    named by ``declared`` or else its ``spatial_time``, else a period's ``starts_at`` and
+    ``ends_at``, else none.
+
+    They must be datetimes that are never null (a record is in the index with its time)."""
+    declared = tuple(declared or getattr(model, "spatial_time", ()) or ())
+    if not declared:
+        names = {f.name for f in model._meta.get_fields()}
+        return PERIOD if set(PERIOD) <= names else None
+    if len(declared) > 2:
+        raise ImproperlyConfigured(f"{model.__name__}.spatial_time names one field (an instant) or two (a start "
+                                   f"and an end), not {len(declared)}.")
+    for name in declared:
+        f = model._meta.get_field(name)
+        if not isinstance(f, models.DateTimeField) or f.null:
+            raise ImproperlyConfigured(f"{model.__name__}.spatial_time: {name} is not a datetime field that is "
+                                       "never null.")
+    return declared[0], declared[-1]
 
 
-def install(model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor) -> None:
-    """Build the spatial index of ``model``'s table (what :class:`SpatialIndex` does)."""
+def _time_columns(model: type[models.Model], declared: tuple[str, ...] | None = None) -> tuple[str, str] | None:
+    names = time_fields(model, declared)
+    if names is None:
+        return None
+    first, last = (model._meta.get_field(n) for n in names)
+    assert isinstance(first, models.Field) and isinstance(last, models.Field)
+    return str(first.column), str(last.column)
+
+
+def install(model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor,
+            time: tuple[str, ...] | None = None) -> None:
+    """Build the spatial index of ``model``'s table (what :class:`SpatialIndex` does), its time
+    dimension on the fields ``time`` names or else on :func:`time_fields`."""
     for sql in create_statements(model._meta.db_table, model._meta.pk.column,  # type: ignore[union-attr]
-                                 schema_editor.connection.vendor, period=_has_period(model)):
+                                 schema_editor.connection.vendor, time=_time_columns(model, time)):
         schema_editor.execute(sql, params=None)
 
 
@@ -111,27 +148,37 @@ def uninstall(model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor
 
 
 class SpatialIndex(Operation):
-    """Migration operation: the spatial index of a Placed model (after the model's CreateModel)."""
+    """Migration operation: the spatial index of a Placed model (after the model's CreateModel).
+
+    ``time`` names the field(s) of its time dimension as the model's ``spatial_time`` does (a
+    migration's models do not carry that attribute); without it a period's fields, if any."""
 
     reversible = True
     reduces_to_sql = True
 
-    def __init__(self, model_name: str) -> None:
+    def __init__(self, model_name: str, time: tuple[str, ...] = ()) -> None:
         self.model_name = model_name
+        self.time = tuple(time)
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        return (self.__class__.__qualname__, [self.model_name], {})
+        return (self.__class__.__qualname__, [self.model_name], {"time": self.time} if self.time else {})
 
     def state_forwards(self, app_label: str, state: ProjectState) -> None:
         pass
 
+    def _install(self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, state: ProjectState) -> None:
+        install(state.apps.get_model(app_label, self.model_name), schema_editor, self.time)
+
+    def _uninstall(self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, state: ProjectState) -> None:
+        uninstall(state.apps.get_model(app_label, self.model_name), schema_editor)
+
     def database_forwards(self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState,
                           to_state: ProjectState) -> None:
-        install(to_state.apps.get_model(app_label, self.model_name), schema_editor)
+        self._install(app_label, schema_editor, to_state)
 
     def database_backwards(self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState,
                            to_state: ProjectState) -> None:
-        uninstall(from_state.apps.get_model(app_label, self.model_name), schema_editor)
+        self._uninstall(app_label, schema_editor, from_state)
 
     def describe(self) -> str:
         return f"Spatial index of {self.model_name}"
@@ -141,54 +188,80 @@ class SpatialIndex(Operation):
         return f"{self.model_name.lower()}_spatial_index"
 
 
+class DropSpatialIndex(SpatialIndex):
+    """Migration operation: drop the spatial index :class:`SpatialIndex` built with the same
+    arguments (built again on the way back), e.g. before building it with another time dimension."""
+
+    def database_forwards(self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState,
+                          to_state: ProjectState) -> None:
+        self._uninstall(app_label, schema_editor, from_state)
+
+    def database_backwards(self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState,
+                           to_state: ProjectState) -> None:
+        self._install(app_label, schema_editor, to_state)
+
+    def describe(self) -> str:
+        return f"Drop the spatial index of {self.model_name}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"drop_{self.model_name.lower()}_spatial_index"
+
+
 def overlapping(queryset: models.QuerySet[Any], box: Bounds | None = None, starts: dt.datetime | None = None,
                 ends: dt.datetime | None = None) -> models.QuerySet[Any]:
-    """Records of ``queryset`` whose box meets ``box`` and whose period meets ``starts``..``ends``.
+    """Records of ``queryset`` whose box meets ``box`` and whose time meets ``starts``..``ends``.
 
-    Either may be left out; edges that touch meet. Through the spatial index when the model has
-    one (``spatial_index = True``) on this database, on the plain columns otherwise.
+    Either may be left out; edges that touch meet. The time is the model's (:func:`time_fields`:
+    its ``spatial_time`` or its period). Through the spatial index when the model has one
+    (``spatial_index = True``) on this database, box and window in one probe, on the plain columns
+    otherwise.
     """
+    model = queryset.model
+    first, last = time_fields(model) or PERIOD
     q = models.Q()
     if box is not None:
         q &= models.Q(east__gte=box.west, west__lte=box.east, north__gte=box.south, south__lte=box.north)
     if starts is not None:
-        q &= models.Q(ends_at__gte=starts)
+        q &= models.Q(**{f"{last}__gte": starts})
     if ends is not None:
-        q &= models.Q(starts_at__lte=ends)
-    model = queryset.model
-    narrowed = _through_index(model, queryset.db, box, starts, ends) if getattr(model, "spatial_index", False) else None
+        q &= models.Q(**{f"{first}__lte": ends})
+    narrowed = None
+    if getattr(model, "spatial_index", False) and box is not None:  # records without a place are in no index
+        sql, params = index_condition(model, connections[queryset.db].vendor, box, starts, ends)
+        narrowed = RawSQL(sql, params, output_field=models.BooleanField()) if sql else None  # noqa: S611
     queryset = queryset.filter(q)
     return queryset.filter(narrowed) if narrowed is not None else queryset
 
 
-def _through_index(model: type[models.Model], alias: str, box: Bounds | None, starts: dt.datetime | None,
-                   ends: dt.datetime | None) -> RawSQL | None:
-    from django.db import connections
-
-    vendor = connections[alias].vendor
+def index_condition(model: type[models.Model], vendor: str, box: Bounds, starts: dt.datetime | None = None,
+                    ends: dt.datetime | None = None) -> tuple[str, list[Any]]:
+    """The SQL condition (and its parameters) by which the spatial index of ``model`` narrows its
+    table (named as itself) to the records whose box may meet ``box`` and whose time may meet
+    ``starts``..``ends``: what :func:`overlapping` adds to the exact comparisons. Empty on a
+    database without the index."""
     table = _q(model._meta.db_table)
-    period = _has_period(model)
-    if box is None:  # records without a place are in no spatial index
-        return None
+    time = _time_columns(model)
     if vendor == "postgresql":
         parts = [f"box(point({table}.west, {table}.south), point({table}.east, {table}.north)) "
                  "&& box(point(%s, %s), point(%s, %s))"]
         params: list[Any] = [box.west, box.south, box.east, box.north]
-        if period and (starts is not None or ends is not None):
-            parts.append(f"tstzrange({table}.starts_at, {table}.ends_at, '[]') && tstzrange(%s, %s, '[]')")
+        if time and (starts is not None or ends is not None):
+            parts.append(f"tstzrange({table}.{_q(time[0])}, {table}.{_q(time[1])}, '[]') && tstzrange(%s, %s, '[]')")
             params += [starts, ends]
-        return RawSQL(" AND ".join(parts), params, output_field=models.BooleanField())  # noqa: S611
+        return " AND ".join(parts), params
     if vendor == "sqlite":
         conditions = ["r.east >= %s AND r.west <= %s AND r.north >= %s AND r.south <= %s"]
         params = [box.west, box.east, box.south, box.north]
-        if period and starts is not None:
+        # Seconds, a second wider (strftime drops the fraction); the R*Tree rounds outward too.
+        if time and starts is not None:
             conditions.append("r.ends >= %s")
             params.append(int(starts.timestamp()) - 1)
-        if period and ends is not None:
+        if time and ends is not None:
             conditions.append("r.starts <= %s")
             params.append(int(ends.timestamp()) + 1)
         keys, rtree = _q(model._meta.db_table + "_place_key"), _q(model._meta.db_table + "_rtree")
         pk = _q(model._meta.pk.column)  # type: ignore[union-attr]
-        return RawSQL(f"{table}.{pk} IN (SELECT k.record FROM {rtree} r JOIN {keys} k ON k.key = r.id "  # noqa: S611, S608
-                      f"WHERE {' AND '.join(conditions)})", params, output_field=models.BooleanField())
-    return None
+        return (f"{table}.{pk} IN (SELECT k.record FROM {rtree} r JOIN {keys} k ON k.key = r.id "  # noqa: S608
+                f"WHERE {' AND '.join(conditions)})", params)
+    return "", []

@@ -177,7 +177,7 @@ class _Matching:
 
 def _matching(actor: "Actor", record_type: registry.RecordType, values: dict[str, Any], box: Bounds | None,
               starts: dt.datetime | None, ends: dt.datetime | None) -> _Matching:
-    from civmil.core.spatial import overlapping
+    from civmil.core.spatial import overlapping, time_fields
 
     layer = _layer(record_type)
     model = record_type.model
@@ -195,7 +195,9 @@ def _matching(actor: "Actor", record_type: registry.RecordType, values: dict[str
         qs = qs.filter(models.Q(west__isnull=False))
         if layer.time:
             wide = qs = _time_window(record_type, qs, starts, ends)
-            qs = overlapping(qs, box)
+            # When the layer's time is the spatial index's, the index narrows box and window at once.
+            same = time_fields(model) == (layer.time[0], layer.time[-1])
+            qs = overlapping(qs, box, starts, ends) if same else overlapping(qs, box)
         else:
             wide, qs = overlapping(qs, None, starts, ends), overlapping(qs, box, starts, ends)
     if starts is not None or ends is not None:
