@@ -124,7 +124,7 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
     return round(statistics.median(samples), 2), round(samples[math.ceil(len(samples) * 0.95) - 1], 2)
 
 
-def _measure(n: int, seeded: Any, fill: dict[str, Any], queries: int) -> dict[str, Any]:
+def _measure(n: int, seeded: Any, fill: dict[str, Any], queries: int, profile: bool = False) -> dict[str, Any]:
     from django.db import connection
     from django.test import Client
 
@@ -157,14 +157,15 @@ def _measure(n: int, seeded: Any, fill: dict[str, Any], queries: int) -> dict[st
                "AND occurred_at >= %s AND occurred_at <= %s AND level = %s ORDER BY id LIMIT 1001")
         return sql, [*params, south, north, west, east, starts, ends, LEVEL]
 
-    api_ms, sql_ms, features, rows, differ = [], [], [], [], 0
+    api_ms, sql_ms, api_cpu, features, rows, differ = [], [], [], [], [], 0
     for west, south, east, north, starts, ends in [params_of[0], *params_of]:
         query = {"bbox": f"{west},{south},{east},{north}", "time_from": starts.isoformat(),
                  "time_to": ends.isoformat(), "level": LEVEL}
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         response = client.get(url, query)
         body = response.content
         api_ms.append((time.perf_counter() - began) * 1000)
+        api_cpu.append((time.process_time() - cpu) * 1000)
         assert response.status_code == 200, body[:500]
         found = json.loads(body)
         sql, params = bare(west, south, east, north, starts, ends)
@@ -179,17 +180,32 @@ def _measure(n: int, seeded: Any, fill: dict[str, Any], queries: int) -> dict[st
         differ += [f["id"] for f in found["features"]] != bare_ids
         features.append(len(found["features"]))
         rows.append(len(bare_ids))
+    if profile:  # where a request's time goes: the same queries again under cProfile
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        for west, south, east, north, starts, ends in params_of:
+            query = {"bbox": f"{west},{south},{east},{north}", "time_from": starts.isoformat(),
+                     "time_to": ends.isoformat(), "level": LEVEL}
+            profiler.runcall(client.get, url, query)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"civmil/|execute|fetch|orjson", 45)
     if differ:
         raise SystemExit(f"the layer and the bare SQL returned different rows in {differ} queries")
     api, sql = _percentiles(api_ms[1:]), _percentiles(sql_ms[1:])  # the first of each warms the caches
+    # This process's CPU for a request (SQLite's work included, PostgreSQL's not): what the request
+    # costs when the machine is shared, as the wall-clock times above are not.
+    cpu = _percentiles(api_cpu[1:])
     return {"records": n, "database": connection.vendor, "queries": queries,
             "features_mean": round(sum(features[1:]) / queries, 1), "bare_rows_mean": round(sum(rows[1:]) / queries, 1),
             "api_p50_ms": api[0], "api_p95_ms": api[1], "sql_p50_ms": sql[0], "sql_p95_ms": sql[1],
+            "api_cpu_p50_ms": cpu[0], "api_cpu_p95_ms": cpu[1],
             "ratio_p50": round(api[0] / sql[0], 1), "ratio_p95": round(api[1] / sql[1], 1),
             "fill_s": fill["fill_s"], "records_per_s": fill["records_per_s"]}
 
 
-def run(sizes: tuple[int, ...] = SIZES, queries: int = 50) -> list[dict[str, Any]]:
+def run(sizes: tuple[int, ...] = SIZES, queries: int = 50, *, profile: bool = False,
+        keep: bool = False) -> list[dict[str, Any]]:
     from django.conf import settings
     from django.db import connection, transaction
 
@@ -208,10 +224,11 @@ def run(sizes: tuple[int, ...] = SIZES, queries: int = 50) -> list[dict[str, Any
                 # planner prefers the level index (a quarter of the log) to the spatial index.
                 with connection.cursor() as cursor:
                     cursor.execute("ANALYZE")
-            rows.append(_measure(n, seeded, fill, queries))
+            rows.append(_measure(n, seeded, fill, queries, profile))
             print(json.dumps(rows[-1]), flush=True)
         finally:
-            _clean(seeded)
+            if not keep:
+                _clean(seeded)
     table = Table(title=f"Map layer on {connection.vendor}: box ~55 km + {WINDOW_DAYS} days + level, as an NGO "
                         "reader (ms; whole API request vs bare SQL)")
     for col in ("records", "features", "bare rows", "API p50 / p95", "SQL p50 / p95", "ratio p50 / p95"):
@@ -229,11 +246,13 @@ def main() -> int:
     parser.add_argument("--records", type=int, action="append",
                         help=f"entries to measure at (repeatable; default {', '.join(map(str, SIZES))})")
     parser.add_argument("--queries", type=int, default=50, help="queries timed per size (default 50)")
+    parser.add_argument("--profile", action="store_true", help="then profile the same requests (cProfile)")
+    parser.add_argument("--keep", action="store_true", help="leave the entries in the database afterwards")
     args = parser.parse_args()
     from bench.__main__ import RESULTS, setup
 
     setup()
-    rows = run(tuple(args.records) if args.records else SIZES, args.queries)
+    rows = run(tuple(args.records) if args.records else SIZES, args.queries, profile=args.profile, keep=args.keep)
     RESULTS.mkdir(exist_ok=True)
     from django.db import connection
 
