@@ -386,6 +386,8 @@ def _features(actor: "Actor", record_type: registry.RecordType, records: list[An
         shown = access.Shown(record if full else whole.get(pk, record), view)
         if full and layer.point:
             geometry = _point(getattr(record, layer.point[0]), getattr(record, layer.point[1]))
+        elif full:
+            geometry = record.geometry if isinstance(record.geometry, dict) else None
         else:
             geometry = _geometry(layer, by_name, shown)
         if geometry is None or not (full or _still_matches(by_name, shown, looked_at, custom)):
