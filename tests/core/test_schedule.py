@@ -201,3 +201,21 @@ def test_serve_runs_the_embedded_worker_while_it_serves(db: Any, settings: Any,
     seen.clear()
     call_command("serve", stdout=io.StringIO(), stderr=io.StringIO())
     assert seen == [False]
+
+
+def test_planner_statistics_are_refreshed_every_six_hours_on_sqlite(db: Any) -> None:
+    """Without statistics SQLite's planner may scan an index on a quarter of a table where the
+    spatial index would answer at once; the job gives it sampled statistics of every table."""
+    from django.db import connection
+
+    job = schedule.registered()["database.statistics"]
+    assert job.every == dt.timedelta(hours=6) and job.task is schedule.refresh_planner_statistics
+    make_org()
+    ran = schedule.refresh_planner_statistics.call()
+    if connection.vendor != "sqlite":
+        assert ran is False  # PostgreSQL's autovacuum keeps its statistics
+        return
+    assert ran is True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'core_organisation'")
+        assert cursor.fetchone()[0] > 0

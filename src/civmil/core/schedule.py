@@ -321,10 +321,32 @@ def sweep_staged_uploads() -> int:
     return staging.sweep_all()
 
 
+#: Rows SQLite's ANALYZE reads per index (an estimate is enough for the planner, and it keeps the
+#: job short on a large database).
+ANALYSIS_LIMIT = 1000
+
+
+@task()
+def refresh_planner_statistics() -> bool:
+    """Refresh SQLite's statistics for its query planner (``ANALYZE``, sampled), so that it goes
+    through the right index: without them it may scan a level's quarter of a table where the
+    spatial index would answer at once. PostgreSQL keeps its own (autovacuum); nothing to do there.
+    Whether it ran."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA analysis_limit = {int(ANALYSIS_LIMIT)}")
+        cursor.execute("ANALYZE")
+    return True
+
+
 def register_default_jobs() -> None:
     register_periodic("ledger.checkpoint", ledger_checkpoint, LEDGER_CHECKPOINT_EVERY)
     register_periodic("events.prune", prune_live_events, OUTBOX_PRUNE_EVERY)
     register_periodic("staging.sweep", sweep_staged_uploads, dt.timedelta(hours=1))
+    register_periodic("database.statistics", refresh_planner_statistics, dt.timedelta(hours=6))
 
 
 register_default_jobs()
@@ -335,6 +357,7 @@ __all__ = [
     "PeriodicJob",
     "Runner",
     "ledger_checkpoint",
+    "refresh_planner_statistics",
     "register_periodic",
     "registered",
     "run_queued",

@@ -90,6 +90,11 @@ class Command(BaseCommand):
             reports = scale.scale(records, chosen, seed=seed)
         except ServiceError as exc:
             raise CommandError(exc.message) from exc
+        # So many new rows at once: the query planner's statistics are refreshed now rather than
+        # at the worker's next round (see core.schedule.refresh_planner_statistics).
+        from civmil.core.schedule import refresh_planner_statistics
+
+        refresh_planner_statistics.call()
         table = Table(title=_("Made-up records added to the demo mission"))
         for heading in (_("Record type"), _("Records"), _("Releases"), _("Ledger entries"), _("Seconds"),
                         _("Records/s")):
