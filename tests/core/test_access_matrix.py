@@ -42,8 +42,6 @@ from tests.conftest import count_access_cases
 from tests.core.test_access_policy import PROFILES, expected_view
 from tests.factories import make_member
 
-#: The liaison log's levels (it allows neither PUBLIC nor OVERSIGHT).
-LOG_LEVELS = [Level.MISSION, Level.HUMANITARIAN, Level.MILITARY, Level.RESTRICTED]
 RELATIONS = ["none", "owner", "submitter", "released_org", "released_fields", "released_component", "named",
              "granted"]
 #: Profiles that can sign in (anonymous visitors are checked separately).
@@ -478,33 +476,37 @@ def test_anonymous_visitors_see_no_record_of_a_type_without_public_records(recor
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("admin_component", [Component.MILITARY, Component.CIVILIAN])
-def test_admin_site_shows_only_what_the_policy_shows(admin_component: str) -> None:
-    from civmil.core.choices import Role
-
+@pytest.mark.parametrize("record_type", KERNEL_TYPES, ids=_type_id)
+def test_admin_site_shows_only_what_the_policy_shows(record_type: registry.RecordType, admin_component: str) -> None:
+    """Each type's admin (derived from its declaration): its list and a record's change page show
+    what the administrator's own view shows, and a hidden record answers like a missing one."""
     admin = make_member(admin_component, role=Role.ADMINISTRATOR)
-    owners = _owners()
+    profile = "mil_admin" if admin_component == Component.MILITARY else "civ_admin"
+    owners = _owners(record_type)
     planted = []
-    for level in LOG_LEVELS:
+    for level in record_type.levels:
         author = owners[level]
-        entry, s_marker, f_marker = _plant_one(LOG, author, level, "")
-        planted.append(Planted("none", level, entry.pk, s_marker, f_marker,
-                               _expected("none", "mil_admin" if admin_component == Component.MILITARY
-                                         else "civ_admin", level)))
+        record, s_marker, f_marker = _plant_one(record_type, author, level, "")
+        planted.append(Planted("none", level, record.pk, s_marker, f_marker,
+                               _expected("none", profile, level, record_type), author, record_type))
+    opts = record_type.model._meta
     client = _client(admin.user)
-    changelist = client.get(reverse("admin:actors_liaisonlogentry_changelist"))
+    changelist = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
     assert changelist.status_code == 200
+    listed = changelist.content.decode()
     failures: list[str] = []
-    missing = client.get(reverse("admin:actors_liaisonlogentry_change", args=[uuid.uuid4()]))
+    missing = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[uuid.uuid4()]))
     for item in planted:
-        page = client.get(reverse("admin:actors_liaisonlogentry_change", args=[item.pk]))
-        text = changelist.content.decode() + page.content.decode()
+        page = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[item.pk]))
+        text = listed + page.content.decode()
         if item.expected == "N":
-            if item.summary_marker in text or item.follow_marker in text or str(item.pk) in changelist.content.decode():
+            if item.summary_marker in text or item.follow_marker in text or str(item.pk) in listed:
                 failures.append(f"admin {item.level}: hidden record shown")
             if (page.status_code, page.get("Location")) != (missing.status_code, missing.get("Location")):
                 failures.append(f"admin {item.level}: hidden record answers {page.status_code}, "
                                 f"a missing one {missing.status_code}")
-        elif item.follow_marker not in page.content.decode():
-            failures.append(f"admin {item.level}: visible record's content missing from its admin page")
-    count_access_cases("admin", 2 * len(planted))
+        elif page.status_code != 200 or item.follow_marker not in page.content.decode():
+            failures.append(f"admin {item.level}: visible record's content missing from its admin page "
+                            f"({page.status_code})")
+    count_access_cases(f"{record_type.key}: admin", 2 * len(planted))
     assert not failures, "\n".join(failures)
