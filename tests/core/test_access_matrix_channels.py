@@ -209,7 +209,8 @@ def _check_live_events(matrix: Matrix, extras: dict[uuid.UUID, Extra], before: i
                        live: events.Subscription, live_seen: events.Seen, failures: list[str]) -> None:
     actor = matrix.reader.actor
     _subscription, replayed = events.subscribe(actor, [matrix.record_type.key], before, events.Seen())
-    count_access_cases("live events, replay", _check_frames(replayed, matrix, extras, "replay", failures))
+    count_access_cases(f"{matrix.record_type.key}: live events, replay",
+                       _check_frames(replayed, matrix, extras, "replay", failures))
     # A batch shared within the last seconds may come from an earlier, rolled-back test whose
     # outbox ids this one reuses: read the outbox afresh.
     events.forget_batches()
@@ -218,7 +219,8 @@ def _check_live_events(matrix: Matrix, extras: dict[uuid.UUID, Extra], before: i
     while more:
         frames, more = events.catch_up(actor, live, live_seen)
         delivered += frames
-    count_access_cases("live events, delivery", _check_frames(delivered, matrix, extras, "live", failures))
+    count_access_cases(f"{matrix.record_type.key}: live events, delivery",
+                       _check_frames(delivered, matrix, extras, "live", failures))
     if [f["id"] for f in delivered] != [f["id"] for f in replayed]:
         failures.append("live delivery and replay differ")
 
@@ -263,7 +265,8 @@ def _check_websocket(matrix: Matrix, extras: dict[uuid.UUID, Extra], client: Cli
     _subscription, direct = events.subscribe(matrix.reader.actor, [matrix.record_type.key], before, events.Seen())
     if frames != json.loads(json.dumps(direct)):
         failures.append("the WebSocket replays other frames than the delivery functions")
-    count_access_cases("live events, WebSocket", _check_frames(frames, matrix, extras, "WebSocket", failures))
+    count_access_cases(f"{matrix.record_type.key}: live events, WebSocket",
+                       _check_frames(frames, matrix, extras, "WebSocket", failures))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,8 +313,8 @@ def _check_search(matrix: Matrix, client: Client, failures: list[str]) -> None:
             if (link in page_text, marker in page_text) != (shown, shown) or any(m in page_text for m in withheld):
                 failures.append(f"search page {where}: found={link in page_text}, marker={marker in page_text}, "
                                 f"withheld shown={[m for m in withheld if m in page_text]}")
-        count_access_cases("search api", len(matrix.planted))
-        count_access_cases("search page", len(matrix.planted))
+        count_access_cases(f"{matrix.record_type.key}: search api", len(matrix.planted))
+        count_access_cases(f"{matrix.record_type.key}: search page", len(matrix.planted))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,7 +373,7 @@ def _check_threads_and_attachments(matrix: Matrix, extras: dict[uuid.UUID, Extra
         if set(shown.values()) != {item.expected == "F"}:
             failures.append(f"record page panels {where}: message, file name and link shown: {shown}")
     for channel, n in counts.items():
-        count_access_cases(channel, n)
+        count_access_cases(f"{matrix.record_type.key}: {channel}", n)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,8 +417,8 @@ def _check_notifications(matrix: Matrix, extras: dict[uuid.UUID, Extra], client:
         leaked = [m for m in every_marker if m in text]
         if leaked or (channel == "e-mail" and any(str(item.pk) in text for item in matrix.planted)):
             failures.append(f"{channel} carries a record's or a message's text: {leaked}")
-    count_access_cases("notifications", 3 * len(matrix.planted))
-    count_access_cases("e-mail", len(matrix.planted))
+    count_access_cases(f"{matrix.record_type.key}: notifications", 3 * len(matrix.planted))
+    count_access_cases(f"{matrix.record_type.key}: e-mail", len(matrix.planted))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,7 +442,7 @@ def _check_tokens(matrix: Matrix, session: Client, failures: list[str]) -> None:
         by_session, by_token = session.get(url), script.get(url, **_bearer(secret))
         if (by_token.status_code, by_token.json()) != (by_session.status_code, by_session.json()):
             failures.append(f"token {url}: {by_token.status_code} differs from the session's {by_session.status_code}")
-    count_access_cases("token api", len(urls))
+    count_access_cases(f"{matrix.record_type.key}: token api", len(urls))
     if matrix.record_type.key != STREAM:
         return  # the writes below are the liaison log's
 
@@ -469,7 +472,7 @@ def _check_tokens(matrix: Matrix, session: Client, failures: list[str]) -> None:
     if created.status_code != 201:
         failures.append(f"read-and-write token could not write: {created.status_code} {created.content[:200]!r}")
     assert ApiToken.objects.filter(user_id=actor.user_id).count() == 2
-    count_access_cases("token write", len(writes))
+    count_access_cases(f"{matrix.record_type.key}: token write", len(writes))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -511,7 +514,7 @@ def test_anonymous_visitors_reach_no_channel(_channels: None) -> None:
 
     with _connections_kept():
         assert async_to_sync(connect)() == {"type": "websocket.close", "code": events.CLOSE_UNAUTHENTICATED}
-    count_access_cases("anonymous", len(pages) + 4)
+    count_access_cases(f"{STREAM}: anonymous", len(pages) + 4)
 
 
 def test_anonymous_visitors_read_a_public_record_page_without_its_discussion_or_attachments(_channels: None) -> None:

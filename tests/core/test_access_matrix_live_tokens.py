@@ -5,7 +5,8 @@ The records are those of ``test_access_matrix.py`` (planted by :func:`plant_matr
 relation and level the hand-written table of ``test_access_policy.py`` has for each reader
 profile). Each channel adds its rows to that one table:
 
-* **Discussion and file events** (:data:`DISCUSSION_EVENTS`): on every record its author (or a
+* **Discussion and file events** (:data:`DISCUSSION_EVENTS`), for every registered type with
+  discussions and attachments: on every record its author (or a
   colleague, when the reader is the author) posts a message, attaches a file and removes
   another. The discussion opens only with the full view, so a reader whose cell is F receives
   every one of those events, a reader whose cell is R receives none of them (no frame at all,
@@ -34,14 +35,14 @@ from civmil.actors.models import LiaisonAssignment, LiaisonLogEntry
 from civmil.comms.models import Attachment, Message, Notification
 from civmil.comms.services import attachments as attachment_services
 from civmil.comms.services import threads as thread_services
-from civmil.core import events
+from civmil.core import events, registry
 from civmil.core.accounts import services as accounts_services
 from civmil.core.acting import Actor
 from civmil.core.choices import Component
 from civmil.core.models import ApiToken, Release, TokenScope
 from tests.conftest import count_access_cases
 from tests.core.test_access_matrix import READERS, Matrix, _client, make_reader, plant_matrix
-from tests.core.test_access_matrix_channels import _poster, websocket_replay
+from tests.core.test_access_matrix_channels import THREADED_TYPES, _poster, websocket_replay
 from tests.factories import make_member
 
 pytestmark = pytest.mark.django_db
@@ -111,10 +112,11 @@ def _discuss(matrix: Matrix, colleague: Actor | None) -> dict[uuid.UUID, str]:
     for item in matrix.planted:
         marker = markers[item.pk] = f"D{matrix.run}{uuid.uuid4().hex}"
         poster = _poster(item, colleague)
-        thread_services.post_message(poster, STREAM, item.pk, f"Discussed: {marker}")
-        attachment_services.add_attachment(poster, STREAM, item.pk,
+        stream = item.record_type.key
+        thread_services.post_message(poster, stream, item.pk, f"Discussed: {marker}")
+        attachment_services.add_attachment(poster, stream, item.pk,
                                            SimpleUploadedFile(f"{marker}.txt", f"kept {marker}".encode()))
-        removed = attachment_services.add_attachment(poster, STREAM, item.pk,
+        removed = attachment_services.add_attachment(poster, stream, item.pk,
                                                      SimpleUploadedFile(f"{marker}-2.txt", marker.encode()))
         attachment_services.delete_attachment(poster, removed.pk)
     return markers
@@ -141,19 +143,22 @@ def _check_discussion_frames(frames: list[dict[str, Any]], matrix: Matrix, marke
 
 
 @pytest.mark.parametrize("profile", READERS)
-def test_discussion_and_file_events_reach_exactly_the_full_readers(profile: str, _channels: None) -> None:
+@pytest.mark.parametrize("record_type", THREADED_TYPES, ids=lambda t: t.key)
+def test_discussion_and_file_events_reach_exactly_the_full_readers(record_type: registry.RecordType, profile: str,
+                                                                   _channels: None) -> None:
     reader = make_reader(profile)
+    stream = record_type.key
     live_seen = events.Seen()
-    live, _nothing = events.subscribe(reader.actor, [STREAM], None, live_seen)
+    live, _nothing = events.subscribe(reader.actor, [stream], None, live_seen)
     before = live.cursor
-    matrix = plant_matrix(reader)
+    matrix = plant_matrix(reader, record_type)
     colleague = (make_member(Component(reader.actor.component), org=reader.actor.organisation).actor
                  if reader.actor.membership else None)
     markers = _discuss(matrix, colleague)
     failures: list[str] = []
 
-    _subscription, replayed = events.subscribe(reader.actor, [STREAM], before, events.Seen())
-    count_access_cases("discussion events, replay",
+    _subscription, replayed = events.subscribe(reader.actor, [stream], before, events.Seen())
+    count_access_cases(f"{stream}: discussion events, replay",
                        _check_discussion_frames(replayed, matrix, markers, "replay", failures))
     events.forget_batches()
     delivered: list[dict[str, Any]] = []
@@ -161,11 +166,11 @@ def test_discussion_and_file_events_reach_exactly_the_full_readers(profile: str,
     while more:
         frames, more = events.catch_up(reader.actor, live, live_seen)
         delivered += frames
-    count_access_cases("discussion events, delivery",
+    count_access_cases(f"{stream}: discussion events, delivery",
                        _check_discussion_frames(delivered, matrix, markers, "live", failures))
     if profile in WEBSOCKET_PROFILES:
-        frames = websocket_replay(_client(reader.user), before)
-        count_access_cases("discussion events, WebSocket",
+        frames = websocket_replay(_client(reader.user), before, stream)
+        count_access_cases(f"{stream}: discussion events, WebSocket",
                            _check_discussion_frames(frames, matrix, markers, "WebSocket", failures))
     assert not failures, "\n".join(failures)
 
@@ -272,7 +277,7 @@ def test_a_token_whose_account_lost_its_second_factor(profile: str, mfa_on: None
                                     f"the session {by_session.status_code}")
         if _state() != before:
             failures.append("a token whose account lacks its second factor changed something")
-        count_access_cases("token without second factor", 2 * len(calls))
+        count_access_cases(f"{STREAM}: token without second factor", 2 * len(calls))
         _set_up_second_factor(reader.user)  # set up again: the same tokens read again
         if script.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {read_secret}").status_code != 200:
             failures.append("the token stays refused once the second factor is set up again")
@@ -284,6 +289,6 @@ def test_a_token_whose_account_lost_its_second_factor(profile: str, mfa_on: None
             by_token = script.get(url, HTTP_AUTHORIZATION=f"Bearer {read_secret}")
             if (by_token.status_code, by_token.json()) != (by_session.status_code, by_session.json()):
                 failures.append(f"token {url}: {by_token.status_code}, the session {by_session.status_code}")
-        count_access_cases("token without second factor", len(urls))
+        count_access_cases(f"{STREAM}: token without second factor", len(urls))
     assert ApiToken.objects.filter(user_id=actor.user_id).count() == 2
     assert not failures, "\n".join(failures)
