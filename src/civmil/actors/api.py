@@ -16,6 +16,7 @@ from ninja import Query, Router, Status
 from civmil.actors import queries, services
 from civmil.actors.models import LiaisonAssignment, LiaisonLogEntry
 from civmil.actors.schemas import (
+    ORGANISATION_OR_COMMUNITY,
     AreaDetailOut,
     AreaLookupOut,
     AreaPage,
@@ -63,7 +64,7 @@ liaison = Router(tags=["liaison"])
 #: Liaison assignments: the record kernel's router of the type (list, create, detail, update with
 #: the version, history, releases), plus the confirmation by the officer's organisation.
 assignments = record_router(registry.get(LiaisonAssignment), name="assignment", tags=["liaison"],
-                            create_schema=AssignmentIn)
+                            create_schema=AssignmentIn, body_rule=ORGANISATION_OR_COMMUNITY)
 _AssignmentOut = assignments.record_schemas["out"]  # type: ignore[attr-defined]
 
 router = Router()

@@ -10,14 +10,18 @@ import uuid
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, ConfigDict, WithJsonSchema
+from pydantic.config import JsonDict
 
 from civmil.actors.choices import AreaKind, AssignmentStatus, ContactChannel
 from civmil.core import geo
 from civmil.core.access import Shown
 from civmil.core.choices import Component, OrganisationKind, Role
+from civmil.core.dates import DEFAULT_EARLIEST_YEAR
 from civmil.core.kernel.api import FieldDifference
 from civmil.core.schemas import (
+    NOT_BLANK,
+    WINDOW_NOTE,
     CleanStr,
     Latitude,
     Longitude,
@@ -28,6 +32,9 @@ from civmil.core.schemas import (
     RecordOut,
     StaleEditOut,
     Version,
+    WindowDate,
+    WindowDatetime,
+    date_schema,
     organisation_ref,
     record_out,
     withholdable,
@@ -37,13 +44,10 @@ from civmil.core.schemas_geometry import geometry_schema
 if TYPE_CHECKING:
     from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
 
-_WINDOW = ("The mission's accepted date window applies (a mission setting, by default 1 January 1990 to "
-           "31 December ten years ahead); outside it the answer is 422 naming the window.")
-#: A time with its offset, checked against the mission's date window by the endpoint (``civmil.core.dates``),
-#: so that the API refuses exactly what the forms and imports refuse, with the same message.
-WindowDatetime = Annotated[AwareDatetime, Field(description=_WINDOW)]
-#: A date, checked against the mission's date window by the endpoint.
-WindowDate = Annotated[dt.date, Field(description=_WINDOW)]
+
+#: A time that has passed, inside the window: the document states the default window's first year to this one.
+PastDatetime = Annotated[AwareDatetime, WithJsonSchema(date_schema(DEFAULT_EARLIEST_YEAR, dt.date.today().year,
+                                                                   time=True))]
 
 #: The levels a liaison record may have (``civmil.actors.records.LIAISON_LEVELS``; a test keeps them equal).
 LiaisonLevel = Literal["mission", "humanitarian", "military", "restricted"]
@@ -158,7 +162,17 @@ def point_out(lat: float, lon: float) -> dict[str, Any]:
 # Liaison assignments
 
 
+#: The assignment's rule across two fields, for the document: an organisation, or a community that
+#: is not blank (the service refuses neither on ``to_organisation``, naming it).
+ORGANISATION_OR_COMMUNITY: JsonDict = {"anyOf": [
+    {"required": ["to_organisation"], "properties": {"to_organisation": {"type": "string"}}},
+    {"required": ["community"], "properties": {"community": NOT_BLANK}},
+]}
+
+
 class AssignmentIn(Schema):
+    model_config = ConfigDict(json_schema_extra=ORGANISATION_OR_COMMUNITY)
+
     officer: uuid.UUID = Field(description="The liaison officer (a person you may see).")
     level: LiaisonLevel
     starts_on: WindowDate
@@ -243,11 +257,13 @@ def assignment_out(shown: Shown[LiaisonAssignment], names: dict[str, str]) -> di
 
 
 class LiaisonIn(Schema):
-    occurred_at: AwareDatetime = Field(description="When the contact took place, with its offset. " + _WINDOW)
+    occurred_at: PastDatetime = Field(description="When the contact took place, with its offset; not in the "
+                                                  "future. " + WINDOW_NOTE)
     channel: ContactChannel
     level: LiaisonLevel
-    summary: CleanStr = Field(max_length=10_000)
-    organisations: list[uuid.UUID] = Field(max_length=50, description="Organisations taking part (one or more).")
+    summary: CleanStr = Field(max_length=10_000, json_schema_extra=NOT_BLANK)
+    organisations: list[uuid.UUID] = Field(max_length=50, json_schema_extra={"minItems": 1},
+                                           description="Organisations taking part (one or more).")
     people: list[uuid.UUID] = Field(default_factory=list, max_length=100)
     follow_ups: CleanStr = Field("", max_length=10_000)
     geometry: EntryPlace | None = Field(None, description=(  # type: ignore[valid-type]

@@ -26,6 +26,10 @@ from django.utils.translation import gettext as _
 
 from civmil.core.errors import Invalid
 
+#: The window of a mission that has not set its own (``MissionSettings``' defaults).
+DEFAULT_EARLIEST_YEAR = 1990
+DEFAULT_YEARS_AHEAD = 10
+
 
 def _zone(time_zone: str) -> dt.tzinfo:
     try:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from django.utils.translation import gettext as _
 from ninja import Field, Schema
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, WithJsonSchema
+from pydantic.config import JsonDict
 
 from civmil.core.access import Shown, ViewKind
 from civmil.core.choices import Component, Level, MembershipStatus, OrganisationKind, Role
@@ -55,11 +56,61 @@ def _sane_date(value: dt.date) -> dt.date:
     return value
 
 
+def years_pattern(first: int, last: int) -> str:
+    """A regular expression matching the four-digit years ``first`` to ``last`` (whole centuries as
+    ``19\\d\\d``, whole decades as ``199\\d``)."""
+    parts: list[str] = []
+    year = first
+    while year <= last:
+        if year % 100 == 0 and year + 99 <= last:
+            parts.append(f"{year // 100}\\d\\d")
+            year += 100
+        elif year % 10 == 0 and year + 9 <= last:
+            parts.append(f"{year // 10}\\d")
+            year += 10
+        else:
+            parts.append(str(year))
+            year += 1
+    return "(" + "|".join(parts) + ")"
+
+
+_MONTH_DAY = r"-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+_TIME = r"T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)"
+
+
+def date_schema(first: int, last: int, *, time: bool = False) -> dict[str, Any]:
+    """The OpenAPI schema of a date (or a time with its offset) in the years ``first`` to ``last``:
+    the pattern lets clients and fuzzers see the years the server accepts."""
+    return {"type": "string", "format": "date-time" if time else "date",
+            "pattern": f"^{years_pattern(first, last)}{_MONTH_DAY}{_TIME if time else ''}$"}
+
+
+def _default_window() -> tuple[int, int]:
+    """The years of a mission's default accepted window (``civmil.core.dates``): from the default
+    earliest year to the default number of years after this one."""
+    from civmil.core.dates import DEFAULT_EARLIEST_YEAR, DEFAULT_YEARS_AHEAD
+
+    return DEFAULT_EARLIEST_YEAR, dt.date.today().year + DEFAULT_YEARS_AHEAD
+
+
+#: ``json_schema_extra`` of a required text the services refuse when blank (with their own message
+#: naming the field): the document says it needs a character other than white space.
+NOT_BLANK: JsonDict = {"pattern": r"\S"}
 #: A string every database can store; give its ``max_length`` with ``Field``.
 CleanStr = Annotated[str, AfterValidator(_clean_text)]
 #: A time with its offset (``2025-03-01T09:30:00Z`` or ``...+01:00``), years 1900-2999.
-ApiDatetime = Annotated[AwareDatetime, AfterValidator(_sane_year)]
-ApiDate = Annotated[dt.date, AfterValidator(_sane_date)]
+ApiDatetime = Annotated[AwareDatetime, AfterValidator(_sane_year), WithJsonSchema(date_schema(1900, 2999, time=True))]
+ApiDate = Annotated[dt.date, AfterValidator(_sane_date), WithJsonSchema(date_schema(1900, 2999))]
+_WINDOW = ("The mission's accepted date window applies (a mission setting, by default 1 January %d to "
+           "31 December ten years ahead, as the pattern says); outside it the answer is 422 naming the window.")
+#: A time with its offset inside the mission's accepted date window, which the endpoint checks
+#: (``civmil.core.dates``, one message naming the window): the document states the default window.
+WINDOW_NOTE = _WINDOW % _default_window()[0]
+WindowDatetime = Annotated[AwareDatetime,
+                           WithJsonSchema({**date_schema(*_default_window(), time=True), "description": WINDOW_NOTE})]
+#: A date inside the mission's accepted date window, which the endpoint checks.
+WindowDate = Annotated[dt.date,
+                       WithJsonSchema({**date_schema(*_default_window()), "description": WINDOW_NOTE})]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 Version = Annotated[int, Field(ge=1, le=2_147_483_647, description="The version you loaded (optimistic locking).")]

@@ -38,8 +38,7 @@ from civmil.core.kernel.queries import history_of
 from civmil.core.kernel.views import generic_create, generic_update
 from civmil.core.schemas import (
     ERROR_RESPONSES,
-    ApiDate,
-    ApiDatetime,
+    NOT_BLANK,
     CleanStr,
     OrganisationRef,
     Page,
@@ -48,6 +47,8 @@ from civmil.core.schemas import (
     RecordOut,
     StaleEditOut,
     Version,
+    WindowDate,
+    WindowDatetime,
     organisation_ref,
     withholdable,
 )
@@ -130,18 +131,21 @@ def _in_type(f: kf.Field, *, filtering: bool = False) -> tuple[Any, Any]:
     required = f.required and not filtering
     if f.kind in (kf.TEXT, kf.LONG_TEXT):
         t: Any = CleanStr
-        info = Field(... if required else "", max_length=f.max_length or 10_000, description=description)
-        return t, info
+        if required:
+            return t, Field(..., max_length=f.max_length or 10_000, description=description,
+                            json_schema_extra=NOT_BLANK)
+        return t, Field("", max_length=f.max_length or 10_000, description=description)
     if f.kind == kf.CHOICE:
         t = _choices(f)
     elif f.kind == kf.RELATED:
         t = uuid.UUID
     elif f.kind == kf.MANY:
-        return list[uuid.UUID], Field(... if required else [], max_length=100, description=description)
+        return list[uuid.UUID], Field(... if required else [], max_length=100, description=description,
+                                      json_schema_extra={"minItems": 1} if required else None)
     elif f.kind == kf.DATE:
-        t = ApiDate
+        t = WindowDate
     elif f.kind == kf.DATETIME:
-        t = ApiDatetime
+        t = WindowDatetime
     elif f.kind in (kf.NUMBER, kf.INTEGER):
         low, high = f.bounds()
         number = float if f.kind == kf.NUMBER else int
@@ -158,8 +162,9 @@ def _in_type(f: kf.Field, *, filtering: bool = False) -> tuple[Any, Any]:
     return t | None, Field(None, description=description)
 
 
-def schemas(record_type: registry.RecordType) -> dict[str, Any]:
-    """The API schemas of ``record_type``: ``out``, ``page``, ``query``, ``create``, ``update``."""
+def schemas(record_type: registry.RecordType, body_rule: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The API schemas of ``record_type``: ``out``, ``page``, ``query``, ``create``, ``update``.
+    ``body_rule`` adds JSON Schema keywords to the bodies (a rule across fields the services enforce)."""
     stem = record_type.model.__name__
     fields = kf.resolve(record_type)
     out_fields: dict[str, Any] = {}
@@ -178,8 +183,8 @@ def schemas(record_type: registry.RecordType) -> dict[str, Any]:
         if not f.spec.filter:
             continue
         if f.kind in (kf.DATE, kf.DATETIME):
-            query_fields[f"{f.name}_from"] = (ApiDate | None, Field(None, description=f"{f.label}: from this day."))
-            query_fields[f"{f.name}_to"] = (ApiDate | None, Field(None, description=f"{f.label}: up to this day."))
+            query_fields[f"{f.name}_from"] = (WindowDate | None, Field(None, description=f"{f.label}: from this day."))
+            query_fields[f"{f.name}_to"] = (WindowDate | None, Field(None, description=f"{f.label}: up to this day."))
         else:
             query_fields[f.name] = _in_type(f, filtering=True)
     for extra in record_type.list_filters:
@@ -194,6 +199,10 @@ def schemas(record_type: registry.RecordType) -> dict[str, Any]:
     update_fields["level"] = (levels, Field(...))
     update_fields["version"] = (Version, Field(...))
     update = create_model(f"{stem}UpdateIn", __base__=Schema, **update_fields)  # type: ignore[call-overload]
+    if body_rule is not None:
+        for model in (create, update):
+            model.model_config["json_schema_extra"] = body_rule
+            model.model_rebuild(force=True)
     return {"out": out, "page": page, "query": query, "create": create, "update": update}
 
 
@@ -315,12 +324,12 @@ def named(url_name: str) -> Named:
 
 
 def record_router(record_type: registry.RecordType, *, name: str, tags: list[str],
-                  create_schema: Any = None) -> Router:
+                  create_schema: Any = None, body_rule: dict[str, Any] | None = None) -> Router:
     """The API of ``record_type`` (see the module's docstring). ``name`` prefixes the operations'
     URL names; ``create_schema`` replaces the generated creation body (its fields are handed to the
-    type's ``create`` as they are)."""
+    type's ``create`` as they are); ``body_rule``: see :func:`schemas`."""
     model = record_type.model
-    made = schemas(record_type)
+    made = schemas(record_type, body_rule)
     out, query, update_in = made["out"], made["query"], made["update"]
     create_in = create_schema or made["create"]
     router = Router(tags=tags)
@@ -425,6 +434,11 @@ def history_and_releases(router: Router, record_type: registry.RecordType, *, na
                               target_person=(uuid.UUID | None, None),
                               fields=(list[release_field] | None,  # type: ignore[valid-type,arg-type]
                                       Field(None, max_length=50)))
+    # For the document: exactly one target (the service refuses none or several on ``target``).
+    release_in.model_config["json_schema_extra"] = {"oneOf": [
+        {"required": [name], "properties": {name: {"type": "string"}}}
+        for name in ("target_organisation", "target_component", "target_person")]}
+    release_in.model_rebuild(force=True)
 
     @router.get("/{record_id}/releases", response={200: list[ReleaseOut], **ERROR_RESPONSES},
                 **named(f"{name}-releases"), summary=f"Releases of a {model._meta.verbose_name}")

@@ -11,6 +11,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from civmil.core.choices import SpaceKind
+from civmil.core.dates import DEFAULT_EARLIEST_YEAR, DEFAULT_YEARS_AHEAD
 
 LIVE_SPACE_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
@@ -76,12 +77,13 @@ class MissionSettings(models.Model):
     map_center_lon = models.FloatField(_("map centre longitude"), default=0.0)
     map_zoom = models.PositiveSmallIntegerField(_("map zoom"), default=6)
     earliest_year = models.PositiveSmallIntegerField(
-        _("earliest year accepted in dates"), default=1990,
+        _("earliest year accepted in dates"), default=DEFAULT_EARLIEST_YEAR,
         validators=[MinValueValidator(1900), MaxValueValidator(2100)],
         help_text=_("Dates before 1 January of this year are refused in every form, API call and import."),
     )
     years_ahead = models.PositiveSmallIntegerField(
-        _("years ahead accepted in dates"), default=10, validators=[MinValueValidator(1), MaxValueValidator(50)],
+        _("years ahead accepted in dates"), default=DEFAULT_YEARS_AHEAD,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
         help_text=_("Dates more than this many years after today are refused in every form, API call and import."),
     )
     session_idle_minutes = models.PositiveIntegerField(
