@@ -89,3 +89,20 @@ def entry_body(m: Member, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """After a schemathesis run, each operation's share of refused valid requests (worst first)."""
+    rows: dict[str, list[int]] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for key, value in getattr(report, "user_properties", ()):
+                if key == "acceptance" and value[0]:
+                    valid, refused = rows.setdefault(value[0], [0, 0])
+                    rows[value[0]] = [valid + value[1], refused + value[2]]
+    if not rows:
+        return
+    terminalreporter.section("valid requests refused (400/422), per operation")
+    for operation, (valid, refused) in sorted(rows.items(), key=lambda r: -r[1][1] / max(r[1][0], 1)):
+        share = f"{refused / valid:4.0%}" if valid else "   -"
+        terminalreporter.write_line(f"{share}  {refused:4d}/{valid:<4d}  {operation}")
