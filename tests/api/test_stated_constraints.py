@@ -88,3 +88,14 @@ def test_assignment_states_organisation_or_community(anonymous: Any, signed_in: 
     assert r.status_code == 422
     assert r.json()["errors"]["to_organisation"] == ["Name the organisation or the community the officer liaises with."]
     assert signed_in(me).post("/liaison-assignments", {**body, "community": "Riverside"}).status_code == 201
+
+
+def test_any_offset_the_document_allows_is_stored(signed_in: Any) -> None:
+    """An offset beyond 15:59 (which ISO 8601 allows and PostgreSQL does not store) is the same instant in UTC."""
+    me = make_member(Component.HUMANITARIAN)
+    api = signed_in(me)
+    r = api.post("/liaison-log", entry_body(me, occurred_at="1998-10-30T22:26:09-20:07"))
+    assert r.status_code == 201
+    assert dt.datetime.fromisoformat(r.json()["occurred_at"]) == dt.datetime(1998, 10, 31, 18, 33, 9, tzinfo=dt.UTC)
+    r = api.get("/liaison-log", {"since": "1998-10-31T22:00:00+21:44", "until": "2030-01-01T00:00:00-23:59"})
+    assert r.status_code == 200

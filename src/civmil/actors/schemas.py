@@ -10,7 +10,7 @@ import uuid
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime, ConfigDict, WithJsonSchema
+from pydantic import ConfigDict, WithJsonSchema
 from pydantic.config import JsonDict
 
 from civmil.actors.choices import AreaKind, AssignmentStatus, ContactChannel
@@ -31,6 +31,7 @@ from civmil.core.schemas import (
     PersonRef,
     RecordOut,
     StaleEditOut,
+    UtcDatetime,
     Version,
     WindowDate,
     WindowDatetime,
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 
 #: A time that has passed, inside the window: the document states the default window's first year to this one.
-PastDatetime = Annotated[AwareDatetime, WithJsonSchema(date_schema(DEFAULT_EARLIEST_YEAR, dt.date.today().year,
+PastDatetime = Annotated[UtcDatetime, WithJsonSchema(date_schema(DEFAULT_EARLIEST_YEAR, dt.date.today().year,
                                                                    time=True))]
 
 #: The levels a liaison record may have (``civmil.actors.records.LIAISON_LEVELS``; a test keeps them equal).

@@ -50,6 +50,15 @@ def _sane_year(value: dt.datetime) -> dt.datetime:
     return value
 
 
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    """The same instant in UTC: PostgreSQL refuses offsets beyond 15:59 that ISO 8601 allows (up to 23:59).
+    A time at the edge of Python's calendar stays as given, for the window check to refuse."""
+    try:
+        return value.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        return value
+
+
 def _sane_date(value: dt.date) -> dt.date:
     if not 1900 <= value.year <= 2999:
         raise ValueError(_("Give a date between the years 1900 and 2999."))
@@ -93,20 +102,23 @@ def _default_window() -> tuple[int, int]:
     return DEFAULT_EARLIEST_YEAR, dt.date.today().year + DEFAULT_YEARS_AHEAD
 
 
+#: A time with its offset, given back in UTC (any offset below 24 hours).
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 #: ``json_schema_extra`` of a required text the services refuse when blank (with their own message
 #: naming the field): the document says it needs a character other than white space.
 NOT_BLANK: JsonDict = {"pattern": r"\S"}
 #: A string every database can store; give its ``max_length`` with ``Field``.
 CleanStr = Annotated[str, AfterValidator(_clean_text)]
 #: A time with its offset (``2025-03-01T09:30:00Z`` or ``...+01:00``), years 1900-2999.
-ApiDatetime = Annotated[AwareDatetime, AfterValidator(_sane_year), WithJsonSchema(date_schema(1900, 2999, time=True))]
+ApiDatetime = Annotated[AwareDatetime, AfterValidator(_sane_year), AfterValidator(_in_utc),
+                        WithJsonSchema(date_schema(1900, 2999, time=True))]
 ApiDate = Annotated[dt.date, AfterValidator(_sane_date), WithJsonSchema(date_schema(1900, 2999))]
 _WINDOW = ("The mission's accepted date window applies (a mission setting, by default 1 January %d to "
            "31 December ten years ahead, as the pattern says); outside it the answer is 422 naming the window.")
 #: A time with its offset inside the mission's accepted date window, which the endpoint checks
 #: (``civmil.core.dates``, one message naming the window): the document states the default window.
 WINDOW_NOTE = _WINDOW % _default_window()[0]
-WindowDatetime = Annotated[AwareDatetime,
+WindowDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc),
                            WithJsonSchema({**date_schema(*_default_window(), time=True), "description": WINDOW_NOTE})]
 #: A date inside the mission's accepted date window, which the endpoint checks.
 WindowDate = Annotated[dt.date,
