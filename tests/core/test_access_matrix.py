@@ -298,22 +298,28 @@ def test_markers_appear_exactly_where_the_table_says(record_type: registry.Recor
         history = client.get(urls.page("history", item.pk))
         for channel, response in (("page detail", detail), ("api detail", api_detail), ("history", history)):
             checks += 1
-            if item.expected == "N":
-                same = (_normalised(response.content, response.request["PATH_INFO"])
-                        == _normalised(missing[channel].content, missing[channel].request["PATH_INFO"]))
-                if response.status_code != 404 or not same:
-                    failures.append(f"{channel} {item.relation}/{item.level}: hidden record does not answer "
-                                    f"like a missing one ({response.status_code})")
-                continue
-            if response.status_code != 200:
-                failures.append(f"{channel} {item.relation}/{item.level}: status {response.status_code}")
-                continue
-            _check(response.content.decode(), item, channel, failures)
+            _check_answer(response, missing[channel], item, channel, "record", failures)
         checks += _check_derived(matrix.reader.actor, item, failures)
     count_access_cases(f"{record_type.key}: page, api, csv, history", checks)
     if record_type.layer is not None:
         _check_map_layer(client, matrix, failures)
     assert not failures, "\n".join(failures)
+
+
+def _check_answer(response: Any, missing: Any, item: Any, channel: str, what: str, failures: list[str]) -> None:
+    """One page or API answer about a planted record: a hidden one answers exactly like a missing
+    one (``missing``: the answer for an id that does not exist), a seen one shows what its view says."""
+    if item.expected == "N":
+        same = (_normalised(response.content, response.request["PATH_INFO"])
+                == _normalised(missing.content, missing.request["PATH_INFO"]))
+        if response.status_code != 404 or not same:
+            failures.append(f"{channel} {item.relation}/{item.level}: hidden {what} does not answer "
+                            f"like a missing one ({response.status_code})")
+        return
+    if response.status_code != 200:
+        failures.append(f"{channel} {item.relation}/{item.level}: status {response.status_code}")
+        return
+    _check(response.content.decode(), item, channel, failures)
 
 
 def _check_map_layer(client: Client, matrix: Matrix, failures: list[str]) -> None:
@@ -402,17 +408,7 @@ def test_people_appear_exactly_where_the_table_and_persons_rule_say(profile: str
                              ("api detail", reverse("api:person", args=[item.pk]))):
             response = client.get(url)
             checks += 1
-            if item.expected == "N":
-                same = (_normalised(response.content, response.request["PATH_INFO"])
-                        == _normalised(missing[channel].content, missing[channel].request["PATH_INFO"]))
-                if response.status_code != 404 or not same:
-                    failures.append(f"{channel} {item.relation}/{item.level}: hidden person does not answer "
-                                    f"like a missing one ({response.status_code})")
-                continue
-            if response.status_code != 200:
-                failures.append(f"{channel} {item.relation}/{item.level}: status {response.status_code}")
-                continue
-            _check(response.content.decode(), item, channel, failures)
+            _check_answer(response, missing[channel], item, channel, "person", failures)
     count_access_cases("core.person: pages, api", checks)
     assert not failures, "\n".join(failures)
 
