@@ -55,18 +55,30 @@ class NotificationView:
     created_at: dt.datetime
     read: bool
     visible: bool
+    #: What names the record to the reader now (its date and summary, say), cut to their view;
+    #: empty when they can no longer see it.
+    about: str = ""
 
 
-def _record_view(actor: Actor, content_type: ContentType, object_id: Any) -> tuple[Any, access.View]:
+def _record_view(actor: Actor, content_type: ContentType, object_id: Any) -> access.Shown[Any] | None:
     model = content_type.model_class()
     if model is None:
-        return None, access.NO_VIEW
+        return None
     try:
         registry.get(model)
-        shown = access.fetch(actor, model, object_id, derived=True)
+        return access.fetch(actor, model, object_id, derived=True)
     except (LookupError, NotFound):
-        return None, access.NO_VIEW
-    return shown.record, shown.view
+        return None
+
+
+def _about(actor: Actor, shown: access.Shown[Any]) -> str:
+    """The record's title line as the reader sees it (:func:`civmil.core.kernel.fields.title`)."""
+    from civmil.core.kernel import fields
+
+    record_type = registry.get(type(shown.record))
+    if not record_type.fields:
+        return ""
+    return fields.title(record_type, shown, fields.Page.of(actor, fields.resolve(record_type), [shown]))
 
 
 def record_url(record: Any) -> str:
@@ -82,12 +94,14 @@ def describe(actor: Actor, notes: list[Notification]) -> list[NotificationView]:
     names = visible_people(actor, [n.actor_id for n in notes if n.actor_id])
     out: list[NotificationView] = []
     for n in notes:
-        record, view = _record_view(actor, n.content_type, n.object_id)
-        open_ = record is not None and view.kind == access.ViewKind.FULL
-        if not open_:
+        shown = _record_view(actor, n.content_type, n.object_id)
+        open_ = shown is not None and shown.view.kind == access.ViewKind.FULL
+        about = ""
+        if shown is None or not open_:
             text = _("A notification about a record you can no longer see.")
             url = ""
         else:
+            record, about = shown.record, _about(actor, shown)
             what = registry.get(type(record)).label
             who = names.get(n.actor_id, _("someone")) if n.actor_id else _("someone")
             if n.kind == NotificationKind.MENTION:
@@ -97,7 +111,7 @@ def describe(actor: Actor, notes: list[Notification]) -> list[NotificationView]:
             url = record_url(record)
             url = f"{url}#thread" if url else ""
         out.append(NotificationView(id=n.pk, text=text, url=url, created_at=n.created_at,
-                                    read=n.read_at is not None, visible=open_))
+                                    read=n.read_at is not None, visible=open_, about=about))
     return out
 
 
