@@ -14,9 +14,12 @@ from django.utils.translation import gettext as _
 from rich.console import Console
 from rich.table import Table
 
-from civmil.core.choices import Component, Role
+from civmil.core.choices import Role
 from civmil.core.errors import ServiceError
 from civmil.demo import checks, data, loader, scale
+
+#: Columns of the logins table: it fits a common terminal without wrapping.
+LOGINS_WIDTH = 100
 
 
 class Command(BaseCommand):
@@ -123,18 +126,20 @@ class Command(BaseCommand):
             return
         table = Table(title=_("Demo logins (development only) — password: %(password)s")
                       % {"password": data.PASSWORD})
-        for heading in (_("Username"), _("Password"), _("Role"), _("Component"), _("Organisation"),
-                        _("Second factor (TOTP)")):
+        for heading in (_("Username"), _("Role"), _("Organisation"), _("Second factor")):
             table.add_column(heading)
         for row in rows:
-            factor = (_("secret %(secret)s, code now %(code)s") % {"secret": row["totp_secret"],
-                                                                   "code": row["totp_code_now"]}
-                      if row["totp_secret"] else _("not required"))
-            table.add_row(row["username"], row["password"], str(Role(row["role"]).label),
-                          str(Component(row["component"]).label), row["organisation"], factor)
+            factor = (_("code now %(code)s") % {"code": row["totp_code_now"]} if row["totp_secret"]
+                      else _("not required"))
+            table.add_row(row["username"], str(Role(row["role"]).label), row["organisation_label"], factor)
+        secrets = {row["username"]: row["totp_secret"] for row in rows if row["totp_secret"]}
+        if secrets:
+            table.caption_justify = "left"
+            table.caption = _("Second-factor secrets, to add to an authenticator app:") + "\n" + "\n".join(
+                f"{username}: {secret}" for username, secret in secrets.items())
         buffer = io.StringIO()
         tty = self.stdout.isatty()
-        # On a terminal, fit its width; in a pipe or a log, do not wrap the rows.
-        width = shutil.get_terminal_size().columns if tty else 240
+        # Fits a terminal of 100 columns (narrower ones wrap the role), and a log does not wrap.
+        width = min(shutil.get_terminal_size().columns, LOGINS_WIDTH) if tty else LOGINS_WIDTH
         Console(file=buffer, width=width, force_terminal=tty).print(table)
         self.stdout.write(buffer.getvalue().rstrip("\n"))
