@@ -262,6 +262,21 @@ def test_bad_input_gets_a_field_message_and_nothing_is_recorded(
     assert b'class="field-errors"' in response.content
 
 
+def test_every_field_s_error_shows_on_the_first_submit(client: Client) -> None:
+    """A form with several mistakes names them all at once, not one round at a time."""
+    m = make_member()
+    bad = {"summary": "   ", "channel": "pigeon", "occurred_at": f"{dt.date.today().year + 1}-01-01T10:00",
+           "geometry": '{"type": "LineString", "coordinates": [[30, 4], [31, 5]]}', "organisations": []}
+    response = signed_in(client, m).post(reverse("actors:liaison-new"), form_data(m, **bad))
+    assert response.status_code == 422
+    assert {name for name in bad if field_errors(response, name)} == set(bad)
+    # The rules only the service knows come in the same round as the form's own.
+    response = client.post(reverse("actors:liaison-new"), form_data(
+        m, summary="", occurred_at=f"{dt.date.today().year + 1}-01-01T10:00"))
+    assert field_errors(response, "summary") and any("future" in e for e in field_errors(response, "occurred_at"))
+    assert not LiaisonLogEntry.objects.exists()
+
+
 def test_writes_are_post_only_and_csrf_protected(client: Client) -> None:
     m = make_member()
     entry = make_entry(m)
