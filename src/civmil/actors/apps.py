@@ -11,3 +11,6 @@ class ActorsConfig(AppConfig):
         from civmil.actors import records
 
         records.register()
+        from civmil.actors import home
+
+        home.register()  # the home page's panels: recent contacts, new in the areas of responsibility

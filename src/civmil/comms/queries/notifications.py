@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from civmil.comms.models import Notification, NotificationChannel, NotificationPreference
 from civmil.comms.models.notifications import DEFAULT_PREFERENCES, NotificationKind
 from civmil.comms.queries.threads import visible_people
-from civmil.core import access, registry
+from civmil.core import access, home, registry
 from civmil.core.acting import Actor
 from civmil.core.errors import NotFound
 
@@ -125,3 +125,12 @@ def notification(actor: Actor, pk: Any) -> Notification:
     if note is None or actor.person_id is None:
         raise NotFound(_("No such notification."))
     return note
+
+
+def waiting_for_home(actor: Actor) -> list[home.WaitingItem]:
+    """For the home page: the reader's unread notifications (mentions, and later kinds)."""
+    from django.utils.translation import ngettext
+
+    n = unread_count(actor)
+    text = ngettext("%(n)s unread notification", "%(n)s unread notifications", n) % {"n": n}
+    return [home.WaitingItem(text=text, url=reverse("comms:notifications"), count=n)]
