@@ -247,3 +247,5 @@ if DEPLOY.production:
 LOGGING: dict[str, Any] = logging_config(DEPLOY.log_format, DEPLOY.log_level)
 #: Opens /metrics to other hosts as a bearer token (CIVMIL_METRICS_TOKEN; docs/operations.md, "Metrics").
 CIVMIL_METRICS_TOKEN = DEPLOY.metrics_token
+#: The offline basemap file served to signed-in readers' maps (CIVMIL_BASEMAP; docs/basemap.md).
+CIVMIL_BASEMAP = DEPLOY.basemap or DEPLOY.var_dir / "basemap.pmtiles"
