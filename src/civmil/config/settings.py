@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "civmil.core.context_processors.civmil",
+                "civmil.actors.context_processors.maps",
             ],
         },
     },
