@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -66,8 +67,11 @@ class Command(BaseCommand):
     def _load(self, *, if_empty: bool) -> None:
         if not loader.database_is_empty():
             if if_empty:
+                if loader.present():
+                    self._basemap(only_if_missing=True, quiet=True)
                 return
             if loader.present():
+                self._basemap(only_if_missing=True)
                 self.stdout.write(_("The demo mission is already loaded; nothing changed."))
                 return
             raise CommandError(_(
@@ -83,7 +87,22 @@ class Command(BaseCommand):
                 "acronym": data.MISSION_ACRONYM, "seconds": report.seconds, "orgs": c["organisations"],
                 "people": c["people"], "logins": c["logins"], "areas": c["areas"],
                 "assignments": c["assignments"], "entries": c["liaison_entries"]}))
+        self._basemap(only_if_missing=False)
         self.stdout.write(_("List the logins with `civmil demo logins`."))
+
+    def _basemap(self, *, only_if_missing: bool, quiet: bool = False) -> None:
+        """The demo country's basemap (its towns, roads, rivers and areas), built once: every map draws it.
+
+        A demo loaded before the basemap existed gets it on its next start (``--if-empty``, quietly)."""
+        from django.conf import settings
+        from django.core.management import call_command
+
+        from civmil.demo import geography
+
+        if only_if_missing and Path(settings.CIVMIL_BASEMAP).exists():
+            return
+        call_command("basemap", "build", "--from", str(geography.FOLDER),
+                     stdout=io.StringIO() if quiet else self.stdout, stderr=self.stderr)
 
     def _scale(self, records: int | None, types: str, seed: int) -> None:
         if records is None:
