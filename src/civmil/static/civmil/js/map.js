@@ -31,7 +31,7 @@ const DEFAULT_CENTER = [0, 0];
 const DEFAULT_ZOOM = 2;
 const POINT_ZOOM = 12;
 // Fitting a map to its records stops here: a lone point shows the towns and roads around it.
-const FIT_MAX_ZOOM = 12;
+const FIT_MAX_ZOOM = 10;
 const DEFAULT_CLUSTER_FROM = 50;
 
 const LEVEL_COLOURS = {
