@@ -359,12 +359,16 @@ function basemapRules(P) {
       width: (z, f) => (level(f) <= 2 || f?.props?.kind === "country" ? 2.5 : 1),
       dash: [8, 3, 2, 3],
     }) },
-    { dataLayer: "towns", symbolizer: new P.CircleSymbolizer({
-      radius: (z, f) => ({ capital: 5, city: 5, town: 4 })[townKind(f)] ?? 2.5,
-      fill: (z, f) => (townKind(f) === "site" ? "#ffffff" : "#3b3b3b"),
-      stroke: "#3b3b3b",
-      width: 1,
-    }) },
+    ...["towns", "places"].map((layer) => ({
+      dataLayer: layer,
+      filter: (z, f) => layer === "towns" || f.props?.kind === "locality",
+      symbolizer: new P.CircleSymbolizer({
+        radius: (z, f) => ({ capital: 5, city: 5, town: 4 })[townKind(f)] ?? 2.5,
+        fill: (z, f) => (townKind(f) === "site" ? "#ffffff" : "#3b3b3b"),
+        stroke: "#3b3b3b",
+        width: 1,
+      }),
+    })),
   ];
   const townLabel = (layer) => ({
     dataLayer: layer,
