@@ -29,7 +29,7 @@ SAME_IN_FRENCH = {
     "Mission", "Notes", "Notifications", "Organisation", "Organisations", "Pages", "Police", "Public", "Radio",
     "Source", "Subdivisions", "Type", "Version", "active", "inactive", "latitude", "longitude", "message",
     "messages", "notes", "notification", "notifications", "organisation", "organisations", "source", "version",
-    "version %(v)s", "version %(n)s", "%(n)s subdivision.",
+    "version %(v)s", "version %(n)s", "Version %(n)s", "%(n)s subdivision.",
 }
 
 PLACEHOLDER = re.compile(r"%\([A-Za-z_][A-Za-z0-9_]*\)[-#0 +]*\d*(?:\.\d+)?[sdfir]"  # %(name)s, %(n)d, %(s).1f
