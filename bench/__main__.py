@@ -27,12 +27,22 @@ def setup() -> None:
 
 def main() -> int:
     setup()
-    from bench import access_policy, bulk_records, fanout, live_events, map_layer, signals, spatial_index, type_lines
+    from bench import (
+        access_policy,
+        bulk_records,
+        fanout,
+        live_events,
+        map_layer,
+        pages,
+        signals,
+        spatial_index,
+        type_lines,
+    )
 
     RESULTS.mkdir(exist_ok=True)
     results = {"access_policy": access_policy.run(), "live_events": live_events.run(), "fanout": fanout.run(),
                "signals": signals.run(), "map_layer": map_layer.run(), "bulk_records": bulk_records.run(),
-               "type_lines": type_lines.run(),
+               "type_lines": type_lines.run(), "pages": pages.run(),
                # A million records by default (CIVMIL_BENCH_SPATIAL_RECORDS to change it); PostgreSQL
                # too when CIVMIL_BENCH_POSTGRES names a scratch database.
                "spatial_index": spatial_index.run(
