@@ -15,7 +15,7 @@ from civmil.comms.services import threads as thread_services
 from civmil.core import services as core_services
 from civmil.core.choices import Component, Level
 from civmil.core.errors import Invalid, NotFound
-from civmil.core.models import LedgerEntry, OutboxEvent
+from civmil.core.models import LedgerEntry, OutboxEvent, Person
 from tests.comms.threads_support import ENTRY_TYPE, URLS, api_thread_url, make_entry, thread_url
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLS)]
@@ -243,3 +243,37 @@ def test_posting_through_the_api(member) -> None:  # type: ignore[no-untyped-def
     assert client.post(f"{api_thread_url(entry)}/messages", json.dumps({"body": "x"}),
                        content_type="application/json").status_code == 201
     assert len(client.get(api_thread_url(entry)).json()["messages"]) == 2
+
+
+def test_the_mention_picker_reads_releases_once_whoever_it_weighs(member) -> None:  # type: ignore[no-untyped-def]
+    """The picker is on every record's page: each person's view of the record is decided from its
+    releases and grants read once, so its queries do not grow with the people it weighs, and it
+    offers exactly those whose widest view is the full one (a release to them, or their own record)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from civmil.comms.queries.threads import best_view, mention_candidates
+    from civmil.core import access
+
+    author = member(Component.CIVILIAN)
+    entry = make_entry(author, level=Level.RESTRICTED)
+    colleague = member(Component.CIVILIAN, org=author.org)
+
+    def add(released: bool) -> None:
+        someone = member(Component.MILITARY)
+        if released:
+            core_services.release_record(author.actor, entry, person=someone.person)
+
+    add(True)
+    add(False)
+    with CaptureQueriesContext(connection) as few:
+        mention_candidates(author.actor, entry)
+    for released in (True, False, True, False, True):
+        add(released)
+    with CaptureQueriesContext(connection) as many:
+        offered = mention_candidates(author.actor, entry)
+    assert len(many.captured_queries) == len(few.captured_queries)
+    people = access.visible(author.actor, Person.objects.filter(user__isnull=False).exclude(pk=author.person.pk))
+    expected = {str(p.pk) for p in people if best_view(p, entry).kind == access.ViewKind.FULL}
+    assert {pk for pk, _name in offered} == expected
+    assert str(colleague.person.pk) in expected and len(expected) >= 4
