@@ -29,3 +29,8 @@ application = ProtocolTypeRouter(
         "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+from civmil.core import memory  # noqa: E402
+
+# Everything loaded so far lives as long as the process: keep the collector from walking it again.
+memory.freeze()

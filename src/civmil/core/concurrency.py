@@ -43,6 +43,8 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponseBase
 
+from civmil.core import memory
+
 #: Requests one process works on at once unless ``CIVMIL_WEB_THREADS`` says otherwise.
 DEFAULT_THREADS = 4
 
@@ -104,6 +106,7 @@ class ConcurrencyLimitMiddleware:
                     await sync_to_async(close_old_connections)()
         finally:
             free.put_nowait(thread)
+            memory.request_finished()
         return response
 
 
