@@ -966,3 +966,30 @@ def test_people_a_reader_may_not_see_make_one_withheld_marker_whatever_their_num
     client.force_login(owner.user)
     people = client.get(reverse("actors:liaison-entry", args=[entry.pk])).content.decode().split(">People<", 1)[1]
     assert all(m.person.full_name in people.split("</dd>", 1)[0] for m in hidden)
+
+
+def test_the_log_page_reads_each_many_field_once_whatever_its_rows(member) -> None:  # type: ignore[no-untyped-def]
+    """The organisations and people of every row come from one query per field, whatever the
+    number of rows, and each row names its own."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    writer = member(Component.CIVILIAN)
+    others = [make_org(Component.CIVILIAN, name=f"Partner {n}") for n in range(4)]
+    client = Client()
+    client.force_login(writer.user)
+    make_entry(writer, summary="Row 0", organisation_ids=[writer.org.pk, others[0].pk], person_ids=[writer.person.pk])
+    client.get("/directory/liaison/")
+    with CaptureQueriesContext(connection) as one:
+        client.get("/directory/liaison/")
+    for n in range(1, 4):
+        make_entry(writer, summary=f"Row {n}", organisation_ids=[others[n].pk], person_ids=[writer.person.pk])
+    with CaptureQueriesContext(connection) as four:
+        body = client.get("/directory/liaison/").content.decode()
+    assert len(four.captured_queries) == len(one.captured_queries)
+    rows = re.findall(r"<tr data-live-id=.*?</tr>", body, re.S)
+    assert len(rows) == 4
+    for n in range(4):
+        (row,) = [r for r in rows if f"Row {n}" in r]
+        assert f"/directory/organisations/{others[n].pk}/" in row
+        assert all(f"/directory/organisations/{o.pk}/" not in row for m, o in enumerate(others) if m != n)

@@ -172,11 +172,12 @@ class KernelViews:
         fields = self.fields()
         many = [f.name for f in fields if f.kind == kf.MANY]
         if many:
-            from django.db.models import prefetch_related_objects
-
-            prefetch_related_objects(records, *many)
+            kf.prefetch_many(records, many)
         shown = access.show_all(actor, records)
         page = kf.Page.of(actor, fields, shown, iso_times=iso_times)
+        # Labels are translated once per page, not once per row (a list has fifty).
+        card_fields = [(f.name, f.label, f.kind == kf.LONG_TEXT) for f in fields if f.spec.on_card]
+        column_names = [f.name for f in fields if f.spec.in_list]
         out = []
         for s in shown:
             row: dict[str, Any] = {"pk": s.record.pk, "url": record_url(self.rt.detail_url_name, s.record.pk),
@@ -185,9 +186,9 @@ class KernelViews:
             if self.more_cells is not None:
                 row["cells"].update(self.more_cells(s))
             row["owner"] = row["cells"]["owner"]
-            row["columns"] = [row["cells"][f.name] for f in fields if f.spec.in_list]
-            row["card"] = [{"name": f.name, "label": f.label, "cell": row["cells"][f.name],
-                            "long": f.kind == kf.LONG_TEXT} for f in fields if f.spec.on_card]
+            row["columns"] = [row["cells"][name] for name in column_names]
+            row["card"] = [{"name": name, "label": label, "cell": row["cells"][name], "long": long}
+                           for name, label, long in card_fields]
             for f in fields:
                 if f.spec.face:
                     row[f.name] = getattr(s.record, f.name)
