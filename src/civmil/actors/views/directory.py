@@ -23,6 +23,7 @@ from civmil.actors.views import (
 )
 from civmil.core.errors import NotFound
 from civmil.core.models import Membership, Organisation, Person
+from civmil.core.pages import record_url
 
 if TYPE_CHECKING:
     from civmil.core.acting import Actor
@@ -46,7 +47,7 @@ def _memberships_by_person(actor: Actor, person_ids: list[Any]) -> dict[Any, lis
 
 def _person_rows(actor: Actor, people: list[Person]) -> list[dict[str, Any]]:
     by_person = _memberships_by_person(actor, [p.pk for p in people])
-    return [{"person": p, "url": reverse("actors:person", args=[p.pk]), "memberships": by_person.get(p.pk, [])}
+    return [{"person": p, "url": record_url("actors:person", p.pk), "memberships": by_person.get(p.pk, [])}
             for p in people]
 
 

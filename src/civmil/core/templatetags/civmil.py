@@ -252,6 +252,15 @@ def _bdi(text: Any, url: str = "") -> SafeString:
     return format_html("<bdi>{}</bdi>", text)
 
 
+@register.simple_tag(name="record_url")
+def record_url_tag(name: str, pk: Any) -> str:
+    """``{% record_url 'actors:organisation' org.pk %}``: what ``{% url %}`` gives for a URL whose
+    one argument is a record's id, without resolving the pattern again on every row."""
+    from civmil.core.pages import record_url
+
+    return record_url(name, pk)
+
+
 @register.simple_tag(name="cell")
 def cell_tag(c: Any, truncate: int | None = None) -> SafeString:
     """``{% cell row.cells.summary %}`` (optional ``truncate=200``): one field of a record as the
