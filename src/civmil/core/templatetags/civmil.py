@@ -252,6 +252,27 @@ def _bdi(text: Any, url: str = "") -> SafeString:
     return format_html("<bdi>{}</bdi>", text)
 
 
+#: {(model, field, language): {stored value: label}} for :func:`display`.
+_CHOICE_LABELS: dict[tuple[Any, str, str | None], dict[Any, str]] = {}
+
+
+@register.filter(name="display")
+def display(obj: Any, name: str) -> Any:
+    """``{{ org|display:"component" }}``: what ``org.get_component_display`` shows, from the
+    field's labels translated once per language. Django's own method translates every label of
+    the field's choices on each call, which a table of fifty rows does a thousand times."""
+    from django.utils.encoding import force_str
+    from django.utils.translation import get_language
+
+    key = (type(obj), name, get_language())
+    labels = _CHOICE_LABELS.get(key)
+    if labels is None:
+        field = obj._meta.get_field(name)
+        labels = _CHOICE_LABELS[key] = {value: str(label) for value, label in field.flatchoices}
+    value = getattr(obj, name)
+    return force_str(labels.get(value, value), strings_only=True)
+
+
 @register.simple_tag(name="record_url")
 def record_url_tag(name: str, pk: Any) -> str:
     """``{% record_url 'actors:organisation' org.pk %}``: what ``{% url %}`` gives for a URL whose
