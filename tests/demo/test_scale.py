@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from civmil.comms import search
 from civmil.comms.models import SearchDocument
-from civmil.core import access, bulk, ledger, registry
+from civmil.core import access, bulk, ledger, registry, spatial
 from civmil.core.acting import ANONYMOUS, Actor, actor_for_user
 from civmil.core.choices import Component, Level
 from civmil.core.errors import Forbidden
@@ -33,8 +33,10 @@ N = 40
 @pytest.fixture
 def scaled(demo: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
     """``civmil demo scale --records N`` on the demo; the records it added, by type key. Their
-    search rows reach SQLite's FTS5 table as a large load's do (one statement per batch)."""
+    search rows reach SQLite's FTS5 table, and their places its spatial index, as a large load's
+    do (a few statements per batch)."""
     monkeypatch.setattr(search, "FTS_BULK_ROWS", 1)
+    monkeypatch.setattr(spatial, "BULK_ROWS", 1)
     before = {t.key: set(t.model._default_manager.values_list("pk", flat=True)) for t in registry.all_types()}
     out = io.StringIO()
     call_command("demo", "scale", "--records", str(N), stdout=out)
@@ -172,6 +174,46 @@ def test_the_map_layers_find_the_placed_records(scaled: dict[str, list[Any]]) ->
             assert qs.filter(pk=r.pk).exists(), (key, r.pk)
             found[key] += 1
     assert set(found) == {t.key for t in registry.all_types() if t.layer is not None}
+
+
+def test_the_spatial_index_holds_each_placed_record_as_its_trigger_puts_it(scaled: dict[str, list[Any]]) -> None:
+    """On SQLite, one R*Tree entry per new record with a place (its box, its time in seconds, as
+    32-bit floats rounded outward), under the record's key, and the insert trigger is back: a
+    record written afterwards is indexed too."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the R*Tree and its triggers are SQLite's")
+    from civmil.actors import services as actor_services
+
+    placed = [t for t in registry.all_types() if getattr(t.model, "spatial_index", False)]
+    assert placed
+    for record_type in placed:
+        model, table = record_type.model, record_type.model._meta.db_table
+        time = spatial.time_fields(model)
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT k.record, r.west, r.east, r.south, r.north{", r.starts, r.ends" if time else ""} '  # noqa: S608
+                           f'FROM "{table}_rtree" r JOIN "{table}_place_key" k ON k.key = r.id')
+            entries = {row[0]: row[1:] for row in cursor.fetchall()}
+        records = scaled[record_type.key]
+        assert any(r.west is not None for r in records)
+        for r in records:
+            if r.west is None:
+                assert r.pk.hex not in entries
+                continue
+            box = entries[r.pk.hex][:4]
+            assert box[0] <= r.west <= r.east <= box[1] and box[2] <= r.south <= r.north <= box[3]
+            assert max(abs(a - b) for a, b in zip(box, (r.west, r.east, r.south, r.north), strict=True)) < 1e-4
+            if time:
+                first, last = (int(getattr(r, name).timestamp()) for name in time)
+                starts, ends = entries[r.pk.hex][4:]  # 32-bit floats, rounded outward
+                assert first - 256 <= starts <= first and last <= ends <= last + 256
+    entry = next(r for r in scaled["actors.liaisonlogentry"] if r.west is not None)
+    copy = actor_services.record_liaison_contact(_writer(entry), actor_services.LiaisonContact(
+        occurred_at=entry.occurred_at, channel=entry.channel, summary="Placed after the load", level=entry.level,
+        organisation_ids=[entry.owner_id], latitude=entry.south, longitude=entry.west))
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT COUNT(*) FROM "actors_liaisonlogentry_rtree" r JOIN "actors_liaisonlogentry_place_key" '
+                       "k ON k.key = r.id WHERE k.record = %s", [copy.pk.hex])
+        assert cursor.fetchone()[0] == 1
 
 
 def test_search_finds_the_records_text(scaled: dict[str, list[Any]]) -> None:

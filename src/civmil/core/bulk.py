@@ -39,7 +39,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civmil.core import access, ledger, registry
+from civmil.core import access, ledger, registry, spatial
 from civmil.core.choices import Level
 from civmil.core.errors import Forbidden, Invalid
 
@@ -264,6 +264,7 @@ class _Writer:
         self.period = {"starts_at", "ends_at"} <= {f.name for f in model._meta.concrete_fields}
         self.columns = [f for f in model._meta.concrete_fields]
         self.table = Table(model, [f.name for f in self.columns])
+        self.stored_id = _adapter(model._meta.pk) or (lambda v: v)
         self.defaults = {f.name: f.get_default() for f in self.columns}
         meta_fields = {f.name: f for f in model._meta.get_fields()}
         self.plain = [name for name in fields if not getattr(meta_fields[name], "many_to_many", False)]
@@ -315,7 +316,13 @@ class _Writer:
             allowed.add((planned.actor.membership_id, planned.level))
         now = timezone.now()
         rows = [self.values(p, now) for p in batch]
-        self.table.insert([[row[f.name] for f in self.columns] for row in rows])
+        table_rows = [[row[f.name] for f in self.columns] for row in rows]
+        if self.placed:  # the spatial index filled for the batch at once
+            stored_id = self.stored_id
+            spatial.insert_many(self.model, [stored_id(row["id"]) for row in rows],
+                                lambda: self.table.insert(table_rows))
+        else:
+            self.table.insert(table_rows)
 
         ct, key = self.content_type.pk, self.key
         m2m_rows: dict[str, list[tuple[Any, Any]]] = {name: [] for name in self.m2m}
