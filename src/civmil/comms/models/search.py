@@ -22,7 +22,8 @@ class SearchDocument(models.Model):
     object_id = models.CharField(_("object id"), max_length=64)
     field = models.CharField(_("field"), max_length=64)
     #: The record's space; ``None`` for reference data shared by every space (organisations, areas).
-    space_id = models.UUIDField(_("space"), null=True, blank=True, db_index=True, default=None)
+    #: Not indexed: matching reaches rows through the words, then keeps those of the space.
+    space_id = models.UUIDField(_("space"), null=True, blank=True, default=None)
     body = models.TextField(_("text"))
     #: ``body`` folded for matching (lower case, no diacritics, punctuation as spaces); PostgreSQL
     #: matches on it so that e-mail addresses and hyphenated names split into words as on SQLite.
@@ -33,9 +34,9 @@ class SearchDocument(models.Model):
         verbose_name = _("search document")
         verbose_name_plural = _("search documents")
         constraints = [
+            # Also the index by which an object's rows are found (object type and id lead it).
             models.UniqueConstraint(fields=["object_type", "object_id", "field"], name="search_document_unique"),
         ]
-        indexes = [models.Index(fields=["object_type", "object_id"], name="search_document_object")]
 
     def __str__(self) -> str:
         return f"{self.object_type}:{self.object_id}:{self.field}"
