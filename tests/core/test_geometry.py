@@ -16,8 +16,13 @@ BOWTIE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0
 
 
 def refusal(value: object, **kwargs: object) -> str:
+    """Why ``value`` is refused, which is also why the bulk path's quick parse refuses it."""
     with pytest.raises(Invalid) as info:
         geometry.parse(value, **kwargs)  # type: ignore[arg-type]
+    if "where" not in kwargs:
+        with pytest.raises(Invalid) as quick:
+            geometry.parse_stored(value, **kwargs)  # type: ignore[arg-type]
+        assert quick.value.message == info.value.message
     return info.value.message
 
 
@@ -40,6 +45,16 @@ def test_every_geojson_type_is_accepted_and_stored_as_given(value: dict) -> None
     assert parsed.type == value["type"]
     assert json.loads(json.dumps(parsed.geojson)) == json.loads(json.dumps(value))
     assert set(parsed.geojson) == {"type", "coordinates"}
+    assert geometry.parse_stored(value) == (parsed.geojson, parsed.bounds)  # the bulk path's parse
+
+
+@pytest.mark.parametrize("position", [[30.5, 4.85], [-180, -90], [180, 90], [12, -3.25, 410.5], [0, 0]])
+def test_a_point_stored_in_bulk_is_what_parse_gives(position: list[float]) -> None:
+    """The bulk path's parse makes no shape of a point: the same GeoJSON (floats) and box."""
+    parsed = geometry.parse({"type": "Point", "coordinates": position})
+    stored, box = geometry.parse_stored({"type": "Point", "coordinates": position})
+    assert (stored, box) == (parsed.geojson, parsed.bounds)
+    assert [type(v) for v in (*stored["coordinates"], *box.as_list())] == [float] * (len(position) + 4)
 
 
 def test_the_stored_form_drops_feature_wrappers_and_foreign_members() -> None:

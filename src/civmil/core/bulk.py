@@ -281,7 +281,7 @@ class _Writer:
 
     def values(self, planned: PlannedRecord, now: Any) -> dict[str, Any]:
         """Every column's value by field name (attname for relations), as the services would save."""
-        from civmil.core.geometry import parse
+        from civmil.core.geometry import parse_stored
 
         actor = planned.actor
         given = planned.values
@@ -294,9 +294,8 @@ class _Writer:
             if geometry in (None, ""):
                 row.update(geometry=None, west=None, south=None, east=None, north=None)
             else:
-                parsed = parse(geometry, allowed=self.model.GEOMETRY_TYPES)  # type: ignore[attr-defined]
-                box = parsed.bounds
-                row.update(geometry=parsed.geojson, west=box.west, south=box.south, east=box.east, north=box.north)
+                stored, box = parse_stored(geometry, allowed=self.model.GEOMETRY_TYPES)  # type: ignore[attr-defined]
+                row.update(geometry=stored, west=box.west, south=box.south, east=box.east, north=box.north)
         if self.period:
             if row.get("starts_at") is not None and row.get("ends_at") is None:
                 row["ends_at"] = row["starts_at"]

@@ -244,6 +244,32 @@ def parse(
     :class:`~civmil.core.errors.Invalid` with the reason.
     """
     where = where or _("Geometry")
+    return _valid(_checked_geojson(value, where, allowed, limit), where)
+
+
+def parse_stored(
+    value: Any,
+    *,
+    allowed: Sequence[str] = GEOMETRY_TYPES,
+    limit: int | None = None,
+) -> tuple[dict[str, Any], Bounds]:
+    """What :func:`parse` gives of ``value`` to store: its GeoJSON and its bounding box (refusing
+    what :func:`parse` refuses, in the same words).
+
+    A Point is not made a shape: once its position is checked it is valid and not empty, and its
+    box is its position. The kernel's bulk path stores thousands of places at a time, and building
+    each point's shape cost several times all the checks."""
+    where = _("Geometry")
+    stored = _checked_geojson(value, where, allowed, limit)
+    if stored["type"] == "Point":
+        lon, lat = stored["coordinates"][:2]
+        return stored, Bounds(lon, lat, lon, lat)
+    return stored, _valid(stored, where).bounds
+
+
+def _checked_geojson(value: Any, where: str, allowed: Sequence[str], limit: int | None) -> dict[str, Any]:
+    """The stored GeoJSON of ``value`` (type and coordinates as floats), every rule checked but
+    those of the shape itself (:func:`_valid`)."""
     limit = limit or max_vertices()
     if isinstance(value, str | bytes):
         if len(value) > limit * CHARS_PER_VERTEX + 10_000:
@@ -292,7 +318,12 @@ def parse(
     lines = [coords] if gtype == "LineString" else coords if gtype == "MultiLineString" else []
     if any(len(line) < 2 for line in lines):
         raise Invalid(_("%(where)s: a line needs at least two positions.") % {"where": where})
-    stored = {"type": gtype, "coordinates": _canonical(coords, depth)}
+    return {"type": gtype, "coordinates": _canonical(coords, depth)}
+
+
+def _valid(stored: dict[str, Any], where: str) -> Geometry:
+    """``stored`` (:func:`_checked_geojson`) as a :class:`Geometry`, refused when its shape is
+    empty or not valid."""
     try:
         geom = to_shape(stored)
     except (ValueError, TypeError, AttributeError, shapely.errors.GEOSException) as exc:
