@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import random
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,7 +18,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from civmil.core import bulk, ledger
-from civmil.core.ledger.chain import _jsonable, canonical
+from civmil.core.ledger.chain import _jsonable, canonical, entry_fields, entry_hash
 from civmil.core.models import LedgerEntry
 
 JSON = st.recursive(
@@ -60,6 +62,30 @@ def test_a_batched_append_chains_as_appends_one_by_one() -> None:
     assert after.seq == last + 1
     seqs = list(LedgerEntry.objects.filter(object_type="core.test").order_by("seq").values_list("seq", "action"))
     assert [a for _s, a in seqs] == ["test.one", *["test.many"] * 4, "test.after"]
+    assert ledger.verify().ok
+
+
+TRICKY = ["liaison.recorded", "é.créé", 'quote " and \\ back', "tab\there\x01", "\U0001f600", "line\u2028sep", ""]
+
+
+@pytest.mark.django_db
+def test_a_batched_entry_hashes_its_fields_as_one_append_would() -> None:
+    """Each entry's hash is that of its fields in canonical JSON, whatever text its action, type
+    and object id hold and whoever acts (a member, nobody, an actor without a user)."""
+    space, membership = uuid.uuid4(), uuid.uuid4()
+    member = SimpleNamespace(space_id=space, membership_id=membership, user_id=7)
+    userless = SimpleNamespace(space_id=space, membership_id=None, user_id=None)
+    when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    planned: list[Any] = [(actor, text, TRICKY[-1 - i], other, {"at": when, "x": 0.5, "n": i})
+                          for i, text in enumerate(TRICKY) for actor in (member, None, userless)
+                          for other in (uuid.uuid4(), text, i)]
+    with transaction.atomic():
+        last = ledger.append_many(planned)
+    entries = list(LedgerEntry.objects.filter(seq__gt=last - len(planned)).order_by("seq"))
+    assert [(e.action, e.object_type) for e in entries] == [(p[1], p[2]) for p in planned]
+    for entry in entries:
+        assert entry.entry_hash == entry_hash(entry_fields(entry))
+        assert entry.change_hash == hashlib.sha256(canonical(entry.change.data)).hexdigest()
     assert ledger.verify().ok
 
 

@@ -92,6 +92,12 @@ def _checked(value: Any, odd: list[Any]) -> Any:
         return [_checked(v, odd) for v in value]
     if kind is uuid.UUID:
         return str(value)
+    if kind is float:  # as _jsonable (itself) and _plain would have it
+        if not (math.isfinite(value) and not value.is_integer() and 1e-4 <= abs(value) < 1e16):
+            odd.append(value)
+        return value
+    if kind is dt.datetime:
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     data = _jsonable(value)
     if not _plain(data):
         odd.append(data)
@@ -120,10 +126,15 @@ def _canonical_json(data: Any) -> bytes:
     return _dumps(data) if _plain(data) else bytes(rfc8785.dumps(data))
 
 
+#: What ``json.dumps`` builds for each call with these arguments, built once.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+_string = json.encoder.encode_basestring  # a string as _ENCODER writes it
+
+
 def _dumps(data: Any) -> bytes:
     """The standard library's compact, key-sorted JSON of ``data``, which :func:`_plain` accepts."""
     try:
-        return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+        return _ENCODER.encode(data).encode()
     except UnicodeEncodeError:  # a lone surrogate: rfc8785 refuses it
         return bytes(rfc8785.dumps(data))
 
@@ -244,11 +255,12 @@ def append_many(planned: Sequence[Planned]) -> int:
     seq, prev = (last[0], last[1]) if last else (0, GENESIS)
     recorded_at = _recorded_at()
     when = _jsonable(recorded_at)
+    when_text = _string(when)
     # On SQLite the change's canonical JSON is stored as the column's text (the same data, read
     # back by any JSON reader); elsewhere the field's own adapter writes it.
     text_column = connection.vendor == "sqlite"
     sha256 = hashlib.sha256
-    actors: dict[int, tuple[Any, Any, Any, Any, Any, bool]] = {}
+    actors: dict[int, tuple[Any, ...]] = {}
     entries: list[tuple[Any, ...]] = []
     changes: list[tuple[Any, ...]] = []
     for actor, action, object_type, object_id, change in planned:
@@ -263,21 +275,37 @@ def append_many(planned: Sequence[Planned]) -> int:
             membership = actor.membership_id if actor else None
             user = actor.user_id if actor else None
             space_json, membership_json = _jsonable(space), _jsonable(membership)
-            who = actors[id(actor)] = (space, user, membership, space_json, membership_json,
-                                       _plain([space_json, user, membership_json]))
-        space, user, membership, space_json, membership_json, plain_actor = who
+            plain_actor = _plain([space_json, user, membership_json])
+            texts = tuple(_ENCODER.encode(v) for v in (membership_json, user, space_json)) if plain_actor else ()
+            who = actors[id(actor)] = (space, user, membership, space_json, membership_json, plain_actor, *texts)
+        space, user, membership, space_json, membership_json, plain_actor = who[:6]
         digest = sha256(text).hexdigest()
         object_text = str(object_id)
-        # What entry_fields() gives for the entry, made JSON as entry_hash() would.
-        fields = {
-            "seq": seq, "recorded_at": when, "space": space_json, "actor_user": user,
-            "actor_membership": membership_json, "action": action, "object_type": object_type,
-            "object_id": object_text, "change_hash": digest, "prev_hash": prev,
-        }
         # The entry's fields are text, the actor's columns and the sequence number: the quick path
         # holds whenever the actor's do and the number is within JSON's safe integers.
         plain = plain_actor and seq <= _SAFE_INT and type(action) is str and type(object_type) is str
-        entry = sha256(_dumps(fields) if plain else _canonical_json(fields)).hexdigest()
+        entry_json = None
+        if plain:
+            membership_text, user_text, space_text = who[6:]
+            # What _dumps() writes of entry_fields() for the entry (keys in order, each value as
+            # the encoder writes it), put together without building the object for each entry.
+            try:
+                entry_json = (f'{{"action":{_string(action)},"actor_membership":{membership_text},'
+                              f'"actor_user":{user_text},"change_hash":"{digest}",'
+                              f'"object_id":{_string(object_text)},"object_type":{_string(object_type)},'
+                              f'"prev_hash":{_string(prev)},"recorded_at":{when_text},"seq":{seq},'
+                              f'"space":{space_text}}}').encode()
+            except UnicodeEncodeError:  # a lone surrogate: the general way below refuses it
+                entry_json = None
+        if entry_json is None:
+            # What entry_fields() gives for the entry, made JSON as entry_hash() would.
+            fields = {
+                "seq": seq, "recorded_at": when, "space": space_json, "actor_user": user,
+                "actor_membership": membership_json, "action": action, "object_type": object_type,
+                "object_id": object_text, "change_hash": digest, "prev_hash": prev,
+            }
+            entry_json = _dumps(fields) if plain else _canonical_json(fields)
+        entry = sha256(entry_json).hexdigest()
         entries.append((seq, recorded_at, space, user, membership, action, object_type, object_text, digest, prev,
                         entry))
         changes.append((seq, text.decode() if text_column and data is not None else data))
