@@ -93,6 +93,9 @@ class Mission:
             if m.person not in people:
                 people.append(m.person)
         self.people = list(dict.fromkeys(p for people in self.members.values() for p in people))
+        #: Their ids, in the same order (picked from as the records are, without a lookup per pick).
+        self.organisation_ids = [o.pk for o in self.organisations]
+        self.person_ids = [p.pk for p in self.people]
         #: Members who could sign in and write for their organisation.
         self.actors = [Actor(user_id=m.person.user_id, person=m.person, membership=m, space_id=space.pk)
                        for m in current if m.person.user_id is not None]
@@ -161,7 +164,7 @@ def _text(rng: random.Random, mission: Mission, field: models.Field[Any, Any], n
 def _value(rng: random.Random, mission: Mission, owner: Organisation, field: Any, n: int) -> Any:
     """A value for one concrete, non-relation-to-many field, from its kind."""
     if field.choices:
-        return rng.choice([c[0] for c in field.flatchoices if c[0] != ""])
+        return rng.choice(_choices(field))
     if isinstance(field, models.BooleanField):
         return field.default if field.has_default() and rng.random() < 0.9 else rng.random() < 0.5
     if isinstance(field, models.DateTimeField):
@@ -171,9 +174,9 @@ def _value(rng: random.Random, mission: Mission, owner: Organisation, field: Any
     if isinstance(field, models.ForeignKey):
         target = field.related_model
         if target is Organisation:
-            return rng.choice(mission.organisations).pk
+            return rng.choice(mission.organisation_ids)
         if target is Person:
-            return rng.choice(mission.people).pk
+            return rng.choice(mission.person_ids)
         if target is Area:
             return rng.choice(mission.areas) if mission.areas else None
         records = mission.records_of(target) if isinstance(target, type) else []
@@ -185,6 +188,12 @@ def _value(rng: random.Random, mission: Mission, owner: Organisation, field: Any
     if isinstance(field, models.CharField | models.TextField):
         return _text(rng, mission, field, n)
     return None
+
+
+@cache
+def _choices(field: Any) -> list[Any]:
+    """The values a field with choices may take (not the blank one)."""
+    return [c[0] for c in field.flatchoices if c[0] != ""]
 
 
 @cache
@@ -210,8 +219,9 @@ def _made_up(record_type: registry.RecordType, mission: Mission, actor: Actor, l
     for field in _fields(model):
         if field.many_to_many:
             target = field.related_model
-            pool = mission.organisations if target is Organisation else mission.people if target is Person else []
-            picked = [o.pk for o in rng.sample(pool, min(len(pool), rng.randint(0 if field.blank else 1, 3)))]
+            pool = (mission.organisation_ids if target is Organisation
+                    else mission.person_ids if target is Person else [])
+            picked = rng.sample(pool, min(len(pool), rng.randint(0 if field.blank else 1, 3)))
             if target is Organisation:
                 picked = [owner.pk, *(pk for pk in picked if pk != owner.pk)]
             many[field.name] = picked
@@ -252,7 +262,7 @@ def _releases(record_type: registry.RecordType, mission: Mission, owner: Organis
         return [bulk.PlannedRelease(organisation_id=org.pk, fields=fields)]
     if kind == 1:
         return [bulk.PlannedRelease(component=rng.choice(Component.values), fields=fields)]
-    return [bulk.PlannedRelease(person_id=rng.choice(mission.people).pk, fields=fields)]
+    return [bulk.PlannedRelease(person_id=rng.choice(mission.person_ids), fields=fields)]
 
 
 def ledger_names(record_type: registry.RecordType) -> tuple[str, list[str]]:
