@@ -11,3 +11,4 @@ class ActorsConfig(AppConfig):
         from civmil.actors import records
 
         records.register()
+        records.register_pickers()

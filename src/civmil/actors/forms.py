@@ -20,7 +20,7 @@ from civmil.actors import queries, services
 from civmil.actors.choices import ContactChannel
 from civmil.actors.models import LiaisonAssignment
 from civmil.actors.records import LIAISON_LEVELS
-from civmil.core import access, dates
+from civmil.core import access, dates, pickers
 from civmil.core.choices import Component, Level, OrganisationKind, Role
 from civmil.core.errors import ServiceError
 from civmil.core.models import Organisation, Person
@@ -165,6 +165,7 @@ class AssignmentForm(ServiceErrorsMixin):
         self.fields["level"].choices = _level_choices(actor, LiaisonAssignment)  # type: ignore[attr-defined]
         for name in ("starts_on", "ends_on"):
             self.fields[name].space_id = actor.space_id  # type: ignore[attr-defined]
+        pickers.enhance(self.fields.values())
 
     def clean_area(self) -> Any:
         code = (self.cleaned_data.get("area") or "").strip()
@@ -231,6 +232,7 @@ class LiaisonFilterForm(forms.Form):
         self.fields["organisation"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
         for name in ("since", "until"):
             self.fields[name].space_id = actor.space_id  # type: ignore[attr-defined]
+        pickers.enhance(self.fields.values())
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -262,6 +264,7 @@ class AssignmentFilterForm(forms.Form):
     def __init__(self, actor: Actor, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["organisation"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
+        pickers.enhance(self.fields.values())
 
 
 class MyLiaisonForm(forms.Form):
@@ -271,3 +274,4 @@ class MyLiaisonForm(forms.Form):
     def __init__(self, actor: Actor, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["to"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
+        pickers.enhance(self.fields.values())

@@ -26,10 +26,14 @@ LIAISON_LEVELS = (Level.MISSION, Level.HUMANITARIAN, Level.MILITARY, Level.RESTR
 
 def _area_field(actor: Actor) -> forms.Field:
     from civmil.actors import queries
+    from civmil.core.pickers import PickerSelect
 
+    # The form sends the area's P-code (as the API takes it); the picker finds it by name too.
+    coded = queries.areas(actor).exclude(pcode__isnull=True).order_by("admin_level", "name")
     return forms.ModelChoiceField(
-        queryset=queries.areas(actor), to_field_name="pcode", required=False, widget=forms.TextInput,
-        label=_("Area (P-code)"), help_text=_("The P-code of the area covered (optional)."),
+        queryset=coded, to_field_name="pcode", required=False,
+        widget=PickerSelect("areas", value_field="pcode"), label=_("Area (P-code)"),
+        help_text=_("The area covered (optional): type its name or P-code."),
         error_messages={"invalid_choice": _("No area has this P-code.")})
 
 
@@ -281,3 +285,19 @@ def register() -> None:
                                     colours={"pending": "#ff7f0e", "confirmed": "#2ca02c", "refused": "#7f7f7f"}),
         )
     )
+
+
+def register_pickers() -> None:
+    """Areas are searchable by name, alternative name or P-code on every form that picks one
+    (:mod:`civmil.core.pickers`); a field that keeps an area's P-code loads P-codes."""
+    from civmil.actors import queries
+    from civmil.actors.models import Area
+    from civmil.core import pickers
+
+    def areas(actor: Actor, text: str) -> Any:
+        qs = queries.areas(actor)
+        if text:
+            qs = qs.filter(Q(name__icontains=text) | Q(name_alt__icontains=text) | Q(pcode__istartswith=text))
+        return qs.order_by("admin_level", "name")
+
+    pickers.register(pickers.Picker("areas", Area, areas, value_fields=("pcode",)))
