@@ -24,7 +24,8 @@ LIAISON_LEVELS = (Level.MISSION, Level.HUMANITARIAN, Level.MILITARY, Level.RESTR
 # Liaison assignments: a record kernel type (civmil.core.kernel)
 
 
-def _area_field(actor: Actor) -> forms.Field:
+def area_field(actor: Actor) -> forms.Field:
+    """An assignment's area: picked by name or P-code, entered (and sent to the API) as its P-code."""
     from civmil.actors import queries
     from civmil.core.pickers import PickerSelect
 
@@ -144,7 +145,7 @@ def assignment_fields() -> tuple[FieldSpec, ...]:
         FieldSpec("to_organisation", url_name="actors:organisation",
                   help_text=_("The organisation the officer liaises with, or name a community below.")),
         FieldSpec("community", search=True),
-        FieldSpec("area", url_name="actors:area", form_field=_area_field, json=_area_json, api_type=AreaRef,
+        FieldSpec("area", url_name="actors:area", form_field=area_field, json=_area_json, api_type=AreaRef,
                   in_list=False),
         FieldSpec("latitude", views=(FULL,), in_list=False),
         FieldSpec("longitude", views=(FULL,), in_list=False),
