@@ -38,6 +38,8 @@ function loader(url) {
 // What the select said to assistive technology is said by the box the user types in.
 function carryAria(select, tom) {
   const input = tom.control_input;
+  // The select stays in the page for the form; assistive technology hears only the box.
+  select.setAttribute("aria-hidden", "true");
   for (const name of ["aria-describedby", "aria-invalid", "aria-required"]) {
     const value = select.getAttribute(name);
     if (value !== null) {
@@ -72,8 +74,9 @@ export function enhancePickers(scope = document) {
       closeAfterSelect: !multiple,
       plugins: multiple ? { remove_button: { title: s.pickerRemove || "Remove" } } : {},
       render: {
-        no_results: () => `<div class="no-results">${escapeHtml(s.pickerNoResults || "No results found")}</div>`,
-        loading: () => `<div class="picker-loading" role="status">${escapeHtml(s.pickerLoading || "Searching…")}</div>`,
+        // Inside the list (role listbox), a message is an option that cannot be picked.
+        no_results: () => `<div class="no-results" role="option" aria-disabled="true" aria-selected="false">${escapeHtml(s.pickerNoResults || "No results found")}</div>`,
+        loading: () => `<div class="picker-loading" role="option" aria-disabled="true" aria-selected="false">${escapeHtml(s.pickerLoading || "Searching…")}</div>`,
         option_create: (data, escape) => `<div class="create">${escapeHtml(s.pickerAdd || "Add")} <strong>${escape(data.input)}</strong>…</div>`,
       },
     };
