@@ -74,6 +74,21 @@ def test_the_kernel_form_makes_organisations_and_people_searchable_pickers() -> 
     assert b'data-picker-no-results="No results found"' in response.content
 
 
+def test_the_release_form_picks_organisations_and_people_by_their_full_names() -> None:
+    from civmil.core import registry
+    from civmil.core.kernel import planting
+    from tests.kernel_proof.models import Observation
+
+    owner = make_member(Component.CIVILIAN)
+    target = make_org(Component.HUMANITARIAN, name="Water for All")
+    record = planting.plant(registry.get(Observation), owner.actor, Level.MISSION, {"summary": "a crowd"})
+    response = signed_in(owner).get(reverse("kernel_proof:observation", kwargs={"pk": record.pk}))
+    organisations = select_tag(response.content, "release-target_organisation")
+    assert 'data-picker="organisations"' in organisations
+    assert f'<option value="{target.pk}">Water for All ({target.acronym})</option>' in organisations
+    assert 'data-picker="people"' in select_tag(response.content, "release-target_person")
+
+
 @pytest.mark.parametrize("url_name", ["actors:liaison-new", "actors:liaison-log", "actors:assignment-new",
                                       "actors:my-liaison"])
 def test_every_form_of_organisations_and_people_gets_the_picker(url_name: str) -> None:

@@ -34,14 +34,21 @@ def related_queryset(actor: Actor, model: Any) -> Any:
     return pickable(actor, model)
 
 
+def _choice_label(obj: Any) -> str:
+    """An option's text: the picker's (an organisation's full name with its acronym, so typing
+    part of the name finds it; the same text the picker loads), else the record's label."""
+    picker = pickers.for_model(type(obj))
+    return picker.label(obj) if picker is not None else kf.related_label(obj)
+
+
 class _Related(forms.ModelChoiceField):  # type: ignore[type-arg]
     def label_from_instance(self, obj: Any) -> str:
-        return kf.related_label(obj)
+        return _choice_label(obj)
 
 
 class _ManyRelated(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]
     def label_from_instance(self, obj: Any) -> str:
-        return kf.related_label(obj)
+        return _choice_label(obj)
 
 
 def form_field(actor: Actor, f: kf.Field, *, required: bool | None = None) -> forms.Field:
