@@ -194,8 +194,10 @@ def test_areas_are_found_by_name_or_p_code_and_can_load_p_codes() -> None:
     area = save_area(None, Area(name="Kaya county", pcode="SS0101", admin_level=2), SQUARE)
     client = signed_in(make_member())
     assert texts(pick(client, "areas", q="kaya")) == ["Kaya county (SS0101)"]
-    kaya = {"value": str(area.pk), "text": "Kaya county (SS0101)"}
+    kaya = {"value": str(area.pk), "text": "Kaya county (SS0101)", "search": "Comté de Kaya"}
+    Area.objects.filter(pk=area.pk).update(name_alt="Comté de Kaya")
     assert pick(client, "areas", q="SS01").json()["results"] == [kaya]
+    assert pick(client, "areas", q="comté").json()["results"] == [kaya]  # its alternative name
     assert pick(client, "areas", q="SS01", value="pcode").json()["results"][0]["value"] == "SS0101"
 
 

@@ -301,4 +301,5 @@ def register_pickers() -> None:
             qs = qs.filter(Q(name__icontains=text) | Q(name_alt__icontains=text) | Q(pcode__istartswith=text))
         return qs.order_by("admin_level", "name")
 
-    pickers.register(pickers.Picker("areas", Area, areas, value_fields=("pcode",)))
+    pickers.register(pickers.Picker("areas", Area, areas, value_fields=("pcode",),
+                                    also_matches=lambda area: str(area.name_alt or "")))

@@ -48,6 +48,9 @@ class Picker:
     label: Callable[[Any], str] = str
     #: Fields an option's value may be read from besides the primary key (``?value=pcode``).
     value_fields: tuple[str, ...] = ()
+    #: Other text the server matched that the option's text does not show (an area's alternative
+    #: name): sent as ``search`` so the box keeps the option while narrowing what it loaded.
+    also_matches: Callable[[Any], str] | None = None
 
 
 _PICKERS: dict[str, Picker] = {}
@@ -80,8 +83,13 @@ def options(actor: Actor, key: str, text: str = "", limit: int = LIMIT_DEFAULT,
     if value_field != "pk":
         qs = qs.exclude(**{f"{value_field}__isnull": True}).exclude(**{value_field: ""})
     found = list(qs[:limit + 1])
-    return ([{"value": str(getattr(o, value_field)), "text": picker.label(o)} for o in found[:limit]],
-            len(found) > limit)
+    results = []
+    for o in found[:limit]:
+        result = {"value": str(getattr(o, value_field)), "text": picker.label(o)}
+        if picker.also_matches is not None:
+            result["search"] = picker.also_matches(o)
+        results.append(result)
+    return results, len(found) > limit
 
 
 def register_core_pickers() -> None:

@@ -84,7 +84,7 @@ export function enhancePickers(scope = document) {
       Object.assign(settings, {
         valueField: "value",
         labelField: "text",
-        searchField: ["text"],
+        searchField: ["text", "search"], // "search": what the server matched besides the text
         load: loader(url),
         loadThrottle: 250,
         preload: "focus",
