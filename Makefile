@@ -11,6 +11,8 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 CHROMIUM := /usr/bin/chromium
 # Seconds since the epoch, to time each phase of `make test`.
 NOW = $$(date +%s)
+# pip says only what goes wrong (errors), not every index location or newer version it noticed.
+PIP_QUIET := --quiet --quiet --disable-pip-version-check
 
 .PHONY: help run test lint types test-sqlite test-postgres bench fuzz conformance clean install dev-install assets messages dist
 
@@ -23,15 +25,15 @@ help:
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install $(PIP_QUIET) --upgrade pip
 
 # Reinstall only when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install $(PIP_QUIET) -e .
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install $(PIP_QUIET) -e '.[dev]'
 	touch $(VENV)/.installed $@
 
 node_modules/.installed: package.json package-lock.json

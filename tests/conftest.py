@@ -146,6 +146,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # Most tests sign in privileged roles without a second factor; tests/core/test_accounts.py
     # turns the requirement back on to prove it.
     django_settings.CIVMIL_MFA_REQUIRED = False
+    # Maps draw no basemap unless a test builds one (tests/actors/test_basemap.py): a basemap the
+    # developer built in the var directory must not change what other tests see.
+    django_settings.CIVMIL_BASEMAP = django_settings.CIVMIL_VAR_DIR / "tests-have-no-basemap" / "basemap.pmtiles"
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistCollector(), "civmil-access-cases")
 

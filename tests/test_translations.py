@@ -231,6 +231,16 @@ def test_pages_render_in_french(client, member, _compiled_catalogue: None) -> No
     assert "Liaison log" not in body
 
 
+def test_headings_start_with_a_capital_in_french(client, member, _compiled_catalogue: None) -> None:  # type: ignore[no-untyped-def]
+    """A model's plural name ("jetons d'API") is lower-case in French, as Django wants; a page
+    heading made of it starts with a capital, as in English."""
+    m = member()
+    client.force_login(m.user)
+    client.cookies["django_language"] = "fr"
+    body = client.get(reverse("core:tokens")).content.decode()
+    assert "<h1>Jetons d&#x27;API</h1>" in body or "<h1>Jetons d'API</h1>" in body, body[:3000]
+
+
 def test_set_language_switches_the_interface(client, member, _compiled_catalogue: None) -> None:  # type: ignore[no-untyped-def]
     m = member()
     client.force_login(m.user)

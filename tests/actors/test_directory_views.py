@@ -283,3 +283,12 @@ def test_who_may_not_decide_is_refused_and_a_hidden_assignment_answers_404(clien
     assert missing.status_code == 404
     assignment.refresh_from_db()
     assert assignment.status == "pending"
+
+
+def test_an_organisation_whose_name_carries_its_acronym_is_named_once() -> None:
+    """The demo's "Force CIMIC Branch (U9)" read "Force CIMIC Branch (U9) (U9)" on every page."""
+    from civmil.core.models import Organisation
+
+    assert str(Organisation(name="Force CIMIC Branch (U9)", acronym="U9")) == "Force CIMIC Branch (U9)"
+    assert str(Organisation(name="Civil Affairs Section", acronym="CAS")) == "Civil Affairs Section (CAS)"
+    assert str(Organisation(name="Frontline Medical Relief", acronym="")) == "Frontline Medical Relief"

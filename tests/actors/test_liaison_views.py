@@ -262,6 +262,21 @@ def test_bad_input_gets_a_field_message_and_nothing_is_recorded(
     assert b'class="field-errors"' in response.content
 
 
+def test_every_field_s_error_shows_on_the_first_submit(client: Client) -> None:
+    """A form with several mistakes names them all at once, not one round at a time."""
+    m = make_member()
+    bad = {"summary": "   ", "channel": "pigeon", "occurred_at": f"{dt.date.today().year + 1}-01-01T10:00",
+           "geometry": '{"type": "LineString", "coordinates": [[30, 4], [31, 5]]}', "organisations": []}
+    response = signed_in(client, m).post(reverse("actors:liaison-new"), form_data(m, **bad))
+    assert response.status_code == 422
+    assert {name for name in bad if field_errors(response, name)} == set(bad)
+    # The rules only the service knows come in the same round as the form's own.
+    response = client.post(reverse("actors:liaison-new"), form_data(
+        m, summary="", occurred_at=f"{dt.date.today().year + 1}-01-01T10:00"))
+    assert field_errors(response, "summary") and any("future" in e for e in field_errors(response, "occurred_at"))
+    assert not LiaisonLogEntry.objects.exists()
+
+
 def test_writes_are_post_only_and_csrf_protected(client: Client) -> None:
     m = make_member()
     entry = make_entry(m)
@@ -827,9 +842,21 @@ def test_history_lists_versions_who_and_when(client: Client) -> None:
     assert [v["version"] for v in versions] == [1, 2]
     assert [v["action"] for v in versions] == ["Recorded", "Edited"]
     assert all(v["actor"] == m.person.full_name for v in versions)
-    changes = {c["label"]: c["value"] for c in versions[1]["changes"]}
-    assert changes["Summary"] == "Second words" and changes["Channel"] == "Visit"
-    assert changes["Organisations"] == m.org.label
+    # The first version shows what it was recorded with; the second only what it changed.
+    first = {c["label"]: (c["before"], c["after"]) for c in versions[0]["changes"]}
+    assert first["Organisations"] == (None, m.org.label) and first["Summary"] == (None, "First words")
+    changes = {c["label"]: (c["before"], c["after"]) for c in versions[1]["changes"]}
+    assert set(changes) == {"Summary", "Channel"}
+    assert changes["Channel"] == ("Meeting", "Visit")
+    assert changes["Summary"] == ("<del>First</del> words", "<ins>Second</ins> words")
+    body = response.content.decode()
+    assert "<del>First</del> words" in body and "<ins>Second</ins> words" in body
+    # Any two versions side by side.
+    compared = client.get(reverse("actors:liaison-history", args=[entry.pk]), {"from": 1, "to": 2}).context["compare"]
+    assert {c["label"] for c in compared["changes"]} == {"Summary", "Channel"}
+    for bad in ({"from": "x", "to": 2}, {"from": 1, "to": 99}, {"from": "1e9"}):
+        answer = client.get(reverse("actors:liaison-history", args=[entry.pk]), bad)
+        assert answer.status_code == 200 and answer.context["compare"] is None
 
 
 # ---------------------------------------------------------------------------------------------

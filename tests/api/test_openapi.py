@@ -140,3 +140,15 @@ def test_the_docs_page_works_offline(signed_in) -> None:
         asset.close()
         assert body, url
     assert any(u.endswith(".js") for u in page.urls) and any(u.endswith(".css") for u in page.urls)
+
+
+def test_the_introduction_explains_tokens_as_well_as_sessions(anonymous) -> None:
+    """Someone writing a script reads the docs page first: it must say how to get and send a token,
+    link the page that makes one, and offer the bearer scheme to the Authorize button."""
+    doc = _document(anonymous)
+    intro = doc["info"]["description"]
+    assert "Authorization: Bearer civmil_" in intro
+    assert "](/core/tokens/)" in intro and "docs/api.md" in intro
+    assert "X-CSRFToken" in intro  # sessions stay explained
+    schemes = doc["components"]["securitySchemes"].values()
+    assert {"type": "http", "scheme": "bearer"} in [{k: s[k] for k in ("type", "scheme") if k in s} for s in schemes]

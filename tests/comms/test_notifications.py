@@ -124,7 +124,9 @@ def test_the_notification_api(pair, django_capture_on_commit_callbacks) -> None:
     assert data["count"] == 1 and data["unread"] == 1
     item = data["items"][0]
     assert item["url"] == f"/directory/liaison/{entry.pk}/#thread" and not item["read"]
-    assert MARKER not in json.dumps(data)
+    # It names the record as the reader sees it (time and summary), never the message itself.
+    assert item["about"].endswith(f" · Summary {MARKER}"), item["about"]
+    assert "Look at this" not in json.dumps(data)
     assert client.post(f"/api/v1/notifications/{item['id']}/read").status_code == 204
     assert client.get("/api/v1/notifications", {"unread": "true"}).json()["count"] == 0
     assert client.post(f"/api/v1/notifications/{uuid.uuid4()}/read").status_code == 404
@@ -237,3 +239,21 @@ def test_pages_need_sign_in() -> None:
     assert Client().get("/comms/notifications/").status_code == 302
     assert Client().get("/comms/notifications/unread/").status_code == 204
     assert Client().get("/api/v1/notifications").status_code == 401
+
+
+def test_a_notification_names_its_record_only_while_it_is_seen(pair, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    """The centre says which record a notification is about (its title line, cut to the reader's
+    view); once the record is closed to them it names nothing."""
+    from civmil.actors.models import LiaisonLogEntry
+    from civmil.core.choices import Level
+
+    author, recipient = pair
+    entry = _mention(author, recipient, django_capture_on_commit_callbacks)
+    client = _client(recipient)
+    page = client.get("/comms/notifications/").content.decode()
+    assert f"Summary {MARKER}" in page and 'class="notification-about"' in page
+    core_services.update_record(author.actor, LiaisonLogEntry, entry.pk, entry.version, {"level": Level.RESTRICTED},
+                                action="liaison.edited")
+    page = client.get("/comms/notifications/").content.decode()
+    assert MARKER not in page and "a record you can no longer see" in page
+    assert client.get("/api/v1/notifications").json()["items"][0]["about"] == ""

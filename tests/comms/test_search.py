@@ -356,3 +356,20 @@ def test_matches_in_withheld_fields_neither_crowd_out_nor_reveal_themselves(clie
     # The owner finds every one of them, and is told more match than are listed.
     data = api(client, military, "zebrafish").json()
     assert data["count"] == SMALL and data["truncated"] is True
+
+
+def test_a_result_is_headed_in_mission_time_as_the_reader_sees_it(client: Client) -> None:
+    """Search headed liaison entries with the stored UTC time and no zone, where every other page
+    uses mission time: it now uses the kernel's title line (time in the mission's zone, summary)."""
+    from civmil.core.models import MissionSettings
+    from civmil.core.models.spaces import LIVE_SPACE_ID
+
+    MissionSettings.objects.filter(space_id=LIVE_SPACE_ID).update(time_zone="Africa/Juba")
+    author = make_member(Component.CIVILIAN)
+    make_entry(author, "Borehole repairs at kilometre nine")
+    client.force_login(author.user)
+    page = client.get(reverse("comms:search"), {"q": "borehole"}).content.decode()
+    assert "1 March 2026, 11:30 CAT · Borehole repairs at kilometre nine" in page
+    assert "09:30" not in page
+    api = client.get(SEARCH_API, {"q": "borehole"}).json()
+    assert api["items"][0]["title"] == "1 March 2026, 11:30 CAT · Borehole repairs at kilometre nine"

@@ -20,7 +20,7 @@ from civmil.core.choices import PRIVILEGED_ROLES, Component, Level, MembershipSt
 from civmil.core.management.commands import serve
 from civmil.core.models import LedgerEntry, Membership, Organisation, Person, User
 from civmil.demo import checks as demo_checks
-from civmil.demo import data
+from civmil.demo import data, loader
 from tests.demo.support import LoadedDemo, loaded_demo
 from tests.factories import make_org
 
@@ -205,7 +205,7 @@ class TestWithTheDemoLoaded:
         assert {r["username"] for r in rows} == set(data.LOGINS)
         for row in rows:
             assert set(row) == {"username", "password", "role", "component", "organisation", "totp_secret",
-                                "totp_code_now"}
+                                "totp_code_now", "organisation_label"}
             assert row["password"] == data.PASSWORD
             org = Organisation.objects.get(name=row["organisation"])
             assert row["component"] == org.component
@@ -221,7 +221,12 @@ class TestWithTheDemoLoaded:
         table = _run("demo", "logins")
         for username in data.LOGINS:
             assert username in table
-        assert data.PASSWORD in table and "Force CIMIC Branch (U9)" in table
+        assert data.PASSWORD in table and "U9" in table and "Military staff" in table
+        # It fits a 100-column terminal, and still gives each second-factor secret whole.
+        assert max(len(line) for line in table.splitlines()) <= 100
+        for row in loader.logins():
+            if row["totp_secret"]:
+                assert f'{row["username"]}: {row["totp_secret"]}' in table
 
     @pytest.mark.django_db
     def test_production_refuses_demo_logins(self, demo: LoadedDemo, settings: Any) -> None:

@@ -112,3 +112,12 @@ def test_a_reduced_view_s_history_does_not_show_that_files_were_attached(setting
     client.force_login(owner.user)
     assert "attachment.added" in client.get(
         reverse("kernel_proof:observation-history", kwargs={"pk": record.pk})).content.decode()
+
+
+def test_text_differences_are_marked_word_by_word_and_escaped() -> None:
+    from civmil.core.kernel.views import text_difference
+
+    before, after = text_difference("Convoy at <b>noon</b>\nRoad open", "Convoy at dawn\nRoad open & clear")
+    assert before == "Convoy at <del>&lt;b&gt;noon&lt;/b&gt;</del><br>Road open"
+    assert after == "Convoy at <ins>dawn</ins><br>Road open<ins> &amp; clear</ins>"
+    assert text_difference("same", "same") == ("same", "same")

@@ -55,3 +55,31 @@ def test_creating_an_oversight_record_does_not_send_its_author_to_a_missing_page
                            {"title": "a case", "level": Level.OVERSIGHT, "category": "crowd"}, follow=True)
     assert Observation.objects.filter(title="a case", level=Level.OVERSIGHT).exists()
     assert response.status_code == 200
+
+
+def test_a_record_s_title_line_is_cut_to_the_reader_s_view() -> None:
+    """The kernel names a record in one line (notifications, home page panels): by default its
+    first text field, or the fields its type declares; a field the view withholds is left out."""
+    import datetime as dt
+
+    from civmil.actors.models import LiaisonLogEntry
+    from civmil.core import access
+    from civmil.core.kernel import fields
+
+    member = make_member(Component.CIVILIAN, Role.CIVILIAN_STAFF)
+    observation = Observation(title="Crowd at the   market", summary="Long text")
+    proof = registry.get(Observation)
+    page = fields.Page.of(member.actor, fields.resolve(proof), [])
+    full = access.View(access.ViewKind.FULL)
+    assert fields.title(proof, access.Shown(observation, full), page) == "Crowd at the market"
+    reduced = access.View(access.ViewKind.REDUCED, frozenset({"summary"}))
+    assert fields.title(proof, access.Shown(observation, reduced), page) == ""
+    observation.title = "x" * 300
+    assert len(fields.title(proof, access.Shown(observation, full), page)) == fields.TITLE_LENGTH
+
+    log = registry.get(LiaisonLogEntry)
+    entry = LiaisonLogEntry(occurred_at=dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.UTC), summary="Water point")
+    line = fields.title(log, access.Shown(entry, full), fields.Page.of(member.actor, fields.resolve(log), []))
+    assert line.endswith(" · Water point") and "2026" in line
+    only_time = access.View(access.ViewKind.REDUCED, frozenset({"occurred_at"}))
+    assert "Water point" not in fields.title(log, access.Shown(entry, only_time), page)

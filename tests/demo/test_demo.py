@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import io
 import itertools
 import re
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
+import mapbox_vector_tile
 import pytest
 import shapely
 from django.core.management import call_command
 from django.utils import timezone
+from pmtiles.reader import MmapSource, Reader, all_tiles
 from shapely.geometry import shape
 
 from civmil.actors.choices import AreaKind
@@ -20,7 +25,7 @@ from civmil.actors.records import LIAISON_LEVELS
 from civmil.core import access, ledger
 from civmil.core.choices import PRIVILEGED_ROLES, Component, Level, MembershipStatus, Role
 from civmil.core.models import LedgerEntry, Membership, Organisation, Person, Release, User
-from civmil.demo import data, loader
+from civmil.demo import data, loader, world
 from tests.demo.support import LoadedDemo
 
 pytestmark = pytest.mark.django_db
@@ -229,7 +234,8 @@ def test_two_loads_tell_the_same_story(demo: LoadedDemo) -> None:
     assert loader.digest(demo.report.now) == demo.digest
 
 
-def test_a_second_run_changes_nothing(demo: LoadedDemo) -> None:
+def test_a_second_run_changes_nothing(demo: LoadedDemo, settings: Any, tmp_path: Path) -> None:
+    settings.CIVMIL_BASEMAP = tmp_path / "basemap.pmtiles"
     before = (LedgerEntry.objects.count(), Organisation.objects.count(), Person.objects.count(),
               LiaisonLogEntry.objects.count())
     out = io.StringIO()
@@ -254,3 +260,24 @@ def test_the_demo_knows_it_is_present(demo: LoadedDemo) -> None:
     found = loader.presence()
     assert len(found) == 2 and "UNISMK" in found[1]
     assert loader.present() and not loader.database_is_empty()
+
+
+def test_the_demo_builds_its_basemap_when_it_has_none(demo: LoadedDemo, settings: Any, tmp_path: Path) -> None:
+    """A demo loaded before the basemap existed gets it on its next `make run` (quietly: --if-empty)."""
+    settings.CIVMIL_BASEMAP = tmp_path / "basemap.pmtiles"
+    quiet = io.StringIO()
+    call_command("demo", "--if-empty", stdout=quiet)
+    assert quiet.getvalue() == ""
+    names: dict[str, set[str]] = {}
+    with settings.CIVMIL_BASEMAP.open("rb") as stream:
+        archive = Reader(MmapSource(stream))
+        assert (archive.header()["min_zoom"], archive.header()["max_zoom"]) == (2, 12)
+        for (z, _x, _y), blob in all_tiles(archive.get_bytes):
+            if z == 9:
+                for layer, content in mapbox_vector_tile.decode(gzip.decompress(blob)).items():
+                    names.setdefault(layer, set()).update(f["properties"].get("name", "") for f in content["features"])
+    # The demo's towns (its districts' named places), rivers, lake and areas, all drawn at zoom 9.
+    assert {p.name for p in world.build().places} <= names["towns"]
+    assert {"Sarn", "Vell", "Tamsa"} <= names["rivers"] and "Lake Orma" in names["water"]
+    assert {a.name for a in (*world.build().provinces, *world.build().districts)} <= names["area_labels"]
+    assert "N1" in names["roads"] and "boundaries" in names

@@ -33,7 +33,8 @@ def _inputs() -> list[Path]:
         relative = path.relative_to(ROOT / "src" / "civmil")
         if path.is_file() and path.suffix not in (".mo", ".pyc") and not _SKIPPED_PARTS & set(relative.parts):
             files.append(path)
-    files += [ROOT / "docs" / name for name in ("deploy.md", "operations.md", "backup.md", "upgrade.md")]  # MANIFEST.in
+    files += [ROOT / "docs" / name for name in ("deploy.md", "operations.md", "backup.md", "upgrade.md",  # MANIFEST.in
+                                                "basemap.md")]
     files += sorted(p for p in (ROOT / "docs" / "deploy").glob("*") if p.is_file())
     return files
 

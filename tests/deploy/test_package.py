@@ -66,6 +66,12 @@ def test_the_sdist_carries_them_too_so_a_wheel_builds_from_it_without_node(dist:
     assert not [n for n in names if n.startswith(("node_modules/", "var/", "tests/", ".venv/"))]
 
 
+def test_both_carry_the_demo_geography_its_basemap_is_built_from(dist: Built) -> None:
+    files = {f"civmil/demo/geography/{layer}.geojson" for layer in ("towns", "roads", "rivers", "water", "boundaries")}
+    assert files <= _wheel_names(dist)
+    assert {f"src/{f}" for f in files} | {"docs/basemap.md"} <= _sdist_names(dist)
+
+
 @pytest.mark.skipif(shutil.which("msgfmt") is None, reason="needs msgfmt (apt install gettext)")
 def test_both_carry_each_catalogue_compiled_from_its_current_po(dist: Built, tmp_path: Path) -> None:
     assert CATALOGUES, "no .po catalogue found"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -172,8 +174,16 @@ def _when_field(actor: Actor) -> forms.Field:
 
     tz = mission_tz(actor)
     return MissionDateTimeField(
-        tz=tz, space_id=actor.space_id, label=_("When"),
+        tz=tz, space_id=actor.space_id, label=_("When"), validators=[_not_ahead],
         help_text=gettext("Date and time of the contact, in the mission's time zone (%(tz)s).") % {"tz": str(tz)})
+
+
+def _not_ahead(value: dt.datetime | None) -> None:
+    """The service's rule, on the form too, so that it shows with the form's own errors."""
+    from civmil.actors.services import CLOCK_SKEW
+
+    if value is not None and value > timezone.now() + CLOCK_SKEW:
+        raise ValidationError(_("A contact cannot be recorded in the future."), code="future")
 
 
 def _organisations_field(actor: Actor) -> forms.Field:
@@ -257,6 +267,7 @@ def register() -> None:
                             "geometry", "place_name"),
             search_fields=("summary", "follow_ups", "place_name"),
             fields=log_fields(),
+            title=("occurred_at", "summary"),
             created_action="liaison.recorded",
             create=_record_contact,
             update=_edit_contact,
@@ -273,6 +284,7 @@ def register() -> None:
             model=LiaisonAssignment,
             levels=LIAISON_LEVELS,
             fields=assignment_fields(),
+            title=("officer", "to_organisation", "community"),
             list_filters=_assignment_filters(),
             create=_assign,
             update=_edit,

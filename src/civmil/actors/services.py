@@ -44,6 +44,9 @@ DECISION_REASON_MAX = 2000
 AREA_FIELDS = ("kind", "name", "name_alt", "pcode", "admin_level", "parent", "responsible", "source", "west",
                "south", "east", "north")
 
+#: How far ahead of the server's clock a contact's time may be (a device's clock runs fast).
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
 
 @dataclass
 class LiaisonContact:
@@ -100,7 +103,7 @@ def _resolve_contact(actor: Actor, data: LiaisonContact) -> tuple[dict[str, Any]
         errors["occurred_at"] = [_("Give the time with its time zone.")]
     elif outside := dates.window_errors({"occurred_at": data.occurred_at}, actor.space_id):
         errors.update(outside)
-    elif data.occurred_at > timezone.now() + dt.timedelta(minutes=5):
+    elif data.occurred_at > timezone.now() + CLOCK_SKEW:
         errors["occurred_at"] = [_("A contact cannot be recorded in the future.")]
     org_ids = list(dict.fromkeys(data.organisation_ids))
     organisations = list(Organisation.objects.filter(pk__in=org_ids))

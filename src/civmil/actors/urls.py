@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from civmil.actors.views import areas, assignments, directory, directory_csv, liaison
+from civmil.actors.views import areas, assignments, basemap, directory, directory_csv, liaison
 from civmil.core.kernel.urls import patterns as kernel_patterns
 
 app_name = "actors"
@@ -22,6 +22,7 @@ urlpatterns: list[URLPattern] = [
     path("areas/", areas.area_list, name="areas"),
     path("areas/<uuid:pk>/", areas.area_detail, name="area"),
     path("areas.geojson", areas.areas_geojson, name="areas-geojson"),
+    path("areas/basemap.pmtiles", basemap.basemap_file, name="basemap"),
     path("areas/lookup/", areas.area_lookup, name="area-lookup"),
     path("areas/import/", areas.areas_import, name="areas-import"),
     path("import/", directory_csv.directory_import, name="directory-import"),

@@ -53,6 +53,8 @@ class ThreadOut(Schema):
 class NotificationOut(Schema):
     id: uuid.UUID
     text: str
+    about: str = Field("", description="What names the record (for a liaison log entry: its time and summary), as "
+                                       "you see it now; empty when you can no longer see the record.")
     url: str = Field(description="The record's page; empty when you can no longer see the record.")
     created_at: dt.datetime
     read: bool
@@ -99,8 +101,8 @@ def list_notifications(request: HttpRequest, page: Query[PageQuery], unread: boo
     return {
         "count": qs.count(), "unread": notification_queries.unread_count(actor), "limit": page.limit,
         "offset": page.offset,
-        "items": [{"id": n.id, "text": n.text, "url": n.url, "created_at": n.created_at, "read": n.read}
-                  for n in notification_queries.describe(actor, items)],
+        "items": [{"id": n.id, "text": n.text, "about": n.about, "url": n.url, "created_at": n.created_at,
+                   "read": n.read} for n in notification_queries.describe(actor, items)],
     }
 
 

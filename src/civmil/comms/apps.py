@@ -16,3 +16,7 @@ class CommsConfig(AppConfig):
         search.connect()  # keep the search index in step with saves; purge it on ledger erasure
         register_erasure_hook(purge_erased_attachment)  # an erased upload leaves no file behind
         live.connect()  # a new or read notification refreshes its recipient's badge and list live
+        from civmil.comms.queries.notifications import waiting_for_home
+        from civmil.core import home
+
+        home.register_waiting(waiting_for_home, notices=("notifications",))  # unread, on the home page

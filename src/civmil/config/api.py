@@ -122,14 +122,26 @@ The civmil REST API. Every answer is the view of the records that the signed-in 
 membership they act as) may see: a field your view withholds is absent from the JSON, and a record
 you may not see answers 404 exactly like an id that does not exist.
 
-* Authentication: the browser session (sign in at /accounts/login/); POST, PUT and DELETE also
-  need the `X-CSRFToken` header. Without it: 401 (no session) or 403 (no CSRF token). Or a
-  personal token (`Authorization: Bearer civmil_...`, created at /core/tokens/): a request with a
-  token is judged by the token alone, whatever cookies it carries.
+**Authentication.** Two ways, for two kinds of client:
+
+* *Scripts and other systems:* a personal API token. Create one at
+  [API tokens](/core/tokens/) (your account menu): it acts as one of your memberships, for a
+  period you choose, and is shown once. Send it in the `Authorization` header:
+  `curl -H "Authorization: Bearer civmil_..." https://civmil.example.org/api/v1/me`. Token
+  requests need no CSRF header, and are judged by the token alone, whatever cookies they carry.
+  To try it on this page, press *Authorize* and paste the token (without `Bearer`).
+* *The browser:* the session of the signed-in page (sign in at [/accounts/login/](/accounts/login/)).
+  POST, PUT and DELETE also need the `X-CSRFToken` header (the `csrftoken` cookie's value).
+
+Without either: 401. A revoked, expired or unknown token: 401. A session write without the
+CSRF header: 403.
+
 * Errors: `{"detail": "...", "errors": {"field": ["..."]}}`; 409 also carries `current_version`.
 * Lists: `limit` (1-200, default 50) and `offset`; `count` counts only what you may see.
 
-See docs/api.md for examples.
+The API guide, with examples for every step (tokens, sessions, releasability, edit conflicts,
+errors), is `docs/api.md` in civmil's source; the tokens themselves are described in
+`docs/user/account.md`.
 """
 
 

@@ -295,6 +295,9 @@ class Deployment:
     log_level: str = "INFO"
     #: Bearer token that opens /metrics to other hosts (CIVMIL_METRICS_TOKEN; empty: loopback only).
     metrics_token: str = ""
+    #: The offline basemap every map draws (CIVMIL_BASEMAP; default <var>/basemap.pmtiles): built by
+    #: ``civmil basemap build`` or a PMTiles extract the mission drops in (docs/basemap.md).
+    basemap: Path | None = None
 
     @property
     def production(self) -> bool:
@@ -462,6 +465,7 @@ def deployment() -> Deployment:
         log_format=_choice("CIVMIL_LOG_FORMAT", "text", LOG_FORMATS),
         log_level=_choice("CIVMIL_LOG_LEVEL", "INFO", LOG_LEVELS, fold=str.upper),
         metrics_token=_metrics_token(),
+        basemap=Path(_get("CIVMIL_BASEMAP")).expanduser() if _get("CIVMIL_BASEMAP") else var_dir / "basemap.pmtiles",
     )
 
 

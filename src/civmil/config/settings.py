@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "civmil.core.context_processors.civmil",
+                "civmil.actors.context_processors.maps",
             ],
         },
     },
@@ -247,3 +248,5 @@ if DEPLOY.production:
 LOGGING: dict[str, Any] = logging_config(DEPLOY.log_format, DEPLOY.log_level)
 #: Opens /metrics to other hosts as a bearer token (CIVMIL_METRICS_TOKEN; docs/operations.md, "Metrics").
 CIVMIL_METRICS_TOKEN = DEPLOY.metrics_token
+#: The offline basemap file served to signed-in readers' maps (CIVMIL_BASEMAP; docs/basemap.md).
+CIVMIL_BASEMAP = DEPLOY.basemap or DEPLOY.var_dir / "basemap.pmtiles"

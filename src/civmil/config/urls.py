@@ -8,6 +8,7 @@ from civmil.core.views import general
 
 urlpatterns = [
     path("", general.home, name="home"),
+    path("home/panels/<str:key>/", general.home_panel, name="home-panel"),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     # Before allauth's own page: addresses change only by administrators, with a second one's approval.

@@ -17,6 +17,8 @@ VENDOR_ASSETS = (
     "leaflet.markercluster/dist",
     "@geoman-io/leaflet-geoman-free/dist",
     "milsymbol/dist",
+    "pmtiles/dist",
+    "protomaps-leaflet/dist",
     "chart.js/dist",
     "htmx.org/dist",
     "htmx-ext-ws/dist",

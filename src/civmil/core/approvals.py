@@ -34,7 +34,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from civmil.core import access, events, ledger
+from civmil.core import access, events, home, ledger
 from civmil.core.choices import MembershipStatus, Role
 from civmil.core.errors import Forbidden, Invalid, NotFound
 from civmil.core.mail import queue_mail
@@ -326,3 +326,15 @@ def possible_duplicates(actor: Actor) -> list[PossibleDuplicate]:
             found.append(PossibleDuplicate(reason=reason, people=tuple(people)))
     return found
 
+
+
+def waiting_for_home(actor: Actor) -> list[home.WaitingItem]:
+    """For the home page: the acts an administrator may decide as second administrator."""
+    from django.utils.translation import ngettext
+
+    if actor is None or actor.user_id is None or actor.role != Role.ADMINISTRATOR:
+        return []
+    n = sum(1 for w in waiting(actor) if w.decidable)
+    text = ngettext("%(n)s change waits for a second administrator", "%(n)s changes wait for a second administrator",
+                    n) % {"n": n}
+    return [home.WaitingItem(text=text, url=reverse("core:approvals"), count=n)]

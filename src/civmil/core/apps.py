@@ -18,3 +18,6 @@ class CoreConfig(AppConfig):
         pickers.register_core_pickers()  # organisations and people: searchable on every form
         register_erasure_hook(purge_outbox)  # an erased change leaves no copy in the outbox
         signals.connect()  # signing out or a new password closes live connections at once
+        from civmil.core import approvals, home
+
+        home.register_waiting(approvals.waiting_for_home)  # acts waiting for a second administrator

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-import zoneinfo
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -16,6 +15,7 @@ from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 from civmil.core.acting import actor_of as actor_of
+from civmil.core.zones import mission_zone
 
 if TYPE_CHECKING:
     from civmil.core.acting import Actor
@@ -67,10 +67,8 @@ def mission_tz(actor: Actor) -> dt.tzinfo:
     """The mission's time zone, in which forms read and pages show times."""
     from civmil.core.services import mission_settings
 
-    try:
-        return zoneinfo.ZoneInfo(mission_settings(actor.space_id).time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
+    settings = mission_settings(actor.space_id)
+    return mission_zone(settings.time_zone, settings.time_zone_label)
 
 
 def render_page(request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200) -> HttpResponse:

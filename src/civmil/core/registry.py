@@ -168,6 +168,10 @@ class RecordType:
     #: The text fields the matrix marks: one an owner releases in a field release, one no field
     #: release it makes shows (empty: the first fitting declared fields, see :meth:`marked_fields`).
     marked: tuple[str, str] | tuple[()] = ()
+    #: The fields that name a record where a whole card would be too much (a notification, a home
+    #: page panel): their cells joined, each only where the reader's view shows it (empty: the
+    #: first text field declared; see :func:`civmil.core.kernel.fields.title`).
+    title: tuple[str, ...] = ()
     #: Set when the type has no pages of an app's own: the kernel mounts them (and its API) from the
     #: declaration alone, under ``/records/<key>/`` and ``/api/v1/records/<key>``.
     kernel_mounted: bool = field(default=False, init=False, compare=False)

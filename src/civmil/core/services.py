@@ -49,8 +49,8 @@ PERSON_FIELDS = (
     "level", "owner",
 )
 SETTINGS_FIELDS = (
-    "mission_name", "mission_acronym", "time_zone", "projection", "map_center_lat", "map_center_lon",
-    "map_zoom", "earliest_year", "years_ahead", "session_idle_minutes", "session_max_hours",
+    "mission_name", "mission_acronym", "time_zone", "time_zone_label", "projection", "map_center_lat",
+    "map_center_lon", "map_zoom", "earliest_year", "years_ahead", "session_idle_minutes", "session_max_hours",
 )
 
 

@@ -568,6 +568,7 @@ def logins() -> list[dict[str, str]]:
             secret = demo_totp_secret(username) if user is not None and _privileged(user) else ""
             rows.append({"username": username, "password": data.PASSWORD, "role": str(m.role),
                          "component": str(m.organisation.component), "organisation": m.organisation.name,
+                         "organisation_label": m.organisation.label,
                          "totp_secret": secret, "totp_code_now": current_totp_code(secret) if secret else ""})
     return rows
 

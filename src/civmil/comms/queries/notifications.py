@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from civmil.comms.models import Notification, NotificationChannel, NotificationPreference
 from civmil.comms.models.notifications import DEFAULT_PREFERENCES, NotificationKind
 from civmil.comms.queries.threads import visible_people
-from civmil.core import access, registry
+from civmil.core import access, home, registry
 from civmil.core.acting import Actor
 from civmil.core.errors import NotFound
 
@@ -55,18 +55,30 @@ class NotificationView:
     created_at: dt.datetime
     read: bool
     visible: bool
+    #: What names the record to the reader now (its date and summary, say), cut to their view;
+    #: empty when they can no longer see it.
+    about: str = ""
 
 
-def _record_view(actor: Actor, content_type: ContentType, object_id: Any) -> tuple[Any, access.View]:
+def _record_view(actor: Actor, content_type: ContentType, object_id: Any) -> access.Shown[Any] | None:
     model = content_type.model_class()
     if model is None:
-        return None, access.NO_VIEW
+        return None
     try:
         registry.get(model)
-        shown = access.fetch(actor, model, object_id, derived=True)
+        return access.fetch(actor, model, object_id, derived=True)
     except (LookupError, NotFound):
-        return None, access.NO_VIEW
-    return shown.record, shown.view
+        return None
+
+
+def _about(actor: Actor, shown: access.Shown[Any]) -> str:
+    """The record's title line as the reader sees it (:func:`civmil.core.kernel.fields.title`)."""
+    from civmil.core.kernel import fields
+
+    record_type = registry.get(type(shown.record))
+    if not record_type.fields:
+        return ""
+    return fields.title(record_type, shown, fields.Page.of(actor, fields.resolve(record_type), [shown]))
 
 
 def record_url(record: Any) -> str:
@@ -82,12 +94,14 @@ def describe(actor: Actor, notes: list[Notification]) -> list[NotificationView]:
     names = visible_people(actor, [n.actor_id for n in notes if n.actor_id])
     out: list[NotificationView] = []
     for n in notes:
-        record, view = _record_view(actor, n.content_type, n.object_id)
-        open_ = record is not None and view.kind == access.ViewKind.FULL
-        if not open_:
+        shown = _record_view(actor, n.content_type, n.object_id)
+        open_ = shown is not None and shown.view.kind == access.ViewKind.FULL
+        about = ""
+        if shown is None or not open_:
             text = _("A notification about a record you can no longer see.")
             url = ""
         else:
+            record, about = shown.record, _about(actor, shown)
             what = registry.get(type(record)).label
             who = names.get(n.actor_id, _("someone")) if n.actor_id else _("someone")
             if n.kind == NotificationKind.MENTION:
@@ -97,7 +111,7 @@ def describe(actor: Actor, notes: list[Notification]) -> list[NotificationView]:
             url = record_url(record)
             url = f"{url}#thread" if url else ""
         out.append(NotificationView(id=n.pk, text=text, url=url, created_at=n.created_at,
-                                    read=n.read_at is not None, visible=open_))
+                                    read=n.read_at is not None, visible=open_, about=about))
     return out
 
 
@@ -111,3 +125,12 @@ def notification(actor: Actor, pk: Any) -> Notification:
     if note is None or actor.person_id is None:
         raise NotFound(_("No such notification."))
     return note
+
+
+def waiting_for_home(actor: Actor) -> list[home.WaitingItem]:
+    """For the home page: the reader's unread notifications (mentions, and later kinds)."""
+    from django.utils.translation import ngettext
+
+    n = unread_count(actor)
+    text = ngettext("%(n)s unread notification", "%(n)s unread notifications", n) % {"n": n}
+    return [home.WaitingItem(text=text, url=reverse("comms:notifications"), count=n)]

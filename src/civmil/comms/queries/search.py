@@ -87,8 +87,16 @@ def _field_label(model: type[Any], field: str) -> str:
         return field.replace("_", " ")
 
 
-def _title(shown: access.Shown[Any], record_type: registry.RecordType) -> str:
-    if shown.full:
+def _title(shown: access.Shown[Any], record_type: registry.RecordType, page: Any) -> str:
+    """The result's heading: the kernel's title line as the reader sees it (times in the mission's
+    zone), a person's name, or the type's name when the view shows none of them."""
+    if page is not None:
+        from civmil.core.kernel import fields
+
+        line = fields.title(record_type, shown, page)
+        if line:
+            return line
+    elif shown.full:
         return str(shown.record)
     if shown.view.shows("full_name"):
         return str(shown.full_name)
@@ -136,12 +144,16 @@ def _allow(actor: Actor, matches: list[search.Match], allowed: dict[tuple[str, s
         except LookupError:  # a type no longer registered: never shown
             continue
         qs = access.visible(actor, record_type.model._default_manager.filter(pk__in=ids))
-        for shown in access.show_all(actor, qs):
-            if shown.view.kind < access.ViewKind.REDUCED:
-                continue
+        found = [s for s in access.show_all(actor, qs) if s.view.kind >= access.ViewKind.REDUCED]
+        page = None
+        if record_type.fields:
+            from civmil.core.kernel import fields as kernel_fields
+
+            page = kernel_fields.Page.of(actor, kernel_fields.resolve(record_type), found)
+        for shown in found:
             fields = None if shown.full else frozenset(f for f in record_type.search_fields if shown.view.shows(f))
             allowed[(key, str(shown.record.pk))] = (
-                _title(shown, record_type), record_type.label.capitalize(),
+                _title(shown, record_type, page), record_type.label.capitalize(),
                 _url(record_type.detail_url_name, shown.record.pk), record_type.model, fields,
             )
 

@@ -347,6 +347,21 @@ def _owner_url(owner: Any) -> str:
         return ""
 
 
+#: Longest title :func:`title` gives (characters); the rest ends in an ellipsis.
+TITLE_LENGTH = 120
+
+
+def title(record_type: registry.RecordType, shown: access.Shown[Any], page: Page) -> str:
+    """What names the record to this reader in a line: the cells of the type's declared
+    :attr:`~civmil.core.registry.RecordType.title` fields (else its first text field) that the
+    reader's view shows, joined by " · ". Empty when the view shows none of them."""
+    fields = resolve(record_type)
+    names = record_type.title or next(((f.name,) for f in fields if f.kind == TEXT), ())
+    texts = [cell(f, shown, page).plain() for f in fields if f.name in names]
+    line = " · ".join(" ".join(t.split()) for t in texts if t.strip())
+    return line if len(line) <= TITLE_LENGTH else line[:TITLE_LENGTH - 1].rstrip() + "…"
+
+
 def csv_cell(f: Field | None, c: Cell) -> str:
     """A cell as a CSV value: user text made formula-safe (numbers and places civmil writes itself are kept)."""
     text = c.plain()

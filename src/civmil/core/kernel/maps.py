@@ -509,3 +509,9 @@ def _add_layer_route(router: Router, record_type: registry.RecordType) -> None:
     router.get(layer_path(record_type), response={200: FeatureCollectionOut, **ERROR_RESPONSES},
                **named(f"map-layer-{name}"), summary=f"Map layer: {record_type.model._meta.verbose_name_plural}")(
         one_layer)
+
+
+def place_of(record_type: registry.RecordType, shown: access.Shown[Any]) -> dict[str, Any] | None:
+    """A record's place on its layer as the reader's view gives it (GeoJSON; coarsened in a
+    reduced view whose declaration coarsens it; ``None`` when the view withholds it)."""
+    return _geometry(_layer(record_type), {f.name: f for f in kf.resolve(record_type)}, shown)

@@ -23,7 +23,10 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.template.defaultfilters import linebreaksbr
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -351,7 +354,8 @@ class KernelViews:
         return render(request, self.template("row"), {"row": row, "columns": self.columns()})
 
     def history(self, request: HttpRequest, pk: Any) -> HttpResponse:
-        """Versions of a record: who, when, and the changes cut to the reader's view."""
+        """Versions of a record: who, when, and what each changed (old beside new, text differences
+        marked), cut to the reader's view; ``?from=A&to=B`` compares any two versions."""
         from civmil.core.formats import mission_datetime
 
         actor = actor_of(request)
@@ -365,15 +369,61 @@ class KernelViews:
         names.update(kf.related_names(actor, _release_fields(), (v["changes"] for v in versions)))
         names["withheld"] = _("withheld")
         labels = {**ACTION_LABELS, **self.rt.action_labels}
-        rows = [{
-            "version": v["version"], "action": str(labels.get(v["action"], v["action"])),
-            "when": mission_datetime(v["recorded_at"], page.tz), "actor": v["actor"],
-            "changes": [{"label": self.change_label(k),
-                         "value": self.change_text(k, val, page, names)}
-                        for k, val in v["changes"].items() if k != "release"],
-        } for v in versions]
+        # The record's own fields are stored whole at each version: a version shows those that
+        # differ from the version before. Other entries (releases, files) show what they carry.
+        tracked = {*fields, "level", "owner"}
+        state: dict[str, Any] = {}
+        states: dict[int, dict[str, Any]] = {}
+        rows = []
+        for v in versions:
+            changes = []
+            for key, value in v["changes"].items():
+                if key == "release":
+                    continue
+                if key not in tracked:
+                    changes.append(self.change_row(key, _NOT_YET, value, page, names))
+                    continue
+                before = state.get(key, _NOT_YET)
+                if before == value:
+                    continue
+                changes.append(self.change_row(key, before, value, page, names))
+                state[key] = value
+            if v["version"]:
+                states[v["version"]] = dict(state)
+            rows.append({"version": v["version"], "action": str(labels.get(v["action"], v["action"])),
+                         "when": mission_datetime(v["recorded_at"], page.tz), "actor": v["actor"],
+                         "changes": changes})
+        compare = self._comparison(request, states, page, names)
         return render_page(request, self.template("history"), {
-            "record_type": self.rt, "record": shown, "versions": rows, "urls": self.url_names()})
+            "record_type": self.rt, "record": shown, "versions": rows, "urls": self.url_names(),
+            "version_numbers": sorted(states), "compare": compare})
+
+    def _comparison(self, request: HttpRequest, states: dict[int, dict[str, Any]], page: kf.Page,
+                    names: dict[str, str]) -> dict[str, Any] | None:
+        """The fields that differ between two versions the reader chose (``from`` and ``to``)."""
+        try:
+            first, second = int(request.GET.get("from", "")), int(request.GET.get("to", ""))
+        except ValueError:
+            return None
+        if first not in states or second not in states:
+            return None
+        a, b = states[first], states[second]
+        changes = [self.change_row(key, a.get(key, _NOT_YET), b.get(key, _NOT_YET), page, names)
+                   for key in dict.fromkeys([*a, *b]) if a.get(key, _NOT_YET) != b.get(key, _NOT_YET)]
+        return {"from": first, "to": second, "changes": changes}
+
+    def change_row(self, name: str, before: Any, after: Any, page: kf.Page, names: dict[str, str]) -> dict[str, Any]:
+        """One changed field: its label, and its value before (``None`` when it had none yet) and
+        after as the reader reads them; texts with the words taken out and put in marked."""
+        new = self.change_text(name, after, page, names) if after is not _NOT_YET else "—"
+        if before is _NOT_YET:
+            return {"label": self.change_label(name), "before": None, "after": _plain(new)}
+        old = self.change_text(name, before, page, names)
+        f = next((x for x in self.fields() if x.name == name), None)
+        if f is not None and f.kind in (kf.TEXT, kf.LONG_TEXT) and old != "—" and new != "—":
+            marked_old, marked_new = text_difference(old, new)
+            return {"label": self.change_label(name), "before": marked_old, "after": marked_new}
+        return {"label": self.change_label(name), "before": _plain(old), "after": _plain(new)}
 
     def change_label(self, name: str) -> str:
         f = self.rt.field_spec(name)
@@ -682,3 +732,37 @@ def decorate(view: Callable[..., HttpResponseBase], methods: tuple[str, ...], *,
         view = require_http_methods(list(methods))(view)
     return view if public else login_required(view)
 
+
+
+#: A field with no value yet at a version (it first appears in a later one).
+_NOT_YET = object()
+
+
+def _plain(text: str) -> SafeString:
+    return linebreaksbr(text, autoescape=True)
+
+
+def text_difference(old: str, new: str) -> tuple[SafeString, SafeString]:
+    """``old`` and ``new`` as HTML, the words taken out marked ``<del>`` in the one and the words
+    put in marked ``<ins>`` in the other (a word diff: a change reads at a glance, whatever its size)."""
+    import difflib
+    import re
+
+    def words(text: str) -> list[str]:
+        return re.findall(r"\s+|[^\s]+", text)
+
+    a, b = words(old), words(new)
+    before: list[str] = []
+    after: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        taken, put = escape("".join(a[i1:i2])), escape("".join(b[j1:j2]))
+        if op == "equal":
+            before.append(taken)
+            after.append(put)
+            continue
+        if taken:
+            before.append(f"<del>{taken}</del>")
+        if put:
+            after.append(f"<ins>{put}</ins>")
+    return (mark_safe("".join(before).replace("\n", "<br>")),  # noqa: S308  (escaped above)
+            mark_safe("".join(after).replace("\n", "<br>")))  # noqa: S308

@@ -57,7 +57,10 @@ class Organisation(models.Model):
         verbose_name_plural = _("organisations")
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.acronym})" if self.acronym else str(self.name)
+        # A name that already ends with its acronym ("Force CIMIC Branch (U9)") is not given it twice.
+        if not self.acronym or str(self.name).endswith(f"({self.acronym})"):
+            return str(self.name)
+        return f"{self.name} ({self.acronym})"
 
     @property
     def label(self) -> str:

@@ -66,6 +66,11 @@ class MissionSettings(models.Model):
     mission_name = models.CharField(_("mission name"), max_length=200, default="Mission")
     mission_acronym = models.CharField(_("mission acronym"), max_length=32, blank=True)
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_time_zone])
+    time_zone_label = models.CharField(
+        _("time zone label"), max_length=24, blank=True,
+        help_text=_("How pages name the zone after a time, e.g. EAT or Juba time. Empty: the zone's usual "
+                    "abbreviation, or its offset such as UTC+2."),
+    )
     projection = models.CharField(
         _("metric projection"),
         max_length=64,

@@ -19,7 +19,6 @@ import math
 import uuid
 from contextvars import ContextVar
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import template
 from django.core.signals import request_started
@@ -36,16 +35,17 @@ from civmil.core.choices import Level
 from civmil.core.formats import mission_datetime
 from civmil.core.geo import to_mgrs
 from civmil.core.models.spaces import LIVE_SPACE_ID
+from civmil.core.zones import MissionZone, mission_zone
 
 register = template.Library()
 
-UTC = ZoneInfo("UTC")
+UTC = MissionZone("UTC")
 _REQUEST_ZONE_ATTR = "_civmil_mission_zone"
 
 #: The zone set by ``{% mission_time_zone %}`` while it renders its content.
-_display_zone: ContextVar[ZoneInfo | None] = ContextVar("civmil_display_zone", default=None)
+_display_zone: ContextVar[dt.tzinfo | None] = ContextVar("civmil_display_zone", default=None)
 #: Zones looked up outside that block, per space; emptied when a request starts.
-_zones_this_request: dict[uuid.UUID, ZoneInfo] = {}
+_zones_this_request: dict[uuid.UUID, dt.tzinfo] = {}
 
 
 def _forget_zones(**_kwargs: Any) -> None:
@@ -55,18 +55,18 @@ def _forget_zones(**_kwargs: Any) -> None:
 request_started.connect(_forget_zones, dispatch_uid="civmil.templatetags.forget_zones")
 
 
-def _zone_of_space(space_id: Any) -> ZoneInfo:
+def _zone_of_space(space_id: Any) -> dt.tzinfo:
     from civmil.core.services import mission_settings
 
     try:
-        name = mission_settings(space_id).time_zone
-        return ZoneInfo(name)
-    except (DatabaseError, ZoneInfoNotFoundError, ValueError):
+        settings = mission_settings(space_id)
+    except DatabaseError:
         # An error page must still render when the database is unreachable.
         return UTC
+    return mission_zone(settings.time_zone, settings.time_zone_label)
 
 
-def mission_zone_for(request: HttpRequest | None) -> ZoneInfo:
+def mission_zone_for(request: HttpRequest | None) -> dt.tzinfo:
     """The time zone of the mission (or exercise) the request acts in; looked up once per request."""
     if request is None:
         return _cached_zone(LIVE_SPACE_ID)
@@ -79,7 +79,7 @@ def mission_zone_for(request: HttpRequest | None) -> ZoneInfo:
     return zone
 
 
-def _cached_zone(space_id: uuid.UUID) -> ZoneInfo:
+def _cached_zone(space_id: uuid.UUID) -> dt.tzinfo:
     zone = _zones_this_request.get(space_id)
     if zone is None:
         zone = _zones_this_request[space_id] = _zone_of_space(space_id)
@@ -115,9 +115,10 @@ def mission_time_zone(parser: Parser, token: Token) -> MissionTimeZoneNode:
 
 @register.simple_tag(takes_context=True)
 def mission_zone_name(context: Context) -> str:
-    """Name of the mission time zone, e.g. ``Africa/Juba`` (for a 'times are in …' note)."""
+    """The mission time zone for a 'times are in …' note, e.g. ``CAT, UTC+2, Africa/Juba``, or
+    ``UTC+2`` for ``Etc/GMT-2`` (whose name reads as UTC-2)."""
     zone = _display_zone.get() or mission_zone_for(context.get("request"))
-    return str(zone.key)
+    return zone.describe() if isinstance(zone, MissionZone) else str(getattr(zone, "key", zone))
 
 
 @register.filter
@@ -133,7 +134,7 @@ def mission_time(value: Any, part: str = "datetime") -> str:
     return mission_datetime(value, UTC, part)
 
 
-def zone_of_space(space_id: Any) -> ZoneInfo:
+def zone_of_space(space_id: Any) -> dt.tzinfo:
     """The time zone of a mission or exercise, for times shown outside a page (e-mails)."""
     return _zone_of_space(space_id)
 

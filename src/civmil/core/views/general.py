@@ -8,19 +8,37 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from civmil.core import events, services
+from civmil.core import events, pages, services
+from civmil.core import home as home_panels
 from civmil.core.acting import ACTING_SESSION_KEY
 from civmil.core.errors import ServiceError
 from civmil.core.models import Membership
-from civmil.core.pages import is_uuid
+from civmil.core.pages import actor_of, is_uuid, render_page
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """Who the reader acts as, where to go, and the panels of every app (:mod:`civmil.core.home`)."""
     if not request.user.is_authenticated:
         return HttpResponseRedirect("/accounts/login/")
-    return render(request, "core/home.html", {})
+    actor = actor_of(request)
+    shown = [c for c in (home_panels.render_context(actor, p) for p in home_panels.panels()) if c is not None]
+    return render_page(request, "core/home.html", {"panels": shown})
+
+
+@login_required
+@require_GET
+def home_panel(request: HttpRequest, key: str) -> HttpResponse:
+    """One panel again, for its live refresh; 204 when it has nothing for the reader now."""
+    try:
+        panel = home_panels.panel(key)
+    except LookupError:
+        pages.not_found()
+    context = home_panels.render_context(actor_of(request), panel)
+    if context is None:
+        return HttpResponse(status=204)
+    return render_page(request, "core/home/panel.html", {"p": context})
 
 
 @login_required

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -14,9 +15,12 @@ from django.utils.translation import gettext as _
 from rich.console import Console
 from rich.table import Table
 
-from civmil.core.choices import Component, Role
+from civmil.core.choices import Role
 from civmil.core.errors import ServiceError
 from civmil.demo import checks, data, loader, scale
+
+#: Columns of the logins table: it fits a common terminal without wrapping.
+LOGINS_WIDTH = 100
 
 
 class Command(BaseCommand):
@@ -63,8 +67,11 @@ class Command(BaseCommand):
     def _load(self, *, if_empty: bool) -> None:
         if not loader.database_is_empty():
             if if_empty:
+                if loader.present():
+                    self._basemap(only_if_missing=True, quiet=True)
                 return
             if loader.present():
+                self._basemap(only_if_missing=True)
                 self.stdout.write(_("The demo mission is already loaded; nothing changed."))
                 return
             raise CommandError(_(
@@ -80,7 +87,22 @@ class Command(BaseCommand):
                 "acronym": data.MISSION_ACRONYM, "seconds": report.seconds, "orgs": c["organisations"],
                 "people": c["people"], "logins": c["logins"], "areas": c["areas"],
                 "assignments": c["assignments"], "entries": c["liaison_entries"]}))
+        self._basemap(only_if_missing=False)
         self.stdout.write(_("List the logins with `civmil demo logins`."))
+
+    def _basemap(self, *, only_if_missing: bool, quiet: bool = False) -> None:
+        """The demo country's basemap (its towns, roads, rivers and areas), built once: every map draws it.
+
+        A demo loaded before the basemap existed gets it on its next start (``--if-empty``, quietly)."""
+        from django.conf import settings
+        from django.core.management import call_command
+
+        from civmil.demo import geography
+
+        if only_if_missing and Path(settings.CIVMIL_BASEMAP).exists():
+            return
+        call_command("basemap", "build", "--from", str(geography.FOLDER),
+                     stdout=io.StringIO() if quiet else self.stdout, stderr=self.stderr)
 
     def _scale(self, records: int | None, types: str, seed: int) -> None:
         if records is None:
@@ -123,18 +145,20 @@ class Command(BaseCommand):
             return
         table = Table(title=_("Demo logins (development only) — password: %(password)s")
                       % {"password": data.PASSWORD})
-        for heading in (_("Username"), _("Password"), _("Role"), _("Component"), _("Organisation"),
-                        _("Second factor (TOTP)")):
+        for heading in (_("Username"), _("Role"), _("Organisation"), _("Second factor")):
             table.add_column(heading)
         for row in rows:
-            factor = (_("secret %(secret)s, code now %(code)s") % {"secret": row["totp_secret"],
-                                                                   "code": row["totp_code_now"]}
-                      if row["totp_secret"] else _("not required"))
-            table.add_row(row["username"], row["password"], str(Role(row["role"]).label),
-                          str(Component(row["component"]).label), row["organisation"], factor)
+            factor = (_("code now %(code)s") % {"code": row["totp_code_now"]} if row["totp_secret"]
+                      else _("not required"))
+            table.add_row(row["username"], str(Role(row["role"]).label), row["organisation_label"], factor)
+        secrets = {row["username"]: row["totp_secret"] for row in rows if row["totp_secret"]}
+        if secrets:
+            table.caption_justify = "left"
+            table.caption = _("Second-factor secrets, to add to an authenticator app:") + "\n" + "\n".join(
+                f"{username}: {secret}" for username, secret in secrets.items())
         buffer = io.StringIO()
         tty = self.stdout.isatty()
-        # On a terminal, fit its width; in a pipe or a log, do not wrap the rows.
-        width = shutil.get_terminal_size().columns if tty else 240
+        # Fits a terminal of 100 columns (narrower ones wrap the role), and a log does not wrap.
+        width = min(shutil.get_terminal_size().columns, LOGINS_WIDTH) if tty else LOGINS_WIDTH
         Console(file=buffer, width=width, force_terminal=tty).print(table)
         self.stdout.write(buffer.getvalue().rstrip("\n"))

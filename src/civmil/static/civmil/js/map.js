@@ -1,8 +1,11 @@
 // civmil maps (an ES module loaded by base.html on every page; Leaflet and markercluster are
 // loaded before it as deferred classic scripts and are used through the globals L and L.markerClusterGroup).
 //
-// Any <div class="map" data-map="..."> becomes a Leaflet map. There is no tile layer (missions are
-// often offline): the map is a plain background with the mission's areas drawn on it.
+// Any <div class="map" data-map="..."> becomes a Leaflet map. Under its records every map draws the
+// mission's offline basemap (towns, roads, rivers, water, boundaries and the administrative areas,
+// a PMTiles file civmil serves, drawn by protomaps-leaflet: no online tiles, missions are often
+// offline) and the top-level areas with their names. Both come from #civmil-map-sources (base.html):
+// data-basemap-url is empty when the mission has no basemap file, and the map then draws the areas alone.
 //
 //   data-map="view"     data-geojson-url="<url>" and/or data-geojson-id="<id of a json_script element>"
 //                       Features with properties.name get a popup, with a link when properties.url is set,
@@ -15,7 +18,8 @@
 //   data-map="picker"   data-lat-input="<input id>" data-lon-input="<input id>"
 //                       Clicking (or dragging the marker) writes the point to the inputs with 6 decimals;
 //                       typing in the inputs moves the marker; a "Clear location" button empties both.
-//   optional on both:   data-areas-url="<url of a GeoJSON FeatureCollection of areas>" (background layer),
+//   optional on both:   data-areas-url="<url of a GeoJSON FeatureCollection of areas>" (the areas drawn over
+//                       the basemap; default: the page's, data-areas="off" for none), data-basemap="off",
 //                       data-center="lat,lon", data-zoom="n".
 //
 // When a map is ready the element gets a "civmil:map-ready" event whose detail is {map, L}, and
@@ -26,6 +30,8 @@ const MAX_ZOOM = 18;
 const DEFAULT_CENTER = [0, 0];
 const DEFAULT_ZOOM = 2;
 const POINT_ZOOM = 12;
+// Fitting a map to its records stops here: a lone point shows the towns and roads around it.
+const FIT_MAX_ZOOM = 10;
 const DEFAULT_CLUSTER_FROM = 50;
 
 const LEVEL_COLOURS = {
@@ -37,10 +43,34 @@ const LEVEL_COLOURS = {
   oversight: "#5b2a86",
 };
 const FEATURE_COLOUR = "#a4161a";
-const AREA_STYLE = { color: "#4f5b6b", weight: 1, opacity: 0.9, fillColor: "#ffffff", fillOpacity: 0.35 };
+// Areas by admin level: the higher the level, the finer the line.
+const AREA_COLOUR = "#5b4a6b";
+const AREA_LINES = {
+  0: { weight: 3, dashArray: null },
+  1: { weight: 2, dashArray: null },
+  2: { weight: 1.2, dashArray: "5 3" },
+  3: { weight: 0.8, dashArray: "2 3" },
+};
+
+function areaStyle(properties, { basemap }) {
+  const level = Number.isInteger(properties?.admin_level) ? Math.min(properties.admin_level, 3) : 3;
+  return {
+    pane: "areas",
+    color: AREA_COLOUR,
+    opacity: 0.85,
+    ...AREA_LINES[level],
+    // Over a basemap the land shows through; alone, a light fill sets the areas apart from the background.
+    fillColor: "#fbfaf6",
+    fillOpacity: basemap ? 0 : 0.45,
+  };
+}
 
 function strings() {
   return document.getElementById("civmil-i18n")?.dataset ?? {};
+}
+
+function sources() {
+  return document.getElementById("civmil-map-sources")?.dataset ?? {};
 }
 
 function leaflet() {
@@ -221,6 +251,228 @@ function pointCount(geojson) {
   return features.filter((f) => f?.geometry?.type === "Point").length;
 }
 
+// ---- the basemap -------------------------------------------------------------------
+//
+// One style for the two kinds of file a mission may have: the basemap civmil builds (layers towns,
+// roads, rivers, water, boundaries, areas, area_lines, area_labels: civmil/actors/basemap.py) and a
+// Protomaps basemap extract of a real country (layers earth, landcover, water, roads, boundaries,
+// places). A rule whose layer is not in the file draws nothing.
+
+const BASEMAP = {
+  land: "#f3f1ea",
+  water: "#aacbe4",
+  waterText: "#2f6690",
+  roadMajor: "#f6cf7a",
+  roadMajorCasing: "#b58a3c",
+  roadMinor: "#ffffff",
+  roadMinorCasing: "#b9b2a3",
+  track: "#9c927e",
+  boundary: "#6a5a7d",
+  text: "#27313d",
+  halo: "#ffffff",
+  park: "#dfead0",
+};
+const MAJOR_ROADS = new Set(["major", "highway", "major_road", "medium_road", "trunk", "primary"]);
+const TRACKS = new Set(["track", "path", "other"]);
+
+function roadClass(feature) {
+  const kind = String(feature.props?.kind ?? "");
+  if (MAJOR_ROADS.has(kind)) {
+    return "major";
+  }
+  return TRACKS.has(kind) ? "track" : "minor";
+}
+
+function byZoom(stops) {
+  // Linear between [zoom, value] stops, flat outside them.
+  return (z) => {
+    if (z <= stops[0][0]) {
+      return stops[0][1];
+    }
+    for (let i = 1; i < stops.length; i += 1) {
+      const [z1, v1] = stops[i];
+      const [z0, v0] = stops[i - 1];
+      if (z <= z1) {
+        return v0 + ((v1 - v0) * (z - z0)) / (z1 - z0);
+      }
+    }
+    return stops[stops.length - 1][1];
+  };
+}
+
+const TOWN_FONTS = {
+  capital: "700 14px system-ui, sans-serif",
+  city: "700 14px system-ui, sans-serif",
+  town: "600 13px system-ui, sans-serif",
+  village: "400 12px system-ui, sans-serif",
+  site: "italic 400 11px system-ui, sans-serif",
+};
+
+function townKind(feature) {
+  const kind = String(feature.props?.kind ?? "");
+  if (kind in TOWN_FONTS) {
+    return kind;
+  }
+  // A Protomaps extract: localities ranked by population.
+  const rank = Number(feature.props?.population_rank ?? 0);
+  return rank >= 11 ? "city" : rank >= 8 ? "town" : "village";
+}
+
+function basemapRules(P) {
+  const isPolygon = (z, f) => f.geomType === P.GeomType.Polygon;
+  const isLine = (z, f) => f.geomType === P.GeomType.Line;
+  const isPoint = (z, f) => f.geomType === P.GeomType.Point;
+  const level = (f) => Number(f.props?.admin_level ?? f.props?.kind_detail ?? 4);
+  const paintRules = [
+    { dataLayer: "earth", symbolizer: new P.PolygonSymbolizer({ fill: BASEMAP.land }) },
+    { dataLayer: "landcover", symbolizer: new P.PolygonSymbolizer({ fill: BASEMAP.park, opacity: 0.5 }) },
+    { dataLayer: "water", filter: isPolygon, symbolizer: new P.PolygonSymbolizer({ fill: BASEMAP.water }) },
+    { dataLayer: "water", filter: isLine, symbolizer: new P.LineSymbolizer({ color: BASEMAP.water, width: 1.5 }) },
+    { dataLayer: "rivers", symbolizer: new P.LineSymbolizer({
+      color: BASEMAP.water,
+      width: (z, f) => (f?.props?.kind === "stream" ? 1 : byZoom([[5, 1.2], [12, 4]])(z)),
+      lineCap: "round",
+    }) },
+    { dataLayer: "area_lines", filter: (z, f) => level(f) >= 2, symbolizer: new P.LineSymbolizer({
+      color: BASEMAP.boundary, opacity: 0.7, width: (z, f) => (level(f) >= 3 ? 0.7 : 1.1), dash: [5, 3],
+    }) },
+    { dataLayer: "area_lines", filter: (z, f) => level(f) < 2, symbolizer: new P.LineSymbolizer({
+      color: BASEMAP.boundary, opacity: 0.8, width: byZoom([[5, 1.2], [10, 2.2]]),
+    }) },
+    { dataLayer: "roads", filter: (z, f) => roadClass(f) === "track", symbolizer: new P.LineSymbolizer({
+      color: BASEMAP.track, width: 1, dash: [3, 2],
+    }) },
+    { dataLayer: "roads", filter: (z, f) => roadClass(f) === "minor", symbolizer: new P.LineSymbolizer({
+      color: BASEMAP.roadMinorCasing, width: byZoom([[7, 1.5], [12, 5]]), lineCap: "round",
+    }) },
+    { dataLayer: "roads", filter: (z, f) => roadClass(f) === "minor", symbolizer: new P.LineSymbolizer({
+      color: BASEMAP.roadMinor, width: byZoom([[7, 0.8], [12, 3.5]]), lineCap: "round",
+    }) },
+    { dataLayer: "roads", filter: (z, f) => roadClass(f) === "major", symbolizer: new P.LineSymbolizer({
+      color: BASEMAP.roadMajorCasing, width: byZoom([[5, 1.5], [12, 7]]), lineCap: "round",
+    }) },
+    { dataLayer: "roads", filter: (z, f) => roadClass(f) === "major", symbolizer: new P.LineSymbolizer({
+      color: BASEMAP.roadMajor, width: byZoom([[5, 0.8], [12, 5]]), lineCap: "round",
+    }) },
+    { dataLayer: "boundaries", symbolizer: new P.LineSymbolizer({
+      color: BASEMAP.boundary,
+      width: (z, f) => (level(f) <= 2 || f?.props?.kind === "country" ? 2.5 : 1),
+      dash: [8, 3, 2, 3],
+    }) },
+    ...["towns", "places"].map((layer) => ({
+      dataLayer: layer,
+      filter: (z, f) => layer === "towns" || f.props?.kind === "locality",
+      symbolizer: new P.CircleSymbolizer({
+        radius: (z, f) => ({ capital: 5, city: 5, town: 4 })[townKind(f)] ?? 2.5,
+        fill: (z, f) => (townKind(f) === "site" ? "#ffffff" : "#3b3b3b"),
+        stroke: "#3b3b3b",
+        width: 1,
+      }),
+    })),
+  ];
+  const townLabel = (layer) => ({
+    dataLayer: layer,
+    filter: (z, f) => layer === "towns" || f.props?.kind === "locality",
+    sort: (a, b) => Number(b.population_rank ?? 0) - Number(a.population_rank ?? 0),
+    symbolizer: new P.OffsetTextSymbolizer({
+      labelProps: ["name"],
+      font: (z, f) => TOWN_FONTS[townKind(f)],
+      fill: BASEMAP.text,
+      stroke: BASEMAP.halo,
+      width: 2.5,
+      offsetX: 6,
+      offsetY: 4,
+    }),
+  });
+  const labelRules = [
+    townLabel("towns"),
+    townLabel("places"),
+    { dataLayer: "area_labels", symbolizer: new P.CenteredTextSymbolizer({
+      labelProps: ["name"],
+      font: (z, f) => (level(f) <= 1 ? "600 13px system-ui, sans-serif" : "600 11px system-ui, sans-serif"),
+      textTransform: "uppercase",
+      letterSpacing: 1,
+      fill: BASEMAP.boundary,
+      stroke: BASEMAP.halo,
+      width: 2,
+    }) },
+    { dataLayer: "rivers", symbolizer: new P.LineLabelSymbolizer({
+      labelProps: ["name"], font: "italic 400 12px system-ui, sans-serif", fill: BASEMAP.waterText,
+      stroke: BASEMAP.halo, width: 2,
+    }) },
+    { dataLayer: "water", filter: isPoint, symbolizer: new P.CenteredTextSymbolizer({
+      labelProps: ["name"], font: "italic 400 12px system-ui, sans-serif", fill: BASEMAP.waterText,
+      stroke: BASEMAP.halo, width: 2,
+    }) },
+    { dataLayer: "roads", filter: (z, f) => roadClass(f) === "major", symbolizer: new P.LineLabelSymbolizer({
+      labelProps: ["ref", "name"], font: "600 10px system-ui, sans-serif", fill: "#6b4f16", stroke: BASEMAP.halo,
+      width: 2,
+    }) },
+  ];
+  return { paintRules, labelRules };
+}
+
+// One reader per archive and page: the maps of a page share its header, directories and tiles.
+const ARCHIVES = new Map();
+
+function archive(url) {
+  if (!ARCHIVES.has(url)) {
+    const file = new window.pmtiles.PMTiles(url);
+    ARCHIVES.set(url, file.getHeader().then((header) => ({ file, header })));
+  }
+  return ARCHIVES.get(url);
+}
+
+function basemapUrl(el) {
+  if (el.dataset.basemap === "off") {
+    return "";
+  }
+  return sources().basemapUrl || "";
+}
+
+// The attribution an extract carries (e.g. OpenStreetMap's), shown as text: never the file's markup.
+function attributionText(metadata) {
+  const raw = typeof metadata?.attribution === "string" ? metadata.attribution : "";
+  const text = new DOMParser().parseFromString(raw, "text/html").body.textContent?.trim() ?? "";
+  const escaped = document.createElement("span");
+  escaped.textContent = text;
+  return escaped.innerHTML;
+}
+
+function addBasemap(el, map) {
+  const url = basemapUrl(el);
+  const P = window.protomapsL;
+  if (!url || !P || !window.pmtiles) {
+    return Promise.resolve(null);
+  }
+  const L = leaflet();
+  return archive(url).then(({ file, header }) => {
+    const { paintRules, labelRules } = basemapRules(P);
+    const layer = P.leafletLayer({
+      url: file,
+      paintRules,
+      labelRules,
+      backgroundColor: BASEMAP.land,
+      maxDataZoom: header.maxZoom,
+      attribution: "",
+    });
+    layer.addTo(map);
+    el.dataset.basemapState = "ready";
+    file.getMetadata().then((metadata) => {
+      const text = attributionText(metadata);
+      if (text) {
+        L.control.attribution({ prefix: false }).addAttribution(text).addTo(map);
+      }
+    }).catch(() => {});
+    return layer;
+  }).catch((error) => {
+    // The records and areas still show; the map is only missing its background.
+    console.warn("civmil map: the basemap could not be read:", error);
+    el.dataset.basemapState = "failed";
+    return null;
+  });
+}
+
 // ---- building a map -----------------------------------------------------------------
 
 function createMap(el) {
@@ -236,6 +488,7 @@ function createMap(el) {
   L.control.zoom({ zoomInTitle: text.zoomIn || "Zoom in", zoomOutTitle: text.zoomOut || "Zoom out" }).addTo(map);
   map.createPane("areas");
   map.getPane("areas").style.zIndex = "350";
+  addBasemap(el, map);
   if (!el.hasAttribute("aria-label") && !el.hasAttribute("aria-labelledby")) {
     el.setAttribute("aria-label", text.map || "Map");
   }
@@ -248,24 +501,39 @@ function createMap(el) {
   return map;
 }
 
+function areasUrl(el) {
+  if (el.dataset.areas === "off") {
+    return "";
+  }
+  return el.dataset.areasUrl || sources().areasUrl || "";
+}
+
 function addAreas(el, map, { interactive }) {
-  const url = el.dataset.areasUrl;
+  const url = areasUrl(el);
   if (!url) {
     return Promise.resolve(null);
   }
   const L = leaflet();
+  const basemap = Boolean(basemapUrl(el));
   return fetchJson(url).then((geojson) => {
     const layer = L.geoJSON(geojson, {
       pane: "areas",
       interactive,
-      style: () => AREA_STYLE,
-      pointToLayer: (feature, latlng) => L.circleMarker(latlng, { pane: "areas", radius: 3, ...AREA_STYLE }),
+      style: (feature) => areaStyle(feature?.properties, { basemap }),
+      pointToLayer: (feature, latlng) => L.circleMarker(latlng, { radius: 3, ...areaStyle(feature?.properties, { basemap }) }),
       onEachFeature: (feature, featureLayer) => {
         if (interactive) {
           const popup = popupFor(feature.properties);
           if (popup) {
             featureLayer.bindPopup(popup);
           }
+        }
+        // The basemap labels its areas itself (placed so that labels do not collide).
+        const name = feature.properties?.name;
+        if (!basemap && name && typeof featureLayer.getBounds === "function") {
+          featureLayer.bindTooltip(textElement("span", name), {
+            permanent: true, direction: "center", className: "area-label", pane: "areas", interactive: false,
+          });
         }
       },
     });
@@ -328,7 +596,7 @@ function clusterThreshold(el) {
 
 function fitTo(map, bounds) {
   if (bounds && bounds.isValid()) {
-    map.fitBounds(bounds, { padding: [20, 20], maxZoom: 14 });
+    map.fitBounds(bounds, { padding: [20, 20], maxZoom: FIT_MAX_ZOOM });
     return true;
   }
   return false;
