@@ -64,3 +64,34 @@ def test_an_organisation_is_picked_by_typing_and_the_keyboard(signed_in_page: An
     named = page.locator(f'main a[href$="/directory/organisations/{target.pk}/"]')
     assert named.count() >= 1 and target.label in named.first.inner_text()
     assert not page.problems, page.problems
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_person_is_mentioned_by_typing_part_of_their_name(signed_in_page: Any) -> None:
+    from django.utils import timezone
+
+    from civmil.actors import services as actor_services
+    from civmil.core.models import Person
+
+    author = make_member(Component.CIVILIAN)
+    named = make_member(Component.CIVILIAN)
+    Person.objects.filter(pk=named.person.pk).update(full_name="Amara Okonjo")
+    entry = actor_services.record_liaison_contact(author.actor, actor_services.LiaisonContact(
+        occurred_at=timezone.now(), channel="meeting", summary="water point repairs",
+        level=Level.MISSION, organisation_ids=[author.org.pk]))
+    page = signed_in_page(author)
+    page.goto(f"/directory/liaison/{entry.pk}/")
+    page.locator("#id_body").fill("Can you check the pump?")
+    box = page.get_by_role("combobox", name="Mention")
+    box.focus()
+    page.keyboard.type("okon")
+    listbox = page.get_by_role("listbox", name="Mention")
+    expect(listbox.get_by_role("option", name="Amara Okonjo")).to_be_visible()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    # A click on Post right after picking (the box loses focus on the press) posts the message.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Post").click()
+    expect(page.locator(".thread-message").last).to_contain_text("mentioned: Amara Okonjo")
+    assert not page.problems, page.problems
