@@ -8,9 +8,8 @@ class ActorsConfig(AppConfig):
     verbose_name = _("Actors and liaison")
 
     def ready(self) -> None:
-        from civmil.actors import records
+        from civmil.actors import home, records
 
         records.register()
-        from civmil.actors import home
-
+        records.register_pickers()  # areas: searchable by name or P-code on every form
         home.register()  # the home page's panels: recent contacts, new in the areas of responsibility

@@ -19,8 +19,8 @@ from django.utils.translation import gettext_lazy
 from civmil.actors import queries, services
 from civmil.actors.choices import ContactChannel
 from civmil.actors.models import LiaisonAssignment
-from civmil.actors.records import LIAISON_LEVELS
-from civmil.core import access, dates
+from civmil.actors.records import LIAISON_LEVELS, area_field
+from civmil.core import access, dates, pickers
 from civmil.core.choices import Component, Level, OrganisationKind, Role
 from civmil.core.errors import ServiceError
 from civmil.core.models import Organisation, Person
@@ -145,8 +145,7 @@ class AssignmentForm(ServiceErrorsMixin):
         help_text=gettext_lazy("The organisation the officer liaises with, or name a community below."),
     )
     community = forms.CharField(label=gettext_lazy("Community"), required=False, max_length=200)
-    area = forms.CharField(label=gettext_lazy("Area (P-code)"), required=False, max_length=32,
-                           help_text=gettext_lazy("The P-code of the area covered (optional)."))
+    area = forms.CharField(required=False)  # replaced by the area picker (records.area_field)
     location = forms.CharField(
         label=gettext_lazy("Location"), required=False, max_length=80,
         help_text=gettext_lazy("'latitude, longitude' or an MGRS reference (optional)."),
@@ -165,15 +164,8 @@ class AssignmentForm(ServiceErrorsMixin):
         self.fields["level"].choices = _level_choices(actor, LiaisonAssignment)  # type: ignore[attr-defined]
         for name in ("starts_on", "ends_on"):
             self.fields[name].space_id = actor.space_id  # type: ignore[attr-defined]
-
-    def clean_area(self) -> Any:
-        code = (self.cleaned_data.get("area") or "").strip()
-        if not code:
-            return None
-        found = queries.areas(self.actor).filter(pcode__iexact=code).first()
-        if found is None:
-            raise ValidationError(_("No area has the P-code %(code)s.") % {"code": code})
-        return found
+        self.fields["area"] = area_field(actor)  # the edit form's: picked by name, sent as its P-code
+        pickers.enhance(self.fields.values())
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -231,6 +223,7 @@ class LiaisonFilterForm(forms.Form):
         self.fields["organisation"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
         for name in ("since", "until"):
             self.fields[name].space_id = actor.space_id  # type: ignore[attr-defined]
+        pickers.enhance(self.fields.values())
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -262,6 +255,7 @@ class AssignmentFilterForm(forms.Form):
     def __init__(self, actor: Actor, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["organisation"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
+        pickers.enhance(self.fields.values())
 
 
 class MyLiaisonForm(forms.Form):
@@ -271,3 +265,4 @@ class MyLiaisonForm(forms.Form):
     def __init__(self, actor: Actor, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["to"].queryset = queries.organisations(actor)  # type: ignore[attr-defined]
+        pickers.enhance(self.fields.values())

@@ -26,12 +26,17 @@ LIAISON_LEVELS = (Level.MISSION, Level.HUMANITARIAN, Level.MILITARY, Level.RESTR
 # Liaison assignments: a record kernel type (civmil.core.kernel)
 
 
-def _area_field(actor: Actor) -> forms.Field:
+def area_field(actor: Actor) -> forms.Field:
+    """An assignment's area: picked by name or P-code, entered (and sent to the API) as its P-code."""
     from civmil.actors import queries
+    from civmil.core.pickers import PickerSelect
 
+    # The form sends the area's P-code (as the API takes it); the picker finds it by name too.
+    coded = queries.areas(actor).exclude(pcode__isnull=True).order_by("admin_level", "name")
     return forms.ModelChoiceField(
-        queryset=queries.areas(actor), to_field_name="pcode", required=False, widget=forms.TextInput,
-        label=_("Area (P-code)"), help_text=_("The P-code of the area covered (optional)."),
+        queryset=coded, to_field_name="pcode", required=False,
+        widget=PickerSelect("areas", value_field="pcode"), label=_("Area (P-code)"),
+        help_text=_("The area covered (optional): type its name or P-code."),
         error_messages={"invalid_choice": _("No area has this P-code.")})
 
 
@@ -142,7 +147,7 @@ def assignment_fields() -> tuple[FieldSpec, ...]:
         FieldSpec("to_organisation", url_name="actors:organisation",
                   help_text=_("The organisation the officer liaises with, or name a community below.")),
         FieldSpec("community", search=True),
-        FieldSpec("area", url_name="actors:area", form_field=_area_field, json=_area_json, api_type=AreaRef,
+        FieldSpec("area", url_name="actors:area", form_field=area_field, json=_area_json, api_type=AreaRef,
                   in_list=False),
         FieldSpec("latitude", views=(FULL,), in_list=False),
         FieldSpec("longitude", views=(FULL,), in_list=False),
@@ -293,3 +298,20 @@ def register() -> None:
                                     colours={"pending": "#ff7f0e", "confirmed": "#2ca02c", "refused": "#7f7f7f"}),
         )
     )
+
+
+def register_pickers() -> None:
+    """Areas are searchable by name, alternative name or P-code on every form that picks one
+    (:mod:`civmil.core.pickers`); a field that keeps an area's P-code loads P-codes."""
+    from civmil.actors import queries
+    from civmil.actors.models import Area
+    from civmil.core import pickers
+
+    def areas(actor: Actor, text: str) -> Any:
+        qs = queries.areas(actor)
+        if text:
+            qs = qs.filter(Q(name__icontains=text) | Q(name_alt__icontains=text) | Q(pcode__istartswith=text))
+        return qs.order_by("admin_level", "name")
+
+    pickers.register(pickers.Picker("areas", Area, areas, value_fields=("pcode",),
+                                    also_matches=lambda area: str(area.name_alt or "")))

@@ -22,6 +22,8 @@ VENDOR_ASSETS = (
     "chart.js/dist",
     "htmx.org/dist",
     "htmx-ext-ws/dist",
+    "tom-select/dist/js",
+    "tom-select/dist/css",
 )
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent

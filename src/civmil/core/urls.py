@@ -1,7 +1,7 @@
 from django.urls import path
 
 from civmil.core.accounts.views import deactivation, erasure, tokens
-from civmil.core.views import approvals, general
+from civmil.core.views import approvals, general, pickers
 
 app_name = "core"
 urlpatterns = [
@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/<int:pk>/email/", approvals.email_change, name="account-email"),
     path("accounts/<int:pk>/password-link/", approvals.password_link, name="account-password-link"),
     path("erasure/", erasure.erasure_list, name="erasure-list"),
+    path("pick/<slug:key>/", pickers.picker_options, name="picker"),
     path("erasure/new/", erasure.erasure_new, name="erasure-new"),
     path("erasure/<uuid:pk>/decide/", erasure.erasure_decide, name="erasure-decide"),
 ]

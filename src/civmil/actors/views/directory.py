@@ -3,6 +3,7 @@ responsibility) and people (contact details only as the reader's view shows them
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.decorators import login_required
@@ -124,6 +125,7 @@ def organisation_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "is_mine": actor.organisation_id == org.pk,
         "my_liaison_url": reverse("actors:my-liaison") + "?" + urlencode({"to": str(org.pk)}),
         "log_url": reverse("actors:liaison-log") + "?" + urlencode({"organisation": str(org.pk)}),
+        "contact_url": _contact_url(actor, organisations=[org.pk]),
     })
 
 
@@ -167,4 +169,15 @@ def person_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "some_withheld": 0 < len(contacts) < len(Person.CONTACT_FIELDS),
         "memberships": memberships,
         "assignments": assignment_rows(actor, queries.officer_assignments(actor, shown.record)),
+        "contact_url": _contact_url(actor, people=[shown.record.pk]),
     })
+
+
+def _contact_url(actor: Actor, *, organisations: Sequence[Any] = (), people: Sequence[Any] = ()) -> str:
+    """The liaison log's new-entry form with these organisations (and the reader's own) and people
+    already picked ("Record a contact with…"); empty when the reader may not record contacts."""
+    if actor.organisation_id is None:
+        return ""
+    orgs = list(dict.fromkeys([actor.organisation_id, *organisations]))
+    query = [("organisations", str(pk)) for pk in orgs] + [("people", str(pk)) for pk in people]
+    return reverse("actors:liaison-new") + "?" + urlencode(query)

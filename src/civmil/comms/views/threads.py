@@ -22,6 +22,7 @@ from civmil.comms.views import FORM_ERROR_STATUS, actor_of, not_found, render_pa
 from civmil.core import registry
 from civmil.core.acting import Actor
 from civmil.core.errors import NotFound, ServiceError
+from civmil.core.pickers import PickerSelectMultiple
 
 
 class MessageForm(forms.Form):
@@ -31,7 +32,8 @@ class MessageForm(forms.Form):
                                "Everyone who can read the whole record can read the discussion."),
     )
     mentions = forms.MultipleChoiceField(
-        label=gettext_lazy("Mention"), required=False, widget=forms.SelectMultiple(attrs={"size": 4}),
+        # Searchable among the candidates written into the page (a short list the policy made).
+        label=gettext_lazy("Mention"), required=False, widget=PickerSelectMultiple(),
         help_text=gettext_lazy("People you choose are notified. Only people who may read this record are listed."),
     )
 

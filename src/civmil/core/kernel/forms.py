@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from civmil.core import access, registry
+from civmil.core import access, pickers, registry
 from civmil.core import merge as merging
 from civmil.core.choices import Level
 from civmil.core.errors import ServiceError
@@ -34,14 +34,21 @@ def related_queryset(actor: Actor, model: Any) -> Any:
     return pickable(actor, model)
 
 
+def _choice_label(obj: Any) -> str:
+    """An option's text: the picker's (an organisation's full name with its acronym, so typing
+    part of the name finds it; the same text the picker loads), else the record's label."""
+    picker = pickers.for_model(type(obj))
+    return picker.label(obj) if picker is not None else kf.related_label(obj)
+
+
 class _Related(forms.ModelChoiceField):  # type: ignore[type-arg]
     def label_from_instance(self, obj: Any) -> str:
-        return kf.related_label(obj)
+        return _choice_label(obj)
 
 
 class _ManyRelated(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]
     def label_from_instance(self, obj: Any) -> str:
-        return kf.related_label(obj)
+        return _choice_label(obj)
 
 
 def form_field(actor: Actor, f: kf.Field, *, required: bool | None = None) -> forms.Field:
@@ -108,6 +115,7 @@ def filter_form(actor: Actor, record_type: registry.RecordType, data: Any) -> fo
         declared[extra.name] = extra.form_field(actor)
     form_class = type("FilterForm", (forms.Form,), dict(declared))
     form: forms.Form = form_class(data)
+    pickers.enhance(form.fields.values())
     return form
 
 
@@ -149,6 +157,7 @@ class RecordForm(forms.Form):
             label=gettext_lazy("Releasability"), choices=choices,
             help_text=gettext_lazy("Who may read this record. The owner may release it to others later."))
         self.order_fields([f.name for f in self.kernel_fields] + ["level"])
+        pickers.enhance(self.fields.values())  # declared and app-made fields alike
 
     @property
     def units(self) -> list[str]:
@@ -357,6 +366,7 @@ class ReleaseForm(forms.Form):
         self.fields["target_person"].queryset = related_queryset(actor, Person)  # type: ignore[attr-defined]
         self.fields["target_component"].choices = BLANK + list(Component.choices)  # type: ignore[attr-defined]
         self.fields["released_fields"].choices = release_labels(record_type)  # type: ignore[attr-defined]
+        pickers.enhance(self.fields.values())
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

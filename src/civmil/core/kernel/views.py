@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
@@ -37,7 +37,7 @@ from civmil.core import services as core_services
 from civmil.core.errors import Forbidden, NotFound, ServiceError, StaleEdit
 from civmil.core.kernel import fields as kf
 from civmil.core.kernel import queries as kq
-from civmil.core.kernel.forms import RecordForm, ReleaseForm, filter_form, release_labels
+from civmil.core.kernel.forms import RecordForm, ReleaseForm, filter_form, form_field, release_labels
 from civmil.core.kernel.queries import history_of
 from civmil.core.pages import FORM_ERROR_STATUS, actor_of, mission_tz, not_found, record_url, render_page
 
@@ -526,7 +526,9 @@ class KernelViews:
                 initial[f.name] = timezone.localdate()
             if f.spec.initial is not None:
                 initial[f.name] = f.spec.initial(actor)
-            if f.name in request.GET:
+            if f.kind in (kf.RELATED, kf.MANY) and f.name in request.GET:
+                initial[f.name] = _pickable_initial(actor, f, request.GET.getlist(f.name))
+            elif f.name in request.GET:
                 initial[f.name] = request.GET[f.name]
         return initial
 
@@ -630,6 +632,28 @@ class KernelViews:
         theirs = merging.version_values(current, version, form.units)
         mine = {unit: form.submitted(unit) for unit in units}
         return self._merge_context(actor, form, version=version, theirs=theirs, mine=mine, conflicts=units)
+
+
+def _pickable_initial(actor: Actor, f: kf.Field, values: list[str]) -> Any:
+    """A related field's values named in the query string (``?organisations=<id>``, "Record a
+    contact with…"), kept only where the field's own choices hold them: a person the reader may
+    not see, or anything that is no id, is dropped and never echoed into the page."""
+    field = form_field(actor, f)
+    queryset, key = getattr(field, "queryset", None), getattr(field, "to_field_name", None) or "pk"
+    wanted = [v for v in values if v][:50]
+    if queryset is None or not wanted:
+        return [] if f.kind == kf.MANY else None
+    found: set[str] = set()
+    for value in wanted:  # one by one: an id of the wrong form is dropped alone
+        try:
+            if queryset.filter(**{key: value}).exists():
+                found.add(value)
+        except (ValidationError, ValueError, TypeError):
+            continue
+    kept = [v for v in dict.fromkeys(wanted) if v in found]
+    if f.kind == kf.MANY:
+        return kept
+    return kept[0] if kept else None
 
 
 def _panels_by_field(form: Any, merge: dict[str, Any] | None) -> list[tuple[Any, Any]]:
