@@ -15,6 +15,11 @@ readers, organisations and clean-up are reused). Point ``DATABASE_URL`` at a scr
 
     .venv/bin/python -m bench.map_layer --records 1000000
     DATABASE_URL=postgres://... .venv/bin/python -m bench.map_layer --records 1000000
+
+Filling a million entries takes minutes: ``--keep`` leaves them in the database (and notes the
+run's reader, organisations, towns and time in ``bench/results/map_layer-kept.json``, by
+database), and ``--reuse`` then measures that database again without filling it (one size, the
+kept one, leaving them there); ``--reuse --clean`` measures and then removes them.
 """
 
 from __future__ import annotations
@@ -204,8 +209,67 @@ def _measure(n: int, seeded: Any, fill: dict[str, Any], queries: int, profile: b
             "fill_s": fill["fill_s"], "records_per_s": fill["records_per_s"]}
 
 
+KEPT = "map_layer-kept.json"
+
+
+class _Kept:
+    """What ``--reuse`` needs of a kept run (the attributes of ``_Seeded`` that measuring and the
+    clean-up read): its humanitarian reader and its organisations."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        from django.contrib.auth import get_user_model
+
+        from civmil.core.models import Organisation
+
+        user = get_user_model().objects.get(pk=state["reader"])
+        self.readers = {"humanitarian": type("Reader", (), {"user": user})()}
+        self.orgs = {"all": list(Organisation.objects.filter(pk__in=state["orgs"]))}
+
+
+def _kept_path() -> Any:
+    from bench.__main__ import RESULTS
+
+    return RESULTS / KEPT
+
+
+def _database_key() -> str:
+    import os
+
+    return os.environ.get("DATABASE_URL", "")
+
+
+def _note_kept(n: int, seeded: Any, fill: dict[str, Any]) -> None:
+    path = _kept_path()
+    path.parent.mkdir(exist_ok=True)
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    kept[_database_key()] = {
+        "records": n, "reader": str(seeded.readers["humanitarian"].user.pk),
+        "orgs": [str(o.pk) for group in seeded.orgs.values() for o in group],
+        "towns": fill["towns"], "now": fill["now"].isoformat(), "fill_s": fill["fill_s"],
+        "records_per_s": fill["records_per_s"]}
+    path.write_text(json.dumps(kept, indent=2))
+
+
+def _reused() -> tuple[int, Any, dict[str, Any]]:
+    path = _kept_path()
+    state = (json.loads(path.read_text()) if path.exists() else {}).get(_database_key())
+    if state is None:
+        raise SystemExit(f"no kept run for this DATABASE_URL in {path}: fill one with --keep first")
+    fill = {"towns": [tuple(t) for t in state["towns"]], "now": dt.datetime.fromisoformat(state["now"]),
+            "fill_s": state["fill_s"], "records_per_s": state["records_per_s"]}
+    return state["records"], _Kept(state), fill
+
+
+def _forget_kept() -> None:
+    path = _kept_path()
+    if path.exists():
+        kept = json.loads(path.read_text())
+        kept.pop(_database_key(), None)
+        path.write_text(json.dumps(kept, indent=2))
+
+
 def run(sizes: tuple[int, ...] = SIZES, queries: int = 50, *, profile: bool = False,
-        keep: bool = False) -> list[dict[str, Any]]:
+        keep: bool = False, reuse: bool = False, clean: bool = False) -> list[dict[str, Any]]:
     from django.conf import settings
     from django.db import connection, transaction
 
@@ -213,6 +277,16 @@ def run(sizes: tuple[int, ...] = SIZES, queries: int = 50, *, profile: bool = Fa
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # the test client's host
     rows = []
+    if reuse:
+        n, kept, fill = _reused()
+        try:
+            rows.append(_measure(n, kept, fill, queries, profile))
+            print(json.dumps(rows[-1]), flush=True)
+        finally:
+            if clean:
+                _clean(kept)
+                _forget_kept()
+        sizes = ()
     for n in sizes:
         with transaction.atomic():
             seeded = _Seeded()
@@ -227,7 +301,9 @@ def run(sizes: tuple[int, ...] = SIZES, queries: int = 50, *, profile: bool = Fa
             rows.append(_measure(n, seeded, fill, queries, profile))
             print(json.dumps(rows[-1]), flush=True)
         finally:
-            if not keep:
+            if keep:
+                _note_kept(n, seeded, fill)
+            else:
                 _clean(seeded)
     table = Table(title=f"Map layer on {connection.vendor}: box ~55 km + {WINDOW_DAYS} days + level, as an NGO "
                         "reader (ms; whole API request vs bare SQL)")
@@ -248,11 +324,20 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=50, help="queries timed per size (default 50)")
     parser.add_argument("--profile", action="store_true", help="then profile the same requests (cProfile)")
     parser.add_argument("--keep", action="store_true", help="leave the entries in the database afterwards")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure the entries a run with --keep left in this database, without filling "
+                             "(they stay)")
+    parser.add_argument("--clean", action="store_true", help="with --reuse: then remove the kept entries")
     args = parser.parse_args()
+    if args.reuse and args.records:
+        parser.error("--reuse measures the kept size; give no --records")
+    if args.clean and not args.reuse:
+        parser.error("--clean goes with --reuse (a run without --keep removes its entries itself)")
     from bench.__main__ import RESULTS, setup
 
     setup()
-    rows = run(tuple(args.records) if args.records else SIZES, args.queries, profile=args.profile, keep=args.keep)
+    rows = run(tuple(args.records) if args.records else SIZES, args.queries, profile=args.profile, keep=args.keep,
+               reuse=args.reuse, clean=args.clean)
     RESULTS.mkdir(exist_ok=True)
     from django.db import connection
 
