@@ -274,8 +274,11 @@ def run(sizes: tuple[int, ...] = SIZES, queries: int = 50, *, profile: bool = Fa
     from django.db import connection, transaction
 
     from bench.access_policy import _clean, _Seeded, _settle
+    from civmil.core.memory import ready_to_serve
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # the test client's host
+    # The process is prepared as a server process is at start-up (civmil.config.asgi calls it).
+    ready_to_serve()
     rows = []
     if reuse:
         n, kept, fill = _reused()

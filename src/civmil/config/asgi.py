@@ -32,5 +32,6 @@ application = ProtocolTypeRouter(
 
 from civmil.core import memory  # noqa: E402
 
-# Everything loaded so far lives as long as the process: keep the collector from walking it again.
-memory.freeze()
+# Last: what every server process does before its first request (the API loaded, the start-up heap
+# kept out of the collector's full passes).
+memory.ready_to_serve()
