@@ -7,11 +7,12 @@ import datetime as dt
 import json
 from typing import Any
 
+import orjson
 import pytest
 
 from civmil.actors import services as actor_services
 from civmil.actors.models import LiaisonLogEntry
-from civmil.core import registry
+from civmil.core import access, registry
 from civmil.core import services as core_services
 from civmil.core.choices import Component, Level
 from civmil.core.geometry import Bounds
@@ -108,6 +109,38 @@ def test_a_reduced_view_without_the_place_is_no_feature_and_one_with_it_withhold
     assert _ids(reader.get("/map/layers/actors.liaisonlogentry", {"time_from": "2000-01-01T00:00:00Z"})) == set()
     assert _ids(signed_in(cimic).get("/map/layers/actors.liaisonlogentry",
                                      {"time_from": "2000-01-01T00:00:00Z"})) == {str(entry.pk)}
+
+
+def test_the_log_layer_answers_with_the_features_its_records_make(signed_in) -> None:
+    """GET /api/v1/map/layers/actors.liaisonlogentry?bbox=...: the layer reads rows lean (the
+    stored geometry put in the answer as it is, shared values converted once); its features are
+    those the records themselves make (:func:`maps.features` on model instances), the same JSON:
+    seen in full by level, by ownership, reduced by a release of the place, with a style value the
+    declaration lists and one it does not."""
+    cimic = make_member(Component.MILITARY)
+    hum = make_member(Component.HUMANITARIAN)
+    entries = [record_entry(cimic, level=Level.MISSION, channel="phone", latitude=10.5, longitude=30.5),
+               record_entry(hum, level=Level.HUMANITARIAN, channel="radio", latitude=10.25, longitude=30.75),
+               record_entry(cimic, level=Level.MILITARY, summary="Ford", latitude=10.75, longitude=30.25),
+               record_entry(cimic, level=Level.MISSION, latitude=10.125, longitude=30.875)]
+    core_services.release_record(cimic.actor, entries[2], organisation=hum.org, fields=["geometry", "occurred_at"])
+    LiaisonLogEntry.objects.filter(pk=entries[3].pk).update(channel="email")  # written before the choices changed
+    record_type = registry.get(LiaisonLogEntry)
+    views = {}
+    for reader in (hum, cimic):
+        answer = signed_in(reader).get("/map/layers/actors.liaisonlogentry", {"bbox": "30,10,31,11"}).json()
+        records = list(access.visible(reader.actor, LiaisonLogEntry.objects.order_by("pk")))
+        made = json.loads(orjson.dumps(maps.features(reader.actor, record_type, records, set(), []),
+                                       option=orjson.OPT_UTC_Z))
+        for got, expected in zip(answer["features"], made, strict=True):
+            assert got == expected
+        views[reader.org.pk] = {f["id"]: f["properties"]["view"] for f in answer["features"]}
+        colours = {f["id"]: f["properties"].get("colour") for f in answer["features"]}
+        assert colours[str(entries[3].pk)] == maps.PALETTE[-1]
+    full, reduced = "full", "reduced"
+    assert views[hum.org.pk] == {str(entries[0].pk): full, str(entries[1].pk): full, str(entries[2].pk): reduced,
+                          str(entries[3].pk): full}
+    assert views[cimic.org.pk] == {str(entries[0].pk): full, str(entries[2].pk): full, str(entries[3].pk): full}
 
 
 def test_bbox_time_window_and_filters_narrow_the_layer(signed_in) -> None:

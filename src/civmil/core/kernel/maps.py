@@ -263,12 +263,12 @@ def layer_page(actor: "Actor", record_type: registry.RecordType, values: dict[st
         for _round in range(PAGE_ROUNDS):
             qs = found.qs.exclude(pk__in=hidden) if hidden else found.qs
             out, dropped = _features(actor, record_type, _read(record_type, qs, limit + 1), found.looked_at,
-                                     found.custom)
+                                     found.custom, stored=True)
             if not dropped or len(out) + len(dropped) <= limit:
                 return out[:limit], len(out) > limit
             hidden.extend(dropped)
     out, _dropped = _features(actor, record_type, _read(record_type, _exact(actor, record_type, found), limit + 1),
-                              found.looked_at, found.custom)
+                              found.looked_at, found.custom, stored=True)
     return out[:limit], len(out) > limit
 
 
@@ -336,9 +336,67 @@ def _columns(record_type: registry.RecordType) -> list[str]:
     return ["pk", "space_id", "level", "owner_id", "created_by_id", *dict.fromkeys(extra)]
 
 
+#: The columns of :func:`_columns` that many rows of a page share: converted once per value.
+_SHARED = frozenset({"space_id", "level", "owner_id", "created_by_id"})
+
+
 def _read(record_type: registry.RecordType, qs: models.QuerySet[Any], n: int) -> list[Any]:
-    """The first ``n`` records of ``qs`` by id, as rows of :func:`_columns` (no model instances)."""
-    return list(qs.order_by("pk").values_list(*_columns(record_type), named=True)[:n])
+    """The first ``n`` records of ``qs`` by id, as rows of :func:`_columns` (no model instances),
+    whose geometry (a placed type's) is the stored GeoJSON text (:func:`_features` puts it in the
+    feature as it is, or reads it where a view must cut it).
+
+    Each value is what Django would make of it, but a thousand rows are not worth Django's
+    converters for every value: a value many rows share (the space, level, owner, submitter and
+    style) is converted once, and the geometry not at all."""
+    from django.db.models.sql.constants import MULTI
+    from django.db.models.utils import create_namedtuple_class
+
+    layer = _layer(record_type)
+    columns = _columns(record_type)
+    query = qs.order_by("pk").values_list(*columns)[:n].query
+    compiler = query.get_compiler(qs.db)
+    raw_rows = [row for chunk in compiler.execute_sql(MULTI) for row in chunk]
+    if not raw_rows:
+        return []
+    selected = [s[0] for s in compiler.select[:compiler.col_count]]
+    assert len(selected) == len(columns), "a row holds the columns asked for"
+    connection = compiler.connection
+    shared = _SHARED | {layer.style}
+    conversions = []
+    for pos, (converters, expression) in compiler.get_converters(selected).items():
+        name = columns[pos]
+        if name == "geometry" and layer.point is None:
+            continue
+
+        def convert(value: Any, converters: list[Any] = converters, expression: Any = expression) -> Any:
+            for converter in converters:
+                value = converter(value, expression, connection)
+            return value
+
+        conversions.append((pos, _once_per_value(convert) if name in shared else convert))
+    row_class = create_namedtuple_class(*columns)
+    new = tuple.__new__
+    rows = []
+    for raw in raw_rows:
+        row = list(raw[:len(columns)])
+        for pos, convert in conversions:
+            row[pos] = convert(row[pos])
+        rows.append(new(row_class, row))
+    return rows
+
+
+def _once_per_value(convert: Any) -> Any:
+    """``convert``, called once for each distinct value."""
+    done: dict[Any, Any] = {}
+
+    def once(value: Any) -> Any:
+        try:
+            return done[value]
+        except KeyError:
+            out = done[value] = convert(value)
+            return out
+
+    return once
 
 
 def features(actor: "Actor", record_type: registry.RecordType, records: list[Any], looked_at: set[str],
@@ -349,13 +407,15 @@ def features(actor: "Actor", record_type: registry.RecordType, records: list[Any
 
 
 def _features(actor: "Actor", record_type: registry.RecordType, records: list[Any], looked_at: set[str],
-              custom: list[tuple[Any, Any]]) -> tuple[list[dict[str, Any]], list[Any]]:
-    """:func:`features`, and the ids of the records left out.
+              custom: list[tuple[Any, Any]], *, stored: bool = False) -> tuple[list[dict[str, Any]], list[Any]]:
+    """:func:`features`, and the ids of the records left out; ``stored``: the records are rows of
+    :func:`_read`, whose geometry is the stored GeoJSON text.
 
     A feature is lean: its place, id, title, level, view, colour and the layer's style and time
     values as the view gives them, the fields the view withholds, and the URLs of the record's page
     and card (the popup, loaded when the feature is clicked). A record seen in full needs nothing
-    more than its row; one seen in part is read whole and checked as the lists check it."""
+    more than its row (its stored geometry goes into the response as it is, neither read nor
+    written again); one seen in part is read whole and checked as the lists check it."""
     from civmil.core.models import Organisation
 
     if not records:
@@ -375,7 +435,7 @@ def _features(actor: "Actor", record_type: registry.RecordType, records: list[An
         pk__in={r.owner_id for r in records}).values_list("pk", "acronym", "name")}
     style_values = [str(v) for v, _label in (getattr(model._meta.get_field(layer.style), "choices", None)
                                               or [])] if layer.style else []
-    colours = {v: colour_of(layer, v, style_values) for v in style_values}
+    colours: dict[str, str] = {}  # by value, decided once each
     page_url, card_url = _urls(record_type.detail_url_name), _urls(record_type.card_url)
     label = capfirst(record_type.label)
     out, dropped = [], []
@@ -383,9 +443,20 @@ def _features(actor: "Actor", record_type: registry.RecordType, records: list[An
         pk = record.pk
         full = view.kind == access.ViewKind.FULL
         # A full view shows the record as it is: its row is all a feature needs.
-        shown = access.Shown(record if full else whole.get(pk, record), view)
+        if full:
+            shown = access.Shown(record, view)
+        else:
+            # A view that cuts the record is decided on the record read whole (or, if it is gone
+            # since, on its row with the geometry read).
+            shown = access.Shown(whole[pk] if pk in whole else _read_place(record_type, record) if stored
+                                 else record, view)
+        geometry: Any
         if full and layer.point:
             geometry = _point(getattr(record, layer.point[0]), getattr(record, layer.point[1]))
+        elif full and stored:
+            # Stored GeoJSON is valid JSON (the column is checked); an object is a geometry.
+            text = record.geometry
+            geometry = orjson.Fragment(text) if isinstance(text, str) and text.lstrip()[:1] == "{" else None
         elif full:
             geometry = record.geometry if isinstance(record.geometry, dict) else None
         else:
@@ -403,7 +474,10 @@ def _features(actor: "Actor", record_type: registry.RecordType, records: list[An
             value = getattr(record, layer.style) if full else _value(by_name, shown, layer.style)
             props[layer.style] = value
             text = str(value)
-            props["colour"] = colours.get(text) or colour_of(layer, text, style_values)
+            colour = colours.get(text)
+            if colour is None:
+                colour = colours[text] = colour_of(layer, text, style_values)
+            props["colour"] = colour
         for name in times:
             if full:
                 props[name] = getattr(record, name)
@@ -411,6 +485,15 @@ def _features(actor: "Actor", record_type: registry.RecordType, records: list[An
                 props[name] = _value(by_name, shown, name)
         out.append({"type": "Feature", "id": key, "geometry": geometry, "properties": props})
     return out, dropped
+
+
+def _read_place(record_type: registry.RecordType, row: Any) -> Any:
+    """A row of :func:`_read` with its stored geometry read, as Django reads it."""
+    from django.db import connection
+
+    model: Any = record_type.model
+    place = model._meta.get_field("geometry")
+    return row._replace(geometry=place.from_db_value(row.geometry, None, connection))
 
 
 def _point(y: Any, x: Any) -> dict[str, Any] | None:
