@@ -1,6 +1,6 @@
-"""The audience filter (``access.visible``) against the rule it replaced, written out here as Q
-objects over records, releases and grants (the oracle): same records, each once, same count, over
-generated records, releases, grants and readers."""
+"""The audience filter (``access.visible``, and ``access.visible_among``) against the rule it
+replaced, written out here as Q objects over records, releases and grants (the oracle): same
+records, each once, same count, over generated records, releases, grants and readers."""
 
 from __future__ import annotations
 
@@ -157,6 +157,9 @@ def test_visible_agrees_with_the_rule_it_replaced(world: dict[str, Any], records
                 assert len(got) == len(set(got)), f"{name} gets a {model.__name__} twice"
                 assert set(got) == expected, f"{name}, {model.__name__}: {set(got) ^ expected}"
                 assert access.visible(reader, model.objects.all()).count() == len(expected), name
+                # The same records checked one by one (a map layer's, after its spatial index).
+                among = list(access.visible_among(reader, model.objects.all()).values_list("pk", flat=True))
+                assert len(among) == len(set(among)) and set(among) == expected, f"{name}, {model.__name__}"
                 # The same with a filter of the caller's after the policy's (the count then reads records).
                 by_level = access.visible(reader, model.objects.all()).filter(level__in=[Level.MISSION, Level.PUBLIC])
                 assert by_level.count() == len(oracle(reader, model.objects.filter(

@@ -182,7 +182,9 @@ def _matching(actor: "Actor", record_type: registry.RecordType, values: dict[str
     layer = _layer(record_type)
     model = record_type.model
     fields = {f.name: f for f in kf.resolve(record_type)}
-    qs = access.visible(actor, model._default_manager.all())
+    # With a box, an index narrows the records first: the policy is then checked on each of them.
+    visible = access.visible if box is None else access.visible_among
+    qs = visible(actor, model._default_manager.all())
     qs, looked_at, custom = kq.apply_filters(actor, record_type, fields, qs, values)
     if layer.point is not None:
         lat, lon = layer.point
