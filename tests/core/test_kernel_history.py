@@ -9,6 +9,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from django.urls import get_resolver
 
 from civmil.actors.models import LiaisonLogEntry
 from civmil.actors.views import location_cells, point_features
@@ -39,6 +40,9 @@ def _coarse_log_type() -> registry.RecordType:
 @pytest.fixture
 def reader(monkeypatch: pytest.MonkeyPatch) -> Member:
     """A humanitarian member released the place of a military entry at 10.4321, 30.6789."""
+    # The API's routes are built once, from the declarations registered then: built here first,
+    # they keep the real one, not this test's (which tests run after would get otherwise).
+    get_resolver().url_patterns  # noqa: B018
     monkeypatch.setitem(registry._TYPES, LiaisonLogEntry, _coarse_log_type())
     return make_member(Component.HUMANITARIAN)
 
