@@ -160,6 +160,11 @@ def test_visible_agrees_with_the_rule_it_replaced(world: dict[str, Any], records
                 # The same records checked one by one (a map layer's, after its spatial index).
                 among = list(access.visible_among(reader, model.objects.all()).values_list("pk", flat=True))
                 assert len(among) == len(set(among)) and set(among) == expected, f"{name}, {model.__name__}"
+                for level in Level.values:  # and those at one level, as the caller's filter keeps them
+                    at_level = set(access.visible_among(reader, model.objects.all(), level).values_list(
+                        "pk", flat=True))
+                    assert at_level == set(oracle(reader, model.objects.filter(level=level)).values_list(
+                        "pk", flat=True)), f"{name}, {model.__name__} at {level}"
                 # The same with a filter of the caller's after the policy's (the count then reads records).
                 by_level = access.visible(reader, model.objects.all()).filter(level__in=[Level.MISSION, Level.PUBLIC])
                 assert by_level.count() == len(oracle(reader, model.objects.filter(

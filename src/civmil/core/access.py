@@ -415,7 +415,7 @@ def visible(actor: Actor, qs: models.QuerySet[M]) -> models.QuerySet[M]:
     return out  # type: ignore[no-any-return]
 
 
-def visible_among(actor: Actor, qs: models.QuerySet[M]) -> models.QuerySet[M]:
+def visible_among(actor: Actor, qs: models.QuerySet[M], level: str | None = None) -> models.QuerySet[M]:
     """:func:`visible`, as a condition on each record of a query that another index already
     narrows to a few thousand records (a map layer's box and window through the spatial index).
 
@@ -425,14 +425,23 @@ def visible_among(actor: Actor, qs: models.QuerySet[M]) -> models.QuerySet[M]:
     reader's other keys (owner, component, person, grant). Most records of a layer are opened by
     their level, and are then never looked up in the audience: a semi-join on every key probed the
     audience once for each key for each record the index had narrowed to.
+
+    ``level``: the caller keeps only the records at this level. The condition is then the one part
+    that can hold at it: the level alone when the reader holds its key, else the probe alone.
+    PostgreSQL's planner counts the probe's cost for every record, even where the level decides
+    first, and read another index beside the spatial one to have fewer records to probe.
     """
     model = qs.model
     keys = reader_keys(actor, registry.get(model))
     by_level = models.Q(level__in=keys.levels, space_id=actor.space_id)
-    if not keys.relations:
-        return qs.filter(by_level)
-    return qs.filter(by_level | models.Q(models.Exists(_audience(model).filter(
-        object_id=models.OuterRef("pk"), key__in=keys.relations, space_id=actor.space_id))))
+    by_relation = models.Q(models.Exists(_audience(model).filter(
+        object_id=models.OuterRef("pk"), key__in=keys.relations, space_id=actor.space_id)))
+    if level is not None:
+        qs = qs.filter(level=level)
+        if level in keys.levels:
+            return qs.filter(by_level)
+        return qs.filter(by_relation) if keys.relations else qs.none()
+    return qs.filter(by_level | by_relation) if keys.relations else qs.filter(by_level)
 
 
 # ---------------------------------------------------------------------------------------------
