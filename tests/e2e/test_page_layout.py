@@ -103,3 +103,22 @@ def test_main_pages_fit_a_laptop_and_a_phone(signed_in_page: Any) -> None:
             if found["scrollWidth"] > found["width"] + 1 or found["overflowing"] or found["narrow"]:
                 problems.append({"width": width, "page": url, **found})
     assert not problems, describe(problems)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_main_pages_have_no_serious_accessibility_violation_at_either_width(signed_in_page: Any, axe: Any) -> None:
+    """axe-core on the same pages, with their widgets (pickers, maps, history tables) in place."""
+    member = make_member(Component.CIVILIAN)
+    urls = _pages(member)
+    page = signed_in_page(member)
+    found = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        for url in urls:
+            page.goto(url)
+            page.wait_for_load_state("networkidle")
+            violations = axe(page)
+            if violations:
+                found.append({"width": width, "page": url, "violations": violations})
+    assert not found, describe(found)
