@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from django.db import transaction
 
 from civmil.core import services
 from civmil.core.acting import Actor, actor_for_user
@@ -12,6 +16,7 @@ from civmil.core.choices import Component, Level, OrganisationKind, Role
 from civmil.core.models import Membership, Organisation, Person, User
 
 _counter = itertools.count(1)
+T = TypeVar("T")
 
 KIND_FOR = {
     Component.MILITARY: OrganisationKind.MILITARY_UNIT,
@@ -83,3 +88,25 @@ def session_for(m: Member) -> str:
     store[HASH_SESSION_KEY] = m.user.get_session_auth_hash()
     store.create()
     return str(store.session_key)
+
+
+@contextmanager
+def kept_for_many_tests(django_db_blocker: Any, make: Callable[[], T]) -> Iterator[T]:
+    """What ``make`` writes stays for every test until the block ends, then is rolled back: for a
+    fixture of module scope whose records many tests use (made once, not once per test).
+
+    Nothing is committed, so no test elsewhere sees it; each test using the ``db`` fixture runs in
+    a savepoint inside it, so what one test writes is gone before the next (as with the demo:
+    tests/demo/support.py).
+    """
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+    try:
+        with django_db_blocker.unblock():
+            made = make()
+        yield made
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)

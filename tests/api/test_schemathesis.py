@@ -35,7 +35,7 @@ from civmil.core import registry, services
 from civmil.core.choices import Component, Level
 from civmil.core.kernel.planting import plant
 from tests.api.conftest import API, record_entry
-from tests.factories import make_member, make_org
+from tests.factories import kept_for_many_tests, make_member, make_org
 from tests.kernel_proof.models import Observation
 
 FUZZ = "SCHEMATHESIS_MAX_EXAMPLES" in os.environ
@@ -116,10 +116,18 @@ def wsgi_app() -> WSGIHandler:
     return WSGIHandler()
 
 
-@pytest.fixture
-def ordinary_user() -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def ordinary_user(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
     """A CMCoord officer with some data around them, signed in: the cookies and CSRF header to send,
-    and ids of real records (by path parameter name) to steer generated requests towards."""
+    and ids of real records (by path parameter name) to steer generated requests towards.
+
+    Made once for the module's tests (every operation, both credentials) and rolled back after
+    them; what a test's requests write is rolled back with that test, so each starts from this."""
+    with kept_for_many_tests(django_db_blocker, _ordinary_user) as user:
+        yield user
+
+
+def _ordinary_user() -> dict[str, Any]:
     me = make_member(Component.HUMANITARIAN)
     soldier = make_member(Component.MILITARY)
     own = record_entry(me, level=Level.HUMANITARIAN, summary="Distribution at the school")
