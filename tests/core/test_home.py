@@ -110,3 +110,9 @@ def test_a_later_capability_adds_what_waits_without_touching_the_home_page() -> 
         home._WAITING.remove((provider, ("kernel_proof.observation",), ()))
     assert '<a href="/actions/?overdue=1">2 actions overdue</a>' in page
     assert 'data-live-stream="kernel_proof.observation"' in page
+
+
+def test_the_browser_s_default_icon_address_leads_to_the_icon() -> None:
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith(".svg")
+    assert "favicon" in response["Location"]

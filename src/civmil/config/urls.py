@@ -9,6 +9,8 @@ from civmil.core.views import general
 urlpatterns = [
     path("", general.home, name="home"),
     path("home/panels/<str:key>/", general.home_panel, name="home-panel"),
+    # Browsers ask for /favicon.ico on pages that name no icon (the API's JSON, files): the same icon.
+    path("favicon.ico", general.favicon, name="favicon"),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     # Before allauth's own page: addresses change only by administrators, with a second one's approval.

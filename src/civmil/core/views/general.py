@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -25,6 +25,14 @@ def home(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
     shown = [c for c in (home_panels.render_context(actor, p) for p in home_panels.panels()) if c is not None]
     return render_page(request, "core/home.html", {"panels": shown})
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """The site's icon where a browser looks for it by default (a permanent redirect to the static file)."""
+    from django.templatetags.static import static
+
+    return HttpResponsePermanentRedirect(static("civmil/img/favicon.svg"))
 
 
 @login_required
