@@ -216,8 +216,38 @@ class KernelViews:
             return form.filtered(sort)
         return kq.filtered(actor, self.rt, self._filter_values(form), sort=sort)
 
+    def sortable(self) -> list[str]:
+        """Names of the fields the list sorts by (declared ``sort``)."""
+        return [f.name for f in self.fields() if f.spec.sort]
+
+    def _unknown_sort(self, request: HttpRequest) -> HttpResponse | None:
+        """A 400 page naming a ``sort`` the list does not know (a hand-made or stale link), else None."""
+        sort = request.GET.get("sort", "")
+        if not sort or sort.removeprefix("-") in self.sortable():
+            return None
+        sortable = ", ".join(self.sortable()) or _("none")
+        return render(request, "error.html", {"title": _("Cannot sort this list"), "message": _(
+            "The list cannot be sorted by “%(field)s”. Fields it sorts by: %(sortable)s.")
+            % {"field": sort.removeprefix("-"), "sortable": sortable}}, status=400)
+
+    def sorting(self, request: HttpRequest) -> dict[str, dict[str, str]]:
+        """Each sortable column's header link and state, by field name: ``url`` (the current
+        filters, sorted by that field, ascending first and then toggling; back to the first page)
+        and ``aria`` (the ``aria-sort`` value: ascending, descending or none)."""
+        current = request.GET.get("sort", "")
+        out = {}
+        for name in self.sortable():
+            query = request.GET.copy()
+            query.pop("page", None)
+            query["sort"] = f"-{name}" if current == name else name
+            aria = "ascending" if current == name else "descending" if current == f"-{name}" else "none"
+            out[name] = {"url": f"?{query.urlencode()}", "aria": aria}
+        return out
+
     def list_page(self, request: HttpRequest) -> HttpResponse:
         actor = actor_of(request)
+        if (refused := self._unknown_sort(request)) is not None:
+            return refused
         form = self._filters(actor, request.GET)
         page_obj = None
         rows: list[dict[str, Any]] = []
@@ -229,6 +259,8 @@ class KernelViews:
         query.pop("page", None)
         context = {
             "record_type": self.rt, "form": form, "page_obj": page_obj, "rows": rows, "columns": self.columns(),
+            "sorting": (sorting := self.sorting(request)),
+            "headers": [{"name": f.name, "label": f.label, "sort": sorting.get(f.name)} for f in self.columns()],
             "export_query": query.urlencode(), "may_create": actor.organisation is not None,
             "urls": self.url_names(), **_live_context(actor, [r["shown"].record for r in rows]),
         }
@@ -267,6 +299,8 @@ class KernelViews:
         """CSV with the list's filters, streamed in batches; cells from each reader's view, withheld
         cells empty, user text made formula-safe."""
         actor = actor_of(request)
+        if (refused := self._unknown_sort(request)) is not None:
+            return refused
         form = self._filters(actor, request.GET)
         if not form.is_valid():
             return self.list_page(request)
