@@ -83,3 +83,52 @@ def test_a_sort_the_list_does_not_know_is_refused_naming_the_field(soldier: Memb
         assert response.status_code == 400
         assert sort.removeprefix("-") in response.content.decode().replace("&#x27;", "'")
         assert "starts_on" in response.content.decode()
+
+
+def test_the_filter_panel_folds_away_and_opens_while_a_filter_is_set(soldier: Member) -> None:
+    assign(soldier, dt.date(2025, 1, 1), "Hilltop")
+    client = signed_in(soldier)
+    panel = re.compile(r"<details class=\"filter-panel\"( open)?>")
+
+    def is_open(**params: str) -> bool:
+        match = panel.search(client.get(reverse(LIST), params).content.decode())
+        assert match, "no filter panel"
+        return bool(match.group(1))
+
+    assert not is_open()
+    assert not is_open(sort="starts_on", page="1")  # order and page are not filters
+    assert is_open(q="Hilltop")
+    assert is_open(level=Level.MILITARY.value)
+    assert is_open(starts_on_from="not a day")  # an error to fix stays in sight
+
+
+def test_cells_carry_their_column_label_for_the_cards_of_a_phone(soldier: Member) -> None:
+    """On a narrow screen each row is a card whose cells show their labels (CSS from data-label);
+    the live row the page fetches has them too."""
+    record = assign(soldier, dt.date(2025, 1, 1), "Hilltop")
+    client = signed_in(soldier)
+    page = client.get(reverse(LIST)).content.decode()
+    assert '<td data-label="Community">' in page and '<td data-label="Releasability">' in page
+    row = client.get(reverse("actors:assignment-row", args=[record.pk])).content.decode()
+    assert '<td data-label="Community">' in row
+
+
+def test_the_liaison_log_sorts_by_time_and_folds_its_filters(soldier: Member) -> None:
+    from civmil.actors.services import LiaisonContact, record_liaison_contact
+
+    def entry(day: int) -> Any:
+        return record_liaison_contact(soldier.actor, LiaisonContact(
+            occurred_at=dt.datetime(2025, 3, day, 9, tzinfo=dt.UTC), channel="meeting",
+            organisation_ids=[soldier.org.pk], summary=f"Day {day}", level=Level.MILITARY))
+
+    first, third, second = entry(1), entry(3), entry(2)
+    client = signed_in(soldier)
+    log = reverse("actors:liaison-log")
+    page = client.get(log, {"sort": "occurred_at"})
+    assert [r["pk"] for r in page.context["rows"]] == [first.pk, second.pk, third.pk]
+    assert 'aria-sort="ascending"' in header(page.content.decode(), "When")
+    page = client.get(log, {"sort": "-occurred_at", "channel": "meeting"})
+    assert [r["pk"] for r in page.context["rows"]] == [third.pk, second.pk, first.pk]
+    assert '<details class="filter-panel" open>' in page.content.decode()
+    assert '<td data-label="Summary">' in page.content.decode()
+    assert client.get(log, {"sort": "summary"}).status_code == 400

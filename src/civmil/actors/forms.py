@@ -18,11 +18,12 @@ from django.utils.translation import gettext_lazy
 
 from civmil.actors import queries, services
 from civmil.actors.choices import ContactChannel
-from civmil.actors.models import LiaisonAssignment
+from civmil.actors.models import LiaisonAssignment, LiaisonLogEntry
 from civmil.actors.records import LIAISON_LEVELS, area_field
-from civmil.core import access, dates, pickers
+from civmil.core import access, dates, pickers, registry
 from civmil.core.choices import Component, Level, OrganisationKind, Role
 from civmil.core.errors import ServiceError
+from civmil.core.kernel.queries import sorted_list
 from civmil.core.models import Organisation, Person
 from civmil.core.pages import mission_tz
 
@@ -243,8 +244,10 @@ class LiaisonFilterForm(forms.Form):
         )
 
     def filtered(self, sort: str = "") -> Any:
-        """The reader's entries the filters keep, newest first (the record kernel's list, rows and export)."""
-        return queries.liaison_log(self.actor, self.to_filter())
+        """The reader's entries the filters keep, newest first or in the order of ``sort`` (the record
+        kernel's list, rows and export)."""
+        entries = queries.liaison_log(self.actor, self.to_filter())
+        return sorted_list(self.actor, registry.get(LiaisonLogEntry), entries, sort) if sort else entries
 
 
 class AssignmentFilterForm(forms.Form):

@@ -244,7 +244,7 @@ def _edit_contact(actor: Actor, pk: Any, version: int, values: dict[str, Any]) -
 def log_fields() -> tuple[FieldSpec, ...]:
     """The declaration of a liaison log entry's fields (the record kernel's pages, form and history)."""
     return (
-        FieldSpec("occurred_at", form_field=_when_field, initial=_now),
+        FieldSpec("occurred_at", form_field=_when_field, initial=_now, sort=True),
         FieldSpec("channel"),
         FieldSpec("organisations", url_name="actors:organisation", form_field=_organisations_field,
                   initial=lambda actor: [actor.organisation_id] if actor.organisation_id else []),

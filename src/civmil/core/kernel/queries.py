@@ -102,6 +102,22 @@ def filtered(actor: Actor, record_type: registry.RecordType, values: dict[str, A
     hidden = [s.record.pk for s in partly if filtering and not still_matches(s, looked_at, custom, q, searched)]
     if hidden:
         qs = qs.exclude(pk__in=hidden)
+    return _sorted(record_type, fields, qs, sort, partly)
+
+
+def sorted_list(actor: Actor, record_type: registry.RecordType, qs: models.QuerySet[Any],
+                sort: str) -> models.QuerySet[Any]:
+    """``qs`` (the reader's records of a type's own filters) in the order of ``sort`` (a sortable
+    field's name, ``-`` first for descending), as :func:`filtered` orders; unchanged without one."""
+    fields = {f.name: f for f in kf.resolve(record_type)}
+    if not _sort_field(fields, sort):
+        return qs
+    return _sorted(record_type, fields, qs, sort, suspects(actor, record_type, qs))
+
+
+def _sorted(record_type: registry.RecordType, fields: dict[str, kf.Field], qs: models.QuerySet[Any], sort: str,
+            partly: list[access.Shown[Any]]) -> models.QuerySet[Any]:
+    sorted_by = _sort_field(fields, sort)
     # A record whose view withholds the sort field sorts as if it had no value: its place in the
     # list never tells where its hidden value lies.
     withheld = [s.record.pk for s in partly if sorted_by and not s.full and not s.view.shows(sorted_by)]

@@ -178,6 +178,7 @@ class KernelViews:
         # Labels are translated once per page, not once per row (a list has fifty).
         card_fields = [(f.name, f.label, f.kind == kf.LONG_TEXT) for f in fields if f.spec.on_card]
         column_names = [f.name for f in fields if f.spec.in_list]
+        column_labels = [(f.name, f.label) for f in fields if f.spec.in_list]
         out = []
         for s in shown:
             row: dict[str, Any] = {"pk": s.record.pk, "url": record_url(self.rt.detail_url_name, s.record.pk),
@@ -187,6 +188,7 @@ class KernelViews:
                 row["cells"].update(self.more_cells(s))
             row["owner"] = row["cells"]["owner"]
             row["columns"] = [row["cells"][name] for name in column_names]
+            row["labelled"] = [{"label": label, "cell": row["cells"][name]} for name, label in column_labels]
             row["card"] = [{"name": name, "label": label, "cell": row["cells"][name], "long": long}
                            for name, label, long in card_fields]
             for f in fields:
@@ -262,6 +264,7 @@ class KernelViews:
             "sorting": (sorting := self.sorting(request)),
             "headers": [{"name": f.name, "label": f.label, "sort": sorting.get(f.name)} for f in self.columns()],
             "export_query": query.urlencode(), "may_create": actor.organisation is not None,
+            "filters_open": _filters_set(request) or not form.is_valid(), "row_template": self.template("row"),
             "urls": self.url_names(), **_live_context(actor, [r["shown"].record for r in rows]),
         }
         if self.list_context is not None:
@@ -712,6 +715,12 @@ def refuse(request: HttpRequest, exc: ServiceError) -> HttpResponse:
     if isinstance(exc, NotFound):
         not_found()
     return render(request, "error.html", {"title": _("Not allowed"), "message": exc.message}, status=exc.status)
+
+
+def _filters_set(request: HttpRequest) -> bool:
+    """Whether the list's URL sets a filter (beyond its page and order): the filter panel opens."""
+    return any(value.strip() for key, values in request.GET.lists() if key not in ("page", "sort")
+               for value in values)
 
 
 def _live_context(actor: Actor, records: list[Any]) -> dict[str, Any]:
