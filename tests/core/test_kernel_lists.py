@@ -113,6 +113,20 @@ def test_cells_carry_their_column_label_for_the_cards_of_a_phone(soldier: Member
     assert '<td data-label="Community">' in row
 
 
+def test_each_row_has_a_button_that_opens_its_card_in_place(soldier: Member) -> None:
+    """The row's button (aria-expanded) names the card the page loads below it; the live row keeps it."""
+    record = assign(soldier, dt.date(2025, 1, 1), "Hilltop")
+    client = signed_in(soldier)
+    for html in (client.get(reverse(LIST)).content.decode(),
+                 client.get(reverse("actors:assignment-row", args=[record.pk])).content.decode()):
+        button = re.search(r'<button type="button" class="[^"]*row-expand"[^>]*>', html)
+        assert button, "no expand button"
+        assert 'aria-expanded="false"' in button.group(0)
+        card_url = re.search(r'data-card-url="([^"]+)"', button.group(0)).group(1)  # type: ignore[union-attr]
+        assert card_url == reverse("actors:assignment-card", args=[record.pk])
+        assert "Hilltop" in client.get(card_url).content.decode()
+
+
 def test_the_liaison_log_sorts_by_time_and_folds_its_filters(soldier: Member) -> None:
     from civmil.actors.services import LiaisonContact, record_liaison_contact
 

@@ -389,7 +389,7 @@ class KernelViews:
             if not form.is_valid() or not self._filtered(actor, form).filter(pk=record.pk).exists():
                 return HttpResponse(status=204)
         row = self.rows(actor, [record])[0]
-        return render(request, self.template("row"), {"row": row, "columns": self.columns()})
+        return render(request, self.template("row"), {"row": row, "columns": self.columns(), "urls": self.url_names()})
 
     def history(self, request: HttpRequest, pk: Any) -> HttpResponse:
         """Versions of a record: who, when, and what each changed (old beside new, text differences
