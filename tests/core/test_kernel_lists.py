@@ -146,3 +146,83 @@ def test_the_liaison_log_sorts_by_time_and_folds_its_filters(soldier: Member) ->
     assert '<details class="filter-panel" open>' in page.content.decode()
     assert '<td data-label="Summary">' in page.content.decode()
     assert client.get(log, {"sort": "summary"}).status_code == 400
+
+
+# -- the area filter ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def province() -> Any:
+    """A province (TL01) and a district below it (TL0101) whose boundary reaches past the
+    province's (boundaries drawn apart), so only the hierarchy brings the district in."""
+    from civmil.actors.models import Area
+    from civmil.actors.services import save_area
+
+    province = save_area(None, Area(name="Northern Province", pcode="TL01", admin_level=1),
+                         {"type": "Polygon", "coordinates": [[[30, 2], [34, 2], [34, 4], [30, 4], [30, 2]]]})
+    save_area(None, Area(name="Lake District", pcode="TL0101", admin_level=2, parent=province),
+              {"type": "Polygon", "coordinates": [[[34, 2], [36, 2], [36, 3], [34, 3], [34, 2]]]})
+    return province
+
+
+def placed_assignment(m: Member, community: str, lat: float, lon: float) -> LiaisonAssignment:
+    return services.assign_liaison(m.actor, services.Assignment(
+        officer_id=m.person.pk, starts_on=dt.date(2025, 1, 1), level=Level.MILITARY, community=community,
+        latitude=lat, longitude=lon, to_organisation_id=make_org(Component.CIVILIAN).pk))
+
+
+def test_the_area_filter_keeps_records_in_the_area_and_the_areas_below_it(soldier: Member, province: Any) -> None:
+    in_province = placed_assignment(soldier, "Market", 3.0, 31.0)
+    in_district = placed_assignment(soldier, "Lakeside", 2.5, 35.5)
+    in_box_not_area = placed_assignment(soldier, "Corner", 3.5, 35.5)  # in the district's box row, not in it
+    placed_assignment(soldier, "Far away", 10.0, 10.0)
+    client = signed_in(soldier)
+
+    def found(area: str) -> set[Any]:
+        page = client.get(reverse(LIST), {"area": area})
+        assert page.status_code == 200, page.content.decode()[:500]
+        return {row["pk"] for row in page.context["rows"]}
+
+    assert found("TL01") == {in_province.pk, in_district.pk}
+    assert found("northern province") == {in_province.pk, in_district.pk}
+    assert found("tl0101") == {in_district.pk}
+    assert in_box_not_area.pk not in found("Lake District")
+    exported = client.get(reverse("actors:assignment-export"), {"area": "TL0101"})
+    text = b"".join(exported.streaming_content).decode("utf-8-sig")  # type: ignore[attr-defined]
+    assert str(in_district.pk) in text and str(in_province.pk) not in text
+
+
+def test_an_area_no_one_knows_is_refused_saying_what_to_give(soldier: Member, province: Any) -> None:
+    page = signed_in(soldier).get(reverse(LIST), {"area": "Atlantis"})
+    assert page.status_code == 422
+    assert "No area is called “Atlantis”" in page.content.decode()
+
+
+def test_the_area_filter_never_tells_where_a_withheld_place_lies(soldier: Member, province: Any) -> None:
+    """A reader who sees an assignment only through a release of its community (not its place)
+    finds it in the list, but not under any area: matching would reveal where it is."""
+    from civmil.core import services as core_services
+
+    aid_worker = make_member(Component.HUMANITARIAN)
+    record = placed_assignment(soldier, "Market", 3.0, 31.0)
+    core_services.release_record(soldier.actor, record, organisation=aid_worker.org, fields=["community"])
+    reader = signed_in(aid_worker)
+    assert [r["pk"] for r in reader.get(reverse(LIST)).context["rows"]] == [record.pk]
+    assert reader.get(reverse(LIST), {"area": "TL01"}).context["rows"] == []
+    assert [r["pk"] for r in signed_in(soldier).get(reverse(LIST), {"area": "TL01"}).context["rows"]] == [record.pk]
+
+
+def test_the_liaison_log_filters_by_area(soldier: Member, province: Any) -> None:
+    from civmil.actors.services import LiaisonContact, record_liaison_contact
+
+    def entry(location: str) -> Any:
+        return record_liaison_contact(soldier.actor, LiaisonContact(
+            occurred_at=dt.datetime(2025, 3, 1, 9, tzinfo=dt.UTC), channel="meeting", location=location,
+            organisation_ids=[soldier.org.pk], summary=f"At {location}", level=Level.MILITARY))
+
+    lakeside, outside = entry("2.5, 35.5"), entry("10, 10")
+    client = signed_in(soldier)
+    page = client.get(reverse("actors:liaison-log"), {"area": "TL01"})
+    assert [r["pk"] for r in page.context["rows"]] == [lakeside.pk]
+    assert outside.pk in {r["pk"] for r in client.get(reverse("actors:liaison-log")).context["rows"]}
+    assert client.get(reverse("actors:liaison-log"), {"area": "nowhere"}).status_code == 422

@@ -23,6 +23,7 @@ from civmil.actors.records import LIAISON_LEVELS, area_field
 from civmil.core import access, dates, pickers, registry
 from civmil.core.choices import Component, Level, OrganisationKind, Role
 from civmil.core.errors import ServiceError
+from civmil.core.kernel.areas import AreaFilterField, within
 from civmil.core.kernel.queries import sorted_list
 from civmil.core.models import Organisation, Person
 from civmil.core.pages import mission_tz
@@ -216,6 +217,7 @@ class LiaisonFilterForm(forms.Form):
                               choices=BLANK + [(lv.value, lv.label) for lv in LIAISON_LEVELS])
     since = WindowDateField(label=gettext_lazy("From"), required=False)
     until = WindowDateField(label=gettext_lazy("To"), required=False)
+    area = AreaFilterField()
 
     def __init__(self, actor: Actor, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -247,6 +249,8 @@ class LiaisonFilterForm(forms.Form):
         """The reader's entries the filters keep, newest first or in the order of ``sort`` (the record
         kernel's list, rows and export)."""
         entries = queries.liaison_log(self.actor, self.to_filter())
+        if self.cleaned_data.get("area") is not None:
+            entries = within(self.actor, registry.get(LiaisonLogEntry), entries, self.cleaned_data["area"])
         return sorted_list(self.actor, registry.get(LiaisonLogEntry), entries, sort) if sort else entries
 
 

@@ -15,8 +15,9 @@ from civmil.actors import boundaries
 from civmil.actors.choices import AssignmentStatus
 from civmil.actors.models import Area, LiaisonAssignment, LiaisonLogEntry
 from civmil.core import access, geo
-from civmil.core.errors import NotFound
+from civmil.core.errors import Invalid, NotFound
 from civmil.core.geometry import Bounds
+from civmil.core.kernel.areas import ChosenArea
 from civmil.core.models import Membership, Organisation, Person
 
 # A person's reads live in core; the directory's pages and API name them through this module too.
@@ -337,6 +338,28 @@ def area_ancestors(area: Area) -> list[Area]:
         seen.add(node.pk)
         node = node.parent
     return chain
+
+
+def area_for_filter(text: str) -> ChosenArea:
+    """The area a list's area filter names (its P-code, else its name or alternative name, any
+    case) with the boundaries of it and every area below it; refused, saying why, when no area or
+    several answer to the text."""
+    found = list(Area.objects.filter(pcode__iexact=text)[:1]) or list(
+        Area.objects.filter(Q(name__iexact=text) | Q(name_alt__iexact=text)).order_by("admin_level", "pcode")[:6])
+    if not found:
+        raise Invalid(_("No area is called “%(text)s”. Give an area's name or P-code.") % {"text": text})
+    if len(found) > 1:
+        raise Invalid(_("Several areas are called “%(text)s”: give the P-code of one (%(pcodes)s).")
+                      % {"text": text, "pcodes": ", ".join(a.pcode or a.name for a in found[:5])})
+    area = found[0]
+    boundaries_below = [area.geometry]
+    level, seen = [area.pk], {area.pk}
+    while level and len(seen) < 100_000:  # the areas below, level by level (a loop stops it)
+        children = list(Area.objects.filter(parent_id__in=level).exclude(pk__in=seen).values_list("pk", "geometry"))
+        level = [pk for pk, _geometry in children]
+        seen.update(level)
+        boundaries_below += [geometry for _pk, geometry in children if geometry]
+    return ChosenArea(label=str(area), boundaries=tuple(boundaries_below))
 
 
 def areas_in_bbox(qs: models.QuerySet[Area], west: float, south: float, east: float,

@@ -18,6 +18,7 @@ from civmil.core import access, pickers, registry
 from civmil.core import merge as merging
 from civmil.core.choices import Level
 from civmil.core.errors import ServiceError
+from civmil.core.kernel import areas as kernel_areas
 from civmil.core.kernel import fields as kf
 from civmil.core.pages import mission_tz
 
@@ -96,7 +97,8 @@ def form_field(actor: Actor, f: kf.Field, *, required: bool | None = None) -> fo
 
 def filter_form(actor: Actor, record_type: registry.RecordType, data: Any) -> forms.Form:
     """The filters of a type's list (also its CSV export): text, level, each filtered field (dates
-    and times as a from/to pair of days) and the type's own filters."""
+    and times as a from/to pair of days), the type's own filters and, for a type with a place, the
+    area it lies in."""
     declared: dict[str, forms.Field] = {}
     if record_type.search_fields:
         declared["q"] = forms.CharField(label=gettext_lazy("Text"), required=False, max_length=200)
@@ -113,6 +115,8 @@ def filter_form(actor: Actor, record_type: registry.RecordType, data: Any) -> fo
                                           choices=BLANK + [(lv.value, lv.label) for lv in record_type.levels])
     for extra in record_type.list_filters:
         declared[extra.name] = extra.form_field(actor)
+    if kernel_areas.offered(record_type) and actor.is_authenticated:  # areas: for signed-in readers
+        declared[kernel_areas.NAME] = kernel_areas.AreaFilterField()
     form_class = type("FilterForm", (forms.Form,), dict(declared))
     form: forms.Form = form_class(data)
     pickers.enhance(form.fields.values())

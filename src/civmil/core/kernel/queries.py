@@ -18,6 +18,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils.translation import gettext as _
 
 from civmil.core import access, registry
+from civmil.core.kernel import areas as kernel_areas
 from civmil.core.kernel import fields as kf
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ def apply_filters(actor: Actor, record_type: registry.RecordType, fields: dict[s
             continue
         if name == "level":
             qs = qs.filter(level=value)
+        elif name == kernel_areas.NAME and isinstance(value, kernel_areas.ChosenArea):
+            qs = kernel_areas.within(actor, record_type, qs, value)
         elif name in fields:
             qs = field_filter(fields[name], value, qs)
             looked_at.add(name)
