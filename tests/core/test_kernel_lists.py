@@ -226,3 +226,55 @@ def test_the_liaison_log_filters_by_area(soldier: Member, province: Any) -> None
     assert [r["pk"] for r in page.context["rows"]] == [lakeside.pk]
     assert outside.pk in {r["pk"] for r in client.get(reverse("actors:liaison-log")).context["rows"]}
     assert client.get(reverse("actors:liaison-log"), {"area": "nowhere"}).status_code == 422
+
+
+# -- saved filters -----------------------------------------------------------------------------
+
+
+def save(client: Client, name: str, query: str, key: str = "actors.liaisonassignment") -> Any:
+    return client.post(reverse("core:saved-filter-save"), {"record_type": key, "name": name, "query": query})
+
+
+def test_saved_filters_are_saved_applied_and_deleted_by_their_owner_alone(soldier: Member) -> None:
+    from civmil.core.models import LedgerEntry, SavedFilter
+
+    hilltop = assign(soldier, dt.date(2025, 1, 1), "Hilltop")
+    assign(soldier, dt.date(2025, 2, 1), "Riverside")
+    client = signed_in(soldier)
+    page = client.get(reverse(LIST), {"q": "Hilltop"}).content.decode()
+    assert 'action="/saved-filters/"' in page or reverse("core:saved-filter-save") in page
+
+    response = save(client, "  My   hilltop  ", "q=Hilltop&sort=-starts_on&page=3")
+    assert response.status_code == 302
+    assert response["Location"] == reverse(LIST) + "?q=Hilltop&sort=-starts_on"
+    listed = client.get(reverse(LIST)).context["saved_filters"]
+    assert [(f["name"], f["url"]) for f in listed] == [("My hilltop", reverse(LIST) + "?q=Hilltop&sort=-starts_on")]
+    assert [r["pk"] for r in client.get(listed[0]["url"]).context["rows"]] == [hilltop.pk]
+    save(client, "My hilltop", "q=Hill")  # the same name replaces
+    assert SavedFilter.objects.get().query == "q=Hill"
+    assert LedgerEntry.objects.filter(action="saved_filter.saved", object_id=str(soldier.person.pk)).count() == 2
+
+    # Another person neither sees nor deletes it.
+    other = signed_in(make_member(Component.MILITARY, org=soldier.org))
+    assert other.get(reverse(LIST)).context["saved_filters"] == []
+    pk = SavedFilter.objects.get().pk
+    assert other.post(reverse("core:saved-filter-delete", args=[pk])).status_code == 404
+    assert SavedFilter.objects.filter(pk=pk).exists()
+
+    response = client.post(reverse("core:saved-filter-delete", args=[pk]))
+    assert response.status_code == 302 and response["Location"] == reverse(LIST)
+    assert not SavedFilter.objects.exists()
+    assert LedgerEntry.objects.filter(action="saved_filter.deleted").count() == 1
+
+
+def test_saving_filters_refuses_what_it_cannot_keep(soldier: Member) -> None:
+    from civmil.core.models import SavedFilter
+
+    client = signed_in(soldier)
+    assert save(client, "x", "q=a", key="no.such").status_code == 404
+    response = save(client, "   ", "q=a")
+    assert response.status_code == 302  # back to the list, saying what was wrong
+    assert "Give the filters a name." in client.get(response["Location"]).content.decode()
+    assert save(client, "long", "q=" + "a" * 2100).status_code == 422
+    assert client.get(reverse("core:saved-filter-save")).status_code == 405
+    assert not SavedFilter.objects.exists()

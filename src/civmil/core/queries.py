@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Q
 
 from civmil.core import access
-from civmil.core.models import Membership, Person, User
+from civmil.core.models import Membership, Person, SavedFilter, User
 
 if TYPE_CHECKING:
     from civmil.core.acting import Actor
@@ -76,3 +76,10 @@ def memberships(actor: Actor, *, person_ids: Iterable[Any] | None = None,
     if organisation is not None:
         qs = qs.filter(organisation=organisation)
     return qs
+
+
+def saved_filters(actor: Actor, record_type_key: str) -> models.QuerySet[SavedFilter]:
+    """The actor's own saved filters of a type's list, by name (no one else's, ever)."""
+    if actor.person_id is None:
+        return SavedFilter.objects.none()
+    return SavedFilter.objects.filter(person_id=actor.person_id, record_type=record_type_key).order_by("name")

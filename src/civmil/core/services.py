@@ -31,6 +31,7 @@ from civmil.core.models import (
     Organisation,
     Person,
     Release,
+    SavedFilter,
     Space,
     User,
 )
@@ -633,3 +634,60 @@ def set_preferred_language(actor: Actor, language: str) -> None:
     with transaction.atomic():
         User.objects.filter(pk=actor.user_id).update(language=language)
         ledger.append(actor, "account.language", "core.user", actor.user_id, {"language": language})
+
+
+# ---------------------------------------------------------------------------------------------
+# Saved filters of the record lists (a person's own, ledgered as their other settings are)
+
+#: Parameters of a list's URL that are no filter of it (its page; a form's token).
+_NOT_FILTERS = ("page", "csrfmiddlewaretoken")
+
+
+def _list_query(query: str) -> str:
+    """A list's query string as a saved filter keeps it: without its page, empty values left out."""
+    from django.http import QueryDict
+
+    given = QueryDict(query)
+    kept = QueryDict(mutable=True)
+    for key, values in given.lists():
+        if key not in _NOT_FILTERS:
+            kept.setlist(key, [v for v in values if v.strip()])
+    return kept.urlencode()
+
+
+def save_filter(actor: Actor, record_type_key: str, name: str, query: str) -> SavedFilter:
+    """Save the filters of a type's list under a name, for the actor's person alone; a filter of
+    the same name on that list is replaced."""
+    if actor.person_id is None:
+        raise Invalid(_("Only people with a person record can save filters."))
+    try:
+        registry.by_key(record_type_key)
+    except LookupError as exc:
+        raise Invalid(_("There is no such list.")) from exc
+    name = " ".join(name.split())
+    if not name:
+        raise Invalid(_("Give the filters a name."), errors={"name": [_("Give the filters a name.")]})
+    if len(name) > 100:
+        raise Invalid(_("A name has at most 100 characters."), errors={"name": [_("At most 100 characters.")]})
+    query = _list_query(query)
+    if len(query) > 2000:
+        raise Invalid(_("These filters are too long to save."))
+    with transaction.atomic():
+        saved, _created = SavedFilter.objects.update_or_create(
+            person_id=actor.person_id, record_type=record_type_key, name=name, defaults={"query": query})
+        ledger.append(actor, "saved_filter.saved", "core.person", actor.person_id,
+                      {"record_type": record_type_key, "name": name, "query": query})
+    return saved
+
+
+def delete_saved_filter(actor: Actor, pk: Any) -> SavedFilter:
+    """Delete one of the actor's saved filters (another person's is not found)."""
+    with transaction.atomic():
+        saved = SavedFilter.objects.filter(person_id=actor.person_id, pk=pk).first() \
+            if actor.person_id is not None else None
+        if saved is None:
+            raise NotFound(_("No such saved filter."))
+        saved.delete()
+        ledger.append(actor, "saved_filter.deleted", "core.person", actor.person_id,
+                      {"record_type": saved.record_type, "name": saved.name})
+    return saved

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from civmil.core.accounts.views import deactivation, erasure, tokens
+from civmil.core.kernel.views import decorate, delete_saved_filter, save_filter
 from civmil.core.views import approvals, general, pickers
 
 app_name = "core"
@@ -20,4 +21,6 @@ urlpatterns = [
     path("pick/<slug:key>/", pickers.picker_options, name="picker"),
     path("erasure/new/", erasure.erasure_new, name="erasure-new"),
     path("erasure/<uuid:pk>/decide/", erasure.erasure_decide, name="erasure-decide"),
+    path("saved-filters/", decorate(save_filter, ("POST",)), name="saved-filter-save"),
+    path("saved-filters/<uuid:pk>/delete/", decorate(delete_saved_filter, ("POST",)), name="saved-filter-delete"),
 ]

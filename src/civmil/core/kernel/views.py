@@ -267,10 +267,25 @@ class KernelViews:
             "filters_open": _filters_set(request) or not form.is_valid(), "row_template": self.template("row"),
             "urls": self.url_names(), **_live_context(actor, [r["shown"].record for r in rows]),
         }
+        context.update(self._saved_filters(actor))
         if self.list_context is not None:
             context.update(self.list_context(request, actor))
         return render_page(request, self.template("list"), context,
                            status=200 if form.is_valid() else FORM_ERROR_STATUS)
+
+    def _saved_filters(self, actor: Actor) -> dict[str, Any]:
+        """The reader's own saved filters of this list (name, the list's URL with them), and
+        whether they may save some (a person of their own)."""
+        from django.urls import reverse
+
+        from civmil.core import queries as core_queries
+
+        if not actor.is_authenticated or actor.person_id is None:
+            return {"saved_filters": [], "may_save_filters": False}
+        base = reverse(self.url_names()["list"])
+        return {"may_save_filters": True, "saved_filters": [
+            {"pk": f.pk, "name": f.name, "url": f"{base}?{f.query}" if f.query else base}
+            for f in core_queries.saved_filters(actor, self.rt.key)]}
 
     def url_names(self) -> dict[str, str]:
         return {"list": self.names.get("list", self.rt.list_url), "new": self.url("new"), "export": self.url("export"),
@@ -715,6 +730,44 @@ def refuse(request: HttpRequest, exc: ServiceError) -> HttpResponse:
     if isinstance(exc, NotFound):
         not_found()
     return render(request, "error.html", {"title": _("Not allowed"), "message": exc.message}, status=exc.status)
+
+
+def _list_of(key: str) -> str:
+    """The list page's URL of a record type's key (404 for a type that has none)."""
+    from django.urls import reverse
+
+    try:
+        record_type = registry.by_key(key)
+    except LookupError:
+        not_found()
+    return reverse(views_of(record_type).url_names()["list"])
+
+
+def save_filter(request: HttpRequest) -> HttpResponse:
+    """POST ``record_type``, ``name`` and ``query`` (the list's query string): the reader's
+    filters of that list saved under the name; back to the list with them, or with what was wrong."""
+    actor = actor_of(request)
+    key, query = request.POST.get("record_type", ""), request.POST.get("query", "")
+    target = _list_of(key)
+    try:
+        saved = core_services.save_filter(actor, key, request.POST.get("name", ""), query)
+    except ServiceError as exc:
+        if isinstance(exc, NotFound) or not exc.errors:
+            return refuse(request, exc)
+        messages.error(request, exc.message)
+        return HttpResponseRedirect(f"{target}?{query}" if query else target)
+    messages.success(request, _("The filters are saved as “%(name)s”.") % {"name": saved.name})
+    return HttpResponseRedirect(f"{target}?{saved.query}" if saved.query else target)
+
+
+def delete_saved_filter(request: HttpRequest, pk: Any) -> HttpResponse:
+    """POST: one of the reader's saved filters deleted; back to its list (404 for anyone else's)."""
+    try:
+        saved = core_services.delete_saved_filter(actor_of(request), pk)
+    except ServiceError as exc:
+        return refuse(request, exc)
+    messages.success(request, _("The saved filters “%(name)s” are deleted.") % {"name": saved.name})
+    return HttpResponseRedirect(_list_of(saved.record_type))
 
 
 def _filters_set(request: HttpRequest) -> bool:

@@ -5,6 +5,7 @@ from civmil.core.models.erasure import ErasureRequest
 from civmil.core.models.events import LiveRelay, OutboxEvent, OutboxHorizon
 from civmil.core.models.identity import Membership, Organisation, Person, User
 from civmil.core.models.ledger import Checkpoint, LedgerChange, LedgerEntry
+from civmil.core.models.lists import SavedFilter
 from civmil.core.models.places import Period, Placed
 from civmil.core.models.records import Grant, ProtectedRecord, Release
 from civmil.core.models.schedule import PeriodicRun
@@ -31,6 +32,7 @@ __all__ = [
     "Placed",
     "ProtectedRecord",
     "Release",
+    "SavedFilter",
     "Space",
     "TokenScope",
     "User",
