@@ -179,7 +179,7 @@ def test_the_area_filter_keeps_records_in_the_area_and_the_areas_below_it(soldie
     client = signed_in(soldier)
 
     def found(area: str) -> set[Any]:
-        page = client.get(reverse(LIST), {"area": area})
+        page = client.get(reverse(LIST), {"in_area": area})
         assert page.status_code == 200, page.content.decode()[:500]
         return {row["pk"] for row in page.context["rows"]}
 
@@ -187,13 +187,13 @@ def test_the_area_filter_keeps_records_in_the_area_and_the_areas_below_it(soldie
     assert found("northern province") == {in_province.pk, in_district.pk}
     assert found("tl0101") == {in_district.pk}
     assert in_box_not_area.pk not in found("Lake District")
-    exported = client.get(reverse("actors:assignment-export"), {"area": "TL0101"})
+    exported = client.get(reverse("actors:assignment-export"), {"in_area": "TL0101"})
     text = b"".join(exported.streaming_content).decode("utf-8-sig")  # type: ignore[attr-defined]
     assert str(in_district.pk) in text and str(in_province.pk) not in text
 
 
 def test_an_area_no_one_knows_is_refused_saying_what_to_give(soldier: Member, province: Any) -> None:
-    page = signed_in(soldier).get(reverse(LIST), {"area": "Atlantis"})
+    page = signed_in(soldier).get(reverse(LIST), {"in_area": "Atlantis"})
     assert page.status_code == 422
     assert "No area is called “Atlantis”" in page.content.decode()
 
@@ -208,8 +208,8 @@ def test_the_area_filter_never_tells_where_a_withheld_place_lies(soldier: Member
     core_services.release_record(soldier.actor, record, organisation=aid_worker.org, fields=["community"])
     reader = signed_in(aid_worker)
     assert [r["pk"] for r in reader.get(reverse(LIST)).context["rows"]] == [record.pk]
-    assert reader.get(reverse(LIST), {"area": "TL01"}).context["rows"] == []
-    assert [r["pk"] for r in signed_in(soldier).get(reverse(LIST), {"area": "TL01"}).context["rows"]] == [record.pk]
+    assert reader.get(reverse(LIST), {"in_area": "TL01"}).context["rows"] == []
+    assert [r["pk"] for r in signed_in(soldier).get(reverse(LIST), {"in_area": "TL01"}).context["rows"]] == [record.pk]
 
 
 def test_the_liaison_log_filters_by_area(soldier: Member, province: Any) -> None:
@@ -222,10 +222,10 @@ def test_the_liaison_log_filters_by_area(soldier: Member, province: Any) -> None
 
     lakeside, outside = entry("2.5, 35.5"), entry("10, 10")
     client = signed_in(soldier)
-    page = client.get(reverse("actors:liaison-log"), {"area": "TL01"})
+    page = client.get(reverse("actors:liaison-log"), {"in_area": "TL01"})
     assert [r["pk"] for r in page.context["rows"]] == [lakeside.pk]
     assert outside.pk in {r["pk"] for r in client.get(reverse("actors:liaison-log")).context["rows"]}
-    assert client.get(reverse("actors:liaison-log"), {"area": "nowhere"}).status_code == 422
+    assert client.get(reverse("actors:liaison-log"), {"in_area": "nowhere"}).status_code == 422
 
 
 # -- saved filters -----------------------------------------------------------------------------
@@ -278,3 +278,27 @@ def test_saving_filters_refuses_what_it_cannot_keep(soldier: Member) -> None:
     assert save(client, "long", "q=" + "a" * 2100).status_code == 422
     assert client.get(reverse("core:saved-filter-save")).status_code == 405
     assert not SavedFilter.objects.exists()
+
+
+def test_the_api_lists_filter_by_area_too(soldier: Member, province: Any) -> None:
+    inside = placed_assignment(soldier, "Lakeside", 2.5, 35.5)
+    placed_assignment(soldier, "Far away", 10.0, 10.0)
+    client = signed_in(soldier)
+    response = client.get("/api/v1/liaison-assignments", {"in_area": "TL01"})
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json()["items"]] == [str(inside.pk)]
+    refused = client.get("/api/v1/liaison-assignments", {"in_area": "Atlantis"})
+    assert refused.status_code == 422 and "in_area" in refused.json().get("errors", {})
+
+
+def test_the_map_layer_filters_by_area_through_the_policy(soldier: Member, province: Any) -> None:
+    from civmil.core import services as core_services
+
+    inside = placed_assignment(soldier, "Lakeside", 2.5, 35.5)
+    placed_assignment(soldier, "Far away", 10.0, 10.0)
+    layer = "/api/v1/map/layers/actors.liaisonassignment"
+    features = signed_in(soldier).get(layer, {"in_area": "TL01"}).json()["features"]
+    assert [f["id"] for f in features] == [str(inside.pk)]
+    aid_worker = make_member(Component.HUMANITARIAN)
+    core_services.release_record(soldier.actor, inside, organisation=aid_worker.org, fields=["community"])
+    assert signed_in(aid_worker).get(layer, {"in_area": "TL01"}).json()["features"] == []

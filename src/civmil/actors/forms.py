@@ -217,7 +217,7 @@ class LiaisonFilterForm(forms.Form):
                               choices=BLANK + [(lv.value, lv.label) for lv in LIAISON_LEVELS])
     since = WindowDateField(label=gettext_lazy("From"), required=False)
     until = WindowDateField(label=gettext_lazy("To"), required=False)
-    area = AreaFilterField()
+    in_area = AreaFilterField()
 
     def __init__(self, actor: Actor, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -249,8 +249,8 @@ class LiaisonFilterForm(forms.Form):
         """The reader's entries the filters keep, newest first or in the order of ``sort`` (the record
         kernel's list, rows and export)."""
         entries = queries.liaison_log(self.actor, self.to_filter())
-        if self.cleaned_data.get("area") is not None:
-            entries = within(self.actor, registry.get(LiaisonLogEntry), entries, self.cleaned_data["area"])
+        if self.cleaned_data.get("in_area") is not None:
+            entries = within(self.actor, registry.get(LiaisonLogEntry), entries, self.cleaned_data["in_area"])
         return sorted_list(self.actor, registry.get(LiaisonLogEntry), entries, sort) if sort else entries
 
 

@@ -32,6 +32,7 @@ from civmil.core import services as core_services
 from civmil.core.api import actor_of, page_of
 from civmil.core.choices import Component
 from civmil.core.errors import Forbidden, Invalid, NotFound, StaleEdit
+from civmil.core.kernel import areas as kernel_areas
 from civmil.core.kernel import fields as kf
 from civmil.core.kernel import queries as kq
 from civmil.core.kernel.queries import history_of
@@ -190,6 +191,10 @@ def schemas(record_type: registry.RecordType, body_rule: dict[str, Any] | None =
     for extra in record_type.list_filters:
         default = False if extra.api_type is bool else None
         query_fields[extra.name] = (extra.api_type, Field(default, description=extra.description or None))
+    if kernel_areas.offered(record_type):
+        query_fields[kernel_areas.NAME] = (CleanStr | None, Field(None, max_length=200, description=(
+            "An area's P-code or name: records whose place, as your view gives it, lies in that area or an "
+            "area below it.")))
     query = create_model(f"{stem}Query", __base__=PageQuery, **query_fields)
     editable = [f for f in fields if f.spec.editable]
     create_fields = {f.name: _in_type(f) for f in editable}
@@ -256,6 +261,19 @@ def _in_window(actor: "Actor", record_type: registry.RecordType, values: dict[st
     errors = dates.window_errors({k: v for k, v in values.items() if k in dated and v is not None}, actor.space_id)
     if errors:
         raise Invalid(_("Some fields are not valid; see errors."), errors=errors)
+
+
+def area_of(values: dict[str, Any]) -> None:
+    """The area filter's text found as its area (and the areas below it); 422 naming the filter
+    when no area, or several, answer to it."""
+    text = str(values.get(kernel_areas.NAME) or "").strip()
+    if not text:
+        values.pop(kernel_areas.NAME, None)
+        return
+    try:
+        values[kernel_areas.NAME] = kernel_areas.find(text)
+    except Invalid as exc:
+        raise Invalid(exc.message, errors={kernel_areas.NAME: [exc.message]}) from exc
 
 
 def update_order(record_type: registry.RecordType) -> list[str]:
@@ -346,6 +364,7 @@ def record_router(record_type: registry.RecordType, *, name: str, tags: list[str
         actor = actor_of(request)
         values = filters.model_dump(exclude={"limit", "offset"})  # type: ignore[attr-defined]
         _in_window(actor, record_type, values)
+        area_of(values)
         qs = kq.filtered(actor, record_type, values)
         found, total = page_of(qs, filters)  # type: ignore[arg-type]
         return {"count": total, "limit": filters.limit, "offset": filters.offset,  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from civmil.core import registry
 from civmil.core.errors import Invalid
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
     from civmil.core.acting import Actor
 
-#: The filter's name in the list's URL and form.
-NAME = "area"
+#: The filter's name in the list's URL and form (not "area": a type may have a field of that name).
+NAME = "in_area"
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,13 @@ def set_lookup(lookup: Callable[[str], ChosenArea]) -> None:
     """Register how an area's name or P-code finds it and the areas below it (the areas' app)."""
     global _lookup
     _lookup = lookup
+
+
+def find(text: str) -> ChosenArea:
+    """The area ``text`` names (by the registered lookup); :class:`Invalid` when none answers."""
+    if _lookup is None:
+        raise Invalid(gettext("Areas are not known here."))
+    return _lookup(text)
 
 
 def has_place(record_type: registry.RecordType) -> bool:
@@ -88,7 +95,7 @@ class AreaFilterField(forms.CharField):
         if not text or _lookup is None:
             return None
         try:
-            return _lookup(text)
+            return find(text)
         except Invalid as exc:
             raise ValidationError(exc.message) from exc
 

@@ -41,7 +41,7 @@ from civmil.core.geometry import Bounds
 from civmil.core.geometry import bounds as geometry_bounds
 from civmil.core.kernel import fields as kf
 from civmil.core.kernel import queries as kq
-from civmil.core.kernel.api import named
+from civmil.core.kernel.api import area_of, named
 from civmil.core.schemas import ERROR_RESPONSES, ApiDatetime
 
 if TYPE_CHECKING:
@@ -585,6 +585,7 @@ def _add_layer_route(router: Router, record_type: registry.RecordType) -> None:
             message = _("The window ends before it starts.")
             raise Invalid(message, errors={"time_to": [message]})
         values = p.model_dump(exclude={"bbox", "time_from", "time_to", "limit"})
+        area_of(values)
         found, truncated = layer_page(actor, record_type, values, box, p.time_from, p.time_to, p.limit)
         # Written straight to bytes: the features are built to the schema, and a thousand of them
         # are not worth validating again on the way out.
