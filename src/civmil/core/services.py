@@ -643,7 +643,7 @@ def set_preferred_language(actor: Actor, language: str) -> None:
 _NOT_FILTERS = ("page", "csrfmiddlewaretoken")
 
 
-def _list_query(query: str) -> str:
+def list_query(query: str) -> str:
     """A list's query string as a saved filter keeps it: without its page, empty values left out."""
     from django.http import QueryDict
 
@@ -669,7 +669,7 @@ def save_filter(actor: Actor, record_type_key: str, name: str, query: str) -> Sa
         raise Invalid(_("Give the filters a name."), errors={"name": [_("Give the filters a name.")]})
     if len(name) > 100:
         raise Invalid(_("A name has at most 100 characters."), errors={"name": [_("At most 100 characters.")]})
-    query = _list_query(query)
+    query = list_query(query)
     if len(query) > 2000:
         raise Invalid(_("These filters are too long to save."))
     with transaction.atomic():

@@ -734,13 +734,12 @@ def refuse(request: HttpRequest, exc: ServiceError) -> HttpResponse:
 
 def _list_of(key: str) -> str:
     """The list page's URL of a record type's key (404 for a type that has none)."""
-    from django.urls import reverse
+    from django.urls import NoReverseMatch, reverse
 
     try:
-        record_type = registry.by_key(key)
-    except LookupError:
+        return reverse(views_of(registry.by_key(key)).url_names()["list"])
+    except (LookupError, NoReverseMatch):
         not_found()
-    return reverse(views_of(record_type).url_names()["list"])
 
 
 def save_filter(request: HttpRequest) -> HttpResponse:
@@ -755,7 +754,8 @@ def save_filter(request: HttpRequest) -> HttpResponse:
         if isinstance(exc, NotFound) or not exc.errors:
             return refuse(request, exc)
         messages.error(request, exc.message)
-        return HttpResponseRedirect(f"{target}?{query}" if query else target)
+        kept = core_services.list_query(query)
+        return HttpResponseRedirect(f"{target}?{kept}" if kept else target)
     messages.success(request, _("The filters are saved as “%(name)s”.") % {"name": saved.name})
     return HttpResponseRedirect(f"{target}?{saved.query}" if saved.query else target)
 
