@@ -87,28 +87,9 @@ def _pages(member: Any) -> list[str]:
     return urls
 
 
-@pytest.mark.browser
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_main_pages_fit_a_laptop_and_a_phone(signed_in_page: Any) -> None:
-    member = make_member(Component.CIVILIAN)
-    urls = _pages(member)
-    page = signed_in_page(member)
-    problems = []
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        for url in urls:
-            page.goto(url)
-            page.wait_for_load_state("networkidle")
-            found = page.evaluate(MEASURE)
-            if found["scrollWidth"] > found["width"] + 1 or found["overflowing"] or found["narrow"]:
-                problems.append({"width": width, "page": url, **found})
-    assert not problems, describe(problems)
-
-
-@pytest.mark.browser
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_main_pages_have_no_serious_accessibility_violation_at_either_width(signed_in_page: Any, axe: Any) -> None:
-    """axe-core on the same pages, with their widgets (pickers, maps, history tables) in place."""
+def _each_page(signed_in_page: Any, check: Any) -> list[dict[str, Any]]:
+    """Sign a member in, open every page at each width, and gather what ``check(page)`` finds
+    wrong there (a dict, empty when nothing is)."""
     member = make_member(Component.CIVILIAN)
     urls = _pages(member)
     page = signed_in_page(member)
@@ -118,7 +99,28 @@ def test_main_pages_have_no_serious_accessibility_violation_at_either_width(sign
         for url in urls:
             page.goto(url)
             page.wait_for_load_state("networkidle")
-            violations = axe(page)
-            if violations:
-                found.append({"width": width, "page": url, "violations": violations})
+            wrong = check(page)
+            if wrong:
+                found.append({"width": width, "page": url, **wrong})
+    return found
+
+
+def _layout_problems(page: Any) -> dict[str, Any]:
+    measured = page.evaluate(MEASURE)
+    wrong = measured["scrollWidth"] > measured["width"] + 1 or measured["overflowing"] or measured["narrow"]
+    return measured if wrong else {}
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_main_pages_fit_a_laptop_and_a_phone(signed_in_page: Any) -> None:
+    problems = _each_page(signed_in_page, _layout_problems)
+    assert not problems, describe(problems)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_main_pages_have_no_serious_accessibility_violation_at_either_width(signed_in_page: Any, axe: Any) -> None:
+    """axe-core on the same pages, with their widgets (pickers, maps, history tables) in place."""
+    found = _each_page(signed_in_page, lambda page: {"violations": v} if (v := axe(page)) else {})
     assert not found, describe(found)
