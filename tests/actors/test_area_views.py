@@ -154,7 +154,7 @@ def test_geojson_filters_by_bbox(world: dict[str, Area], reader: Client) -> None
 
 @pytest.mark.parametrize("query", [
     {"bbox": "1,2,3"}, {"bbox": "a,b,c,d"}, {"bbox": "10,0,5,1"}, {"bbox": "0,0,200,1"}, {"bbox": "nan,0,1,1"},
-    {"level": "x"}, {"level": "-1"}, {"level": "99"}, {"kind": "planet"},
+    {"level": "x"}, {"level": "²"}, {"level": "-1"}, {"level": "99"}, {"kind": "planet"},
 ])
 def test_geojson_bad_parameters_say_why(world: dict[str, Area], reader: Client, query: dict[str, str]) -> None:
     response = reader.get(reverse("actors:areas-geojson"), query)

@@ -191,6 +191,14 @@ def test_a_byte_range_is_answered_206_with_those_bytes(served: bytes, reader: Cl
     assert response["Accept-Ranges"] == "bytes" and response["ETag"]
 
 
+@pytest.mark.parametrize("asked", ["bytes=" + "9" * 5000 + "-", "bytes=-" + "9" * 5000, "bytes=²-5"])
+def test_a_range_no_file_can_have_is_answered_with_the_whole_file(served: bytes, reader: Client, asked: str) -> None:
+    """A number longer than any size, or digits that are not ASCII: not a range, so the whole file
+    (RFC 9110), where Python's integer limit made it a 500."""
+    response = reader.get(URL, headers={"Range": asked})
+    assert response.status_code == 200 and b"".join(response.streaming_content) == served
+
+
 def test_the_whole_file_without_a_range_and_416_past_its_end(served: bytes, reader: Client) -> None:
     whole = reader.get(URL)
     assert whole.status_code == 200 and b"".join(whole.streaming_content) == served

@@ -211,7 +211,7 @@ def test_the_answer_holds_at_most_the_limit_and_says_when_there_is_more() -> Non
     assert pick(client, "organisations", q="Limit test").json()["more"] is False  # the default (20)
 
 
-@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "51"}, {"limit": "ten"}, {"limit": "-1"},
+@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "51"}, {"limit": "ten"}, {"limit": "-1"}, {"limit": "²"},
                                     {"q": "x" * 101}, {"value": "email"}, {"value": "pcode"}])
 def test_bad_parameters_are_refused_with_the_reason(params: dict[str, str]) -> None:
     response = pick(signed_in(make_member()), "people", **params)
@@ -291,3 +291,10 @@ def test_readers_who_cannot_record_contacts_get_no_link() -> None:
 def test_organisation_picker_is_registered_for_the_models() -> None:
     assert pickers.for_model(Organisation) is pickers.get("organisations")
     assert pickers.for_model(Area) is pickers.get("areas")
+
+
+def test_a_nul_byte_in_the_text_is_no_error() -> None:
+    """PostgreSQL refuses a NUL byte in a query's text; no one types one, so it is dropped."""
+    make_org(name="Nul test organisation")
+    body = pick(signed_in(make_member()), "organisations", q="Nul\x00 test").json()
+    assert [r["text"] for r in body["results"] if "Nul test" in r["text"]]

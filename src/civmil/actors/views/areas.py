@@ -183,7 +183,7 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
 
 def _parse_level(text: str) -> int:
     value = text.strip()
-    if not value.isdigit() or int(value) > codab.MAX_LEVEL:
+    if not (value.isascii() and value.isdigit()) or int(value) > codab.MAX_LEVEL:
         raise Invalid(_("level must be a whole number from 0 to %(max)s.") % {"max": codab.MAX_LEVEL})
     return int(value)
 

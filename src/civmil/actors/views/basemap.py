@@ -26,7 +26,8 @@ CONTENT_TYPE = "application/vnd.pmtiles"
 #: Ranges up to this size (a tile, a directory) are read at once; larger ones are streamed.
 SMALL_RANGE = 1024 * 1024
 #: ``bytes=first-last``, ``bytes=first-`` or ``bytes=-suffix`` (one range; a list of ranges is answered whole).
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+#: ASCII digits, at most 19 (a file's size fits): a longer number is no range this file can have.
+_RANGE = re.compile(r"^bytes=([0-9]{0,19})-([0-9]{0,19})$", re.ASCII)
 
 
 class _Slice:

@@ -29,8 +29,10 @@ def picker_options(request: HttpRequest, key: str) -> HttpResponse:
     text = request.GET.get("q", "")
     if len(text) > pickers.QUERY_MAX:
         return _refused(_("Type at most %(n)s characters.") % {"n": pickers.QUERY_MAX})
+    text = text.replace("\x00", "")  # a NUL byte is no letter anyone types, and PostgreSQL refuses it
     raw_limit = request.GET.get("limit", "").strip() or str(pickers.LIMIT_DEFAULT)
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= pickers.LIMIT_MAX:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= pickers.LIMIT_MAX:
         return _refused(_("limit must be a whole number from 1 to %(max)s.") % {"max": pickers.LIMIT_MAX})
     value_field = request.GET.get("value", "").strip() or "pk"
     if value_field != "pk" and value_field not in picker.value_fields:
