@@ -92,10 +92,12 @@ def _run_overlapping(entry: LiaisonLogEntry) -> tuple[list[tuple[str, int]], boo
 
 def test_the_transaction_that_commits_first_has_the_smaller_event_id(entry: LiaisonLogEntry) -> None:
     commits, second_had_to_wait = _run_overlapping(entry)
+    # The second waited while the first was open, so the first committed first. (The order the
+    # two threads note their commits in is not the commit order: once the first's commit frees
+    # the second, either may note its own first.)
     assert second_had_to_wait
-    assert [name for name, _ in commits] == ["first", "second"]
-    ids = [event_id for _, event_id in commits]
-    assert ids == sorted(ids) and ids[0] < ids[1]
+    ids = dict(commits)
+    assert set(ids) == {"first", "second"} and ids["first"] < ids["second"]
 
 
 def test_without_the_lock_a_later_transaction_would_commit_a_smaller_id_first(
