@@ -77,7 +77,7 @@ def new_in_areas(actor: Actor) -> dict[str, Any] | None:
     for record_type in maps.layer_types():
         qs, _looked_at, _custom = maps.features_query(actor, record_type, {}, Bounds(west, south, east, north),
                                                       since, None)
-        times = maps._times(record_type)
+        times = maps.time_fields(record_type)
         newest = qs.order_by(f"-{times[0]}", "pk") if times else qs
         shown = list(access.show_all(actor, newest[:MAP_FEATURES]))
         lines = _lines(actor, record_type, shown)

@@ -17,7 +17,6 @@ the window, never an error page.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,24 +24,18 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from civmil.core.errors import Invalid
+from civmil.core.zones import mission_zone
 
 #: The window of a mission that has not set its own (``MissionSettings``' defaults).
 DEFAULT_EARLIEST_YEAR = 1990
 DEFAULT_YEARS_AHEAD = 10
 
 
-def _zone(time_zone: str) -> dt.tzinfo:
-    try:
-        return zoneinfo.ZoneInfo(time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
-
-
 def _window_in_zone(space_id: Any) -> tuple[tuple[dt.date, dt.date], dt.tzinfo]:
     from civmil.core.services import mission_settings
 
     settings = mission_settings(space_id)
-    zone = _zone(settings.time_zone)
+    zone = mission_zone(settings.time_zone)
     this_year = timezone.now().astimezone(zone).year
     last_year = min(this_year + settings.years_ahead, dt.MAXYEAR)
     return (dt.date(settings.earliest_year, 1, 1), dt.date(last_year, 12, 31)), zone

@@ -39,8 +39,8 @@ class Panel:
     #: Record types whose live events refresh the panel (or a function giving them, read when the
     #: panel is shown, for panels that follow every type of some kind).
     streams: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()
-    #: Notice topics that refresh it (:mod:`civmil.core.events`' account notices).
-    notices: tuple[str, ...] = ()
+    #: Notice topics that refresh it (:mod:`civmil.core.events`' account notices), or a function giving them.
+    notices: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ def render_context(actor: Actor, p: Panel) -> dict[str, Any] | None:
     if context is None:
         return None
     streams = p.streams() if callable(p.streams) else p.streams
-    return {**context, "panel": p, "streams": streams + (_waiting_streams() if p.key == WAITING else ()),
-            "notices": " ".join(p.notices + (_waiting_notices() if p.key == WAITING else ()))}
+    notices = p.notices() if callable(p.notices) else p.notices
+    return {**context, "panel": p, "streams": streams, "notices": " ".join(notices)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,4 +109,4 @@ def _waiting(actor: Actor) -> dict[str, Any] | None:
 
 
 register_panel(Panel(key=WAITING, title=_("What waits for you"), template="core/home/waiting.html",
-                     context=_waiting, order=10))
+                     context=_waiting, order=10, streams=_waiting_streams, notices=_waiting_notices))

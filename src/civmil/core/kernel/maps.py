@@ -325,7 +325,7 @@ def _geometry(layer: registry.MapLayer, fields: dict[str, kf.Field], shown: acce
     return geometry if isinstance(geometry, dict) else None
 
 
-def _times(record_type: registry.RecordType) -> tuple[str, ...]:
+def time_fields(record_type: registry.RecordType) -> tuple[str, ...]:
     """The fields a feature carries its time in: the layer's, or a period's start and end."""
     layer = _layer(record_type)
     if layer.time:
@@ -337,7 +337,7 @@ def _times(record_type: registry.RecordType) -> tuple[str, ...]:
 def _columns(record_type: registry.RecordType) -> list[str]:
     """What a feature is made of: the facts its view is decided from, its place, style and time."""
     layer = _layer(record_type)
-    extra = [n for n in (*_place(layer), layer.style, *_times(record_type)) if n]
+    extra = [n for n in (*_place(layer), layer.style, *time_fields(record_type)) if n]
     return ["pk", "space_id", "level", "owner_id", "created_by_id", *dict.fromkeys(extra)]
 
 
@@ -430,7 +430,7 @@ def _features(actor: "Actor", record_type: registry.RecordType, records: list[An
     fields = kf.resolve(record_type)
     by_name = {f.name: f for f in fields}
     declared = tuple(f.name for f in fields) or layer.fields()
-    times = _times(record_type)
+    times = time_fields(record_type)
     views = access.views_for(actor, model, records)
     partial = [r.pk for r, v in zip(records, views, strict=True) if v.kind != access.ViewKind.FULL]
     whole: dict[Any, Any] = {}
